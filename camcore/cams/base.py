@@ -1,0 +1,156 @@
+"""What every map method shares: one forward, class scores, gradients when needed, and sum_c w_c * A_c.
+
+A method file only says how channel (or pixel) weights come from what it is handed: the activations
+(N, 1, C, h, w) and either the Linear head's rows (CAM) or the gradients of each explained class's score
+(N, K, C, h, w). Everything else happens here, once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from camcore.device import autocast, memory_format
+from camcore.errors import UnsupportedMethod
+from camcore.hooks import eval_mode, gradient_tap
+from camcore.models import LoadedModel
+
+WeightsFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered map method. `rectify`: its map is ReLU(sum_c w_c A_c), as in the Grad-CAM papers;
+    CAM keeps the signed map (its normalised view is min-max, as the CAM authors' code)."""
+
+    key: str
+    weights: WeightsFn
+    needs_gradients: bool
+    rectify: bool
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(key: str, *, needs_gradients: bool, rectify: bool = True) -> Callable[[WeightsFn], WeightsFn]:
+    def decorate(weights: WeightsFn) -> WeightsFn:
+        METHODS[key] = Method(key, weights, needs_gradients, rectify)
+        return weights
+    return decorate
+
+
+def get_method(key: str) -> Method:
+    if key not in METHODS:
+        raise UnsupportedMethod(f"Unknown method {key!r}. Valid: {', '.join(METHODS)}.")
+    return METHODS[key]
+
+
+@dataclass(frozen=True)
+class MapBatch:
+    """Maps for a batch. Shapes: logits/probabilities (N, num_classes); class_indices (N, K);
+    signed_maps (N, K, h, w) = sum_c w_c A_c before any ReLU; maps = the method's map (ReLU'd or signed);
+    bias (N, K) for CAM, where mean(signed_maps) + bias == logit; layer: the module the maps come from."""
+
+    logits: Tensor
+    probabilities: Tensor
+    class_indices: Tensor
+    signed_maps: Tensor
+    maps: Tensor
+    bias: Tensor | None
+    layer: str
+
+
+def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
+                 layer: str | None = None, class_indices: Tensor | None = None) -> MapBatch:
+    """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K))."""
+    spec = get_method(method)
+    x = x.to(model.device, memory_format=memory_format(model.device))
+    if spec.needs_gradients:
+        return _gradient_maps(model, x, spec, top_k, layer, class_indices)
+    return _cam_maps(model, x, spec, top_k, layer, class_indices)
+
+
+def _virtual_logits(out: Tensor, binary: bool) -> Tensor:
+    """One-logit heads become two classes: (negative, positive) = (-z, z)."""
+    out = out.float()
+    return torch.cat([-out, out], dim=1) if binary else out
+
+
+def _probabilities(logits: Tensor, binary: bool) -> Tensor:
+    """Softmax, or for a one-logit head sigmoid(-z), sigmoid(z) (BCEWithLogits' meaning)."""
+    return torch.sigmoid(logits) if binary else torch.softmax(logits, dim=1)
+
+
+def _chosen(logits: Tensor, top_k: int, class_indices: Tensor | None) -> Tensor:
+    if class_indices is not None:
+        return class_indices.to(logits.device).long()
+    return logits.topk(min(top_k, logits.shape[1]), dim=1).indices
+
+
+def _weighted_sum(weights: Tensor, acts: Tensor) -> Tensor:
+    """(N, K, C, 1|h, 1|w) weights, (N, 1, C, h, w) activations -> (N, K, h, w), without a 5-D product
+    when the weights are per channel."""
+    if weights.shape[-2:] == (1, 1):
+        return torch.einsum("nkc,nchw->nkhw", weights[..., 0, 0], acts[:, 0])
+    return (weights * acts).sum(dim=2)
+
+
+def _cam_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
+              class_indices: Tensor | None) -> MapBatch:
+    """CAM: one forward to the features; logits and every class map follow from the Linear head exactly."""
+    if model.cam is None:
+        raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
+                                f"{model.spec} has another. Use gradcam.")
+    if layer not in (None, model.default_layer):
+        raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
+                                "pick gradcam for another layer.")
+    with eval_mode(model.module), torch.inference_mode():
+        with autocast(model.device):
+            features = model.cam.features(x)
+        acts = features.float().unsqueeze(1)
+        weight, bias = model.cam.linear.weight.float(), model.cam.linear.bias
+        bias = torch.zeros(weight.shape[0], device=weight.device) if bias is None else bias.float()
+        if model.binary:
+            weight, bias = torch.cat([-weight, weight]), torch.cat([-bias, bias])
+        logits = acts[:, 0].mean(dim=(2, 3)) @ weight.T + bias
+        chosen = _chosen(logits, top_k, class_indices)
+        signed = _weighted_sum(spec.weights(acts, weight[chosen]), acts)
+        return MapBatch(logits, _probabilities(logits, model.binary), chosen, signed,
+                        signed.relu() if spec.rectify else signed, bias[chosen], model.default_layer)
+
+
+def _gradient_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
+                   class_indices: Tensor | None) -> MapBatch:
+    """Grad-CAM family: one forward (no graph before the layer), one batched backward for all K classes."""
+    name = layer or model.default_layer
+    with eval_mode(model.module), gradient_tap(model.layer(name)) as tap, torch.no_grad():
+        with autocast(model.device):
+            out = model.module(x)
+        logits = _virtual_logits(out, model.binary)
+        if not tap:
+            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
+        chosen = _chosen(logits, top_k, class_indices)
+        scores = logits.gather(1, chosen)
+        grads = _class_gradients(scores, tap[0]).float()
+    acts = tap[0].detach().float().unsqueeze(1)
+    with torch.inference_mode():
+        signed = _weighted_sum(spec.weights(acts, grads), acts)
+        return MapBatch(logits.detach(), _probabilities(logits.detach(), model.binary), chosen, signed,
+                        signed.relu() if spec.rectify else signed, None, name)
+
+
+def _class_gradients(scores: Tensor, acts: Tensor) -> Tensor:
+    """d scores[:, k] / d acts for every k: (N, K) scores -> (N, K, C, h, w).
+
+    Uses torch.autograd.grad, not backward(): nothing may pile up in .grad of the shared model. The K
+    backward passes are one vmapped call; images are independent in eval mode, so summing over the batch
+    gives each image its own gradient.
+    """
+    k = scores.shape[1]
+    if k == 1:
+        return torch.autograd.grad(scores.sum(), acts)[0].unsqueeze(1)
+    basis = torch.eye(k, device=scores.device, dtype=scores.dtype).unsqueeze(1).expand(k, *scores.shape)
+    (grads,) = torch.autograd.grad(scores, acts, grad_outputs=basis, is_grads_batched=True)
+    return grads.transpose(0, 1)

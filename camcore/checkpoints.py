@@ -1,0 +1,106 @@
+"""Our checkpoint format (a fine-tuned model with everything needed to use it) and safe weight loading.
+
+A checkpoint is a plain dict of tensors, strings and numbers, so `torch.load(weights_only=True)` reads it
+and nothing in it can run code:
+    format        "cam-explorer-checkpoint"        version      1
+    arch          "resnet18" or "timm:NAME"         head         "binary" (one logit) or "multiclass"
+    class_names   ["cat", "dog"] for binary heads: (negative, positive), the logit is the positive class
+    preprocessing Preprocessing.to_dict()           state_dict   the model's state dict
+    training      summary of how it was trained (epochs, lr, accuracy...), free-form JSON-like values
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from camcore.errors import CheckpointError
+from camcore.preprocessing import Preprocessing
+
+FORMAT = "cam-explorer-checkpoint"
+VERSION = 1
+HEADS = ("binary", "multiclass")
+_REQUIRED = ("format", "version", "arch", "head", "class_names", "preprocessing", "state_dict")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A fine-tuned classifier: architecture, weights, class names, preprocessing and training summary."""
+
+    arch: str
+    head: str
+    class_names: tuple[str, ...]
+    preprocessing: Preprocessing
+    state_dict: dict[str, torch.Tensor]
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the final Linear layer: one logit for a binary head."""
+        return 1 if self.head == "binary" else len(self.class_names)
+
+
+def load_tensors(path: str | os.PathLike) -> Any:
+    """torch.load with weights_only=True, turning every failure into one CheckpointError line."""
+    name = Path(path).name
+    if not Path(path).is_file():
+        raise CheckpointError(f"{name}: no such file ({path}).")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{name}: refused: it holds Python objects beyond tensors, which could run code "
+                              "when loaded. Save a plain state dict or a CAM Explorer checkpoint.") from exc
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{name}: not a readable PyTorch file ({str(exc).splitlines()[0]}).") from exc
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A plain state dict (e.g. ImageNet weights saved offline); also accepts our checkpoint's."""
+    data = load_tensors(path)
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{Path(path).name}: not a state dict (a mapping of names to tensors).")
+    return data
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Reads and validates a CAM Explorer checkpoint; anything else is refused with what was missing."""
+    name = Path(path).name
+    data = load_tensors(path)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{name}: not a CAM Explorer checkpoint. A plain state dict of ImageNet weights "
+                              "goes with a model name: --model ARCH --weights FILE.")
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise CheckpointError(f"{name}: checkpoint lacks {', '.join(missing)}.")
+    if data["version"] != VERSION:
+        raise CheckpointError(f"{name}: checkpoint version {data['version']}; this CAM Explorer reads {VERSION}.")
+    if data["head"] not in HEADS:
+        raise CheckpointError(f"{name}: unknown head {data['head']!r}. Valid: {', '.join(HEADS)}.")
+    if data["head"] == "binary" and len(data["class_names"]) != 2:
+        raise CheckpointError(f"{name}: a binary head needs two class names (negative, positive).")
+    return Checkpoint(arch=str(data["arch"]), head=data["head"], class_names=tuple(data["class_names"]),
+                      preprocessing=Preprocessing.from_dict(data["preprocessing"]),
+                      state_dict=data["state_dict"], training=dict(data.get("training", {})))
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> None:
+    """Writes atomically (temp file + os.replace): a crash never leaves half a checkpoint."""
+    path = Path(path)
+    payload = {"format": FORMAT, "version": VERSION, "arch": checkpoint.arch, "head": checkpoint.head,
+               "class_names": list(checkpoint.class_names), "preprocessing": checkpoint.preprocessing.to_dict(),
+               "state_dict": checkpoint.state_dict, "training": checkpoint.training}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

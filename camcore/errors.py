@@ -1,0 +1,25 @@
+"""The errors camcore raises for things a user can fix: one line saying what was wrong and what to do."""
+
+
+class CamcoreError(Exception):
+    """Base of every error whose message is meant for the user, not a traceback."""
+
+
+class ImageError(CamcoreError, ValueError):
+    """A file that cannot be used as a photo (not an image, truncated, empty, too large)."""
+
+
+class CheckpointError(CamcoreError, ValueError):
+    """A weights or checkpoint file that is unsafe, malformed or for another architecture."""
+
+
+class WeightsUnavailable(CamcoreError, RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (typically: no internet)."""
+
+
+class DataNotFound(CamcoreError, FileNotFoundError):
+    """A data set is not where it was looked for."""
+
+
+class UnsupportedMethod(CamcoreError, ValueError):
+    """The chosen CAM method or layer does not apply to this model."""

@@ -1,0 +1,89 @@
+"""Photos -> predictions and maps: what the pages and the CLI both call."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from camcore import cams, heatmap
+from camcore.device import describe
+from camcore.models import LoadedModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    class_index: int
+    class_name: str
+    logit: float
+    probability: float
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """One photo's explained classes, best first, and their maps over the whole photo.
+
+    signed_maps (K, h, w): sum_c w_c A_c before any ReLU at the layer's resolution; for CAM,
+    signed_maps[k].mean() + bias[k] == predictions[k].logit. maps (K, h, w): the method's own map
+    (ReLU'd for the Grad-CAM family). elapsed_s: wall time of the explain() call that made it.
+    """
+
+    predictions: tuple[Prediction, ...]
+    signed_maps: np.ndarray
+    maps: np.ndarray
+    bias: tuple[float, ...] | None
+    image_size: tuple[int, int]
+    method: str
+    layer: str
+    device: str
+    elapsed_s: float
+
+    def normalised(self) -> np.ndarray:
+        """(K, h, w) maps scaled to [0, 1]: what the threshold's fraction applies to."""
+        return heatmap.normalise(self.maps)
+
+    def at_image_size(self) -> np.ndarray:
+        """(K, H, W) raw maps upsampled to the photo's own pixels."""
+        width, height = self.image_size
+        return heatmap.upsample(self.maps, (height, width))
+
+
+def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
+            layer: str | None = None, size_px: int | None = None) -> list[Explanation]:
+    """Predicts and maps the top_k classes of each photo; photos of one input shape share a batch."""
+    start = time.perf_counter()
+    transform = model.preprocessing.with_size(size_px).transform()
+    tensors = [transform(image) for image in images]
+    by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for index, tensor in enumerate(tensors):
+        by_shape[tuple(tensor.shape)].append(index)
+    results: dict[int, tuple] = {}
+    for indices in by_shape.values():
+        batch = cams.compute_maps(model, torch.stack([tensors[i] for i in indices]), method=method,
+                                  top_k=top_k, layer=layer)
+        for row, index in enumerate(indices):
+            results[index] = _to_numpy(batch, row)
+    elapsed_s = time.perf_counter() - start
+    return [_explanation(model, images[i], method, elapsed_s, *results[i]) for i in range(len(images))]
+
+
+def _to_numpy(batch: cams.MapBatch, row: int) -> tuple:
+    """One image's share of a batch, on the CPU (the .cpu() calls are the GPU sync point)."""
+    chosen = batch.class_indices[row].cpu()
+    return (chosen.tolist(), batch.logits[row, chosen].cpu().tolist(),
+            batch.probabilities[row, chosen].cpu().tolist(), batch.signed_maps[row].cpu().numpy(),
+            batch.maps[row].cpu().numpy(), None if batch.bias is None else tuple(batch.bias[row].cpu().tolist()),
+            batch.layer)
+
+
+def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s: float, chosen: list[int],
+                 logits: list[float], probabilities: list[float], signed: np.ndarray, maps: np.ndarray,
+                 bias: tuple[float, ...] | None, layer: str) -> Explanation:
+    predictions = tuple(Prediction(c, model.class_names[c], lg, p) for c, lg, p in zip(chosen, logits, probabilities))
+    return Explanation(predictions=predictions, signed_maps=signed, maps=maps, bias=bias,
+                       image_size=image.size, method=method, layer=layer, device=describe(model.device),
+                       elapsed_s=elapsed_s)

@@ -1,0 +1,141 @@
+"""Model specs -> a ready, shared, read-only classifier with its class names, preprocessing and CAM parts.
+
+A spec is a torchvision classifier name (`resnet18`), `timm:NAME`, or the path of one of our checkpoints.
+ImageNet weights come from torchvision's weights API or timm's hub, or from a local state dict
+(`weights_path`): the offline path, and how every test here gets real weights.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from camcore import checkpoints, heads
+from camcore.device import choose_device, memory_format
+from camcore.errors import CheckpointError, WeightsUnavailable
+from camcore.preprocessing import Preprocessing, from_timm, from_torchvision
+
+TORCHVISION_CHOICES = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "densenet121")
+TIMM_PREFIX = "timm:"
+DEFAULT_MODEL = "resnet18"
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A classifier in eval mode with nothing requiring grad, safe to share between threads.
+
+    `class_names` has two entries for a one-logit head: (negative, positive), the negative's logit being
+    minus the model's. `cam` holds the features function and Linear head when the head is global average
+    pooling plus one Linear layer (checked numerically at load), else None: then only gradient methods apply.
+    """
+
+    spec: str
+    module: nn.Module
+    class_names: tuple[str, ...]
+    binary: bool
+    preprocessing: Preprocessing
+    layers: tuple[str, ...]
+    default_layer: str
+    cam: heads.CamParts | None
+    device: torch.device
+    training_summary: dict[str, Any] = field(default_factory=dict)
+
+    def layer(self, name: str | None) -> nn.Module:
+        """The module called `name` (default: the last convolutional block)."""
+        name = name or self.default_layer
+        if name not in self.layers:
+            raise ValueError(f"Unknown layer {name!r} for {self.spec}. Valid: {', '.join(self.layers[-8:])}...")
+        return self.module.get_submodule(name)
+
+
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1000 ImageNet class names in index order, shipped with torchvision (no download)."""
+    from torchvision.models import ResNet18_Weights
+
+    return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def is_checkpoint_spec(spec: str) -> bool:
+    return os.sep in spec or spec.endswith((".pt", ".pth", ".ckpt")) or Path(spec).is_file()
+
+
+def load_model(spec: str = DEFAULT_MODEL, *, weights_path: str | os.PathLike | None = None,
+               device: str = "auto") -> LoadedModel:
+    """Builds the model for `spec`, loads its weights, moves it to the device and freezes it for sharing."""
+    target = choose_device(device)
+    summary: dict[str, Any] = {}
+    if is_checkpoint_spec(spec):
+        ckpt = checkpoints.load_checkpoint(spec)
+        module, _ = _build(ckpt.arch, num_outputs=ckpt.num_outputs)
+        _load_weights(module, ckpt.state_dict, Path(spec).name)
+        names, binary, pre, summary = ckpt.class_names, ckpt.head == "binary", ckpt.preprocessing, ckpt.training
+    else:
+        module, pre = _build(spec, num_outputs=1000)
+        if weights_path is not None:
+            _load_weights(module, checkpoints.load_state_dict(weights_path), Path(weights_path).name)
+        else:
+            _download_weights(module, spec)
+        names, binary = imagenet_categories(), False
+    module.requires_grad_(False).eval()
+    module.to(target, memory_format=memory_format(target))
+    layers, default_layer = heads.conv_layers(module, pre.resize_px, target)
+    return LoadedModel(spec=spec, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
+                       layers=layers, default_layer=default_layer,
+                       cam=heads.find_cam_parts(module, pre.resize_px, target), device=target,
+                       training_summary=summary)
+
+
+def _build(arch: str, *, num_outputs: int) -> tuple[nn.Module, Preprocessing]:
+    """Architecture with random weights, and the preprocessing its ImageNet weights expect."""
+    if arch.startswith(TIMM_PREFIX):
+        import timm
+
+        name = arch[len(TIMM_PREFIX):]
+        if not timm.is_model(name):
+            raise ValueError(f"Unknown timm model {name!r}. See timm.list_models().")
+        module = timm.create_model(name, pretrained=False, num_classes=num_outputs)
+        return module, from_timm(module)
+    import torchvision.models as tvm
+
+    if arch not in tvm.list_models(module=tvm):
+        raise ValueError(f"Unknown model {arch!r}. Valid: {', '.join(TORCHVISION_CHOICES)}, any torchvision "
+                         "classifier, timm:NAME or a checkpoint file.")
+    module = tvm.get_model(arch, weights=None, num_classes=num_outputs)
+    return module, from_torchvision(tvm.get_model_weights(arch).DEFAULT)
+
+
+def _load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], name: str) -> None:
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise CheckpointError(f"{name}: does not fit this architecture ({detail[:200]}). "
+                              "Pick the model the file was saved from.") from exc
+
+
+def _download_weights(module: nn.Module, arch: str) -> None:
+    """Fetches ImageNet weights the library's normal way; offline, says which file to put where."""
+    if arch.startswith(TIMM_PREFIX):
+        import timm.models
+
+        try:
+            timm.models.load_pretrained(module)
+        except Exception as exc:  # hub errors have no common base; the cause is kept
+            raise WeightsUnavailable(f"{arch} weights could not be downloaded from the Hugging Face hub "
+                                     f"({type(exc).__name__}). Without internet, pass a local state dict "
+                                     "with --weights FILE.") from exc
+        return
+    import torchvision.models as tvm
+
+    weights = tvm.get_model_weights(arch).DEFAULT
+    cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    try:
+        module.load_state_dict(weights.get_state_dict(progress=True, check_hash=True))
+    except OSError as exc:
+        raise WeightsUnavailable(f"{arch} weights are not in {cache.parent} ($TORCH_HOME/hub/checkpoints) and "
+                                 f"could not be downloaded: copy {weights.url} to {cache}, or pass a local "
+                                 "state dict with --weights FILE.") from exc

@@ -1,0 +1,228 @@
+"""camcore.images: every odd upload becomes the RGB image a viewer would see, or a one-line ImageError."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from camcore.errors import ImageError
+from camcore.images import MAX_PIXELS, load_image
+
+RED = (255, 0, 0)
+WHITE = (255, 255, 255)
+
+
+def _encode(image: Image.Image, fmt: str, **save_kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **save_kwargs)
+    return buffer.getvalue()
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    assert image.mode == "RGB"
+    return np.asarray(image).astype(int)
+
+
+def _close(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected))
+
+
+def _load_error(source: object, **kwargs: object) -> str:
+    """The message of the ImageError that load_image raises, checked to be one line with a cause."""
+    with pytest.raises(ImageError) as info:
+        load_image(source, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def _half_red_jpeg() -> bytes:
+    image = Image.new("RGB", (32, 16), WHITE)
+    image.paste(RED, (0, 0, 16, 16))
+    return _encode(image, "JPEG", quality=95)
+
+
+def test_bytes_path_and_stream_give_the_same_image(tmp_path: Path) -> None:
+    data = _half_red_jpeg()
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    results = [load_image(data), load_image(path), load_image(str(path)), load_image(io.BytesIO(data))]
+    for result in results:
+        assert result.mode == "RGB" and result.size == (32, 16)
+        assert _close(result.getpixel((4, 8)), RED, 8)
+        assert _close(result.getpixel((28, 8)), WHITE, 8)
+        assert np.array_equal(_pixels(result), _pixels(results[0]))
+
+
+def test_result_is_loaded_and_outlives_its_stream() -> None:
+    stream = io.BytesIO(_half_red_jpeg())
+    image = load_image(stream)
+    stream.close()
+    assert _close(image.copy().getpixel((4, 8)), RED, 8)
+
+
+def test_exif_orientation_is_applied() -> None:
+    """Orientation 6 means "rotate 90° clockwise to view": the red top-left block ends up top-right."""
+    image = Image.new("RGB", (40, 20), WHITE)
+    image.paste(RED, (0, 0, 8, 8))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    rotated = load_image(_encode(image, "JPEG", quality=95, exif=exif.tobytes()))
+    assert rotated.size == (20, 40)
+    assert _close(rotated.getpixel((16, 3)), RED, 10)
+    assert _close(rotated.getpixel((3, 3)), WHITE, 10)
+
+
+def test_grayscale_and_one_bit_become_grey_rgb() -> None:
+    grey = load_image(_encode(Image.new("L", (4, 4), 100), "PNG"))
+    assert grey.getpixel((0, 0)) == (100, 100, 100)
+    bits = Image.new("1", (4, 4), 0)
+    bits.putpixel((1, 0), 1)
+    result = load_image(_encode(bits, "PNG"))
+    assert result.getpixel((0, 0)) == (0, 0, 0) and result.getpixel((1, 0)) == WHITE
+
+
+def _palette_image() -> Image.Image:
+    """Index 0 is black, index 1 is green: pixel (0, 0) has index 0, the rest index 1."""
+    image = Image.new("P", (4, 4), 1)
+    image.putpalette([0, 0, 0, 0, 200, 0] + [0, 0, 0] * 254)
+    image.putpixel((0, 0), 0)
+    return image
+
+
+def test_palette_colours_are_looked_up() -> None:
+    result = load_image(_encode(_palette_image(), "PNG"))
+    assert result.getpixel((0, 0)) == (0, 0, 0) and result.getpixel((2, 2)) == (0, 200, 0)
+
+
+def test_palette_transparency_goes_on_white() -> None:
+    result = load_image(_encode(_palette_image(), "PNG", transparency=0))
+    assert result.getpixel((0, 0)) == WHITE and result.getpixel((2, 2)) == (0, 200, 0)
+
+
+def test_grey_with_alpha_goes_on_white() -> None:
+    image = Image.new("LA", (2, 1), (50, 255))
+    image.putpixel((1, 0), (50, 0))
+    result = load_image(_encode(image, "PNG"))
+    assert result.getpixel((0, 0)) == (50, 50, 50) and result.getpixel((1, 0)) == WHITE
+
+
+def test_rgba_is_composited_on_white_not_black() -> None:
+    image = Image.new("RGBA", (3, 1), (0, 0, 0, 0))
+    image.putpixel((1, 0), (255, 0, 0, 255))
+    image.putpixel((2, 0), (0, 0, 0, 128))
+    result = load_image(_encode(image, "PNG"))
+    assert result.getpixel((0, 0)) == WHITE
+    assert result.getpixel((1, 0)) == RED
+    assert _close(result.getpixel((2, 0)), (127, 127, 127), 1)
+
+
+def test_cmyk_jpeg_keeps_its_colours() -> None:
+    image = Image.new("CMYK", (16, 16), (0, 255, 255, 0))
+    image.paste((0, 0, 0, 0), (8, 0, 16, 16))
+    result = load_image(_encode(image, "JPEG", quality=95))
+    assert _close(result.getpixel((3, 8)), RED, 12)
+    assert _close(result.getpixel((12, 8)), WHITE, 12)
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped() -> None:
+    ramp = (np.arange(256, dtype="<u2") * 257).tobytes()
+    image = Image.frombytes("I;16", (256, 1), ramp)
+    result = load_image(_encode(image, "PNG"))
+    assert np.array_equal(_pixels(result)[0, :, 0], np.arange(256))
+    assert np.array_equal(_pixels(result)[0, :, 1], np.arange(256))
+
+
+def test_sixteen_bit_values_are_rounded_to_the_nearest_level() -> None:
+    """65535 / 255 = 257 per level: 128 is below half a level, 129 above, 32768 is 127.5 levels."""
+    image = Image.frombytes("I;16", (4, 1), np.array([128, 129, 32768, 65534], dtype="<u2").tobytes())
+    assert list(_pixels(load_image(_encode(image, "PNG")))[0, :, 0]) == [0, 1, 128, 255]
+
+
+@pytest.mark.parametrize("mode", ["F", "I"])
+def test_float_and_int32_images_are_stretched_to_full_range(mode: str) -> None:
+    ramp = np.linspace(-1000, 3000, 64, dtype=np.float32).reshape(1, 64)
+    image = Image.fromarray(ramp if mode == "F" else ramp.astype(np.int32))
+    assert image.mode == mode
+    grey = _pixels(load_image(_encode(image, "TIFF")))[0, :, 0]
+    assert grey[0] == 0 and grey[-1] == 255
+    assert np.all(np.diff(grey) > 0)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+def test_multi_frame_image_gives_its_first_frame(fmt: str) -> None:
+    frames = [Image.new("RGB", (8, 8), colour) for colour in (RED, (0, 0, 255))]
+    data = _encode(frames[0], fmt, save_all=True, append_images=frames[1:])
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    assert _close(load_image(data).getpixel((4, 4)), RED, 8)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_file_is_refused(fmt: str) -> None:
+    data = _encode(Image.linear_gradient("L").convert("RGB"), fmt)
+    message = _load_error(data[: len(data) // 2], name=f"cut.{fmt.lower()}")
+    assert message.startswith(f"cut.{fmt.lower()}: the file is truncated")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_messages_start_with_the_name_and_say_what_to_do(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    assert _load_error(noise, name="cat.heic") == "cat.heic: Pillow cannot open this file. Save it as JPEG or PNG."
+    assert _load_error(noise).startswith("image: Pillow cannot open")
+    assert _load_error(b"") == "image: the file is empty. Upload the complete file again."
+    assert _load_error(io.BytesIO(b"")).startswith("image: the file is empty.")
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert _load_error(tmp_path / "empty.png").startswith("empty.png: the file is empty.")
+    (tmp_path / "notes.txt").write_text("not a photo\n")
+    assert _load_error(tmp_path / "notes.txt").startswith("notes.txt: Pillow cannot open")
+    assert _load_error(str(tmp_path / "missing.png")) == "missing.png: no such file. Check the path."
+    assert _load_error(tmp_path).startswith(f"{tmp_path.name}: cannot read this file.")
+
+
+def test_the_cause_is_kept() -> None:
+    with pytest.raises(ImageError) as info:
+        load_image(b"GIF89a but not really")
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_wrong_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="int"):
+        load_image(42)  # type: ignore[arg-type]
+
+
+def test_max_pixels_applies_to_ordinary_images() -> None:
+    data = _half_red_jpeg()
+    message = _load_error(data, name="small.jpg", max_pixels=32 * 16 - 1)
+    assert message == "small.jpg: the image has more than 511 pixels. Resize it and upload again."
+    assert load_image(data, max_pixels=32 * 16).size == (32, 16)
+
+
+@pytest.fixture(scope="module")
+def big_pngs() -> dict[int, bytes]:
+    """1-bit PNGs of side 9000 (over MAX_PIXELS only), 10000 (Pillow warns), 20000 (Pillow refuses)."""
+    assert 9000**2 > MAX_PIXELS and Image.MAX_IMAGE_PIXELS is not None
+    assert 9000**2 < Image.MAX_IMAGE_PIXELS < 10000**2 < 2 * Image.MAX_IMAGE_PIXELS < 20000**2
+    return {side: _encode(Image.new("1", (side, side)), "PNG") for side in (9000, 10000, 20000)}
+
+
+@pytest.mark.parametrize(
+    ("side", "max_pixels"), [(9000, MAX_PIXELS), (10000, MAX_PIXELS), (20000, MAX_PIXELS), (10000, 10**9)]
+)
+def test_decompression_bombs_are_refused_without_warnings(
+    side: int, max_pixels: int, big_pngs: dict[int, bytes], recwarn: pytest.WarningsRecorder
+) -> None:
+    """Above Pillow's own limit the refusal quotes that limit, even when max_pixels allows more."""
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS)
+    message = _load_error(big_pngs[side], name="bomb.png", max_pixels=max_pixels)
+    assert message == f"bomb.png: the image has more than {limit:,} pixels. Resize it and upload again."
+    assert not recwarn.list
+
+
+def test_pixel_count_is_checked_before_decoding(big_pngs: dict[int, bytes]) -> None:
+    """A cut-off bomb is refused as too large, not as truncated: its pixels were never decoded."""
+    data = big_pngs[9000]
+    assert "more than" in _load_error(data[: len(data) // 2])
