@@ -53,6 +53,8 @@ def load_tensors(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):
+            raise CheckpointError(f"{name}: not a PyTorch weights file.") from exc
         raise CheckpointError(f"{name}: refused: it holds Python objects beyond tensors, which could run code "
                               "when loaded. Save a plain state dict or a CAM Explorer checkpoint.") from exc
     except (RuntimeError, EOFError, ValueError, OSError) as exc:

@@ -96,4 +96,7 @@ def _rescale_to_l(image: Image.Image, low: float, high: float) -> Image.Image:
     """
     scale = 255 / (high - low) if high > low else 0.0
     offset = 0.5 - low * scale  # convert("L") truncates; +0.5 rounds
-    return image.convert("F").point(lambda v: v * scale + offset).convert("L")
+    rescaled = image.convert("F").point(lambda v: v * scale + offset).convert("L")
+    if "transparency" in image.info:  # a PNG's 16-bit tRNS grey value, moved to its 8-bit level
+        rescaled.info["transparency"] = int(image.info["transparency"] * scale + offset)
+    return rescaled

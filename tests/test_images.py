@@ -142,6 +142,12 @@ def test_sixteen_bit_values_are_rounded_to_the_nearest_level() -> None:
     assert list(_pixels(load_image(_encode(image, "PNG")))[0, :, 0]) == [0, 1, 128, 255]
 
 
+def test_sixteen_bit_transparency_follows_the_rescaling() -> None:
+    image = Image.frombytes("I;16", (3, 1), np.array([0, 32768, 65535], dtype="<u2").tobytes())
+    result = load_image(_encode(image, "PNG", transparency=32768))
+    assert [result.getpixel((x, 0)) for x in range(2)] == [(0, 0, 0), WHITE]
+
+
 @pytest.mark.parametrize("mode", ["F", "I"])
 def test_float_and_int32_images_are_stretched_to_full_range(mode: str) -> None:
     ramp = np.linspace(-1000, 3000, 64, dtype=np.float32).reshape(1, 64)
@@ -171,7 +177,8 @@ def test_truncated_file_is_refused(fmt: str) -> None:
 def test_messages_start_with_the_name_and_say_what_to_do(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    assert _load_error(noise, name="cat.heic") == "cat.heic: Pillow cannot open this file. Save it as JPEG or PNG."
+    heic = "cat.heic: Pillow cannot open this file. Save it as JPEG or PNG."
+    assert _load_error(noise, name="cat.heic") == heic
     assert _load_error(noise).startswith("image: Pillow cannot open")
     assert _load_error(b"") == "image: the file is empty. Upload the complete file again."
     assert _load_error(io.BytesIO(b"")).startswith("image: the file is empty.")

@@ -62,10 +62,23 @@ class MapBatch:
     layer: str
 
 
+def check_applicable(model: LoadedModel, method: str, layer: str | None = None) -> Method:
+    """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` cannot run on `model`."""
+    spec = get_method(method)
+    if not spec.needs_gradients and model.cam is None:
+        raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
+                                f"{model.spec} has another. Use gradcam.")
+    if not spec.needs_gradients and layer not in (None, model.default_layer):
+        raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
+                                "pick gradcam for another layer.")
+    model.layer(layer)
+    return spec
+
+
 def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
                  layer: str | None = None, class_indices: Tensor | None = None) -> MapBatch:
     """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K))."""
-    spec = get_method(method)
+    spec = check_applicable(model, method, layer)
     x = x.to(model.device, memory_format=memory_format(model.device))
     if spec.needs_gradients:
         return _gradient_maps(model, x, spec, top_k, layer, class_indices)
@@ -84,8 +97,10 @@ def _probabilities(logits: Tensor, binary: bool) -> Tensor:
 
 
 def _chosen(logits: Tensor, top_k: int, class_indices: Tensor | None) -> Tensor:
+    """The explained classes, (N, K); given indices are copied, as they may be inference tensors (from a CAM
+    run) that autograd cannot save for the gradient methods' backward."""
     if class_indices is not None:
-        return class_indices.to(logits.device).long()
+        return class_indices.to(logits.device, torch.long, copy=True)
     return logits.topk(min(top_k, logits.shape[1]), dim=1).indices
 
 
@@ -100,12 +115,6 @@ def _weighted_sum(weights: Tensor, acts: Tensor) -> Tensor:
 def _cam_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
               class_indices: Tensor | None) -> MapBatch:
     """CAM: one forward to the features; logits and every class map follow from the Linear head exactly."""
-    if model.cam is None:
-        raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
-                                f"{model.spec} has another. Use gradcam.")
-    if layer not in (None, model.default_layer):
-        raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
-                                "pick gradcam for another layer.")
     with eval_mode(model.module), torch.inference_mode():
         with autocast(model.device):
             features = model.cam.features(x)

@@ -1,0 +1,161 @@
+"""Command line, `python -m camcore explain ...`: each subcommand calls the same functions as the pages."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from tqdm import tqdm
+
+from camcore import exports, heatmap
+from camcore.cams import METHODS, check_applicable
+from camcore.device import DEVICE_CHOICES, describe
+from camcore.errors import CamcoreError
+from camcore.explain import Explanation, explain
+from camcore.images import load_image
+from camcore.models import LoadedModel, load_model
+
+GROUP_SIZE = 8
+"""Photos per explain() call: batched on the device, yet only a few full-resolution photos in memory at once."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one subcommand; returns the exit status (0 ok, 1 some input was bad, 2 unusable model or options)."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camcore", description="Explain CNN image classifiers with class "
+                                     "activation maps.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_explain(commands)
+    return parser
+
+
+def _add_explain(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("explain", help="write overlays, raw maps and results.json for photos",
+                                 description="For each photo and each of its top-k classes, write an overlay PNG "
+                                 "and the raw map (.npy) at the photo's resolution, plus DIR/results.json.")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, ...)")
+    parser.add_argument("--model", required=True,
+                        help="torchvision name (resnet18), timm:NAME, or a CAM Explorer checkpoint file")
+    parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
+    parser.add_argument("--method", choices=list(METHODS), default="cam")
+    parser.add_argument("--layer", help="layer to map (Grad-CAM family; default: the last convolutional block)")
+    parser.add_argument("--top-k", type=_positive_int, default=5, metavar="K", help="classes per photo")
+    parser.add_argument("--threshold", type=_fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
+                        help="box around map values >= T of the maximum (0..1, default %(default)s)")
+    parser.add_argument("--size", type=_positive_int, dest="size_px", metavar="PX",
+                        help="input shorter side in pixels (default: the model's own)")
+    parser.add_argument("--colormap", choices=heatmap.SEQUENTIAL_COLORMAPS, default="magma")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
+    parser.set_defaults(run=run_explain)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """`explain`: bad photos are reported and skipped; an unusable model or option stops everything (exit 2)."""
+    try:
+        model = load_model(args.model, weights_path=args.weights, device=args.device)
+        check_applicable(model, args.method, args.layer)
+        args.out.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        results, bad = _explain_all(args, model)
+        _write_atomic(args.out / "results.json", json.dumps(results, indent=2).encode())
+    except (CamcoreError, ValueError, OSError) as exc:  # ValueError: unknown model, layer or device
+        print(f"camcore: {exc}", file=sys.stderr)
+        return 2
+    count = len(results)
+    print(f"{count} image{'s' if count != 1 else ''} explained in {time.perf_counter() - start:.1f} s "
+          f"on {describe(model.device)}")
+    return 1 if bad else 0
+
+
+def _explain_all(args: argparse.Namespace, model: LoadedModel) -> tuple[list[dict[str, Any]], int]:
+    """Explains the photos GROUP_SIZE at a time and writes their files; returns results.json's list and
+    the number of bad inputs."""
+    stems = _output_stems(args.images)
+    results: list[dict[str, Any]] = []
+    bad = 0
+    with tqdm(total=len(args.images), unit="image", disable=None, file=sys.stderr) as progress:
+        for first in range(0, len(args.images), GROUP_SIZE):
+            group = range(first, min(first + GROUP_SIZE, len(args.images)))
+            photos = _load_photos(args.images, group)
+            bad += len(group) - len(photos)
+            explanations = explain(list(photos.values()), model, method=args.method, top_k=args.top_k,
+                                   layer=args.layer, size_px=args.size_px) if photos else []
+            for (index, photo), explanation in zip(photos.items(), explanations):
+                predictions = _write_predictions(args, photo, explanation, stems[index])
+                results.append({"image": args.images[index], "predictions": predictions})
+            progress.update(len(group))
+    return results, bad
+
+
+def _output_stems(paths: Sequence[str]) -> list[str]:
+    """File stems of the outputs; when two inputs share one, every stem gets its input's index in front."""
+    stems = [Path(path).stem for path in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [f"{index}_{stem}" for index, stem in enumerate(stems)]
+
+
+def _load_photos(paths: Sequence[str], indices: range) -> dict[int, Image.Image]:
+    """The group's photos that load, by input index; one stderr line for each that does not."""
+    photos = {}
+    for index in indices:
+        try:
+            photos[index] = load_image(paths[index], name=paths[index])
+        except CamcoreError as exc:
+            tqdm.write(str(exc), file=sys.stderr)
+    return photos
+
+
+def _write_predictions(args: argparse.Namespace, photo: Image.Image, explanation: Explanation,
+                       stem: str) -> list[dict[str, Any]]:
+    """Writes the overlay PNG and raw map .npy of each explained class; returns their results.json entries."""
+    entries = []
+    for rank, prediction in enumerate(explanation.predictions):
+        files = exports.export_class(photo, explanation, rank, colormap=args.colormap,
+                                     threshold_frac=args.threshold)
+        name = f"{stem}_top{rank + 1}_{prediction.class_index}"
+        _write_atomic(args.out / f"{name}.png", files.png)
+        _write_atomic(args.out / f"{name}.npy", files.npy)
+        entries.append({"class_index": prediction.class_index, "class_name": prediction.class_name,
+                        "logit": prediction.logit, "probability": prediction.probability,
+                        "bbox": None if files.bbox is None else list(files.bbox),
+                        "map": f"{name}.npy", "overlay": f"{name}.png"})
+    return entries
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, then os.replace: a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
