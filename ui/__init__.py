@@ -1,0 +1,1 @@
+"""Streamlit helpers and Plotly figure builders shared by the pages."""
