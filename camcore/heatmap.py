@@ -56,9 +56,13 @@ def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def boxes_per_threshold(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(K, H, W) maps, (T,) thresholds -> (T, K, 4) boxes as bounding_box gives them, NaN where empty."""
-    mask = torch.as_tensor(normalised)[None] >= torch.as_tensor(thresholds, dtype=torch.float32)[:, None, None, None]
-    rows, cols = mask.any(dim=-1), mask.any(dim=-2)  # (T, K, H), (T, K, W)
+    """(K, H, W) maps, (T,) thresholds -> (T, K, 4) boxes as bounding_box gives them, NaN where empty.
+
+    A row (column) holds a kept pixel iff its maximum passes the threshold: no (T, K, H, W) mask is built.
+    """
+    maps = torch.as_tensor(normalised)
+    levels = torch.as_tensor(thresholds, dtype=torch.float32)[:, None, None]
+    rows, cols = maps.amax(dim=-1)[None] >= levels, maps.amax(dim=-2)[None] >= levels  # (T, K, H), (T, K, W)
     boxes = torch.stack([_first(cols), _first(rows), _last(cols) + 1, _last(rows) + 1], dim=-1).float()
     boxes[~rows.any(dim=-1)] = float("nan")
     return boxes.numpy()

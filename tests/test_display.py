@@ -105,7 +105,7 @@ def test_labels_give_rank_name_and_probability() -> None:
 def test_real_explanation_of_a_large_photo(resnet18) -> None:
     """A 4000x3000 upload: boxes are in its pixels, every map stays on the small grid."""
     photo = make_photo(4000, 3000)
-    layers = slider_layers(explain([photo], resnet18, top_k=2, size_px=64)[0])
+    layers = slider_layers(explain([photo], resnet18, top_k=2, size_px=64)[0], grid_px=40)
     assert layers.maps.shape == (10, 2, 30, 40)
     kept = layers.boxes[~np.isnan(layers.boxes).any(axis=-1)]
     assert kept.size and kept.min() >= 0 and kept[:, 2].max() <= 4000 and kept[:, 3].max() <= 3000
