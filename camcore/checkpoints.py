@@ -57,8 +57,9 @@ def load_tensors(path: str | os.PathLike) -> Any:
             raise CheckpointError(f"{name}: not a PyTorch weights file.") from exc
         raise CheckpointError(f"{name}: refused: it holds Python objects beyond tensors, which could run code "
                               "when loaded. Save a plain state dict or a CAM Explorer checkpoint.") from exc
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise CheckpointError(f"{name}: not a readable PyTorch file ({str(exc).splitlines()[0]}).") from exc
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError) as exc:  # KeyError: a text file
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0]  # an empty file's EOFError has no text
+        raise CheckpointError(f"{name}: not a readable PyTorch file ({detail}).") from exc
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

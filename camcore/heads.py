@@ -37,17 +37,22 @@ def _candidates(model: nn.Module) -> CamParts | None:
     return None
 
 
-def _probe(resize_px: int, device: torch.device) -> torch.Tensor:
+PROBE_PX = 128
+"""Side of the probe input: small enough to be cheap at load time, large enough (4x4 after a stride of 32)
+that the last block still has a spatial output."""
+
+
+def _probe(device: torch.device) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
-    return torch.randn(1, 3, resize_px, resize_px, generator=generator).to(device)
+    return torch.randn(1, 3, PROBE_PX, PROBE_PX, generator=generator).to(device)
 
 
-def find_cam_parts(model: nn.Module, resize_px: int, device: torch.device) -> CamParts | None:
+def find_cam_parts(model: nn.Module, device: torch.device) -> CamParts | None:
     """CamParts only if Linear(mean(features)) reproduces the model's own logits on a probe input."""
     parts = _candidates(model)
     if parts is None:
         return None
-    x = _probe(resize_px, device)
+    x = _probe(device)
     with torch.inference_mode():
         logits = model(x).float()
         rebuilt = parts.linear(parts.features(x).float().mean(dim=(2, 3)))
@@ -55,11 +60,11 @@ def find_cam_parts(model: nn.Module, resize_px: int, device: torch.device) -> Ca
     return parts if rebuilt.shape == logits.shape and ((rebuilt - logits).abs().max() / scale) < 1e-4 else None
 
 
-def conv_layers(model: nn.Module, resize_px: int, device: torch.device) -> tuple[tuple[str, ...], str]:
+def conv_layers(model: nn.Module, device: torch.device) -> tuple[tuple[str, ...], str]:
     """Names of modules with spatial (N, C, h>1 or w>1) outputs, and the last one to finish: the default
     Grad-CAM layer (a whole block such as resnet's `layer4`, since children finish before their parents)."""
     with output_shapes(model) as shapes, torch.inference_mode():
-        model(_probe(resize_px, device))
+        model(_probe(device))
     spatial = [name for name, shape in shapes if len(shape) == 4 and shape[2] * shape[3] > 1]
     if not spatial:
         raise ValueError(f"{type(model).__name__} has no layer with a spatial output: not a CNN.")

@@ -7,6 +7,7 @@ ImageNet weights come from torchvision's weights API or timm's hub, or from a lo
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -82,10 +83,10 @@ def load_model(spec: str = DEFAULT_MODEL, *, weights_path: str | os.PathLike | N
         names, binary = imagenet_categories(), False
     module.requires_grad_(False).eval()
     module.to(target, memory_format=memory_format(target))
-    layers, default_layer = heads.conv_layers(module, pre.resize_px, target)
+    layers, default_layer = heads.conv_layers(module, target)
     return LoadedModel(spec=spec, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
                        layers=layers, default_layer=default_layer,
-                       cam=heads.find_cam_parts(module, pre.resize_px, target), device=target,
+                       cam=heads.find_cam_parts(module, target), device=target,
                        training_summary=summary)
 
 
@@ -133,9 +134,13 @@ def _download_weights(module: nn.Module, arch: str) -> None:
 
     weights = tvm.get_model_weights(arch).DEFAULT
     cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    try:
-        module.load_state_dict(weights.get_state_dict(progress=True, check_hash=True))
+    try:  # torch.hub loads the cached file with weights_only=False unless told: a planted file could run code
+        state_dict = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except OSError as exc:
         raise WeightsUnavailable(f"{arch} weights are not in {cache.parent} ($TORCH_HOME/hub/checkpoints) and "
                                  f"could not be downloaded: copy {weights.url} to {cache}, or pass a local "
                                  "state dict with --weights FILE.") from exc
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{cache}: refused: it holds Python objects beyond tensors. Delete it and copy "
+                              f"{weights.url} there again.") from exc
+    _load_weights(module, state_dict, cache.name)
