@@ -15,7 +15,7 @@ from camcore.checkpoints import Checkpoint, save_checkpoint
 from camcore.models import LoadedModel, load_model
 from camcore.preprocessing import Preprocessing
 
-SHARED_DATA = Path(os.environ.get("CAMEXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 LITE0_WEIGHTS = SHARED_DATA / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
 PETS_ROOT = SHARED_DATA / "oxford-iiit-pet"
 SMALL = Preprocessing(resize_px=96, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
