@@ -58,7 +58,7 @@ def test_resnet18_from_a_local_weights_file(resnet18: LoadedModel, resnet18_weig
     assert resnet18.default_layer == "layer4" and {"layer3", "layer4.1.relu", "layer1.0"} <= set(resnet18.layers)
     assert resnet18.cam is not None and not resnet18.binary and resnet18.device == torch.device("cpu")
     assert resnet18.class_names == imagenet_categories() and len(resnet18.class_names) == 1000
-    assert resnet18.preprocessing.resize_px == 256 and resnet18.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))
+    assert resnet18.preprocessing.resize_px == 224 and resnet18.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))
     saved = torch.load(resnet18_weights, weights_only=True)
     assert all(torch.equal(value, saved[key]) for key, value in resnet18.module.state_dict().items())
     _assert_frozen(resnet18)

@@ -1,0 +1,175 @@
+"""The pages run in Streamlit's AppTest: no exception, the main widgets, and real interactions on sample photos.
+
+AppTest cannot upload files, so photos come from a generated Oxford-IIIT Pet folder through the sample picker;
+tests/test_browser.py uploads through a real browser.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from camcore.data import DATA_ENV
+from camcore.device import choose_device, describe
+from camcore.explain import explain
+from camcore.images import load_image
+from camcore.models import LoadedModel
+from tests.conftest import make_photo
+from ui import resources
+from ui.widgets import MODEL_ENV, WEIGHTS_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+APP, EXPLAIN = str(ROOT / "app.py"), str(ROOT / "pages" / "1_Explain.py")
+TIMEOUT_S = 60
+"""Generous: a first CPU model load on a busy 2-core machine takes several seconds."""
+GOOD, BROKEN = "beagle_1.jpg", "broken_1.jpg"
+
+
+@pytest.fixture
+def pets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A generated data folder in torchvision's layout: one good photo and one file that is not an image."""
+    images = tmp_path / "oxford-iiit-pet" / "images"
+    images.mkdir(parents=True)
+    make_photo(seed=1).save(images / GOOD)
+    (images / BROKEN).write_bytes(b"not a jpeg")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    return images
+
+
+@pytest.fixture
+def random_resnet(monkeypatch: pytest.MonkeyPatch, resnet18_weights: Path) -> None:
+    """Preselects resnet18 with random local weights, as .ci/run preselects the real Lite0 file."""
+    monkeypatch.setenv(MODEL_ENV, "resnet18")
+    monkeypatch.setenv(WEIGHTS_ENV, str(resnet18_weights))
+
+
+def explain_page() -> AppTest:
+    """The Explain page on the CPU, where the expected numbers come from the `resnet18` fixture (a GPU's bf16
+    autocast would change their last digits)."""
+    at = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
+    at.session_state["explain.device"] = "cpu"
+    return at.run()
+
+
+def pick_samples(at: AppTest, *names: str) -> AppTest:
+    return at.multiselect(key="explain.samples").set_value(list(names)).run()
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def explanation_figures(at: AppTest) -> list[dict]:
+    """The figures with the four in-figure sliders (opacity, colormap, threshold, class)."""
+    return [figure for figure in figures(at) if len(figure["layout"].get("sliders", ())) == 4]
+
+
+def page_text(at: AppTest) -> str:
+    return "\n".join(element.value for kind in ("markdown", "caption") for element in at.get(kind))
+
+
+def test_home_page_says_what_and_where() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S).run()
+    assert not at.exception
+    text = page_text(at)
+    assert describe(choose_device("auto")) in text
+    assert "hub/checkpoints" in text and "oxford-iiit-pet" in text
+
+
+def test_explain_without_input_asks_for_a_photo(random_resnet: None, pets: Path, resnet18: LoadedModel) -> None:
+    at = explain_page()
+    assert not at.exception
+    assert [info.value for info in at.info] == ["Upload a photo to start."]
+    assert at.selectbox(key="explain.model").value == "resnet18"
+    assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM"]
+    assert at.slider(key="explain.top_k").value == 5
+    assert at.radio(key="explain.size_px").value == resnet18.preprocessing.resize_px
+    assert at.multiselect(key="explain.samples").options == sorted([BROKEN, GOOD])
+
+
+def test_sample_photo_shows_predictions_maps_and_cam_identity(random_resnet: None, pets: Path,
+                                                              resnet18: LoadedModel) -> None:
+    at = pick_samples(explain_page(), GOOD)
+    assert not at.exception and not at.error
+    [figure] = explanation_figures(at)
+    expected = explain([load_image(pets / GOOD)], resnet18, method="cam", top_k=5)[0]
+    names = [p.class_name for p in expected.predictions]
+    heatmaps = [trace for trace in figure["data"] if trace["type"] == "heatmap"]
+    assert [trace["name"].split(". ", 1)[1].rsplit(" (", 1)[0] for trace in heatmaps] == names
+    bar = next(f for f in figures(at) if f["data"][0]["type"] == "bar")
+    assert bar["data"][0]["y"] == names
+    text = page_text(at)
+    assert "ms on cpu" in text and "CAM at layer layer4" in text
+    top = expected.predictions[0]
+    map_mean = float(expected.signed_maps[0].mean())
+    assert f"mean of the map {map_mean:.2f} + bias {expected.bias[0]:.2f}" in text
+    assert f"logit of '{top.class_name}' ({top.logit:.2f})" in text
+
+
+def test_class_picker_reruns_without_recomputing(random_resnet: None, pets: Path, resnet18: LoadedModel,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(resources, "explain", lambda *args, **kwargs: calls.append(1) or explain(*args, **kwargs))
+    at = pick_samples(explain_page(), GOOD)
+    computed = len(calls)
+    at.selectbox(key="explain.class.0").set_value(1).run()
+    assert not at.exception
+    assert len(calls) == computed
+    second = explain([load_image(pets / GOOD)], resnet18, method="cam", top_k=5)[0].predictions[1]
+    assert f"logit of '{second.class_name}' ({second.logit:.2f})" in page_text(at)
+
+
+def test_switching_to_gradcam_and_its_layer_rerenders(random_resnet: None, pets: Path) -> None:
+    """At the last block Grad-CAM equals ReLU(CAM) up to scale on this head, so only another layer's z differs."""
+    at = pick_samples(explain_page(), GOOD)
+    at.selectbox(key="explain.method").set_value("gradcam").run()
+    assert not at.exception and not at.error
+    [figure] = explanation_figures(at)
+    assert figure["layout"]["title"]["text"] == "Grad-CAM · layer4"
+    assert "Grad-CAM at layer layer4" in page_text(at) and "CAM's identity" not in page_text(at)
+    at.selectbox(key="explain.layer").set_value("layer3").run()
+    [deeper] = explanation_figures(at)
+    assert deeper["layout"]["title"]["text"] == "Grad-CAM · layer3"
+    assert deeper["data"][1]["z"] != figure["data"][1]["z"]
+
+
+def test_compare_shows_cam_and_gradcam_side_by_side(random_resnet: None, pets: Path) -> None:
+    at = pick_samples(explain_page(), GOOD)
+    at.checkbox(key="explain.compare").check().run()
+    assert not at.exception
+    titles = [figure["layout"]["title"]["text"].split(" · ")[0] for figure in explanation_figures(at)]
+    assert titles == ["CAM", "Grad-CAM"]
+
+
+def test_broken_sample_is_reported_and_the_good_one_still_shown(random_resnet: None, pets: Path) -> None:
+    at = pick_samples(explain_page(), BROKEN, GOOD)
+    assert not at.exception
+    assert [error.value.split(":")[0] for error in at.error] == [BROKEN]
+    assert len(explanation_figures(at)) == 1
+
+
+def test_missing_weights_file_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                      pets: Path) -> None:
+    monkeypatch.setenv(MODEL_ENV, "resnet18")
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "missing.pth"))
+    at = explain_page()
+    assert not at.exception
+    assert len(at.error) == 1 and "missing.pth" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_offline_without_weights_says_how_to_pass_a_file(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
+    def offline(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("no internet")
+
+    monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
+    monkeypatch.setenv(MODEL_ENV, "resnet50")
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    at = explain_page()
+    assert not at.exception
+    assert "resnet50 weights are not in" in at.error[0].value
+    assert "Local weights file" in at.info[0].value
+
