@@ -29,7 +29,7 @@ METHOD_LABELS = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
 SHARP_SIZE_PX = 512
 WEIGHTS_HELP = ("Without internet, ImageNet weights cannot be downloaded: give a state dict saved with "
                 "torch.save(model.state_dict()) for the model chosen above, e.g. "
-                "/work/shared/data/imagenet_cnn/tf_efficientnet_lite0_in1k.pth with timm:tf_efficientnet_lite0. "
+                "tf_efficientnet_lite0_in1k.pth with timm:tf_efficientnet_lite0. "
                 "Empty: the library's own weights, downloaded once into $TORCH_HOME/hub/checkpoints.")
 
 
