@@ -42,6 +42,10 @@ PROBE_PX = 128
 that the last block still has a spatial output."""
 
 
+_PASSTHROUGH = (nn.Identity, nn.Dropout, nn.Dropout2d)
+"""Modules that hand their input on unchanged in eval mode: not worth a place in the layer list."""
+
+
 def _probe(device: torch.device) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
     return torch.randn(1, 3, PROBE_PX, PROBE_PX, generator=generator).to(device)
@@ -65,7 +69,9 @@ def conv_layers(model: nn.Module, device: torch.device) -> tuple[tuple[str, ...]
     Grad-CAM layer (a whole block such as resnet's `layer4`, since children finish before their parents)."""
     with output_shapes(model) as shapes, torch.inference_mode():
         model(_probe(device))
-    spatial = [name for name, shape in shapes if len(shape) == 4 and shape[2] * shape[3] > 1]
+    passthrough = {name for name, module in model.named_modules() if isinstance(module, _PASSTHROUGH)}
+    spatial = [name for name, shape in shapes
+               if len(shape) == 4 and shape[2] * shape[3] > 1 and name not in passthrough]
     if not spatial:
         raise ValueError(f"{type(model).__name__} has no layer with a spatial output: not a CNN.")
     order = {name: i for i, (name, _) in enumerate(model.named_modules())}
