@@ -103,3 +103,81 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+TINY_PETS = (  # name, official CLASS_ID, SPECIES (1 cat, 2 dog), BREED_ID (within species), split
+    ("Abyssinian_1", 1, 1, 1, "trainval"),
+    ("Abyssinian_10", 1, 1, 1, "trainval"),
+    ("Abyssinian_2", 1, 1, 1, "test"),
+    ("american_bulldog_3", 2, 2, 1, "trainval"),
+    ("american_bulldog_4", 2, 2, 1, "test"),
+    ("american_bulldog_5", 2, 2, 1, "test"),
+    ("beagle_6", 5, 2, 4, "trainval"),
+    ("beagle_7", 5, 2, 4, "test"),
+    ("beagle_8", 5, 2, 4, "test"),
+    ("Bengal_9", 6, 1, 2, "trainval"),
+    ("Bengal_11", 6, 1, 2, "test"),
+    ("Bengal_12", 6, 1, 2, "trainval"),
+)
+"""The tiny data set `tiny_pets` writes, in the official list order (by class id)."""
+TINY_HEAD_BOXES = {  # name -> PASCAL VOC (xmin, ymin, xmax, ymax): 1-based, inclusive, as the real xmls
+    "Abyssinian_1": (30, 14, 52, 30),
+    "american_bulldog_4": (20, 10, 44, 28),
+    "beagle_6": (34, 16, 58, 32),
+    "Bengal_12": (1, 1, 80, 96),
+}
+_LIST_HEADER = ("#Image CLASS-ID SPECIES BREED ID\n#ID: 1:37 Class ids\n#SPECIES: 1:Cat 2:Dog\n"
+                "#BREED ID: 1-25:Cat 1:12:Dog\n#All images with 1st letter as captial are cat images\n"
+                "#images with small first letter are dog images\n")
+
+
+def tiny_pet_size(index: int) -> tuple[int, int]:
+    """(width, height) of TINY_PETS[index]: landscape and portrait photos alternate."""
+    return (96, 72) if index % 2 == 0 else (80, 96)
+
+
+def tiny_trimap(index: int) -> np.ndarray:
+    """(H, W) uint8 trimap of TINY_PETS[index]: an ellipse of pet (1) in a 2-pixel border ring (3) on background (2)."""
+    width, height = tiny_pet_size(index)
+    yy, xx = np.mgrid[:height, :width]
+    cx, cy = width * (0.4 + 0.02 * index), height * 0.5
+    radius = ((xx - cx) / (width * 0.25)) ** 2 + ((yy - cy) / (height * 0.3)) ** 2
+    trimap = np.full((height, width), 2, dtype=np.uint8)
+    trimap[radius < 1.3] = 3
+    trimap[radius < 1.0] = 1
+    return trimap
+
+
+def _voc_xml(name: str, size: tuple[int, int], box: tuple[int, int, int, int]) -> str:
+    cat = name[0].isupper()
+    coords = "".join(f"<{key}>{value}</{key}>" for key, value in zip(("xmin", "ymin", "xmax", "ymax"), box))
+    return (f"<annotation><folder>OXIIIT</folder><filename>{name}.jpg</filename><size><width>{size[0]}</width>"
+            f"<height>{size[1]}</height><depth>3</depth></size><segmented>0</segmented><object>"
+            f"<name>{'cat' if cat else 'dog'}</name><pose>Frontal</pose><truncated>0</truncated><occluded>0</occluded>"
+            f"<bndbox>{coords}</bndbox><difficult>0</difficult></object></annotation>")
+
+
+@pytest.fixture(scope="session")
+def tiny_pets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ROOT holding oxford-iiit-pet/ in torchvision's layout (what OxfordIIITPet's `root` and $CAM_EXPLORER_DATA
+    mean): TINY_PETS' photos (a bright blob where the trimap says pet), trimaps, list files and TINY_HEAD_BOXES."""
+    root = tmp_path_factory.mktemp("pets")
+    base = root / "oxford-iiit-pet"
+    for folder in ("images", "annotations/trimaps", "annotations/xmls"):
+        (base / folder).mkdir(parents=True)
+    lines = {split: [] for split in ("trainval", "test")}
+    for index, (name, class_id, species, breed_id, split) in enumerate(TINY_PETS):
+        trimap = tiny_trimap(index)
+        pixels = np.random.default_rng(index).integers(0, 80, size=(*trimap.shape, 3), dtype=np.uint8)
+        pixels[trimap != 2] = (230, 180, 60)
+        Image.fromarray(pixels).save(base / "images" / f"{name}.jpg", quality=90)
+        Image.fromarray(trimap, mode="L").save(base / "annotations" / "trimaps" / f"{name}.png")
+        if name in TINY_HEAD_BOXES:
+            xml = _voc_xml(name, tiny_pet_size(index), TINY_HEAD_BOXES[name])
+            (base / "annotations" / "xmls" / f"{name}.xml").write_text(xml)
+        lines[split].append(f"{name} {class_id} {species} {breed_id}\n")
+    for split, split_lines in lines.items():
+        (base / "annotations" / f"{split}.txt").write_text("".join(split_lines))
+    every_line = [f"{name} {class_id} {species} {breed_id}\n" for name, class_id, species, breed_id, _ in TINY_PETS]
+    (base / "annotations" / "list.txt").write_text(_LIST_HEADER + "".join(every_line))
+    return root
