@@ -10,9 +10,9 @@ and nothing in it can run code:
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from camcore.errors import CheckpointError
+from camcore.files import write_atomic
 from camcore.preprocessing import Preprocessing
 
 FORMAT = "cam-explorer-checkpoint"
@@ -99,11 +100,6 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> None:
     payload = {"format": FORMAT, "version": VERSION, "arch": checkpoint.arch, "head": checkpoint.head,
                "class_names": list(checkpoint.class_names), "preprocessing": checkpoint.preprocessing.to_dict(),
                "state_dict": checkpoint.state_dict, "training": checkpoint.training}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, buffer.getvalue())

@@ -1,11 +1,9 @@
-"""Command line, `python -m camcore explain ...`: each subcommand calls the same functions as the pages."""
+"""Command line, `python -m camcore explain | evaluate ...`: each subcommand calls the same functions as the pages."""
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,9 +14,12 @@ from tqdm import tqdm
 
 from camcore import exports, heatmap
 from camcore.cams import METHODS, check_applicable
+from camcore.cli_args import fraction, positive_int
+from camcore.cli_evaluate import add_evaluate
 from camcore.device import DEVICE_CHOICES, describe
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
+from camcore.files import write_atomic
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "activation maps.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_explain(commands)
+    add_evaluate(commands)
     return parser
 
 
@@ -50,29 +52,15 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
     parser.add_argument("--method", choices=list(METHODS), default="cam")
     parser.add_argument("--layer", help="layer to map (Grad-CAM family; default: the last convolutional block)")
-    parser.add_argument("--top-k", type=_positive_int, default=5, metavar="K", help="classes per photo")
-    parser.add_argument("--threshold", type=_fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
+    parser.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="classes per photo")
+    parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
                         help="box around map values >= T of the maximum (0..1, default %(default)s)")
-    parser.add_argument("--size", type=_positive_int, dest="size_px", metavar="PX",
+    parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
                         help="input shorter side in pixels (default: the model's own)")
     parser.add_argument("--colormap", choices=heatmap.SEQUENTIAL_COLORMAPS, default="magma")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
     parser.set_defaults(run=run_explain)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
-    return value
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -83,7 +71,7 @@ def run_explain(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         results, bad = _explain_all(args, model)
-        _write_atomic(args.out / "results.json", json.dumps(results, indent=2).encode())
+        write_atomic(args.out / "results.json", json.dumps(results, indent=2).encode())
     except (CamcoreError, ValueError, OSError) as exc:  # ValueError: unknown model, layer or device
         print(f"camcore: {exc}", file=sys.stderr)
         return 2
@@ -140,22 +128,10 @@ def _write_predictions(args: argparse.Namespace, photo: Image.Image, explanation
         files = exports.export_class(photo, explanation, rank, colormap=args.colormap,
                                      threshold_frac=args.threshold)
         name = f"{stem}_top{rank + 1}_{prediction.class_index}"
-        _write_atomic(args.out / f"{name}.png", files.png)
-        _write_atomic(args.out / f"{name}.npy", files.npy)
+        write_atomic(args.out / f"{name}.png", files.png)
+        write_atomic(args.out / f"{name}.npy", files.npy)
         entries.append({"class_index": prediction.class_index, "class_name": prediction.class_name,
                         "logit": prediction.logit, "probability": prediction.probability,
                         "bbox": None if files.bbox is None else list(files.bbox),
                         "map": f"{name}.npy", "overlay": f"{name}.png"})
     return entries
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, then os.replace: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -6,11 +6,12 @@ ImageNet weights come from torchvision's weights API or timm's hub, or from a lo
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -144,3 +145,22 @@ def _download_weights(module: nn.Module, arch: str) -> None:
         raise CheckpointError(f"{cache}: refused: it holds Python objects beyond tensors. Delete it and copy "
                               f"{weights.url} there again.") from exc
     _load_weights(module, state_dict, cache.name)
+
+
+def randomised(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
+    """The same architecture freshly initialised: the sanity-check baseline of Adebayo et al. (2018).
+
+    Built again by its library under torch.manual_seed(seed), so each layer gets the architecture's own
+    initialisation. Calling every module's reset_parameters() instead (PyTorch's generic init) made
+    EfficientNet-Lite0's features vanish (max 1e-7): its CAM was flat and no baseline at all. Built on the CPU,
+    so one seed gives the same weights on any device and in every rank of a distributed run; the global RNG
+    state is left as it was. A checkpoint's file is read again for its architecture.
+    """
+    arch = checkpoints.load_checkpoint(model.spec).arch if is_checkpoint_spec(model.spec) else model.spec
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module, _ = _build(arch, num_outputs=1 if model.binary else len(model.class_names))
+    module.requires_grad_(False).eval()
+    module.to(model.device, memory_format=memory_format(model.device))
+    return dataclasses.replace(model, module=module, cam=heads.find_cam_parts(module, model.device),
+                               training_summary={})

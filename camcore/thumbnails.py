@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
 from camcore.errors import ImageError
+from camcore.files import write_atomic
 from camcore.images import load_image
 
 CACHE_ENV = "CAM_EXPLORER_CACHE"
@@ -46,10 +47,6 @@ def _save_atomically(photo: Image.Image, target: Path) -> None:
     """Write a temp file beside `target` and os.replace it: a reader never sees half a JPEG, even when two
     sessions make the same thumbnail at once."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as handle:
-        temp = Path(handle.name)
-    try:
-        photo.save(temp, format="JPEG", quality=JPEG_QUALITY)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    write_atomic(target, buffer.getvalue())

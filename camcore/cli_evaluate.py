@@ -1,0 +1,183 @@
+"""`python -m camcore evaluate`: accuracy and localisation scores on Oxford-IIIT Pet beside both baselines.
+
+Runs as one process, or as one rank of `torchrun --nproc_per_node N` (WORLD_SIZE > 1): rank r takes records
+r, r + N, ...; rank 0 gathers the shards, restores the record order, prints and writes. Every rank builds the
+random baseline from the same seed, so the merged result equals a single process's.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from camcore import data, heatmap
+from camcore.cams import METHODS
+from camcore.cli_args import fraction, positive_int
+from camcore.device import DEVICE_CHOICES, choose_device, describe
+from camcore.errors import CamcoreError
+from camcore.files import write_atomic
+from camcore.evaluate import ImageResult, predict_records, summarise
+from camcore.models import load_model, randomised
+
+ALL_SPLITS = "all"
+RANDOM_SEED = 0
+"""Seed of the randomised-weights baseline: one value for every rank and every run, so results repeat."""
+_SCORE_TITLES = {"pointing": "pointing game", "iou": "mask IoU", "rel_energy": "relative energy"}
+
+
+def add_evaluate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("evaluate", help="score a model's maps on Oxford-IIIT Pet against the trimaps",
+                                 description="Predict and explain the photos of a split, score each top-1 map "
+                                 "against the pet mask (pointing game, mask IoU, relative energy inside the mask) "
+                                 "beside a centred Gaussian and the same architecture with random weights; "
+                                 "print the means overall and per breed and write FILE.json.")
+    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                        help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    parser.add_argument("--split", choices=[*data.SPLITS, ALL_SPLITS], default="test")
+    parser.add_argument("--model", required=True,
+                        help="torchvision name (resnet18), timm:NAME, or a CAM Explorer checkpoint file")
+    parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
+    parser.add_argument("--method", choices=list(METHODS), default="cam")
+    parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
+                        help="mask IoU keeps map values >= T of the maximum (0..1, default %(default)s)")
+    parser.add_argument("--limit", type=positive_int, metavar="N",
+                        help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
+    parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
+                        help="input shorter side in pixels (default: the model's own)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.json",
+                        help="results file (written atomically)")
+    parser.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Exit 0 when written, 2 when the data, model or an option is unusable (one stderr line each)."""
+    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    try:
+        device = choose_device(args.device)
+    except ValueError as exc:
+        print(f"camcore: {exc}", file=sys.stderr)
+        return 2
+    if world_size > 1:
+        _join_group(device)
+    try:
+        start = time.perf_counter()
+        results, error = _score_shard(args, rank, world_size)
+        errors = _gather_errors(error, world_size)
+        if errors:
+            if rank == 0:
+                for message in dict.fromkeys(errors):
+                    print(f"camcore: {message}", file=sys.stderr)
+            return 2
+        merged = _merge(results, world_size)
+        if rank == 0:
+            processes = f" x {world_size} processes" if world_size > 1 else ""
+            _report(args, merged, time.perf_counter() - start, describe(device) + processes)
+        return 0
+    except OSError as exc:  # the output file cannot be written
+        print(f"camcore: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if world_size > 1:
+            dist.destroy_process_group()
+
+
+def _join_group(device: torch.device) -> None:
+    """NCCL between GPUs (each rank on its LOCAL_RANK's GPU), gloo between CPU processes; torchrun's env://."""
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[list[ImageResult], str | None]:
+    """This rank's records[rank::world_size], scored; or the one-line error that stopped it."""
+    try:
+        root = args.data if args.data is not None else data.data_root()
+        records = _chosen_records(data.pet_index(root), args.split, args.limit)
+        model = load_model(args.model, weights_path=args.weights, device=args.device)
+        shard = records[rank::world_size]
+        with tqdm(total=len(shard), unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
+            results = predict_records(root, shard, model, method=args.method, threshold_frac=args.threshold,
+                                      batch_size=args.batch_size, random_model=randomised(model, seed=RANDOM_SEED),
+                                      size_px=args.size_px, progress=lambda done, _: bar.update(done - bar.n))
+        return results, None
+    except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device
+        return [], str(exc)
+
+
+def _chosen_records(records: Sequence[data.PetRecord], split: str, limit: int | None) -> tuple[data.PetRecord, ...]:
+    """The split's records (all of them for "all"); with a limit, that many spread evenly over the list."""
+    chosen = data.filter_records(records, split=None if split == ALL_SPLITS else split)
+    if limit is None or limit >= len(chosen):
+        return chosen
+    return tuple(chosen[index * len(chosen) // limit] for index in range(limit))
+
+
+def _gather_errors(error: str | None, world_size: int) -> list[str]:
+    """Every rank's error, on every rank: all stop together instead of waiting for a rank that failed."""
+    if world_size == 1:
+        return [error] if error else []
+    errors: list[str | None] = [None] * world_size
+    dist.all_gather_object(errors, error)
+    return [message for message in errors if message]
+
+
+def _merge(results: list[ImageResult], world_size: int) -> list[ImageResult]:
+    """Rank 0: the shards back in record order (shard r holds records r, r + world_size, ...)."""
+    if world_size == 1:
+        return results
+    shards: list[list[ImageResult]] | None = [[] for _ in range(world_size)] if dist.get_rank() == 0 else None
+    dist.gather_object(results, shards, dst=0)
+    if shards is None:
+        return []
+    merged: list[ImageResult] = [None] * sum(len(shard) for shard in shards)  # type: ignore[list-item]
+    for rank, shard in enumerate(shards):
+        merged[rank::world_size] = shard
+    return merged
+
+
+def _report(args: argparse.Namespace, results: list[ImageResult], elapsed_s: float, where: str) -> None:
+    summary = summarise(results)
+    payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": args.threshold,
+               "size_px": args.size_px, "summary": summary, "results": [_as_json(result) for result in results]}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out, json.dumps(payload, indent=1).encode())
+    print(format_summary(summary, threshold_frac=args.threshold))
+    print(f"{len(results)} images scored in {elapsed_s:.1f} s on {where}; wrote {args.out}")
+
+
+def _as_json(result: ImageResult) -> dict[str, Any]:
+    """A result as strict JSON: NaN (an undefined score) becomes null."""
+    return {key: None if isinstance(value, float) and math.isnan(value) else value
+            for key, value in dataclasses.asdict(result).items()}
+
+
+def format_summary(summary: dict[str, Any], *, threshold_frac: float) -> str:
+    """The summary as a text table: one row overall and one per breed, model / gaussian / random per score."""
+    titles = {**_SCORE_TITLES, "iou": f"mask IoU @{threshold_frac:g}"}
+    head = f"{'':<28}{'n':>5}{'acc':>6}" + "".join(f"  {titles[key]:^20}" for key in _SCORE_TITLES)
+    sub = f"{'':<39}" + "".join(f"  {'model':>6}{'gauss':>7}{'random':>7}" for _ in _SCORE_TITLES)
+    rows = [_row("all", summary)] + [_row(breed, means) for breed, means in summary["per_breed"].items()]
+    return "\n".join([head, sub, *rows])
+
+
+def _row(label: str, means: dict[str, Any]) -> str:
+    cells = "".join(f"  {_number(means[key]['model']):>6}{_number(means[key]['gaussian']):>7}"
+                    f"{_number(means[key]['random']):>7}" for key in _SCORE_TITLES)
+    return f"{label[:28]:<28}{means['count']:>5}{_number(means['accuracy']):>6}{cells}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

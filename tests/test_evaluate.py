@@ -1,0 +1,247 @@
+"""predict_records and summarise on the tiny data set, the randomised baseline model, and with ../shared/data
+the real EfficientNet-Lite0 on the mini Oxford-IIIT Pet test split against both baselines."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from camcore import data, heatmap, metrics
+from camcore.checkpoints import Checkpoint, save_checkpoint
+from camcore.evaluate import (IMAGENET_CATS, IMAGENET_DOGS, ImageResult, imagenet_species, predict_records,
+                              summarise)
+from camcore.explain import explain
+from camcore.images import load_image
+from camcore.models import LoadedModel, imagenet_categories, load_model, randomised
+from tests.conftest import SMALL
+
+SIZE_PX = 64
+SCORE_FIELDS = ("pointing", "iou", "rel_energy")
+PREFIXES = {"model": "", "gaussian": "gauss_", "random": "random_"}
+
+
+@pytest.fixture(scope="module")
+def records(tiny_pets: Path) -> tuple[data.PetRecord, ...]:
+    return data.pet_index(tiny_pets)
+
+
+@pytest.fixture(scope="module")
+def resnet_results(tiny_pets: Path, records, resnet18: LoadedModel) -> list[ImageResult]:
+    return predict_records(tiny_pets, records, resnet18, batch_size=5, size_px=SIZE_PX)
+
+
+def test_results_follow_the_records_with_their_labels(records, resnet_results) -> None:
+    assert [(r.name, r.split, r.breed, r.species, r.label) for r in resnet_results] == \
+        [(r.name, r.split, r.breed, r.species, r.label) for r in records]
+
+
+def test_model_scores_are_those_of_its_top1_map_at_photo_size(tiny_pets, records, resnet18, resnet_results) -> None:
+    """Batches of 5 photos of two shapes give what explaining one photo alone gives."""
+    for record, result in zip(records[::4], resnet_results[::4]):
+        photo = load_image(data.image_path(tiny_pets, record))
+        (explanation,) = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)
+        full = explanation.at_image_size()[:1]
+        mask = data.pet_mask(tiny_pets, record)[None]
+        assert result.predicted_index == explanation.predictions[0].class_index
+        assert result.predicted_name == resnet18.class_names[result.predicted_index]
+        assert result.probability == pytest.approx(explanation.predictions[0].probability, rel=1e-5)
+        assert result.pointing == mask[0].flat[full[0].argmax()]
+        assert result.iou == pytest.approx(metrics.mask_iou(heatmap.normalise(full), mask, 0.2)[0], abs=1e-5)
+        assert result.rel_energy == pytest.approx(metrics.relative_energy(full, mask)[0], rel=1e-4)
+
+
+def test_gaussian_baseline_points_at_the_centre_pixel(tiny_pets, records, resnet_results) -> None:
+    for record, result in zip(records, resnet_results):
+        mask = data.pet_mask(tiny_pets, record)
+        height, width = mask.shape
+        assert result.gauss_pointing == mask[(height - 1) // 2, (width - 1) // 2]
+        assert 0.0 <= result.gauss_iou <= 1.0
+        assert 0.0 <= result.gauss_rel_energy <= 1 / mask.mean()
+
+
+def test_scores_lie_in_their_ranges(tiny_pets, records, resnet_results) -> None:
+    for record, result in zip(records, resnet_results):
+        share = data.pet_mask(tiny_pets, record).mean()
+        for prefix in PREFIXES.values():
+            assert isinstance(getattr(result, prefix + "pointing"), bool)
+            assert 0.0 <= getattr(result, prefix + "iou") <= 1.0
+            assert 0.0 <= getattr(result, prefix + "rel_energy") <= 1 / share + 1e-9
+
+
+def test_random_baseline_is_the_given_model_else_the_seed0_randomised_copy(tiny_pets, records, resnet18,
+                                                                            resnet_results) -> None:
+    """The resnet18 fixture is torchvision's init under seed 0, which is what randomised(seed=0) rebuilds."""
+    for result in resnet_results:  # made with the default random_model
+        assert (result.random_pointing, result.random_iou, result.random_rel_energy) == \
+            (result.pointing, result.iou, result.rel_energy)
+    subset = records[:3]
+    same = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=resnet18)
+    for result in same:
+        assert (result.random_pointing, result.random_iou, result.random_rel_energy) == \
+            (result.pointing, result.iou, result.rel_energy)
+    other = randomised(resnet18, seed=1)
+    mixed = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=other)
+    expected = predict_records(tiny_pets, subset, other, size_px=SIZE_PX)
+    assert [r.random_rel_energy for r in mixed] == [r.rel_energy for r in expected]
+    assert [r.random_rel_energy for r in mixed] != [r.rel_energy for r in mixed]
+
+
+def test_progress_is_called_after_each_batch_up_to_the_total(tiny_pets, records, resnet18) -> None:
+    calls: list[tuple[int, int]] = []
+    predict_records(tiny_pets, records, resnet18, batch_size=5, size_px=SIZE_PX, random_model=resnet18,
+                    progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(5, 12), (10, 12), (12, 12)]
+
+
+def test_gradcam_maps_are_scored_too(tiny_pets, records, resnet18) -> None:
+    results = predict_records(tiny_pets, records[:2], resnet18, method="gradcam", size_px=SIZE_PX,
+                              random_model=resnet18)
+    assert len(results) == 2 and all(0.0 <= r.iou <= 1.0 for r in results)
+
+
+def test_batch_size_below_one_is_refused(tiny_pets, records, resnet18) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_records(tiny_pets, records, resnet18, batch_size=0, random_model=resnet18)
+
+
+def test_imagenet_ranges_are_the_dogs_and_the_domestic_cats() -> None:
+    names = imagenet_categories()
+    assert (names[IMAGENET_DOGS[0]], names[IMAGENET_DOGS[-1]]) == ("Chihuahua", "Mexican hairless")
+    assert (names[IMAGENET_CATS[0]], names[IMAGENET_CATS[-1]]) == ("tabby", "Egyptian cat")
+    assert [imagenet_species(i) for i in (150, 151, 268, 269, 280, 281, 285, 286)] == \
+        [None, "dog", "dog", None, None, "cat", "cat", None]
+
+
+def test_imagenet_model_is_right_when_its_class_is_of_the_photos_species(resnet_results) -> None:
+    for result in resnet_results:
+        assert result.correct == (imagenet_species(result.predicted_index) == result.species)
+
+
+def test_cat_dog_checkpoint_is_judged_by_species(tiny_pets, records, binary_resnet) -> None:
+    results = predict_records(tiny_pets, records, binary_resnet, size_px=SIZE_PX, random_model=binary_resnet)
+    assert {r.predicted_name for r in results} <= {"cat", "dog"}
+    assert [r.correct for r in results] == [r.predicted_name == r.species for r in results]
+
+
+@pytest.fixture(scope="module")
+def breed_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """A 4-breed checkpoint named the way torchvision's classes are ("American Bulldog")."""
+    torch.manual_seed(2)
+    path = tmp_path_factory.mktemp("breeds") / "breeds.pt"
+    save_checkpoint(Checkpoint(arch="resnet18", head="multiclass",
+                               class_names=("Abyssinian", "American Bulldog", "Beagle", "Bengal"),
+                               preprocessing=SMALL, state_dict=torchvision.models.resnet18(num_classes=4).state_dict()),
+                    path)
+    return load_model(str(path), device="cpu")
+
+
+def test_breed_checkpoint_is_judged_by_breed(tiny_pets, records, breed_model) -> None:
+    results = predict_records(tiny_pets, records, breed_model, size_px=SIZE_PX, random_model=breed_model)
+    assert [r.correct for r in results] == \
+        [r.predicted_name.lower().replace(" ", "_") == r.breed.lower() for r in results]
+    assert summarise(results)["accuracy"] == pytest.approx(statistics.mean(r.correct for r in results))
+
+
+def test_unknown_label_space_leaves_correct_undefined(tiny_pets, records, binary_resnet) -> None:
+    other = dataclasses.replace(binary_resnet, class_names=("indoor", "outdoor"))
+    results = predict_records(tiny_pets, records[:2], other, size_px=SIZE_PX, random_model=other)
+    assert [r.correct for r in results] == [None, None]
+    assert summarise(results)["accuracy"] is None
+
+
+def _hand_means(results: list[ImageResult]) -> dict:
+    judged = [r.correct for r in results if r.correct is not None]
+    means = {"count": len(results), "accuracy": statistics.mean(judged) if judged else None}
+    for score in SCORE_FIELDS:
+        means[score] = {}
+        for name, prefix in PREFIXES.items():
+            values = [float(getattr(r, prefix + score)) for r in results]
+            values = [v for v in values if not math.isnan(v)]
+            means[score][name] = statistics.mean(values) if values else None
+    return means
+
+
+def _flat(means: dict) -> dict:
+    """{"iou": {"model": m}} -> {"iou.model": m} (pytest.approx compares flat dicts only)."""
+    return {f"{key}.{name}" if isinstance(value, dict) else key: inner
+            for key, value in means.items() if key != "per_breed"
+            for name, inner in (value.items() if isinstance(value, dict) else [(None, value)])}
+
+
+def test_summary_overall_and_per_breed_equal_hand_computed_means(resnet_results) -> None:
+    summary = summarise(resnet_results)
+    breeds = sorted({r.breed for r in resnet_results})
+    assert list(summary["per_breed"]) == breeds
+    assert _flat(summary) == pytest.approx(_flat(_hand_means(resnet_results)))
+    for breed in breeds:
+        hand = _hand_means([r for r in resnet_results if r.breed == breed])
+        assert _flat(summary["per_breed"][breed]) == pytest.approx(_flat(hand))
+    assert sum(means["count"] for means in summary["per_breed"].values()) == len(resnet_results)
+
+
+def _result(breed: str, *, iou: float, correct: bool | None, pointing: bool = True) -> ImageResult:
+    return ImageResult(name=f"{breed}_1", split="test", breed=breed, species="cat", label=0, predicted_index=0,
+                       predicted_name="x", probability=0.5, correct=correct, pointing=pointing, iou=iou,
+                       rel_energy=iou, gauss_pointing=False, gauss_iou=0.5, gauss_rel_energy=1.0,
+                       random_pointing=True, random_iou=0.1, random_rel_energy=0.8)
+
+
+def test_summary_skips_undefined_scores_and_reports_nothing_as_none() -> None:
+    results = [_result("A", iou=0.2, correct=True), _result("A", iou=float("nan"), correct=False),
+               _result("B", iou=float("nan"), correct=None, pointing=False)]
+    summary = summarise(results)
+    assert summary["count"] == 3 and summary["accuracy"] == 0.5
+    assert summary["iou"] == {"model": pytest.approx(0.2), "gaussian": 0.5, "random": pytest.approx(0.1)}
+    assert summary["pointing"] == {"model": pytest.approx(2 / 3), "gaussian": 0.0, "random": 1.0}
+    assert summary["per_breed"]["B"]["iou"]["model"] is None and summary["per_breed"]["B"]["accuracy"] is None
+    empty = summarise([])
+    assert empty["count"] == 0 and empty["accuracy"] is None and empty["per_breed"] == {}
+    assert empty["rel_energy"] == {"model": None, "gaussian": None, "random": None}
+
+
+def _state(model: LoadedModel) -> dict[str, torch.Tensor]:
+    return {key: value.clone() for key, value in model.module.state_dict().items()}
+
+
+def test_randomised_is_the_architectures_own_init_under_the_seed(resnet18) -> None:
+    before, rng = _state(resnet18), torch.get_rng_state()
+    copy = randomised(resnet18, seed=3)
+    assert torch.equal(torch.get_rng_state(), rng)
+    torch.manual_seed(3)
+    fresh = torchvision.models.resnet18().state_dict()
+    assert all(torch.equal(value, fresh[key]) for key, value in copy.module.state_dict().items())
+    assert all(torch.equal(value, before[key]) for key, value in resnet18.module.state_dict().items())
+    assert not torch.equal(copy.module.fc.weight, randomised(resnet18, seed=4).module.fc.weight)
+
+
+def test_randomised_model_is_frozen_and_keeps_the_labels_and_cam_parts(resnet18, binary_resnet) -> None:
+    for model in (resnet18, binary_resnet):
+        copy = randomised(model)
+        assert copy.module is not model.module and not copy.module.training
+        assert not any(p.requires_grad for p in copy.module.parameters())
+        assert (copy.class_names, copy.binary, copy.layers, copy.preprocessing) == \
+            (model.class_names, model.binary, model.layers, model.preprocessing)
+        assert copy.cam is not None and copy.cam.linear is not model.cam.linear
+        assert copy.cam.linear.out_features == model.cam.linear.out_features
+
+
+@pytest.mark.shared_data
+def test_real_lite0_cams_localise_pets_better_than_both_baselines(lite0, pets_root: Path) -> None:
+    """The whole test split of the mini data set (232 photos) at the model's own 224 px."""
+    root = pets_root.parent
+    records = data.filter_records(data.pet_index(root), split="test")
+    summary = summarise(predict_records(root, records, lite0))
+    print(f"\nLite0 CAM on {summary['count']} test photos: accuracy (species) {summary['accuracy']:.3f}")
+    for score in SCORE_FIELDS:
+        print(f"  {score:>10}: " + "  ".join(f"{name} {value:.3f}" for name, value in summary[score].items()))
+    assert summary["count"] == 232
+    assert summary["pointing"]["model"] > 0.8
+    for score in ("iou", "rel_energy"):
+        assert summary[score]["model"] > max(summary[score]["gaussian"], summary[score]["random"])
+    assert np.isfinite([summary["iou"]["model"], summary["rel_energy"]["model"]]).all()
