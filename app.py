@@ -27,6 +27,8 @@ Open **Explain** in the sidebar, upload a photo (or take one, or pick a sample),
 heatmap: class, threshold, colours and opacity change instantly.
 """)
 st.page_link("pages/1_Explain.py", label="Explain a photo", icon=":material/image_search:")
+st.page_link("pages/2_Dataset.py", label="Browse Oxford-IIIT Pet with predictions and localisation scores",
+             icon=":material/grid_view:")
 
 
 def environment() -> None:

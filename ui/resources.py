@@ -1,18 +1,21 @@
-"""The app's only caches: one shared model per (spec, weights, device), explanations, and the sample list.
+"""The app's only caches: one shared model per (spec, weights, device), explanations, the sample list, the
+data set's index, and the Dataset page's per-image results.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
 loader pasted into two pages would hold two copies of the same model.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
 
 from camcore import data
+from camcore.evaluate import ImageResult, Progress, predict_records
 from camcore.explain import Explanation, explain
 from camcore.images import load_image
-from camcore.models import LoadedModel, load_model
+from camcore.models import LoadedModel, load_model, randomised
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
@@ -38,3 +41,39 @@ def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | No
 def sample_photos(root: str) -> list[Path]:
     """The data set's photos; re-listed after a minute so that a download on the Dataset page shows up."""
     return data.pet_images(Path(root))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def pet_index(root: str) -> tuple[data.PetRecord, ...]:
+    """The data set's records, read once per root (a missing folder raises and is not cached, so a download
+    shows up on the next run)."""
+    return data.pet_index(Path(root))
+
+
+@st.cache_resource(max_entries=3, show_spinner="Randomising a copy of the model…")
+def random_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
+    """The shared model's architecture with re-initialised weights: the sanity-check baseline of every score."""
+    return randomised(shared_model(spec, weights_path, device))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def result_store(root: str, spec: str, weights_path: str | None, device: str, method: str) -> dict[str, ImageResult]:
+    """Per-image results of one model and method on one data set, by file name; filled by predictions().
+
+    A store, not a cached call per page: a page's results are kept whichever page, order or filter asked for
+    them, and predictions() can update a progress bar (elements drawn inside st.cache_* calls are replayed).
+    """
+    return {}
+
+
+def predictions(root: Path, records: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str,
+                *, method: str, progress: Progress | None = None) -> dict[str, ImageResult]:
+    """Each record's result by name; only records no session has predicted yet are run, in batches."""
+    store = result_store(str(root), spec, weights_path, device, method)
+    missing = [record for record in records if record.name not in store]
+    if missing:
+        model = shared_model(spec, weights_path, device)
+        for result in predict_records(root, missing, model, method=method, progress=progress,
+                                      random_model=random_model(spec, weights_path, device)):
+            store[result.name] = result
+    return {record.name: store[record.name] for record in records}

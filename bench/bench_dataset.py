@@ -1,0 +1,98 @@
+"""Batched prediction + CAM over a folder of photos, JPEG decoding included, beside the plain forward on
+already-decoded tensors (the floor): images per second, measured side by side in interleaved rounds.
+
+    .venv/bin/python -m bench.bench_dataset [--photos N] [--batch B] [--device auto|cpu|cuda]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: put the repo root first, as `python -m` does
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import torch
+
+from bench.timing import Settings, Timed, measure
+from bench.user_path import PET_PHOTOS, generated_jpeg
+from camcore.device import autocast, choose_device, describe, memory_format
+from camcore.explain import explain
+from camcore.images import load_image
+from camcore.models import LoadedModel, load_model
+
+LITE0 = PET_PHOTOS.parents[1] / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
+
+
+def photos(count: int) -> tuple[str, list[bytes]]:
+    """The first `count` Oxford pets JPEGs when the shared data is here, else one generated JPEG repeated."""
+    paths = sorted(PET_PHOTOS.glob("*.jpg"))[:count] if PET_PHOTOS.is_dir() else []
+    if paths:
+        return f"{len(paths)} Oxford pets JPEGs", [path.read_bytes() for path in paths]
+    return f"{count} generated 1200x900 JPEGs", [generated_jpeg()] * count
+
+
+def model_for(device: torch.device) -> LoadedModel:
+    """The real EfficientNet-Lite0 when present (speed does not depend on the values, but its shapes are real)."""
+    if LITE0.is_file():
+        return load_model("timm:tf_efficientnet_lite0", weights_path=LITE0, device=device.type)
+    folder = Path(torch.hub.get_dir()) / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    import torchvision
+
+    torch.save(torchvision.models.resnet18().state_dict(), folder / "resnet18_random.pth")
+    return load_model("resnet18", weights_path=folder / "resnet18_random.pth", device=device.type)
+
+
+def shape_batches(model: LoadedModel, data: list[bytes], batch: int) -> list[torch.Tensor]:
+    """Decoded, preprocessed photos stacked by input shape, as explain() batches them, `batch` at most."""
+    by_shape: dict[tuple[int, ...], list[torch.Tensor]] = defaultdict(list)
+    transform = model.preprocessing.transform()
+    for item in data:
+        tensor = transform(load_image(item))
+        by_shape[tuple(tensor.shape)].append(tensor)
+    return [torch.stack(group[i:i + batch]) for group in by_shape.values() for i in range(0, len(group), batch)]
+
+
+def variants(model: LoadedModel, data: list[bytes], batch: int) -> list[Timed]:
+    decoded = shape_batches(model, data, batch)
+
+    def forward() -> None:
+        with torch.inference_mode(), autocast(model.device):
+            for x in decoded:
+                model.module(x.to(model.device, memory_format=memory_format(model.device))).float().cpu()
+
+    def decode_and_explain(method: str) -> None:
+        for start in range(0, len(data), batch):
+            explain([load_image(item) for item in data[start:start + batch]], model, method=method, top_k=1)
+
+    return [Timed("forward on decoded tensors", "plain", forward),
+            Timed("decode + predict + CAM", "ours", lambda: decode_and_explain("cam")),
+            Timed("decode + predict + Grad-CAM", "ours", lambda: decode_and_explain("gradcam"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=96)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    device = choose_device(args.device)
+    model = model_for(device)
+    label, data = photos(args.photos)
+    timed = variants(model, data, args.batch)
+    rounds = measure(timed, device, Settings(rounds=args.rounds, min_rounds=3, budget_s=300, call_limit_s=600))
+    floor_s = statistics.median(timed[0].times_s)
+    print(f"## {describe(device)} · {model.spec} · {label} · batch {args.batch} · {rounds} rounds\n")
+    print("| path | images/s | × forward on decoded tensors |\n|---|---|---|")
+    for item in timed:
+        seconds = statistics.median(item.times_s)
+        print(f"| {item.method} | {len(data) / seconds:.1f} | {floor_s / seconds:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,288 @@
+"""The Dataset page in Streamlit's AppTest on the tiny data set: grid, filters, pages, the detail view's trimap and
+head box, predictions with their scores beside both baselines, and a missing data folder; plus its figures."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from camcore import data
+from camcore.data import DATA_ENV, PetRecord, pet_index
+from camcore.errors import DataNotFound
+from camcore.evaluate import ImageResult, imagenet_species, predict_records, summarise
+from camcore.models import LoadedModel, randomised
+from camcore.thumbnails import CACHE_ENV
+from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
+from ui import figures, resources, widgets
+from ui.widgets import MODEL_ENV, WEIGHTS_ENV
+
+DATASET = str(Path(__file__).resolve().parents[1] / "pages" / "2_Dataset.py")
+TIMEOUT_S = 60
+"""Generous: a first CPU model load on a busy 2-core machine takes several seconds."""
+NAMES = sorted(name for name, *_ in TINY_PETS)
+
+
+@pytest.fixture
+def pets(tiny_pets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(DATA_ENV, str(tiny_pets))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return tiny_pets
+
+
+@pytest.fixture
+def random_resnet(monkeypatch: pytest.MonkeyPatch, resnet18_weights: Path) -> None:
+    monkeypatch.setenv(MODEL_ENV, "resnet18")
+    monkeypatch.setenv(WEIGHTS_ENV, str(resnet18_weights))
+
+
+@pytest.fixture(scope="module")
+def expected(tiny_pets: Path, resnet18: LoadedModel) -> dict[str, ImageResult]:
+    """What the page should show, computed here with the `resnet18` fixture and its seed-0 randomised copy."""
+    results = predict_records(tiny_pets, pet_index(tiny_pets), resnet18, random_model=randomised(resnet18))
+    return {result.name: result for result in results}
+
+
+def dataset_page() -> AppTest:
+    """The page on the CPU, where the `resnet18` fixture's numbers hold (a GPU's bf16 autocast changes digits)."""
+    at = AppTest.from_file(DATASET, default_timeout=TIMEOUT_S)
+    at.session_state["dataset.device"] = "cpu"
+    return at.run()
+
+
+def predicting(at: AppTest) -> AppTest:
+    return at.checkbox(key="dataset.predict").check().run()
+
+
+def captions(at: AppTest) -> list[str]:
+    return [caption for image in at.image for caption in image.captions]
+
+
+def shown_names(at: AppTest) -> list[str]:
+    return [caption.split(" · ")[0] for caption in captions(at)]
+
+
+def figure(at: AppTest, key: str) -> dict:
+    (found,) = [chart for chart in at.get("plotly_chart") if chart.proto.id.endswith(key)]
+    return json.loads(found.proto.spec)
+
+
+def overlay_pixels(spec: dict) -> np.ndarray:
+    """The trimap overlay trace's PNG, decoded to (H, W, 4) RGBA."""
+    (trace,) = [t for t in spec["data"] if t.get("name") == "trimap"]
+    png = base64.b64decode(trace["source"].split(",", 1)[1])
+    return np.array(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def test_grid_shows_every_photo_with_name_and_breed(pets: Path, tmp_path: Path) -> None:
+    at = dataset_page()
+    assert not at.exception and not at.error
+    assert captions(at) == [f"{name} · {name.rsplit('_', 1)[0]}" for name in NAMES]
+    assert "12 images, page 1 of 1" in [caption.value for caption in at.caption]
+    assert len(list((tmp_path / "cache" / "thumbnails").glob("*.jpg"))) == len(NAMES)
+
+
+def test_unreadable_photo_shows_its_error_and_the_others(tiny_pets: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pets"
+    shutil.copytree(tiny_pets, root)
+    (root / "oxford-iiit-pet" / "images" / "beagle_7.jpg").write_bytes(b"not a jpeg")
+    monkeypatch.setenv(DATA_ENV, str(root))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    at = dataset_page()
+    assert not at.exception and not at.error
+    assert shown_names(at) == [name for name in NAMES if name != "beagle_7"]
+    assert [warning.value.split(":")[0] for warning in at.warning] == ["beagle_7.jpg"]
+
+
+def test_filters_change_the_grid(pets: Path) -> None:
+    at = dataset_page()
+    at.selectbox(key="dataset.species").set_value("dog").run()
+    dogs = [name for name, _, species, *_ in TINY_PETS if species == 2]
+    assert shown_names(at) == sorted(dogs)
+    assert at.selectbox(key="dataset.breed").options == ["all", "american_bulldog", "beagle"]
+    at.selectbox(key="dataset.split").set_value("test").run()
+    assert shown_names(at) == sorted(name for name, *_, split in TINY_PETS if name in dogs and split == "test")
+    at.selectbox(key="dataset.species").set_value("all").run()
+    at.text_input(key="dataset.search").input("BENGAL").run()
+    assert shown_names(at) == ["Bengal_11"]
+    at.text_input(key="dataset.search").input("nothing").run()
+    assert not at.image and not at.exception
+    assert at.info[0].value == "No image matches these filters."
+
+
+def every_page(at: AppTest, pages: int) -> list[str]:
+    return [name for page in range(1, pages + 1)
+            for name in shown_names(at.number_input(key="dataset.page").set_value(page).run())]
+
+
+def test_pages_and_seeded_random_order(pets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(widgets, "PAGE_SIZE", 5)
+    at = dataset_page()
+    assert shown_names(at) == NAMES[:5]
+    at.number_input(key="dataset.page").set_value(3).run()
+    assert shown_names(at) == NAMES[10:]
+    assert "12 images, page 3 of 3" in [caption.value for caption in at.caption]
+    at.selectbox(key="dataset.order").set_value("random").run()
+    seed_0 = every_page(at, 3)
+    at.number_input(key="dataset.seed").set_value(1).run()
+    seed_1 = every_page(at, 3)
+    assert sorted(seed_0) == sorted(seed_1) == NAMES and len({tuple(seed_0), tuple(seed_1), tuple(NAMES)}) == 3
+    at.number_input(key="dataset.seed").set_value(0).run()
+    assert every_page(at, 3) == seed_0
+
+
+def test_label_counts_per_split(pets: Path) -> None:
+    spec = figure(dataset_page(), "dataset.labels")
+    histograms = [trace for trace in spec["data"] if trace["type"] == "histogram"]
+    by_split = {(trace["name"], trace["xaxis"]): Counter(trace["x"]) for trace in histograms}
+    for split in data.SPLITS:
+        rows = [(name, class_id, species) for name, class_id, species, _, s in TINY_PETS if s == split]
+        assert by_split[(split, "x")] == Counter("cat" if species == 1 else "dog" for *_, species in rows)
+        assert by_split[(split, "x2")] == Counter(name.rsplit("_", 1)[0] for name, *_ in rows)
+
+
+def test_detail_view_shows_trimap_overlay_and_head_box(pets: Path) -> None:
+    at = dataset_page()
+    assert at.info[0].value.startswith("Pick a photo")
+    at.button(key="dataset.open.Abyssinian_1").click().run()
+    assert at.selectbox(key="dataset.detail").value == "Abyssinian_1"
+    spec = figure(at, "dataset.trimap_figure")
+    index = [name for name, *_ in TINY_PETS].index("Abyssinian_1")
+    trimap = tiny_trimap(index)
+    pixels = overlay_pixels(spec)
+    assert pixels.shape[:2] == trimap.shape
+    for value, (label, rgba) in figures.TRIMAP_COLOURS.items():
+        assert (pixels[trimap == value] == rgba).all(), label
+    legend = [t["name"] for t in spec["data"] if t["type"] == "scatter"]
+    assert legend == ["1 pet", "2 background", "3 border", "head box"]
+    xmin, ymin, xmax, ymax = TINY_HEAD_BOXES["Abyssinian_1"]  # VOC: 1-based, inclusive
+    x0, y0, x1, y1 = xmin - 1, ymin - 1, xmax, ymax
+    box = spec["data"][-1]
+    assert box["x"] == [x0, x1, x1, x0, x0] and box["y"] == [y0, y0, y1, y1, y0]
+    at.toggle(key="dataset.trimap").set_value(False).run()
+    hidden = figure(at, "dataset.trimap_figure")
+    assert [t.get("name") for t in hidden["data"]] == ["photo", "head box"]
+
+
+def test_detail_without_head_box_says_so(pets: Path) -> None:
+    at = dataset_page()
+    at.selectbox(key="dataset.detail").set_value("beagle_7").run()
+    assert not at.exception
+    assert "head box" not in [t.get("name") for t in figure(at, "dataset.trimap_figure")["data"]]
+    assert any("beagle_7: beagle (dog), test split; no head box" in caption.value for caption in at.caption)
+
+
+def test_predictions_captions_confusion_and_breed_scores(pets: Path, random_resnet: None,
+                                                         expected: dict[str, ImageResult]) -> None:
+    at = predicting(dataset_page())
+    assert not at.exception and not at.error
+    verdicts = {True: "✅", False: "❌"}
+    assert captions(at) == [f"{name} · {name.rsplit('_', 1)[0]} · {verdicts[expected[name].correct]} "
+                            f"{expected[name].predicted_name} {expected[name].probability:.0%}" for name in NAMES]
+    heat, markers = figure(at, "dataset.confusion")["data"]
+    pairs = Counter((r.species, imagenet_species(r.predicted_index) or "other") for r in expected.values())
+    assert sum(map(sum, heat["z"])) == len(NAMES)
+    assert {(true, predicted): heat["z"][heat["y"].index(true)][heat["x"].index(predicted)]
+            for true, predicted in pairs} == pairs
+    assert Counter(dict(zip(zip(markers["y"], markers["x"]), markers["customdata"]))) == pairs
+    bars = figure(at, "dataset.breeds")["data"]
+    per_breed = summarise(expected.values())["per_breed"]
+    model_iou = next(bar for bar in bars if bar["name"] == "this model" and bar["xaxis"] == "x2")
+    assert model_iou["y"] == list(per_breed)
+    np.testing.assert_allclose(model_iou["x"], [per_breed[breed]["iou"]["model"] for breed in per_breed])
+    assert {bar["name"] for bar in bars} == {"this model", "centred Gaussian", "random weights"}
+
+
+def test_detail_view_shows_the_cam_and_scores_beside_baselines(pets: Path, random_resnet: None,
+                                                               expected: dict[str, ImageResult]) -> None:
+    at = predicting(dataset_page())
+    at.selectbox(key="dataset.detail").set_value("beagle_6").run()
+    assert not at.exception and not at.error
+    cam = figure(at, "dataset.cam")
+    assert len(cam["layout"]["sliders"]) == 4 and cam["layout"]["title"]["text"] == "CAM · layer4"
+    table = at.table[0].value
+    result = expected["beagle_6"]
+    assert list(table.columns) == ["score", "this model", "centred Gaussian", "random weights"]
+    for column, prefix in (("this model", ""), ("centred Gaussian", "gauss_"), ("random weights", "random_")):
+        assert table[column][0] == ("hit" if getattr(result, prefix + "pointing") else "miss")
+        assert table[column][1] == f"{getattr(result, prefix + 'iou'):.2f}"
+        assert table[column][2] == f"{getattr(result, prefix + 'rel_energy'):.2f}"
+
+
+def test_mistakes_sort_and_confusion_cell_filter_the_grid(pets: Path, random_resnet: None,
+                                                          expected: dict[str, ImageResult]) -> None:
+    at = predicting(dataset_page())
+    at.toggle(key="dataset.mistakes").set_value(True).run()
+    assert shown_names(at) == [name for name in NAMES if expected[name].correct is False]
+    at.toggle(key="dataset.mistakes").set_value(False).run()
+    at.selectbox(key="dataset.order").set_value("confidence, lowest first").run()
+    assert shown_names(at) == sorted(NAMES, key=lambda name: expected[name].probability)
+    at.selectbox(key="dataset.order").set_value("wrong first").run()
+    assert shown_names(at) == sorted(NAMES, key=lambda name: expected[name].correct is not False)
+    species_pairs = {name: (r.species, imagenet_species(r.predicted_index) or "other") for name, r in expected.items()}
+    cells = sorted(set(species_pairs.values()))
+    assert at.selectbox(key="dataset.cell").options == ["every cell", *(f"true {t}, predicted {p}" for t, p in cells)]
+    at.selectbox(key="dataset.cell").set_value(cells[-1]).run()
+    chosen = [name for name in NAMES if species_pairs[name] == cells[-1]]
+    assert shown_names(at) == sorted(chosen, key=lambda name: expected[name].correct is not False)
+
+
+def test_results_are_kept_per_image_so_paging_back_predicts_nothing(pets: Path, random_resnet: None,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    predicted: list[list[str]] = []
+
+    def counted(root: Path, records: list[PetRecord], *args: object, **kwargs: object) -> list[ImageResult]:
+        predicted.append([record.name for record in records])
+        assert callable(kwargs["progress"])
+        return predict_records(root, records, *args, **kwargs)
+
+    monkeypatch.setattr(resources, "predict_records", counted)
+    monkeypatch.setattr(widgets, "PAGE_SIZE", 5)
+    resources.result_store.clear()
+    at = predicting(dataset_page())
+    at.number_input(key="dataset.page").set_value(2).run()
+    at.number_input(key="dataset.page").set_value(1).run()
+    assert predicted == [NAMES[:5], NAMES[5:10]]
+    at.radio(key="dataset.scope").set_value("all").run()
+    assert predicted[2:] == [NAMES[10:]] and shown_names(at) == NAMES[:5]
+    assert not at.exception and not at.error
+
+
+def test_failed_prediction_is_an_error_and_the_grid_stays(pets: Path, random_resnet: None,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> list[ImageResult]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(resources, "predict_records", broken)
+    resources.result_store.clear()
+    at = predicting(dataset_page())
+    assert not at.exception
+    assert [error.value for error in at.error] == ["Predicting failed unexpectedly; the server log has the details."]
+    assert shown_names(at) == NAMES
+
+
+def test_missing_data_offers_the_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "nowhere"))
+    calls = []
+
+    def offline(root: Path) -> None:
+        calls.append(root)
+        raise DataNotFound("Downloading Oxford-IIIT Pet failed (no internet).")
+
+    monkeypatch.setattr(data, "download", offline)
+    at = dataset_page()
+    assert not at.exception
+    assert "Oxford-IIIT Pet not found" in at.warning[0].value and str(tmp_path / "nowhere") in at.warning[0].value
+    at.button(key="dataset.download").click().run()
+    assert not at.exception
+    assert calls == [tmp_path / "nowhere"]
+    assert at.error[0].value == "Downloading Oxford-IIIT Pet failed (no internet)."
+    assert not at.image
