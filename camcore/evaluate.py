@@ -109,16 +109,22 @@ def _scores(full_map: np.ndarray, mask: np.ndarray, threshold_frac: float) -> tu
             float(metrics.relative_energy(maps, masks)[0]))
 
 
-def _correct(model: LoadedModel, record: data.PetRecord, class_index: int) -> bool | None:
-    """Species for a cat/dog model or an ImageNet one (a class that is neither a cat nor a dog is wrong), the
-    breed for a model whose classes are breed names ("American Bulldog" matches american_bulldog)."""
+def judged_labels(model: LoadedModel, species: str, breed: str, class_index: int) -> tuple[str, str] | None:
+    """(true, predicted) at the level the model answers: the species for a cat/dog model or an ImageNet one
+    (an ImageNet class that is neither a cat nor a dog is "other"), the breed for a model whose classes are
+    breed names ("American Bulldog" matches american_bulldog); None when the model answers neither."""
     names = model.class_names
     if set(names) == set(data.SPECIES):
-        return names[class_index] == record.species
+        return species, names[class_index]
     if names == imagenet_categories():
-        return imagenet_species(class_index) == record.species
+        return species, imagenet_species(class_index) or "other"
     keys = [_breed_key(name) for name in names]
-    return keys[class_index] == _breed_key(record.breed) if _breed_key(record.breed) in keys else None
+    return (_breed_key(breed), keys[class_index]) if _breed_key(breed) in keys else None
+
+
+def _correct(model: LoadedModel, record: data.PetRecord, class_index: int) -> bool | None:
+    labels = judged_labels(model, record.species, record.breed, class_index)
+    return None if labels is None else labels[0] == labels[1]
 
 
 def imagenet_species(class_index: int) -> str | None:

@@ -11,9 +11,9 @@ import streamlit as st
 from camcore import data, display
 from camcore.data import PetRecord
 from camcore.errors import CamcoreError, DataNotFound
-from camcore.evaluate import ImageResult, imagenet_species, summarise
+from camcore.evaluate import ImageResult, judged_labels, summarise
 from camcore.images import load_image
-from camcore.models import LoadedModel, imagenet_categories
+from camcore.models import LoadedModel
 from ui import figures, resources, widgets
 
 logger = logging.getLogger(__name__)
@@ -37,11 +37,9 @@ def reported(what: str, *user_errors: type[Exception]) -> Iterator[None]:
 
 
 def confusion_pairs(model: LoadedModel, results: Sequence[ImageResult]) -> list[tuple[str, str]]:
-    """(true, predicted) at the level the model answers: species for ImageNet and cat/dog models, else breed."""
-    if model.class_names == imagenet_categories():
-        return [(r.species, imagenet_species(r.predicted_index) or "other") for r in results]
-    by_species = set(model.class_names) == set(data.SPECIES)
-    return [(r.species if by_species else r.breed, r.predicted_name) for r in results]
+    """(true, predicted) at the level the model answers; the breed and class name where it answers neither."""
+    return [judged_labels(model, r.species, r.breed, r.predicted_index) or (r.breed, r.predicted_name)
+            for r in results]
 
 
 def paged(records: list[PetRecord]) -> list[PetRecord]:
