@@ -122,6 +122,16 @@ def judged_labels(model: LoadedModel, species: str, breed: str, class_index: int
     return (_breed_key(breed), keys[class_index]) if _breed_key(breed) in keys else None
 
 
+def true_class_index(model: LoadedModel, species: str, breed: str) -> int | None:
+    """The model's class for a photo's label: its species for a cat/dog model, else the class named like its
+    breed (ImageNet too has some: "Saint Bernard" is saint_bernard); None when the model has no such class."""
+    names = model.class_names
+    if set(names) == set(data.SPECIES):
+        return names.index(species)
+    keys = [_breed_key(name) for name in names]
+    return keys.index(_breed_key(breed)) if _breed_key(breed) in keys else None
+
+
 def _correct(model: LoadedModel, record: data.PetRecord, class_index: int) -> bool | None:
     labels = judged_labels(model, record.species, record.breed, class_index)
     return None if labels is None else labels[0] == labels[1]

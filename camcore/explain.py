@@ -32,7 +32,7 @@ class Explanation:
     (ReLU'd for the Grad-CAM family). elapsed_s: wall time of the explain() call that made it.
     """
 
-    predictions: tuple[Prediction, ...]
+    predictions: tuple[Prediction, ...]  # best first, or in the order of explain()'s `classes`
     signed_maps: np.ndarray
     maps: np.ndarray
     bias: tuple[float, ...] | None
@@ -53,8 +53,10 @@ class Explanation:
 
 
 def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
-            layer: str | None = None, size_px: int | None = None) -> list[Explanation]:
-    """Predicts and maps the top_k classes of each photo; photos of one input shape share a batch."""
+            layer: str | None = None, size_px: int | None = None,
+            classes: Sequence[Sequence[int]] | None = None) -> list[Explanation]:
+    """Predicts and maps the top_k classes of each photo, or the classes given per photo (e.g. its true class;
+    the same number for every photo), in that order; photos of one input shape share a batch."""
     start = time.perf_counter()
     transform = model.preprocessing.with_size(size_px).transform()
     tensors = [transform(image) for image in images]
@@ -63,8 +65,9 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
         by_shape[tuple(tensor.shape)].append(index)
     results: dict[int, tuple] = {}
     for indices in by_shape.values():
+        chosen = None if classes is None else torch.tensor([list(classes[i]) for i in indices])
         batch = cams.compute_maps(model, torch.stack([tensors[i] for i in indices]), method=method,
-                                  top_k=top_k, layer=layer)
+                                  top_k=top_k, layer=layer, class_indices=chosen)
         for row, index in enumerate(indices):
             results[index] = _to_numpy(batch, row)
     elapsed_s = time.perf_counter() - start

@@ -11,7 +11,7 @@ import streamlit as st
 from camcore import data, display
 from camcore.data import PetRecord
 from camcore.errors import CamcoreError, DataNotFound
-from camcore.evaluate import ImageResult, judged_labels, summarise
+from camcore.evaluate import ImageResult, judged_labels, summarise, true_class_index
 from camcore.images import load_image
 from camcore.models import LoadedModel
 from ui import figures, resources, widgets
@@ -148,10 +148,13 @@ with reported(f"Showing {chosen}"):
     if result is not None:
         with cam_col:
             path = data.image_path(root, record)
+            true_index = true_class_index(model, record.species, record.breed)
+            map_true = widgets.map_target_ui(None if true_index is None else model.class_names[true_index])
             explanation = resources.explanation(path.read_bytes(), path.name, spec, weights_path, device,
-                                                method=method, layer=None, top_k=5, size_px=None)
+                                                method=method, layer=None, top_k=5, size_px=None,
+                                                classes=(true_index,) if map_true else None)
             st.plotly_chart(figures.explanation_figure(photo, display.slider_layers(explanation),
                                                        title=f"{widgets.method_label(method)} · {explanation.layer}"),
                             key="dataset.cam")
-            st.caption(f"True: {record.breed} ({record.species}). The class slider switches between the top 5.")
+            st.caption(f"True: {record.breed} ({record.species}). The class slider switches between the classes shown.")
             widgets.scores_ui(result)

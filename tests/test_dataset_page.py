@@ -286,3 +286,19 @@ def test_missing_data_offers_the_download(tmp_path: Path, monkeypatch: pytest.Mo
     assert calls == [tmp_path / "nowhere"]
     assert at.error[0].value == "Downloading Oxford-IIIT Pet failed (no internet)."
     assert not at.image
+
+
+def test_detail_view_maps_the_true_class_on_request(pets: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    binary_checkpoint: Path) -> None:
+    """A cat/dog model has a class for every photo's label: the ground-truth CAM is one click away."""
+    monkeypatch.setenv(MODEL_ENV, str(binary_checkpoint))
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    at = predicting(dataset_page())
+    at.selectbox(key="dataset.detail").set_value("beagle_6").run()
+    assert not at.exception and not at.error
+    top_labels = [step["label"] for step in figure(at, "dataset.cam")["layout"]["sliders"][3]["steps"]]
+    assert len(top_labels) == 2
+    at.radio(key="dataset.map_true").set_value(True).run()
+    assert not at.exception and not at.error
+    (label,) = [step["label"] for step in figure(at, "dataset.cam")["layout"]["sliders"][3]["steps"]]
+    assert "dog" in label

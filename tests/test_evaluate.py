@@ -15,6 +15,7 @@ import torchvision
 from camcore import data, heatmap, metrics
 from camcore.checkpoints import Checkpoint, save_checkpoint
 from camcore.evaluate import (IMAGENET_CATS, IMAGENET_DOGS, ImageResult, imagenet_species, predict_records,
+                              true_class_index,
                               summarise)
 from camcore.explain import explain
 from camcore.images import load_image
@@ -245,3 +246,12 @@ def test_real_lite0_cams_localise_pets_better_than_both_baselines(lite0, pets_ro
     for score in ("iou", "rel_energy"):
         assert summary[score]["model"] > max(summary[score]["gaussian"], summary[score]["random"])
     assert np.isfinite([summary["iou"]["model"], summary["rel_energy"]["model"]]).all()
+
+
+def test_true_class_is_the_species_breed_or_imagenet_class_of_the_same_name(resnet18, binary_resnet,
+                                                                          breed_model) -> None:
+    assert true_class_index(binary_resnet, "dog", "beagle") == 1 and true_class_index(binary_resnet, "cat", "Bengal") == 0
+    assert true_class_index(breed_model, "dog", "american_bulldog") == 1
+    assert resnet18.class_names[true_class_index(resnet18, "dog", "saint_bernard")] == "Saint Bernard"
+    assert true_class_index(resnet18, "cat", "Abyssinian") is None
+    assert true_class_index(breed_model, "dog", "pug") is None

@@ -108,3 +108,16 @@ def test_unknown_method_names_the_valid_ones(resnet18: LoadedModel, photo: Image
 def test_unknown_layer_is_a_value_error(resnet18: LoadedModel, photo: Image.Image) -> None:
     with pytest.raises(ValueError, match="layer9"):
         explain([photo], resnet18, method="gradcam", layer="layer9", size_px=SIZE_PX)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_given_classes_are_mapped_in_their_order_like_the_top_k(resnet18, method: str) -> None:
+    """The map of a class chosen by index (a photo's true class) is the one top-k gives that class."""
+    photos = [make_photo(96, 80, seed=4), make_photo(96, 80, seed=5)]
+    top = explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX)
+    wanted = [[e.predictions[2].class_index, e.predictions[0].class_index] for e in top]
+    given = explain(photos, resnet18, method=method, size_px=SIZE_PX, classes=wanted)
+    for t, g, w in zip(top, given, wanted):
+        assert [p.class_index for p in g.predictions] == w
+        np.testing.assert_allclose(g.maps, t.maps[[2, 0]], rtol=1e-4, atol=1e-6)
+        assert g.predictions[0].probability == pytest.approx(t.predictions[2].probability)

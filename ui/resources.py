@@ -29,12 +29,14 @@ def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedMode
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                method: str, layer: str | None, top_k: int, size_px: int | None) -> Explanation:
+                method: str, layer: str | None, top_k: int, size_px: int | None,
+                classes: tuple[int, ...] | None = None) -> Explanation:
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
     does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel."""
     model = shared_model(spec, weights_path, device)
     photo = load_image(image_bytes, name=name)
-    return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px)[0]
+    return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
+                   classes=None if classes is None else [classes])[0]
 
 
 @st.cache_data(max_entries=4, ttl=60, show_spinner=False)

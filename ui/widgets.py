@@ -258,3 +258,12 @@ def _valid(key: str, options: Sequence[Any], fallback: Any) -> None:
     """Resets a choice the new options no longer hold (e.g. a layer of the previous model)."""
     if st.session_state.get(key) not in options:
         st.session_state[key] = fallback
+
+
+def map_target_ui(true_class: str | None) -> bool:
+    """True when the detail view should map the photo's true class (the ground-truth CAM) instead of the top 5
+    predicted; offered only when the model has a class for the photo's label."""
+    if true_class is None:
+        return False
+    return st.radio("Map of", (False, True), key="dataset.map_true", horizontal=True,
+                    format_func=lambda true: f"the true class: {true_class}" if true else "the top 5 predicted")
