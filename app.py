@@ -33,16 +33,13 @@ st.page_link("pages/2_Dataset.py", label="Browse Oxford-IIIT Pet with prediction
 
 def environment() -> None:
     """Device, weights and data locations; imports torch, so it runs after the text above is on screen."""
-    from torch.hub import get_dir
-
     from camcore.device import choose_device, describe
-    from camcore.models import DEFAULT_MODEL
+    from camcore.models import DEFAULT_MODEL, weights_cache_dir
     from ui.widgets import MODEL_ENV, WEIGHTS_ENV
 
     st.subheader("Where it runs")
     st.markdown(f"- **Device:** {describe(choose_device('auto'))} (the Explain page's sidebar can force cpu or cuda).")
-    checkpoints = os.path.join(get_dir(), "checkpoints")
-    st.markdown(f"- **Weights:** torchvision's ImageNet weights are looked for in `{checkpoints}` "
+    st.markdown(f"- **Weights:** torchvision's ImageNet weights are looked for in `{weights_cache_dir()}` "
                 "($TORCH_HOME/hub/checkpoints) and downloaded there once when there is internet. Offline, give "
                 "a local weights file in the Explain page's sidebar.")
     if os.environ.get(WEIGHTS_ENV):

@@ -42,6 +42,10 @@ class Explanation:
     device: str
     elapsed_s: float
 
+    def map_mean(self, rank: int) -> float:
+        """Spatial mean of a class's signed map: for CAM, plus bias[rank] it is the class's logit."""
+        return float(self.signed_maps[rank].mean())
+
     def normalised(self) -> np.ndarray:
         """(K, h, w) maps scaled to [0, 1]: what the threshold's fraction applies to."""
         return heatmap.normalise(self.maps)

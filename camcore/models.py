@@ -61,6 +61,11 @@ def imagenet_categories() -> tuple[str, ...]:
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
+def weights_cache_dir() -> Path:
+    """Where torchvision keeps downloaded weights: $TORCH_HOME/hub/checkpoints."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
 def is_checkpoint_spec(spec: str) -> bool:
     return os.sep in spec or spec.endswith((".pt", ".pth", ".ckpt")) or Path(spec).is_file()
 
@@ -134,7 +139,7 @@ def _download_weights(module: nn.Module, arch: str) -> None:
     import torchvision.models as tvm
 
     weights = tvm.get_model_weights(arch).DEFAULT
-    cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    cache = weights_cache_dir() / Path(weights.url).name
     try:  # torch.hub loads the cached file with weights_only=False unless told: a planted file could run code
         state_dict = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except OSError as exc:

@@ -73,7 +73,7 @@ def heatmap_chart(photo: Image, result: Explanation, layers: display.SliderLayer
 
 def cam_identity(result: Explanation, rank: int) -> None:
     """CAM's lesson with this photo's numbers: the map's mean plus the bias is the class's logit."""
-    map_mean, bias, prediction = float(result.signed_maps[rank].mean()), result.bias[rank], result.predictions[rank]
+    map_mean, bias, prediction = result.map_mean(rank), result.bias[rank], result.predictions[rank]
     st.markdown(f"**CAM's identity:** mean of the map {map_mean:.2f} + bias {bias:.2f} = {map_mean + bias:.2f} "
                 f"= logit of '{prediction.class_name}' ({prediction.logit:.2f}).")
 

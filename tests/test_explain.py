@@ -121,3 +121,11 @@ def test_given_classes_are_mapped_in_their_order_like_the_top_k(resnet18, method
         assert [p.class_index for p in g.predictions] == w
         np.testing.assert_allclose(g.maps, t.maps[[2, 0]], rtol=1e-4, atol=1e-6)
         assert g.predictions[0].probability == pytest.approx(t.predictions[2].probability)
+
+
+def test_cam_explanation_states_the_lessons_identity(resnet18, binary_resnet) -> None:
+    """What the Explain page prints: the map's mean plus the bias is each explained class's logit."""
+    for model in (resnet18, binary_resnet):
+        (result,) = explain([make_photo(90, 70, seed=6)], model, top_k=2, size_px=SIZE_PX)
+        for rank, prediction in enumerate(result.predictions):
+            assert result.map_mean(rank) + result.bias[rank] == pytest.approx(prediction.logit, rel=1e-5, abs=1e-5)
