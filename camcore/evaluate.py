@@ -7,13 +7,16 @@ already hits the pet 96% of the time, so only the gap to the baselines says the 
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from camcore import data, heatmap, metrics
 from camcore.cams import check_applicable
@@ -25,6 +28,8 @@ IMAGENET_DOGS = range(151, 269)
 """ImageNet-1k indices 151..268: the dog breeds (Chihuahua .. Mexican hairless)."""
 IMAGENET_CATS = range(281, 286)
 """ImageNet-1k indices 281..285: the domestic cats (tabby, tiger cat, Persian, Siamese, Egyptian cat)."""
+DECODE_WORKERS = min(8, os.cpu_count() or 1)
+"""Threads decoding the next batch's photos and masks while the device explains the current one."""
 SCORES = ("pointing", "iou", "rel_energy")
 """The per-image scores, each stored for the model's map and as gauss_* and random_* for the baselines."""
 BASELINES = {"model": "", "gaussian": "gauss_", "random": "random_"}
@@ -75,17 +80,26 @@ def predict_records(root: Path, records: Sequence[data.PetRecord], model: Loaded
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     random_model = randomised(model) if random_model is None else random_model
+    groups = [records[first:first + batch_size] for first in range(0, len(records), batch_size)]
     results: list[ImageResult] = []
-    for first in range(0, len(records), batch_size):
-        group = records[first:first + batch_size]
-        photos = [load_image(data.image_path(root, record)) for record in group]
-        explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
-        baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px)
-        results.extend(_result(record, data.pet_mask(root, record), mine, theirs, model, threshold_frac)
-                       for record, mine, theirs in zip(group, explained, baseline))
-        if progress is not None:
-            progress(len(results), len(records))
+    with ThreadPoolExecutor(max_workers=DECODE_WORKERS) as pool:
+        loading = [pool.submit(_load, root, record) for record in groups[0]] if groups else []
+        for index, group in enumerate(groups):
+            photos, masks = zip(*(future.result() for future in loading))
+            if index + 1 < len(groups):  # the next batch decodes while this one runs on the device
+                loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
+            explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
+            baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px)
+            results.extend(_result(record, mask, mine, theirs, model, threshold_frac)
+                           for record, mask, mine, theirs in zip(group, masks, explained, baseline))
+            if progress is not None:
+                progress(len(results), len(records))
     return results
+
+
+def _load(root: Path, record: data.PetRecord) -> tuple[Image.Image, np.ndarray]:
+    """A record's photo and pet mask; runs in a decode worker (Pillow releases the GIL while decoding)."""
+    return load_image(data.image_path(root, record)), data.pet_mask(root, record)
 
 
 def _result(record: data.PetRecord, mask: np.ndarray, explanation: Explanation, random_explanation: Explanation,
