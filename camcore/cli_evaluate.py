@@ -159,9 +159,10 @@ def _report(args: argparse.Namespace, results: list[ImageResult], elapsed_s: flo
 
 
 def _as_json(result: ImageResult) -> dict[str, Any]:
-    """A result as strict JSON: NaN (an undefined score) becomes null."""
-    return {key: None if isinstance(value, float) and math.isnan(value) else value
-            for key, value in dataclasses.asdict(result).items()}
+    """A result as strict JSON: NaN (an undefined score) becomes null; the map stays out (see `explain`)."""
+    values = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
+              if field.name != "top_map"}
+    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
 
 
 def format_summary(summary: dict[str, Any], *, threshold_frac: float) -> str:

@@ -11,7 +11,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,8 @@ class ImageResult:
     random_pointing: bool
     random_iou: float
     random_rel_energy: float
+    top_map: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """(h, w) the top-1 class's map at the layer's resolution, for overlays on thumbnails; not in JSON."""
 
 
 def predict_records(root: Path, records: Sequence[data.PetRecord], model: LoadedModel, *, method: str = "cam",
@@ -112,7 +114,8 @@ def _result(record: data.PetRecord, mask: np.ndarray, explanation: Explanation, 
               for score, value in zip(SCORES, _scores(full_map, mask, threshold_frac))}
     return ImageResult(name=record.name, split=record.split, breed=record.breed, species=record.species,
                        label=record.label, predicted_index=top.class_index, predicted_name=top.class_name,
-                       probability=top.probability, correct=_correct(model, record, top.class_index), **scores)
+                       probability=top.probability, correct=_correct(model, record, top.class_index),
+                       top_map=explanation.maps[0], **scores)
 
 
 def _scores(full_map: np.ndarray, mask: np.ndarray, threshold_frac: float) -> tuple[bool, float, float]:

@@ -102,6 +102,13 @@ def overlay(image: Image.Image, normalised: np.ndarray, *, colormap: str = "magm
     return Image.fromarray(blended.round().astype(np.uint8))
 
 
+def map_overlay(image: Image.Image, raw_map: np.ndarray, *, colormap: str = "magma", opacity: float = 0.5,
+                threshold_frac: float = 0.0) -> Image.Image:
+    """A raw (h, w) map upsampled to the photo, normalised and blended over it (e.g. on a thumbnail)."""
+    normalised = normalise(upsample(raw_map, (image.height, image.width)))
+    return overlay(image, normalised, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
+
+
 def colorscale(colormap: str, *, stops: int = 11) -> list[list[float | str]]:
     """A named colormap as Plotly colour stops: [[0.0, 'rgb(r,g,b)'], ..., [1.0, ...]]."""
     positions = np.linspace(0, 1, stops)

@@ -55,6 +55,7 @@ def test_model_scores_are_those_of_its_top1_map_at_photo_size(tiny_pets, records
         assert result.pointing == mask[0].flat[full[0].argmax()]
         assert result.iou == pytest.approx(metrics.mask_iou(heatmap.normalise(full), mask, 0.2)[0], abs=1e-5)
         assert result.rel_energy == pytest.approx(metrics.relative_energy(full, mask)[0], rel=1e-4)
+        np.testing.assert_allclose(result.top_map, explanation.maps[0], rtol=1e-4, atol=1e-6)
 
 
 def test_gaussian_baseline_points_at_the_centre_pixel(tiny_pets, records, resnet_results) -> None:

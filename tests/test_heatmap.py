@@ -157,3 +157,15 @@ def test_colorscale_stops_run_from_zero_to_one_in_matplotlib_colours(colormap: s
         assert match, colour
         assert np.allclose([int(v) for v in match.groups()], _matplotlib_rgb(colormap, position), atol=1)
 
+
+
+def test_map_overlay_stretches_a_raw_map_over_the_photo() -> None:
+    """A raw 2x2 map hottest at top-left: at opacity 1 that corner shows the colormap's top colour and the
+    opposite corner its bottom colour, whatever the map's units."""
+    photo = Image.new("RGB", (40, 30), (128, 128, 128))
+    blended = np.asarray(heatmap.map_overlay(photo, np.array([[9.0, 5.0], [5.0, 1.0]]), colormap="viridis",
+                                             opacity=1.0))
+    top, bottom = (np.array(colormaps["viridis"](v, bytes=True)[:3]) for v in (1.0, 0.0))
+    assert blended.shape == (30, 40, 3)
+    np.testing.assert_allclose(blended[0, 0], top, atol=2)
+    np.testing.assert_allclose(blended[-1, -1], bottom, atol=2)

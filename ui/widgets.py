@@ -14,12 +14,13 @@ from typing import Any
 
 import streamlit as st
 
-from camcore import data, thumbnails
+from camcore import data, heatmap, thumbnails
 from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
 from camcore.errors import DataNotFound, ImageError
 from camcore.evaluate import BASELINES, SCORES, ImageResult
 from camcore.explain import Prediction
+from camcore.images import load_image
 from camcore.models import DEFAULT_MODEL, TIMM_PREFIX, TORCHVISION_CHOICES, LoadedModel
 from ui import figures, resources
 
@@ -197,8 +198,9 @@ def page_ui(count: int) -> int:
 
 
 def thumbnail_grid_ui(root: Path, records: Sequence[data.PetRecord], results: Mapping[str, ImageResult]) -> None:
-    """Cached thumbnails in rows of GRID_COLUMNS, captioned with the labels and any prediction (a photo that
-    cannot be read shows its error instead); each one's button opens its detail view."""
+    """Cached thumbnails in rows of GRID_COLUMNS, captioned with the labels and any prediction, with the
+    predicted class's map over them (the lesson's gallery); a photo that cannot be read shows its error
+    instead; each one's button opens its detail view."""
     for first in range(0, len(records), GRID_COLUMNS):
         row = st.columns(GRID_COLUMNS, vertical_alignment="bottom")
         for column, record in zip(row, records[first:first + GRID_COLUMNS]):
@@ -206,8 +208,9 @@ def thumbnail_grid_ui(root: Path, records: Sequence[data.PetRecord], results: Ma
             verdict = "" if result is None else (f" · {VERDICTS[result.correct]} {result.predicted_name} "
                                                  f"{result.probability:.0%}")
             try:
-                column.image(str(thumbnails.thumbnail(data.image_path(root, record), size_px=THUMBNAIL_PX)),
-                             caption=f"{record.name} · {record.breed}{verdict}", width="stretch")
+                thumb = thumbnails.thumbnail(data.image_path(root, record), size_px=THUMBNAIL_PX)
+                shown = str(thumb) if result is None else heatmap.map_overlay(load_image(thumb), result.top_map)
+                column.image(shown, caption=f"{record.name} · {record.breed}{verdict}", width="stretch")
             except ImageError as exc:  # one unreadable photo must not hide the other 24
                 column.warning(str(exc))
             column.button("Details", key=f"dataset.open.{record.name}", icon=":material/zoom_in:", type="tertiary",
