@@ -78,8 +78,10 @@ with reported("Reading the data set's index"):
     except DataNotFound as exc:
         st.warning(str(exc))
         if st.button("Download Oxford-IIIT Pet (about 800 MB)", key="dataset.download", icon=":material/download:"):
-            with reported("Downloading"), st.spinner(f"Downloading into {root}; this takes minutes…"):
-                data.download(root)
+            bar = st.progress(0.0, text=f"Downloading into {root}…")
+            with reported("Downloading"):
+                data.download(root, progress=lambda done: bar.progress(min(done / data.DOWNLOAD_BYTES, 1.0), text=(
+                    f"{done / 1e6:.0f} of about {data.DOWNLOAD_BYTES / 1e6:.0f} MB into {root}")))
                 st.rerun()
 if not records:
     st.stop()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+import time
 from pathlib import Path
 from urllib.error import URLError
 
@@ -140,6 +141,25 @@ def test_download_offline_says_where_to_put_the_files(tmp_path: Path, monkeypatc
     assert "\n" not in message and "name resolution" in message
     assert "images.tar.gz" in message and "annotations.tar.gz" in message
     assert str(tmp_path / "oxford-iiit-pet") in message
+
+
+def test_download_reports_the_bytes_on_disk_while_torchvision_fetches(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's download has no callback: progress comes from the archive growing on disk."""
+    def slow_download(url: str, download_root: str, **kwargs) -> None:
+        Path(download_root).mkdir(parents=True, exist_ok=True)
+        with open(Path(download_root) / Path(url).name, "wb") as archive:
+            for _ in range(4):
+                archive.write(b"x" * 1000)
+                archive.flush()
+                time.sleep(data.PROGRESS_EVERY_S * 1.5)
+        raise URLError("connection reset")
+
+    seen: list[int] = []
+    monkeypatch.setattr(torchvision.datasets.oxford_iiit_pet, "download_and_extract_archive", slow_download)
+    with pytest.raises(DataNotFound, match="connection reset"):
+        data.download(tmp_path, progress=seen.append)
+    assert len(seen) >= 3 and seen == sorted(seen) and 0 < seen[0] < seen[-1] <= 4000
 
 
 def test_download_fetches_nothing_when_the_data_is_there(tiny_pets: Path, monkeypatch: pytest.MonkeyPatch) -> None:

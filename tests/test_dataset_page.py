@@ -273,8 +273,9 @@ def test_missing_data_offers_the_download(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "nowhere"))
     calls = []
 
-    def offline(root: Path) -> None:
+    def offline(root: Path, progress) -> None:
         calls.append(root)
+        progress(400_000_000)  # the page's bar takes the bytes so far
         raise DataNotFound("Downloading Oxford-IIIT Pet failed (no internet).")
 
     monkeypatch.setattr(data, "download", offline)
