@@ -3,6 +3,7 @@ the real EfficientNet-Lite0 on the mini Oxford-IIIT Pet test split against both 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import statistics
 from pathlib import Path
@@ -20,7 +21,8 @@ from camcore.evaluate import (IMAGENET_CATS, IMAGENET_DOGS, ImageResult, imagene
 from camcore.explain import explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, imagenet_categories, load_model, randomised
-from tests.conftest import SMALL
+from camcore.cli import main
+from tests.conftest import LITE0_WEIGHTS, SMALL
 
 SIZE_PX = 64
 SCORE_FIELDS = ("pointing", "iou", "rel_energy")
@@ -234,14 +236,14 @@ def test_randomised_model_is_frozen_and_keeps_the_labels_and_cam_parts(resnet18,
 
 
 @pytest.mark.shared_data
-def test_real_lite0_cams_localise_pets_better_than_both_baselines(lite0, pets_root: Path) -> None:
-    """The whole test split of the mini data set (232 photos) at the model's own 224 px."""
-    root = pets_root.parent
-    records = data.filter_records(data.pet_index(root), split="test")
-    summary = summarise(predict_records(root, records, lite0))
-    print(f"\nLite0 CAM on {summary['count']} test photos: accuracy (species) {summary['accuracy']:.3f}")
-    for score in SCORE_FIELDS:
-        print(f"  {score:>10}: " + "  ".join(f"{name} {value:.3f}" for name, value in summary[score].items()))
+def test_real_lite0_cams_localise_pets_better_than_both_baselines(lite0, pets_root: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """`python -m camcore evaluate` on the whole test split of the mini data set (232 photos), real weights."""
+    out = tmp_path / "lite0.json"
+    assert main(["evaluate", "--data", str(pets_root.parent), "--split", "test", "--model", lite0.spec,
+                 "--weights", str(LITE0_WEIGHTS), "--method", "cam", "--device", "cpu", "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    print(capsys.readouterr().out)
     assert summary["count"] == 232
     assert summary["pointing"]["model"] > 0.8
     for score in ("iou", "rel_energy"):
