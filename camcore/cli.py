@@ -13,10 +13,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from camcore import exports, heatmap
-from camcore.cams import METHODS, check_applicable
-from camcore.cli_args import fraction, positive_int
+from camcore.cams import check_applicable
+from camcore.cli_args import add_model_options, fraction, positive_int
 from camcore.cli_evaluate import add_evaluate
-from camcore.device import DEVICE_CHOICES, describe
+from camcore.device import describe
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
 from camcore.files import write_atomic
@@ -47,18 +47,12 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
                                  description="For each photo and each of its top-k classes, write an overlay PNG "
                                  "and the raw map (.npy) at the photo's resolution, plus DIR/results.json.")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, ...)")
-    parser.add_argument("--model", required=True,
-                        help="torchvision name (resnet18), timm:NAME, or a CAM Explorer checkpoint file")
-    parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
-    parser.add_argument("--method", choices=list(METHODS), default="cam")
+    add_model_options(parser)
     parser.add_argument("--layer", help="layer to map (Grad-CAM family; default: the last convolutional block)")
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="classes per photo")
     parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
                         help="box around map values >= T of the maximum (0..1, default %(default)s)")
-    parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
-                        help="input shorter side in pixels (default: the model's own)")
     parser.add_argument("--colormap", choices=heatmap.SEQUENTIAL_COLORMAPS, default="magma")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
     parser.set_defaults(run=run_explain)
 

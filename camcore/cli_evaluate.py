@@ -2,7 +2,7 @@
 
 Runs as one process, or as one rank of `torchrun --nproc_per_node N` (WORLD_SIZE > 1): rank r takes records
 r, r + N, ...; rank 0 gathers the shards, restores the record order, prints and writes. Every rank builds the
-random baseline from the same seed, so the merged result equals a single process's.
+random baseline from models.randomised's fixed seed, so the merged result equals a single process's.
 """
 from __future__ import annotations
 
@@ -22,18 +22,14 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from camcore import data, heatmap
-from camcore.cams import METHODS
-from camcore.cli_args import fraction, positive_int
-from camcore.device import DEVICE_CHOICES, choose_device, describe
+from camcore.cli_args import add_model_options, fraction, positive_int
+from camcore.device import choose_device, describe
 from camcore.errors import CamcoreError
 from camcore.files import write_atomic
-from camcore.evaluate import ImageResult, predict_records, summarise
-from camcore.models import load_model, randomised
+from camcore.evaluate import SCORE_NAMES, SCORES, ImageResult, predict_records, summarise
+from camcore.models import load_model
 
 ALL_SPLITS = "all"
-RANDOM_SEED = 0
-"""Seed of the randomised-weights baseline: one value for every rank and every run, so results repeat."""
-_SCORE_TITLES = {"pointing": "pointing game", "iou": "mask IoU", "rel_energy": "relative energy"}
 
 
 def add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -45,18 +41,12 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
                         help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
     parser.add_argument("--split", choices=[*data.SPLITS, ALL_SPLITS], default="test")
-    parser.add_argument("--model", required=True,
-                        help="torchvision name (resnet18), timm:NAME, or a CAM Explorer checkpoint file")
-    parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
-    parser.add_argument("--method", choices=list(METHODS), default="cam")
+    add_model_options(parser)
     parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
                         help="mask IoU keeps map values >= T of the maximum (0..1, default %(default)s)")
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
-    parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
-                        help="input shorter side in pixels (default: the model's own)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json",
                         help="results file (written atomically)")
     parser.set_defaults(run=run_evaluate)
@@ -110,8 +100,8 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[
         shard = records[rank::world_size]
         with tqdm(total=len(shard), unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
             results = predict_records(root, shard, model, method=args.method, threshold_frac=args.threshold,
-                                      batch_size=args.batch_size, random_model=randomised(model, seed=RANDOM_SEED),
-                                      size_px=args.size_px, progress=lambda done, _: bar.update(done - bar.n))
+                                      batch_size=args.batch_size, size_px=args.size_px,
+                                      progress=lambda done, _: bar.update(done - bar.n))
         return results, None
     except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device
         return [], str(exc)
@@ -159,7 +149,7 @@ def _report(args: argparse.Namespace, results: list[ImageResult], elapsed_s: flo
 
 
 def _as_json(result: ImageResult) -> dict[str, Any]:
-    """A result as strict JSON: NaN (an undefined score) becomes null; the map stays out (see `explain`)."""
+    """A result as strict JSON: NaN (an undefined score) becomes null; the raw top-1 map stays out."""
     values = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
               if field.name != "top_map"}
     return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
@@ -167,16 +157,16 @@ def _as_json(result: ImageResult) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any], *, threshold_frac: float) -> str:
     """The summary as a text table: one row overall and one per breed, model / gaussian / random per score."""
-    titles = {**_SCORE_TITLES, "iou": f"mask IoU @{threshold_frac:g}"}
-    head = f"{'':<28}{'n':>5}{'acc':>6}" + "".join(f"  {titles[key]:^20}" for key in _SCORE_TITLES)
-    sub = f"{'':<39}" + "".join(f"  {'model':>6}{'gauss':>7}{'random':>7}" for _ in _SCORE_TITLES)
+    titles = {**SCORE_NAMES, "iou": f"{SCORE_NAMES['iou']} @{threshold_frac:g}"}
+    head = f"{'':<28}{'n':>5}{'acc':>6}" + "".join(f"  {titles[key]:^20}" for key in SCORES)
+    sub = f"{'':<39}" + "".join(f"  {'model':>6}{'gauss':>7}{'random':>7}" for _ in SCORES)
     rows = [_row("all", summary)] + [_row(breed, means) for breed, means in summary["per_breed"].items()]
     return "\n".join([head, sub, *rows])
 
 
 def _row(label: str, means: dict[str, Any]) -> str:
     cells = "".join(f"  {_number(means[key]['model']):>6}{_number(means[key]['gaussian']):>7}"
-                    f"{_number(means[key]['random']):>7}" for key in _SCORE_TITLES)
+                    f"{_number(means[key]['random']):>7}" for key in SCORES)
     return f"{label[:28]:<28}{means['count']:>5}{_number(means['accuracy']):>6}{cells}"
 
 

@@ -30,7 +30,9 @@ IMAGENET_CATS = range(281, 286)
 """ImageNet-1k indices 281..285: the domestic cats (tabby, tiger cat, Persian, Siamese, Egyptian cat)."""
 DECODE_WORKERS = min(8, os.cpu_count() or 1)
 """Threads decoding the next batch's photos and masks while the device explains the current one."""
-SCORES = ("pointing", "iou", "rel_energy")
+SCORE_NAMES = {"pointing": "Pointing game", "iou": "Mask IoU", "rel_energy": "Relative energy"}
+"""Each localisation score's key in ImageResult and summaries, and its name in tables and charts."""
+SCORES = tuple(SCORE_NAMES)
 """The per-image scores, each stored for the model's map and as gauss_* and random_* for the baselines."""
 BASELINES = {"model": "", "gaussian": "gauss_", "random": "random_"}
 """summarise()'s name of each map -> its prefix in ImageResult's field names."""
@@ -131,20 +133,26 @@ def judged_labels(model: LoadedModel, species: str, breed: str, class_index: int
     (an ImageNet class that is neither a cat nor a dog is "other"), the breed for a model whose classes are
     breed names ("American Bulldog" matches american_bulldog); None when the model answers neither."""
     names = model.class_names
-    if set(names) == set(data.SPECIES):
+    if _answers_species(model):
         return species, names[class_index]
     if names == imagenet_categories():
         return species, imagenet_species(class_index) or "other"
-    keys = [_breed_key(name) for name in names]
-    return (_breed_key(breed), keys[class_index]) if _breed_key(breed) in keys else None
+    return None if _breed_index(names, breed) is None else (_breed_key(breed), _breed_key(names[class_index]))
 
 
 def true_class_index(model: LoadedModel, species: str, breed: str) -> int | None:
     """The model's class for a photo's label: its species for a cat/dog model, else the class named like its
     breed (ImageNet too has some: "Saint Bernard" is saint_bernard); None when the model has no such class."""
-    names = model.class_names
-    if set(names) == set(data.SPECIES):
-        return names.index(species)
+    if _answers_species(model):
+        return model.class_names.index(species)
+    return _breed_index(model.class_names, breed)
+
+
+def _answers_species(model: LoadedModel) -> bool:
+    return set(model.class_names) == set(data.SPECIES)
+
+
+def _breed_index(names: Sequence[str], breed: str) -> int | None:
     keys = [_breed_key(name) for name in names]
     return keys.index(_breed_key(breed)) if _breed_key(breed) in keys else None
 

@@ -36,6 +36,7 @@ class LoadedModel:
     """
 
     spec: str
+    arch: str  # the architecture: spec itself for a model name, the checkpoint's "arch" for a checkpoint
     module: nn.Module
     class_names: tuple[str, ...]
     binary: bool
@@ -77,23 +78,30 @@ def load_model(spec: str = DEFAULT_MODEL, *, weights_path: str | os.PathLike | N
     summary: dict[str, Any] = {}
     if is_checkpoint_spec(spec):
         ckpt = checkpoints.load_checkpoint(spec)
-        module, _ = _build(ckpt.arch, num_outputs=ckpt.num_outputs)
+        arch = ckpt.arch
+        module, _ = _build(arch, num_outputs=ckpt.num_outputs)
         _load_weights(module, ckpt.state_dict, Path(spec).name)
         names, binary, pre, summary = ckpt.class_names, ckpt.head == "binary", ckpt.preprocessing, ckpt.training
     else:
-        module, pre = _build(spec, num_outputs=1000)
+        arch = spec
+        module, pre = _build(arch, num_outputs=1000)
         if weights_path is not None:
             _load_weights(module, checkpoints.load_state_dict(weights_path), Path(weights_path).name)
         else:
             _download_weights(module, spec)
         names, binary = imagenet_categories(), False
-    module.requires_grad_(False).eval()
-    module.to(target, memory_format=memory_format(target))
+    _freeze(module, target)
     layers, default_layer = heads.conv_layers(module, target)
-    return LoadedModel(spec=spec, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
+    return LoadedModel(spec=spec, arch=arch, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
                        layers=layers, default_layer=default_layer,
                        cam=heads.find_cam_parts(module, target), device=target,
                        training_summary=summary)
+
+
+def _freeze(module: nn.Module, device: torch.device) -> None:
+    """Eval mode, nothing requiring grad, on the device: the state a shared model keeps for good."""
+    module.requires_grad_(False).eval()
+    module.to(device, memory_format=memory_format(device))
 
 
 def _build(arch: str, *, num_outputs: int) -> tuple[nn.Module, Preprocessing]:
@@ -159,13 +167,11 @@ def randomised(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
     initialisation. Calling every module's reset_parameters() instead (PyTorch's generic init) made
     EfficientNet-Lite0's features vanish (max 1e-7): its CAM was flat and no baseline at all. Built on the CPU,
     so one seed gives the same weights on any device and in every rank of a distributed run; the global RNG
-    state is left as it was. A checkpoint's file is read again for its architecture.
+    state is left as it was.
     """
-    arch = checkpoints.load_checkpoint(model.spec).arch if is_checkpoint_spec(model.spec) else model.spec
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module, _ = _build(arch, num_outputs=1 if model.binary else len(model.class_names))
-    module.requires_grad_(False).eval()
-    module.to(model.device, memory_format=memory_format(model.device))
+        module, _ = _build(model.arch, num_outputs=1 if model.binary else len(model.class_names))
+    _freeze(module, model.device)
     return dataclasses.replace(model, module=module, cam=heads.find_cam_parts(module, model.device),
                                training_summary={})

@@ -13,6 +13,7 @@ from camcore.errors import CamcoreError, WeightsUnavailable
 from camcore.explain import Explanation
 from camcore.images import load_image
 from ui import figures, resources, widgets
+from ui.reporting import reported
 
 logger = logging.getLogger(__name__)
 OFFLINE_HELP = ("To explain offline, put a local weights file in the sidebar's **Local weights file** (a state dict "
@@ -123,13 +124,7 @@ def show_photo(name: str, data: bytes, index: int) -> None:
 
 progress = st.progress(0.0, text="Explaining…")
 for index, (name, data) in enumerate(photos):
-    with st.container(border=True):
-        try:
-            show_photo(name, data, index)
-        except CamcoreError as exc:
-            st.error(str(exc))
-        except Exception:
-            logger.exception("Explaining %s failed", name)
-            st.error(f"{name}: explaining this photo failed unexpectedly; the server log has the details.")
+    with st.container(border=True), reported(f"Explaining {name}"):
+        show_photo(name, data, index)
     progress.progress((index + 1) / len(photos), text=f"{index + 1} of {len(photos)} photos explained")
 progress.empty()

@@ -1,39 +1,24 @@
 """Dataset: Oxford-IIIT Pet page by page; with a model, its answers, CAMs and localisation scores beside baselines."""
 from __future__ import annotations
 
-import contextlib
-import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import streamlit as st
 
 from camcore import data, display
 from camcore.data import PetRecord
-from camcore.errors import CamcoreError, DataNotFound
+from camcore.errors import DataNotFound
 from camcore.evaluate import ImageResult, judged_labels, summarise, true_class_index
 from camcore.images import load_image
 from camcore.models import LoadedModel
 from ui import figures, resources, widgets
-
-logger = logging.getLogger(__name__)
+from ui.reporting import reported
 
 st.set_page_config(page_title="Dataset · CAM Explorer", page_icon="🐾", layout="wide")
 st.title("Oxford-IIIT Pet")
 st.write("37 breeds of cats and dogs, each photo with a trimap that marks the pet's pixels. With a model: what it "
          "predicts, where its map points, and whether that beats two maps that know nothing about the photo.")
-
-
-@contextlib.contextmanager
-def reported(what: str, *user_errors: type[Exception]) -> Iterator[None]:
-    """The user's errors as their own message, anything else logged: the rest of the page still shows."""
-    try:
-        yield
-    except (CamcoreError, *user_errors) as exc:
-        st.error(str(exc))
-    except Exception:
-        logger.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly; the server log has the details.")
 
 
 def confusion_pairs(model: LoadedModel, results: Sequence[ImageResult]) -> list[tuple[str, str]]:

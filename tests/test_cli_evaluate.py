@@ -49,7 +49,7 @@ def test_writes_summary_and_per_image_results_and_prints_the_table(tiny_pets, re
     hits = [r["pointing"] for r in written["results"]]
     assert summary["pointing"]["model"] == pytest.approx(sum(hits) / len(hits))
     printed = capsys.readouterr().out
-    assert "pointing game" in printed and "mask IoU @0.2" in printed and f"wrote {out}" in printed
+    assert "Pointing game" in printed and "Mask IoU @0.2" in printed and f"wrote {out}" in printed
     assert any(line.startswith("all") and f" {len(TINY_PETS)} " in line for line in printed.splitlines())
     assert any(line.startswith("american_bulldog") for line in printed.splitlines())
     assert not list(out.parent.glob(".*.tmp"))

@@ -24,7 +24,7 @@ from PIL import Image
 from camcore import heatmap
 from camcore.data import SPLITS, PetRecord
 from camcore.display import SliderLayers
-from camcore.evaluate import BASELINES, SCORES
+from camcore.evaluate import BASELINES, SCORE_NAMES, SCORES
 from camcore.explain import Prediction
 
 OPACITY_STEPS = tuple(round(step / 10, 1) for step in range(11))
@@ -40,7 +40,6 @@ TRIMAP_COLOURS = {1: ("1 pet", (40, 200, 70, 110)), 2: ("2 background", (60, 90,
 MAP_NAMES = {"model": "this model", "gaussian": "centred Gaussian", "random": "random weights"}
 """camcore.evaluate.BASELINES' keys as the legends say them."""
 MAP_COLOURS = {"model": "#d62728", "gaussian": "#7f7f7f", "random": "#1f77b4"}
-SCORE_TITLES = {"pointing": "Pointing game", "iou": "Mask IoU", "rel_energy": "Relative energy"}
 SCORES_HELP = ("Pointing game: the map's peak lies on the pet (trimap 1 or 3). Mask IoU: overlap of the map's part "
                f"above {heatmap.DEFAULT_THRESHOLD} of its maximum with the pet. Relative energy: the map's share on "
                "the pet divided by the pet's share of the photo (1 = no better than a uniform map).")
@@ -158,7 +157,7 @@ def localisation_by_breed(per_breed: Mapping[str, Mapping[str, Any]]) -> go.Figu
     baselines' (a dotted line at 1.0 in the energy panel: no better than a uniform map)."""
     breeds = list(per_breed)
     figure = make_subplots(rows=1, cols=len(SCORES), shared_yaxes=True,
-                           subplot_titles=[SCORE_TITLES[score] for score in SCORES])
+                           subplot_titles=[SCORE_NAMES[score] for score in SCORES])
     for column, score in enumerate(SCORES, start=1):
         for map_name in BASELINES:
             figure.add_trace(go.Bar(x=[per_breed[breed][score][map_name] for breed in breeds], y=breeds,

@@ -18,7 +18,7 @@ from camcore import data, heatmap, thumbnails
 from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
 from camcore.errors import DataNotFound, ImageError
-from camcore.evaluate import BASELINES, SCORES, ImageResult
+from camcore.evaluate import BASELINES, SCORE_NAMES, SCORES, ImageResult
 from camcore.explain import Prediction
 from camcore.images import load_image
 from camcore.models import DEFAULT_MODEL, TIMM_PREFIX, TORCHVISION_CHOICES, LoadedModel
@@ -236,7 +236,7 @@ def confusion_ui(pairs: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
 
 def scores_ui(result: ImageResult) -> None:
     """A table of the localisation scores: one row per score, the model's column beside the two baselines'."""
-    st.table({"score": [figures.SCORE_TITLES[score] for score in SCORES],
+    st.table({"score": [SCORE_NAMES[score] for score in SCORES],
               **{figures.MAP_NAMES[name]: [_score_text(getattr(result, prefix + score)) for score in SCORES]
                  for name, prefix in BASELINES.items()}}, hide_index=True)
 
