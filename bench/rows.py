@@ -36,3 +36,16 @@ class PathRow(Measured):
     ms_per_photo: float
     vs_forward: float
     rounds: int
+
+
+@dataclass(frozen=True)
+class PhoneRow(Measured):
+    """One photo taken through the Explain page's whole path; vs_small is its time over the small photo's, both
+    measured side by side in the same rounds; goal: the most vs_small may be, where one applies."""
+
+    photo: str
+    decoded: str
+    ms_per_photo: float
+    vs_small: float
+    rounds: int
+    goal: float | None = None

@@ -1,8 +1,9 @@
-"""Markdown tables of the rows: the speed table (the libraries side by side, with goals) and the user-path table."""
+"""Markdown tables of the rows: the speed table (the libraries side by side, with goals), the user-path table and
+the phone-photo table."""
 from __future__ import annotations
 
 from bench.cases import CASES, GOAL_VS, Case
-from bench.rows import PathRow, Row
+from bench.rows import PathRow, PhoneRow, Row
 
 SPEED_HEADER = ("| model | px | batch | rounds | method | ours img/s | ours ×fwd | torchcam img/s | torchcam ×fwd "
                 "| ours ÷ torchcam | pgc img/s | pgc ×fwd | ours ÷ pgc | goals |")
@@ -63,4 +64,15 @@ def path_table(rows: list[PathRow]) -> str:
     lines = ["| model | photos | rounds | path | ms / photo | ×(decode + forward) |", "|---|---|---|---|---|---|"]
     lines += [f"| {row.model} | {row.photos} | {row.rounds} | {row.path} | {row.ms_per_photo:,.1f} | "
               f"{row.vs_forward:.2f} |" for row in rows]
+    return "\n".join(lines)
+
+
+def phone_table(rows: list[PhoneRow]) -> str:
+    """One line per photo: ms and its time over the small photo's, with the goal where one applies."""
+    lines = ["| model | photo | decoded at | rounds | ms / photo | × small photo's time | goal |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        verdict = "" if row.goal is None else "ok" if row.vs_small <= row.goal else f"MISS (> {row.goal:g})"
+        lines.append(f"| {row.model} | {row.photo} | {row.decoded} | {row.rounds} | {row.ms_per_photo:,.1f} | "
+                     f"{row.vs_small:.2f} | {verdict} |")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""What a user waits for: JPEG bytes to a prediction, or to top-5 maps at photo size with boxes, one photo a time."""
+"""What a user waits for: JPEG bytes to a prediction, or to top-5 maps at photo size with boxes, one photo a time;
+and a 12 MP phone photo through the Explain page's path beside the same photo at 504x378."""
 from __future__ import annotations
 
 import io
@@ -10,16 +11,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.rows import PathRow
+from bench.rows import PathRow, PhoneRow
 from bench.timing import Settings, Timed, measure
-from camcore import heatmap
+from camcore import display, heatmap
 from camcore.device import autocast, describe, memory_format
-from camcore.explain import explain
+from camcore.explain import decode_side_px, explain
 from camcore.images import load_image
-from camcore.models import LoadedModel
+from camcore.models import LoadedModel, load_model
 
 SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 PET_PHOTOS = SHARED_DATA / "oxford-iiit-pet" / "images"
+LITE0_WEIGHTS = SHARED_DATA / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
+PHONE_WH, SMALL_WH = (4032, 3024), (504, 378)
+PHONE_GOAL = 1.3
+"""Most a 12 MP phone photo may take, as a multiple of the same photo at 504x378, on the Explain page's path."""
 
 
 def generated_jpeg(width: int = 1200, height: int = 900) -> bytes:
@@ -69,3 +74,50 @@ def bench_user_path(model: LoadedModel, label: str, photos: list[bytes], setting
     return [PathRow(device=describe(model.device), model=model.spec, photos=label, path=timed.method,
                     ms_per_photo=1000 * median_s / len(photos), vs_forward=medians_s[0] / median_s, rounds=rounds)
             for timed, median_s in zip(variants, medians_s)]
+
+
+def lite0(folder: Path) -> LoadedModel:
+    """EfficientNet-Lite0 on the CPU: the real weights of ../shared/data when here, else random ones (same speed)."""
+    weights = LITE0_WEIGHTS
+    if not weights.is_file():
+        import timm
+
+        weights = folder / "lite0_random.pth"
+        torch.save(timm.create_model("tf_efficientnet_lite0").state_dict(), weights)
+    return load_model("timm:tf_efficientnet_lite0", weights_path=weights, device="cpu")
+
+
+def phone_jpegs() -> tuple[bytes, bytes]:
+    """A generated 12 MP phone photo (about 3 MB, as a phone's JPEG), and the same photo saved at 504x378."""
+    phone = generated_jpeg(*PHONE_WH)
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(phone)).resize(SMALL_WH, Image.Resampling.LANCZOS).save(buffer, format="JPEG", quality=90)
+    return phone, buffer.getvalue()
+
+
+def explain_for_figure(model: LoadedModel, data: bytes, *, min_side_px: int | None) -> display.SliderLayers:
+    """The Explain page's calls: bytes -> load_image -> top-5 CAM -> the figure's slider layers."""
+    photo = load_image(data, min_side_px=min_side_px)
+    (explanation,) = explain([photo], model, method="cam", top_k=5)
+    return display.slider_layers(explanation)
+
+
+def bench_phone_photo(model: LoadedModel, settings: Settings) -> list[PhoneRow]:
+    """The small photo, the phone photo as the page loads it (decode_side_px), and the phone photo decoded in full,
+    interleaved in the same rounds; each time over the small photo's."""
+    phone, small = phone_jpegs()
+    side_px = decode_side_px(model)
+    cases = [(f"{SMALL_WH[0]}x{SMALL_WH[1]} JPEG", small, side_px, None),
+             (f"{PHONE_WH[0]}x{PHONE_WH[1]} JPEG, {len(phone) / 1e6:.1f} MB", phone, side_px, PHONE_GOAL),
+             (f"{PHONE_WH[0]}x{PHONE_WH[1]} JPEG, {len(phone) / 1e6:.1f} MB", phone, None, None)]
+    variants = [Timed(label, "ours", lambda d=data, m=side: explain_for_figure(model, d, min_side_px=m))
+                for label, data, side, _ in cases]
+    rounds = measure(variants, model.device, settings)
+    medians_s = [statistics.median(timed.times_s) for timed in variants]
+    rows = []
+    for (label, data, side, goal), median_s in zip(cases, medians_s):
+        width, height = load_image(data, min_side_px=side).size
+        decoded = f"{width}x{height}" + ("" if side is None else f" (min_side_px={side})")
+        rows.append(PhoneRow(device=describe(model.device), model=model.spec, photo=label, decoded=decoded,
+                             ms_per_photo=1000 * median_s, vs_small=median_s / medians_s[0], rounds=rounds, goal=goal))
+    return rows

@@ -8,6 +8,7 @@ from camcore.errors import (
     CheckpointError,
     DataNotFound,
     ImageError,
+    ModelUnsupported,
     UnsupportedMethod,
     WeightsUnavailable,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "DataNotFound",
     "ImageError",
+    "ModelUnsupported",
     "UnsupportedMethod",
     "WeightsUnavailable",
 ]

@@ -87,11 +87,48 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{name}: checkpoint version {data['version']}; this CAM Explorer reads {VERSION}.")
     if data["head"] not in HEADS:
         raise CheckpointError(f"{name}: unknown head {data['head']!r}. Valid: {', '.join(HEADS)}.")
-    if data["head"] == "binary" and len(data["class_names"]) != 2:
+    class_names = _class_names(name, data["class_names"])
+    if data["head"] == "binary" and len(class_names) != 2:
         raise CheckpointError(f"{name}: a binary head needs two class names (negative, positive).")
-    return Checkpoint(arch=str(data["arch"]), head=data["head"], class_names=tuple(data["class_names"]),
-                      preprocessing=Preprocessing.from_dict(data["preprocessing"]),
-                      state_dict=data["state_dict"], training=dict(data.get("training", {})))
+    return Checkpoint(arch=_typed(name, "arch", data["arch"], str), head=data["head"], class_names=class_names,
+                      preprocessing=_preprocessing(name, data["preprocessing"]),
+                      state_dict=_tensors(name, data["state_dict"]),
+                      training=dict(_typed(name, "training", data.get("training", {}), dict)))
+
+
+def _typed(name: str, key: str, value: Any, kind: type) -> Any:
+    """`value` if it is a `kind`, else one CheckpointError line naming the field."""
+    if not isinstance(value, kind):
+        raise CheckpointError(f"{name}: checkpoint field {key} is a {type(value).__name__}, not a {kind.__name__}.")
+    return value
+
+
+def _class_names(name: str, value: Any) -> tuple[str, ...]:
+    """A list of strings (a bare string would otherwise become one class per letter)."""
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+        raise CheckpointError(f"{name}: class_names must be a non-empty list of strings; "
+                              f"it is {type(value).__name__} {str(value)[:60]!r}.")
+    return tuple(value)
+
+
+def _preprocessing(name: str, value: Any) -> Preprocessing:
+    """Preprocessing.from_dict, its KeyError/TypeError/ValueError made one CheckpointError line."""
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{name}: preprocessing must be a dict, not a {type(value).__name__}.")
+    try:
+        return Preprocessing.from_dict(value)
+    except KeyError as exc:
+        raise CheckpointError(f"{name}: preprocessing lacks {exc.args[0]!r}.") from exc
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{name}: preprocessing is malformed ({exc}).") from exc
+
+
+def _tensors(name: str, value: Any) -> dict[str, torch.Tensor]:
+    """A state dict: a mapping of str names to tensors, as load_state_dict expects."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in value.items()):
+        raise CheckpointError(f"{name}: state_dict is not a mapping of names to tensors.")
+    return value
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> None:

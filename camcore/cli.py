@@ -22,6 +22,7 @@ from camcore.explain import Explanation, explain
 from camcore.files import write_atomic
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model
+from camcore.pretrained import default_model
 
 GROUP_SIZE = 8
 """Photos per explain() call: batched on the device, yet only a few full-resolution photos in memory at once."""
@@ -30,6 +31,8 @@ GROUP_SIZE = 8
 def main(argv: list[str] | None = None) -> int:
     """Runs one subcommand; returns the exit status (0 ok, 1 some input was bad, 2 unusable model or options)."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "model", "") is None:  # the app's rule, decided from the disk: resnet18 if cached, else lite0
+        args.model = default_model()
     return args.run(args)
 
 

@@ -23,8 +23,10 @@ def fraction(text: str) -> float:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --weights, --method, --size and --device, as every subcommand that runs a model takes them."""
-    parser.add_argument("--model", required=True,
-                        help="torchvision name (resnet18), timm:NAME, or a CAM Explorer checkpoint file")
+    parser.add_argument("--model", default=None,
+                        help="lite0 (EfficientNet-Lite0, ships with the app), a torchvision name (resnet18), "
+                        "timm:NAME, or a CAM Explorer checkpoint file (default: resnet18 when its weights are "
+                        "cached, else lite0)")
     parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
     parser.add_argument("--method", choices=list(METHODS), default="cam")
     parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",

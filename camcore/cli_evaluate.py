@@ -25,8 +25,8 @@ from camcore import data, heatmap
 from camcore.cli_args import add_model_options, fraction, positive_int
 from camcore.device import choose_device, describe
 from camcore.errors import CamcoreError
+from camcore.evaluate import SCORE_NAMES, SCORES, THRESHOLD_SCORES, ImageResult, predict_records, summarise
 from camcore.files import write_atomic
-from camcore.evaluate import SCORE_NAMES, SCORES, ImageResult, predict_records, summarise
 from camcore.models import load_model
 
 ALL_SPLITS = "all"
@@ -35,15 +35,17 @@ ALL_SPLITS = "all"
 def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="score a model's maps on Oxford-IIIT Pet against the trimaps",
                                  description="Predict and explain the photos of a split, score each top-1 map "
-                                 "against the pet mask (pointing game, mask IoU, relative energy inside the mask) "
-                                 "beside a centred Gaussian and the same architecture with random weights; "
-                                 "print the means overall and per breed and write FILE.json.")
+                                 "against the pet mask (pointing game, mask IoU, relative energy inside the mask, "
+                                 "the CAM paper's box IoU >= 0.5 with the pet's box) and the head box where there "
+                                 "is one (pointing game) beside a centred Gaussian and the same architecture with "
+                                 "random weights; print the means overall and per breed and write FILE.json.")
     parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
                         help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
     parser.add_argument("--split", choices=[*data.SPLITS, ALL_SPLITS], default="test")
     add_model_options(parser)
     parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
-                        help="mask IoU keeps map values >= T of the maximum (0..1, default %(default)s)")
+                        help="mask IoU and the box keep map values >= T of the positive maximum "
+                             "(0..1, default %(default)s)")
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
@@ -157,7 +159,8 @@ def _as_json(result: ImageResult) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any], *, threshold_frac: float) -> str:
     """The summary as a text table: one row overall and one per breed, model / gaussian / random per score."""
-    titles = {**SCORE_NAMES, "iou": f"{SCORE_NAMES['iou']} @{threshold_frac:g}"}
+    titles = {key: f"{name} @{threshold_frac:g}" if key in THRESHOLD_SCORES else name
+              for key, name in SCORE_NAMES.items()}
     head = f"{'':<28}{'n':>5}{'acc':>6}" + "".join(f"  {titles[key]:^20}" for key in SCORES)
     sub = f"{'':<39}" + "".join(f"  {'model':>6}{'gauss':>7}{'random':>7}" for _ in SCORES)
     rows = [_row("all", summary)] + [_row(breed, means) for breed, means in summary["per_breed"].items()]

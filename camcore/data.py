@@ -26,7 +26,6 @@ _SPECIES_IDS = {str(number): species for number, species in enumerate(SPECIES, s
 """The list files' SPECIES column."""
 TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER = 1, 2, 3
 """Trimap pixel values, as the data set's annotations README defines them."""
-TARGET_TYPES = ("category", "binary-category", "segmentation")
 SITE = "https://www.robots.ox.ac.uk/~vgg/data/pets/"
 DOWNLOAD_BYTES = 811_000_000
 """About the size of the two archives torchvision fetches (images 755 MiB, annotations 18 MiB): the 100% of
@@ -113,20 +112,10 @@ def head_box(root: Path, record: PetRecord) -> tuple[int, int, int, int] | None:
         return None
     try:
         box = ElementTree.parse(path).getroot().find("object/bndbox")
-        xmin, ymin, xmax, ymax = (int(box.findtext(key)) for key in ("xmin", "ymin", "xmax", "ymax"))
+        xmin, ymin, xmax, ymax = (int(box.findtext(key)) for key in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore[union-attr, arg-type]  # None: caught below
     except (ElementTree.ParseError, AttributeError, TypeError, ValueError) as exc:
         raise DataNotFound(f"{path}: no readable PASCAL VOC head box. Download the annotations again.") from exc
     return xmin - 1, ymin - 1, xmax, ymax
-
-
-def oxford_pet(root: Path, split: str) -> OxfordIIITPet:
-    """torchvision's own data set with the category, cat/dog and trimap targets; never downloads."""
-    verify_str_arg(split, "split", SPLITS)
-    try:
-        return OxfordIIITPet(root, split=split, target_types=TARGET_TYPES, download=False)
-    except (RuntimeError, FileNotFoundError) as exc:  # no images/ or annotations/ folder; no split file
-        missing = getattr(exc, "filename", None) or _base(root)
-        raise DataNotFound(_not_found(Path(missing), root)) from exc
 
 
 def download(root: Path, progress: Callable[[int], None] | None = None) -> None:

@@ -21,15 +21,25 @@ def choose_device(preference: str = "auto") -> torch.device:
     return torch.device("cuda")
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (the convolutions), nothing on the CPU.
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 on a GPU that runs it natively (Ampere and later), fp16 on older GPUs, None (float32) on the CPU.
 
-    The CAM head and the maps are computed in float32 afterwards (see cams.base), so reduced precision
+    `including_emulation=False`: torch otherwise answers True on pre-Ampere GPUs, where bf16 is emulated and slow.
+    fp16 has bf16's 10x smaller range, but the head and the maps stay in float32 (see cams.base).
+    """
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast to autocast_dtype(device) for the backbone's convolutions; nothing on the CPU.
+
+    The head's logits and the maps are computed in float32 afterwards (see cams.base), so reduced precision
     only touches the backbone; bench/ and tests/test_device.py compare the maps with float32 ones.
     """
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    dtype = autocast_dtype(device)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def memory_format(device: torch.device) -> torch.memory_format:

@@ -23,3 +23,7 @@ class DataNotFound(CamcoreError, FileNotFoundError):
 
 class UnsupportedMethod(CamcoreError, ValueError):
     """The chosen CAM method or layer does not apply to this model."""
+
+
+class ModelUnsupported(CamcoreError, ValueError):
+    """A model that loads but cannot be used here: its forward fails on a probe image, or it has no spatial layer."""

@@ -30,8 +30,11 @@ IMAGENET_CATS = range(281, 286)
 """ImageNet-1k indices 281..285: the domestic cats (tabby, tiger cat, Persian, Siamese, Egyptian cat)."""
 DECODE_WORKERS = min(8, os.cpu_count() or 1)
 """Threads decoding the next batch's photos and masks while the device explains the current one."""
-SCORE_NAMES = {"pointing": "Pointing game", "iou": "Mask IoU", "rel_energy": "Relative energy"}
+SCORE_NAMES = {"pointing": "Pointing game", "iou": "Mask IoU", "rel_energy": "Relative energy",
+               "localised": "Box IoU>=0.5", "head_pointing": "Head pointing"}
 """Each localisation score's key in ImageResult and summaries, and its name in tables and charts."""
+THRESHOLD_SCORES = ("iou", "localised")
+"""The scores that depend on the threshold (heatmap.threshold_mask), which tables print beside them."""
 SCORES = tuple(SCORE_NAMES)
 """The per-image scores, each stored for the model's map and as gauss_* and random_* for the baselines."""
 BASELINES = {"model": "", "gaussian": "gauss_", "random": "random_"}
@@ -46,6 +49,9 @@ class ImageResult:
 
     correct: whether the prediction names the photo's species (a cat/dog or an ImageNet model) or breed (a
     breed model); None when the model's classes say neither. iou and rel_energy are NaN where undefined.
+    localised: the CAM paper's score, heatmap.threshold_box's box has IoU >= 0.5 with the pet's box (around
+    trimap 1 and 3). head_pointing: 1.0 / 0.0 whether the map's peak lies in the head box of
+    annotations/xmls, NaN for the photos without one (a float, so that means skip them).
     """
 
     name: str
@@ -60,12 +66,18 @@ class ImageResult:
     pointing: bool
     iou: float
     rel_energy: float
+    localised: bool
+    head_pointing: float
     gauss_pointing: bool
     gauss_iou: float
     gauss_rel_energy: float
+    gauss_localised: bool
+    gauss_head_pointing: float
     random_pointing: bool
     random_iou: float
     random_rel_energy: float
+    random_localised: bool
+    random_head_pointing: float
     top_map: np.ndarray | None = field(default=None, compare=False, repr=False)
     """(h, w) the top-1 class's map at the layer's resolution, for overlays on thumbnails; not in JSON."""
 
@@ -89,43 +101,47 @@ def predict_records(root: Path, records: Sequence[data.PetRecord], model: Loaded
     with ThreadPoolExecutor(max_workers=DECODE_WORKERS) as pool:
         loading = [pool.submit(_load, root, record) for record in groups[0]] if groups else []
         for index, group in enumerate(groups):
-            photos, masks = zip(*(future.result() for future in loading))
+            photos, masks, head_boxes = zip(*(future.result() for future in loading))
             if index + 1 < len(groups):  # the next batch decodes while this one runs on the device
                 loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
             explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
             baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px)
-            results.extend(_result(record, mask, mine, theirs, model, threshold_frac)
-                           for record, mask, mine, theirs in zip(group, masks, explained, baseline))
+            results.extend(_result(record, mask, head, mine, theirs, model, threshold_frac)
+                           for record, mask, head, mine, theirs in zip(group, masks, head_boxes, explained, baseline))
             if progress is not None:
                 progress(len(results), len(records))
     return results
 
 
-def _load(root: Path, record: data.PetRecord) -> tuple[Image.Image, np.ndarray]:
-    """A record's photo and pet mask; runs in a decode worker (Pillow releases the GIL while decoding)."""
-    return load_image(data.image_path(root, record)), data.pet_mask(root, record)
+def _load(root: Path, record: data.PetRecord) -> tuple[Image.Image, np.ndarray, metrics.Box | None]:
+    """A record's photo, pet mask and head box; runs in a decode worker (Pillow releases the GIL while decoding)."""
+    return load_image(data.image_path(root, record)), data.pet_mask(root, record), data.head_box(root, record)
 
 
-def _result(record: data.PetRecord, mask: np.ndarray, explanation: Explanation, random_explanation: Explanation,
-            model: LoadedModel, threshold_frac: float) -> ImageResult:
+def _result(record: data.PetRecord, mask: np.ndarray, head_box: metrics.Box | None, explanation: Explanation,
+            random_explanation: Explanation, model: LoadedModel, threshold_frac: float) -> ImageResult:
     top = explanation.predictions[0]
     gauss = metrics.centred_gaussian(*mask.shape)
-    scores = {prefix + score: value
+    scores: dict[str, Any] = {prefix + score: value
               for prefix, full_map in (("", explanation.at_image_size()[0]), ("gauss_", gauss),
                                        ("random_", random_explanation.at_image_size()[0]))
-              for score, value in zip(SCORES, _scores(full_map, mask, threshold_frac))}
+              for score, value in zip(SCORES, _scores(full_map, mask, head_box, threshold_frac))}
     return ImageResult(name=record.name, split=record.split, breed=record.breed, species=record.species,
                        label=record.label, predicted_index=top.class_index, predicted_name=top.class_name,
                        probability=top.probability, correct=_correct(model, record, top.class_index),
                        top_map=explanation.maps[0], **scores)
 
 
-def _scores(full_map: np.ndarray, mask: np.ndarray, threshold_frac: float) -> tuple[bool, float, float]:
-    """(H, W) map at the photo's size -> pointing game, mask IoU at the threshold, relative energy."""
-    maps, masks = full_map[None], mask[None]
+def _scores(full_map: np.ndarray, mask: np.ndarray, head_box: metrics.Box | None,
+            threshold_frac: float) -> tuple[bool, float, float, bool, float]:
+    """(H, W) map at the photo's size -> the SCORES in their order: pointing game, mask IoU at the threshold,
+    relative energy, box localisation at the threshold, pointing game on the head box."""
+    maps, masks, normalised = full_map[None], mask[None], heatmap.normalise(full_map[None])
     return (bool(metrics.pointing_game(maps, masks)[0]),
-            float(metrics.mask_iou(heatmap.normalise(maps), masks, threshold_frac)[0]),
-            float(metrics.relative_energy(maps, masks)[0]))
+            float(metrics.mask_iou(normalised, masks, threshold_frac)[0]),
+            float(metrics.relative_energy(maps, masks)[0]),
+            bool(metrics.box_localised(normalised, masks, threshold_frac)[0]),
+            float(metrics.pointing_game_in_boxes(maps, [head_box])[0]))
 
 
 def judged_labels(model: LoadedModel, species: str, breed: str, class_index: int) -> tuple[str, str] | None:
@@ -174,11 +190,11 @@ def _breed_key(name: str) -> str:
 
 
 def summarise(results: Iterable[ImageResult]) -> dict[str, Any]:
-    """Means overall and per breed (sorted by name): {"count", "accuracy", "pointing", "iou", "rel_energy",
-    "per_breed": {breed: the same without per_breed}}, each score as {"model", "gaussian", "random"}.
+    """Means overall and per breed (sorted by name): {"count", "accuracy", each of SCORES, "per_breed": {breed:
+    the same without per_breed}}, each score as {"model", "gaussian", "random"}; a bool's mean is its rate.
 
-    Means skip NaN (an empty mask); a mean over nothing, and the accuracy where no prediction could be
-    judged, is None.
+    Means skip NaN (an empty mask, a photo without a head box); a mean over nothing, and the accuracy where no
+    prediction could be judged, is None.
     """
     results = list(results)
     by_breed: dict[str, list[ImageResult]] = defaultdict(list)
@@ -196,6 +212,6 @@ def _means(results: list[ImageResult]) -> dict[str, Any]:
     return summary
 
 
-def _mean(values: list[float | bool]) -> float | None:
+def _mean(values: Sequence[float | bool]) -> float | None:
     kept = [float(value) for value in values if not math.isnan(value)]
     return sum(kept) / len(kept) if kept else None

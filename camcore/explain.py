@@ -14,6 +14,16 @@ from camcore import cams, heatmap
 from camcore.device import describe
 from camcore.models import LoadedModel
 
+DISPLAY_PX = 640
+"""Longest side of the photo in the app's figures."""
+
+
+def decode_side_px(model: LoadedModel, *, size_px: int | None = None, display_px: int = DISPLAY_PX) -> int:
+    """The load_image(min_side_px=...) a photo needs before explain(model, size_px=size_px) and a figure whose
+    long side is display_px: the input's shorter side, and display_px so that even a square photo is never
+    enlarged on screen. A 12 MP phone photo (4032x3024) then decodes at 1/4 scale, 1008x756."""
+    return max(model.preprocessing.with_size(size_px).short_side_px, display_px)
+
 
 @dataclass(frozen=True)
 class Prediction:

@@ -20,7 +20,8 @@ BOX_COLOUR = (0, 255, 255)
 
 @dataclass(frozen=True)
 class ClassExport:
-    """The files for one explained class. bbox: [x0, y0, x1, y1] in photo pixels (x1/y1 exclusive), or None."""
+    """The files for one explained class. bbox: heatmap.threshold_box's [x0, y0, x1, y1] in photo pixels
+    (x1/y1 exclusive), or None."""
 
     png: bytes
     npy: bytes
@@ -32,7 +33,7 @@ def export_class(image: Image.Image, explanation: Explanation, rank: int, *, col
     """Overlay PNG, raw map .npy and box of the rank-th class from a single upsampling (what the CLI writes)."""
     raw = _full_size(explanation, rank)
     normalised = heatmap.normalise(raw)
-    box = _box(normalised, threshold_frac)
+    box = heatmap.threshold_box(normalised, threshold_frac)
     png = _overlay_bytes(image, normalised, box, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
     return ClassExport(png=png, npy=_npy_bytes(raw), bbox=box)
 
@@ -41,7 +42,7 @@ def overlay_png(image: Image.Image, explanation: Explanation, rank: int, *, colo
                 opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD) -> bytes:
     """PNG of the photo at its own size with the rank-th class's map blended over it and its box outlined."""
     normalised = heatmap.normalise(_full_size(explanation, rank))
-    return _overlay_bytes(image, normalised, _box(normalised, threshold_frac), colormap=colormap,
+    return _overlay_bytes(image, normalised, heatmap.threshold_box(normalised, threshold_frac), colormap=colormap,
                           opacity=opacity, threshold_frac=threshold_frac)
 
 
@@ -50,20 +51,10 @@ def map_npy(explanation: Explanation, rank: int) -> bytes:
     return _npy_bytes(_full_size(explanation, rank))
 
 
-def box_at_threshold(explanation: Explanation, rank: int,
-                     threshold_frac: float = heatmap.DEFAULT_THRESHOLD) -> tuple[int, int, int, int] | None:
-    """[x0, y0, x1, y1] in photo pixels around the rank-th class's kept region, or None when nothing is kept."""
-    return _box(heatmap.normalise(_full_size(explanation, rank)), threshold_frac)
-
-
 def _full_size(explanation: Explanation, rank: int) -> np.ndarray:
     """(H, W) raw map of one class: upsampling only that one, not all K as Explanation.at_image_size does."""
     width, height = explanation.image_size
     return heatmap.upsample(explanation.maps[rank], (height, width))
-
-
-def _box(normalised: np.ndarray, threshold_frac: float) -> tuple[int, int, int, int] | None:
-    return heatmap.bounding_box(heatmap.threshold_mask(normalised, threshold_frac))
 
 
 def _overlay_bytes(image: Image.Image, normalised: np.ndarray, box: tuple[int, int, int, int] | None, *,

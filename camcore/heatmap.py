@@ -1,5 +1,8 @@
 """THE place for heatmap post-processing: upsample, normalise, threshold, box, colour and overlay.
 
+Thresholds and boxes follow the CAM paper (normalise, threshold_mask, threshold_box); every caller that
+thresholds or boxes a map goes through them.
+
 Colormaps come from matplotlib's registry, for the PNG overlays here and, as colour stops, for Plotly's
 figures, so a map looks the same in the browser and in a downloaded file.
 """
@@ -10,11 +13,14 @@ import torch
 import torch.nn.functional as F
 from matplotlib import colormaps
 from PIL import Image
+from scipy import ndimage
 
 SEQUENTIAL_COLORMAPS = ("magma", "viridis", "inferno", "jet", "turbo")
 DIVERGING_COLORMAPS = ("bwr", "RdBu_r", "coolwarm")
 DEFAULT_THRESHOLD = 0.2
 """The CAM paper's localisation threshold: 20% of the map's maximum."""
+_EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
+"""scipy.ndimage.label's structure joining diagonal neighbours too (its default joins only 4)."""
 
 
 def upsample(maps: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -28,11 +34,15 @@ def upsample(maps: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
 
 
 def normalise(maps: np.ndarray) -> np.ndarray:
-    """Min-max scale each (h, w) map to [0, 1]; a constant map becomes all zeros."""
-    maps = np.asarray(maps, dtype=np.float32)
-    low = maps.min(axis=(-2, -1), keepdims=True)
-    span = maps.max(axis=(-2, -1), keepdims=True) - low
-    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
+    """Each (h, w) map as relu(map) / max(relu(map)) in [0, 1]; all zeros where nothing is positive.
+
+    The CAM paper's thresholds are fractions of the map's maximum, and a signed CAM's negative part argues
+    against the class, so it maps to 0 (never kept, see threshold_mask) instead of stretching the scale as
+    min-max would (the authors' code min-max scales; their paper, whose rule this follows, does not).
+    """
+    positive = np.maximum(np.asarray(maps, dtype=np.float32), 0)
+    peak = positive.max(axis=(-2, -1), keepdims=True)
+    return (positive / np.where(peak > 0, peak, 1)).astype(np.float32)
 
 
 def symmetric(maps: np.ndarray) -> np.ndarray:
@@ -42,44 +52,63 @@ def symmetric(maps: np.ndarray) -> np.ndarray:
     return (maps / np.where(peak > 0, peak, 1)).astype(np.float32)
 
 
-def threshold_mask(normalised: np.ndarray, threshold_frac: float) -> np.ndarray:
-    """Pixels kept at a threshold: value >= threshold_frac of the (normalised, max 1) map."""
-    return np.asarray(normalised) >= threshold_frac
+def threshold_mask(normalised: np.ndarray, threshold_frac: float | np.ndarray) -> np.ndarray:
+    """Pixels kept at a threshold: value >= threshold_frac and > 0 of the normalised map (see normalise).
+
+    `> 0` as well: nothing at or below zero is ever kept, so threshold 0 keeps the map's positive part, not
+    the whole photo. threshold_frac broadcasts, e.g. (T, 1, 1, 1) against (K, H, W) maps.
+    """
+    normalised = np.asarray(normalised)
+    return (normalised >= threshold_frac) & (normalised > 0)
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(H, W) bool -> [x0, y0, x1, y1] around all kept pixels, x1/y1 exclusive (PIL's box); None if empty."""
+    """(H, W) bool -> [x0, y0, x1, y1] around all its pixels, x1/y1 exclusive (PIL's box); None if empty."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def boxes_per_threshold(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(K, H, W) maps, (T,) thresholds -> (T, K, 4) boxes as bounding_box gives them, NaN where empty.
+def threshold_box(normalised: np.ndarray, threshold_frac: float) -> tuple[int, int, int, int] | None:
+    """THE CAM paper's box (Zhou et al., 2016: "segment the regions of which the value is above 20% of the max
+    value of the CAM ... take the bounding box that covers the largest connected component"): of an (H, W)
+    normalised map, the box of the largest 8-connected region of threshold_mask's pixels; None if none.
 
-    A row (column) holds a kept pixel iff its maximum passes the threshold: no (T, K, H, W) mask is built.
+    8-connectivity, as MATLAB's bwlabel and OpenCV's contours (which WSOL evaluations box) join pixels: a
+    region touching itself only diagonally stays one. Equal sizes: the region met first in row-major order.
     """
-    maps = torch.as_tensor(normalised)
-    levels = torch.as_tensor(thresholds, dtype=torch.float32)[:, None, None]
-    rows, cols = maps.amax(dim=-1)[None] >= levels, maps.amax(dim=-2)[None] >= levels  # (T, K, H), (T, K, W)
-    boxes = torch.stack([_first(cols), _first(rows), _last(cols) + 1, _last(rows) + 1], dim=-1).float()
-    boxes[~rows.any(dim=-1)] = float("nan")
-    return boxes.numpy()
+    kept = threshold_mask(normalised, threshold_frac)
+    around_all = bounding_box(kept)
+    if around_all is None:
+        return None
+    x0, y0, x1, y1 = around_all  # label only inside the box of every kept pixel: most thresholds keep little
+    labels, count = ndimage.label(kept[y0:y1, x0:x1], structure=_EIGHT_NEIGHBOURS)
+    if count == 1:
+        return around_all
+    largest = int(np.bincount(labels.ravel())[1:].argmax()) + 1
+    component = bounding_box(labels == largest)
+    assert component is not None  # the largest region holds at least one pixel
+    bx0, by0, bx1, by1 = component
+    return x0 + bx0, y0 + by0, x0 + bx1, y0 + by1
 
 
-def _first(flags: torch.Tensor) -> torch.Tensor:
-    return flags.int().argmax(dim=-1)
-
-
-def _last(flags: torch.Tensor) -> torch.Tensor:
-    return flags.shape[-1] - 1 - flags.flip(-1).int().argmax(dim=-1)
+def boxes_per_threshold(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """(K, H, W) maps, (T,) thresholds -> (T, K, 4) float32 boxes as threshold_box gives them, NaN where empty."""
+    boxes = np.full((len(thresholds), len(normalised), 4), np.nan, dtype=np.float32)
+    for t, threshold_frac in enumerate(thresholds):
+        for k, grid in enumerate(normalised):
+            box = threshold_box(grid, float(threshold_frac))
+            if box is not None:
+                boxes[t, k] = box
+    return boxes
 
 
 def thresholded(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(K, h, w) maps, (T,) thresholds -> (T, K, h, w) with the values below each threshold set to NaN."""
+    """(K, h, w) maps, (T,) thresholds -> (T, K, h, w) with the pixels threshold_mask drops set to NaN."""
     maps = np.asarray(normalised, dtype=np.float32)[None]
-    return np.where(maps >= np.asarray(thresholds, dtype=np.float32)[:, None, None, None], maps, np.nan)
+    levels = np.asarray(thresholds, dtype=np.float32)[:, None, None, None]
+    return np.where(threshold_mask(maps, levels), maps, np.nan)
 
 
 def colorize(values: np.ndarray, colormap: str, *, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
@@ -90,7 +119,7 @@ def colorize(values: np.ndarray, colormap: str, *, vmin: float = 0.0, vmax: floa
 
 def overlay(image: Image.Image, normalised: np.ndarray, *, colormap: str = "magma", opacity: float = 0.5,
             threshold_frac: float = 0.0) -> Image.Image:
-    """Photo with the map blended over it; pixels below the threshold show the photo alone.
+    """Photo with the map blended over it; pixels threshold_mask drops (e.g. not positive) show the photo alone.
 
     `normalised` is (H, W) in [0, 1] at the photo's size (see upsample, normalise).
     """

@@ -1,13 +1,20 @@
-"""Localisation scores of maps against pet masks, and the centred Gaussian baseline map.
+"""Localisation scores of maps against pet masks and head boxes, and the centred Gaussian baseline map.
 
-Plain functions on (N, H, W) arrays or CPU tensors, maps and masks of one size. Oxford photos are centred on
-the pet, so a score means something only beside the same score of a baseline map (see camcore.evaluate).
+Plain functions on (N, H, W) arrays or CPU tensors, maps and masks of one size; boxes are [x0, y0, x1, y1]
+with x1/y1 exclusive (heatmap.bounding_box's), None where absent. Oxford photos are centred on the pet, so
+a score means something only beside the same score of a baseline map (see camcore.evaluate).
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from camcore import heatmap
+
+Box = tuple[int, int, int, int]
+LOCALISED_IOU = 0.5
+"""The CAM paper's (and ILSVRC's) localisation criterion: the box's IoU with the true box is at least this."""
 
 
 def _maps_and_masks(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,8 +33,51 @@ def pointing_game(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return masks.reshape(len(masks), -1)[np.arange(len(masks)), flat_peak]
 
 
+def pointing_game_in_boxes(maps: np.ndarray, boxes: Sequence[Box | None]) -> np.ndarray:
+    """(N,) float: 1.0 where the map's peak (as pointing_game finds it) lies in the box, 0.0 where it does not,
+    NaN where there is no box (e.g. a photo without a head box): float, so that means skip the NaN."""
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or len(boxes) != len(maps):
+        raise ValueError(f"need (N, H, W) maps and N boxes, not {maps.shape} and {len(boxes)} boxes.")
+    masks = np.stack([_box_mask(box, maps.shape[1:]) for box in boxes])
+    hits = pointing_game(maps, masks).astype(np.float64)
+    return np.where([box is None for box in boxes], np.nan, hits)
+
+
+def _box_mask(box: Box | None, shape_hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool, True inside the box (empty for None)."""
+    mask = np.zeros(shape_hw, dtype=bool)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        mask[max(y0, 0):y1, max(x0, 0):x1] = True
+    return mask
+
+
+def box_iou(box_a: Box | None, box_b: Box | None) -> float:
+    """Intersection over union of two boxes in pixels; 0.0 where either is None (no box overlaps nothing)."""
+    if box_a is None or box_b is None:
+        return 0.0
+    width = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
+    height = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
+    intersection = max(width, 0) * max(height, 0)
+    union = _area(box_a) + _area(box_b) - intersection
+    return intersection / union if union > 0 else 0.0
+
+
+def _area(box: Box) -> int:
+    return max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
+
+
+def box_localised(normalised_maps: np.ndarray, masks: np.ndarray, threshold_frac: float) -> np.ndarray:
+    """(N,) bool: the CAM paper's localisation. heatmap.threshold_box's box overlaps the mask's bounding box
+    (the pet's box, from its trimap) with IoU >= LOCALISED_IOU; no box at all is a miss."""
+    maps, masks = _maps_and_masks(normalised_maps, masks)
+    return np.array([box_iou(heatmap.threshold_box(grid, threshold_frac), heatmap.bounding_box(mask))
+                     >= LOCALISED_IOU for grid, mask in zip(maps, masks)], dtype=bool)
+
+
 def mask_iou(normalised_maps: np.ndarray, masks: np.ndarray, threshold_frac: float) -> np.ndarray:
-    """(N,) IoU of the kept pixels (normalised map >= threshold_frac, heatmap.threshold_mask) with the mask;
+    """(N,) IoU of every pixel heatmap.threshold_mask keeps (not only the largest region) with the mask;
     NaN where both are empty (undefined)."""
     maps, masks = _maps_and_masks(normalised_maps, masks)
     kept = heatmap.threshold_mask(maps, threshold_frac)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from camcore import checkpoints, heads
+from camcore import checkpoints, heads, pretrained
 from camcore.device import choose_device, memory_format
-from camcore.errors import CheckpointError, WeightsUnavailable
+from camcore.errors import CheckpointError, ModelUnsupported
 from camcore.preprocessing import Preprocessing, from_timm, from_torchvision
+from camcore.pretrained import TIMM_PREFIX
 
 TORCHVISION_CHOICES = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "densenet121")
-TIMM_PREFIX = "timm:"
-DEFAULT_MODEL = "resnet18"
+MODEL_CHOICES = ("lite0", *TORCHVISION_CHOICES)
+"""What the app lists: the packaged EfficientNet-Lite0 (works offline) and torchvision's classifiers."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,16 +62,11 @@ def imagenet_categories() -> tuple[str, ...]:
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def weights_cache_dir() -> Path:
-    """Where torchvision keeps downloaded weights: $TORCH_HOME/hub/checkpoints."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
 def is_checkpoint_spec(spec: str) -> bool:
     return os.sep in spec or spec.endswith((".pt", ".pth", ".ckpt")) or Path(spec).is_file()
 
 
-def load_model(spec: str = DEFAULT_MODEL, *, weights_path: str | os.PathLike | None = None,
+def load_model(spec: str, *, weights_path: str | os.PathLike | None = None,
                device: str = "auto") -> LoadedModel:
     """Builds the model for `spec`, loads its weights, moves it to the device and freezes it for sharing."""
     target = choose_device(device)
@@ -83,25 +78,35 @@ def load_model(spec: str = DEFAULT_MODEL, *, weights_path: str | os.PathLike | N
         _load_weights(module, ckpt.state_dict, Path(spec).name)
         names, binary, pre, summary = ckpt.class_names, ckpt.head == "binary", ckpt.preprocessing, ckpt.training
     else:
-        arch = spec
+        arch = pretrained.resolve(spec)
         module, pre = _build(arch, num_outputs=1000)
         if weights_path is not None:
             _load_weights(module, checkpoints.load_state_dict(weights_path), Path(weights_path).name)
         else:
-            _download_weights(module, spec)
+            _pretrained_weights(module, arch)
         names, binary = imagenet_categories(), False
     _freeze(module, target)
-    layers, default_layer = heads.conv_layers(module, target)
+    layers, default_layer, cam = _probe_heads(module, target, spec)
     return LoadedModel(spec=spec, arch=arch, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
-                       layers=layers, default_layer=default_layer,
-                       cam=heads.find_cam_parts(module, target), device=target,
+                       layers=layers, default_layer=default_layer, cam=cam, device=target,
                        training_summary=summary)
+
+
+def _probe_heads(module: nn.Module, device: torch.device,
+                 spec: str) -> tuple[tuple[str, ...], str, heads.CamParts | None]:
+    """Layers, default layer and CAM parts, found by probe forwards; a model that fails them is refused in one
+    line naming the spec (ModelUnsupported), never a traceback on the page or in the CLI."""
+    try:
+        layers, default_layer = heads.conv_layers(module, device)
+        return layers, default_layer, heads.find_cam_parts(module, device)
+    except ModelUnsupported as exc:
+        raise ModelUnsupported(f"{spec}: {exc}") from exc
 
 
 def _freeze(module: nn.Module, device: torch.device) -> None:
     """Eval mode, nothing requiring grad, on the device: the state a shared model keeps for good."""
     module.requires_grad_(False).eval()
-    module.to(device, memory_format=memory_format(device))
+    module.to(device, memory_format=memory_format(device))  # type: ignore[call-overload]  # torch's stubs lack it
 
 
 def _build(arch: str, *, num_outputs: int) -> tuple[nn.Module, Preprocessing]:
@@ -120,6 +125,7 @@ def _build(arch: str, *, num_outputs: int) -> tuple[nn.Module, Preprocessing]:
         raise ValueError(f"Unknown model {arch!r}. Valid: {', '.join(TORCHVISION_CHOICES)}, any torchvision "
                          "classifier, timm:NAME or a checkpoint file.")
     module = tvm.get_model(arch, weights=None, num_classes=num_outputs)
+    heads.expose_final_relu(module)  # densenet: CAM and Grad-CAM then share one layer, `features`
     return module, from_torchvision(tvm.get_model_weights(arch).DEFAULT)
 
 
@@ -132,32 +138,12 @@ def _load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], name: 
                               "Pick the model the file was saved from.") from exc
 
 
-def _download_weights(module: nn.Module, arch: str) -> None:
-    """Fetches ImageNet weights the library's normal way; offline, says which file to put where."""
-    if arch.startswith(TIMM_PREFIX):
-        import timm.models
-
-        try:
-            timm.models.load_pretrained(module)
-        except Exception as exc:  # hub errors have no common base; the cause is kept
-            raise WeightsUnavailable(f"{arch} weights could not be downloaded from the Hugging Face hub "
-                                     f"({type(exc).__name__}). Without internet, pass a local state dict "
-                                     "with --weights FILE.") from exc
+def _pretrained_weights(module: nn.Module, arch: str) -> None:
+    """ImageNet weights from the package, the libraries' caches or their normal download (camcore.pretrained)."""
+    if arch.startswith(TIMM_PREFIX) and arch != pretrained.PACKAGED_ARCH:
+        pretrained.load_timm_weights(module, arch)
         return
-    import torchvision.models as tvm
-
-    weights = tvm.get_model_weights(arch).DEFAULT
-    cache = weights_cache_dir() / Path(weights.url).name
-    try:  # torch.hub loads the cached file with weights_only=False unless told: a planted file could run code
-        state_dict = weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
-    except OSError as exc:
-        raise WeightsUnavailable(f"{arch} weights are not in {cache.parent} ($TORCH_HOME/hub/checkpoints) and "
-                                 f"could not be downloaded: copy {weights.url} to {cache}, or pass a local "
-                                 "state dict with --weights FILE.") from exc
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{cache}: refused: it holds Python objects beyond tensors. Delete it and copy "
-                              f"{weights.url} there again.") from exc
-    _load_weights(module, state_dict, cache.name)
+    _load_weights(module, pretrained.imagenet_state_dict(arch), arch)
 
 
 def randomised(model: LoadedModel, *, seed: int = 0) -> LoadedModel:

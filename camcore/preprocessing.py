@@ -6,12 +6,21 @@ to global pooling). For ImageNet weights `resize_px` is their evaluation crop si
 before the crop (256): on 160 Oxford pet photos with EfficientNet-Lite0, 224 gave the top-1 a pet class
 for 91.2% (256: 88.7%) and a mean top-1 probability of 0.27 (256: 0.16; the 256-then-crop-224 preset: 0.49,
 but it hides the photo's borders).
+
+Both input sides are then rounded to multiples of STRIDE_PX, so that the feature grid covers exactly the photo:
+a 500x375 photo resized to 299x224 gives a 10x7 grid at stride 32 whose 10 cells span 320 input pixels, and
+stretching them over the photo's width shifted a map by up to 6% of it. Rounding costs an aspect change of at
+most half a stride per side (299x224 -> 288x224, 4%). Padding the input up to the stride instead would keep the
+aspect but show the network borders that are not in the photo, and leave maps to be cropped in every caller.
+Bonus: far more photos share an input shape, so explain() batches them together.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from PIL import Image
@@ -19,6 +28,9 @@ from torchvision.transforms import InterpolationMode, v2
 
 LONG_SIDE_FACTOR = 4
 """The longer side is capped at this many times resize_px, so that a panorama cannot exhaust memory."""
+STRIDE_PX = 32
+"""Every input side is a multiple of this: the total stride of every CNN classifier offered (resnets,
+efficientnets, densenet, mobilenet, timm CNNs), and a multiple of the 16 and 8 of shallower layers."""
 
 
 @dataclass(frozen=True)
@@ -30,15 +42,28 @@ class Preprocessing:
     std: tuple[float, float, float]
     interpolation: str = "bilinear"
 
+    @property
+    def short_side_px(self) -> int:
+        """The input's shorter side (unless LONG_SIDE_FACTOR caps a panorama): resize_px to the stride."""
+        return _to_stride(self.resize_px)
+
+    def input_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of a photo -> (H, W) of the network input: the shorter side about resize_px, the
+        longer at most LONG_SIDE_FACTOR * resize_px, each rounded to the nearest multiple of STRIDE_PX."""
+        width, height = image_size
+        cap_px = max(STRIDE_PX, LONG_SIDE_FACTOR * self.resize_px // STRIDE_PX * STRIDE_PX)
+        scale = min(self.resize_px / min(width, height), LONG_SIDE_FACTOR * self.resize_px / max(width, height))
+        return min(cap_px, _to_stride(height * scale)), min(cap_px, _to_stride(width * scale))
+
     def transform(self) -> Callable[[Image.Image], torch.Tensor]:
-        """PIL RGB image -> (3, H, W) float32 tensor, shorter side resize_px."""
-        return v2.Compose([
-            v2.ToImage(),
-            v2.Resize(self.resize_px, interpolation=InterpolationMode(self.interpolation),
-                      max_size=LONG_SIDE_FACTOR * self.resize_px, antialias=True),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(self.mean, self.std),
-        ])
+        """PIL RGB image -> (3, H, W) float32 tensor of input_size(image.size)."""
+        to_float = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.mean, self.std)])
+        interpolation = InterpolationMode(self.interpolation)
+
+        def apply(image: Image.Image) -> torch.Tensor:
+            resize = v2.Resize(self.input_size(image.size), interpolation=interpolation, antialias=True)
+            return to_float(resize(v2.functional.to_image(image)))
+        return apply
 
     def with_size(self, resize_px: int | None) -> Preprocessing:
         """The same preprocessing at another input size (None keeps the weights' own)."""
@@ -50,8 +75,19 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        return cls(resize_px=int(data["resize_px"]), mean=tuple(float(v) for v in data["mean"]),
-                   std=tuple(float(v) for v in data["std"]), interpolation=str(data["interpolation"]))
+        return cls(resize_px=int(data["resize_px"]), mean=_three(data["mean"]), std=_three(data["std"]),
+                   interpolation=str(data["interpolation"]))
+
+
+def _three(values: Any) -> tuple[float, float, float]:
+    """Three floats (one per RGB channel) from a list; anything else is a ValueError."""
+    red, green, blue = (float(value) for value in values)
+    return red, green, blue
+
+
+def _to_stride(side_px: float) -> int:
+    """The nearest multiple of STRIDE_PX (halves up), at least one stride."""
+    return max(STRIDE_PX, STRIDE_PX * math.floor(side_px / STRIDE_PX + 0.5))
 
 
 def from_torchvision(weights: Any) -> Preprocessing:

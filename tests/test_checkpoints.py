@@ -87,3 +87,25 @@ def test_files_that_are_not_pytorch_files_are_refused(tmp_path: Path, content: b
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match="odd.pt: "):
         load_checkpoint(path)
+
+
+_NO_MEAN = {key: value for key, value in SMALL.to_dict().items() if key != "mean"}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"preprocessing": _NO_MEAN}, "preprocessing lacks 'mean'"),
+    ({"preprocessing": {**SMALL.to_dict(), "resize_px": "large"}}, "preprocessing is malformed"),
+    ({"preprocessing": "imagenet"}, "preprocessing must be a dict"),
+    ({"class_names": "abc"}, "class_names must be a non-empty list of strings"),  # not three classes a, b, c
+    ({"class_names": [0, 1, 2]}, "class_names must be a non-empty list of strings"),
+    ({"class_names": []}, "class_names must be a non-empty list of strings"),
+    ({"state_dict": {"fc.weight": "not a tensor"}}, "state_dict is not a mapping of names to tensors"),
+    ({"state_dict": [torch.ones(1)]}, "state_dict is not a mapping of names to tensors"),
+    ({"arch": 18}, "arch is a int, not a str"),
+    ({"training": ["epochs", 2]}, "training is a list, not a dict"),
+])
+def test_malformed_fields_are_a_checkpoint_error(tmp_path: Path, changes: dict, message: str) -> None:
+    path = _save_raw(tmp_path / "bad.pt", **changes)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert str(info.value).startswith("bad.pt: ") and message in str(info.value) and "\n" not in str(info.value)

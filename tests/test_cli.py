@@ -12,9 +12,11 @@ import pytest
 from camcore import heatmap
 from camcore.cams import METHODS
 from camcore.cli import main
+from camcore.evaluate import IMAGENET_DOGS
 from camcore.explain import explain
 from camcore.images import load_image
 from camcore.models import imagenet_categories
+from camcore.samples import sample_photos
 from tests.conftest import make_photo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +76,7 @@ def _check_entry(entry: dict, out: Path, model, *, top_k: int) -> None:
         raw = np.load(out / prediction["map"])
         assert raw.shape == (photo.height, photo.width) and raw.dtype == np.float32
         assert (out / prediction["overlay"]).is_file()
-        box = heatmap.bounding_box(heatmap.threshold_mask(heatmap.normalise(raw), heatmap.DEFAULT_THRESHOLD))
+        box = heatmap.threshold_box(heatmap.normalise(raw), heatmap.DEFAULT_THRESHOLD)
         assert prediction["bbox"] == (None if box is None else list(box))
         x0, y0, x1, y1 = prediction["bbox"]
         assert 0 <= x0 < x1 <= photo.width and 0 <= y0 < y1 <= photo.height
@@ -106,7 +108,7 @@ def test_every_method_explains_a_photo(method, resnet18_weights, tmp_path) -> No
         assert raw.shape == (48, 64)
         if METHODS[method].rectify:
             assert raw.min() >= 0
-        box = heatmap.bounding_box(heatmap.threshold_mask(heatmap.normalise(raw), 0.5))
+        box = heatmap.threshold_box(heatmap.normalise(raw), 0.5)
         assert prediction["bbox"] == (None if box is None else list(box))
 
 
@@ -164,3 +166,12 @@ def test_module_runs_as_a_program() -> None:
     completed = subprocess.run([sys.executable, "-m", "camcore", "--help"], cwd=REPO, capture_output=True,
                                text=True, timeout=120)
     assert completed.returncode == 0 and "explain" in completed.stdout
+
+
+def test_default_model_offline_is_the_packaged_lite0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --model and no cached torchvision weights: the CLI takes the app's default, real ImageNet classes."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    [dog] = [path for path in sample_photos() if path.name.startswith("samoyed")]
+    assert main(["explain", str(dog), "--top-k", "1", "--device", "cpu", "--out", str(tmp_path / "out")]) == 0
+    [result] = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["predictions"][0]["class_index"] in IMAGENET_DOGS

@@ -15,11 +15,12 @@ import torch
 from camcore import data
 from camcore.cli import main
 from camcore.evaluate import ImageResult
-from tests.conftest import TINY_PETS
+from tests.conftest import TINY_HEAD_BOXES, TINY_PETS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_FIELDS = [name for name in ImageResult.__dataclass_fields__ if name != "top_map"]
 """Every field of a result but its map, which stays out of the JSON."""
+SCORE_KEYS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")
 
 
 def _args(root: Path, weights: Path, out: Path, *extra: str) -> list[str]:
@@ -44,12 +45,21 @@ def test_writes_summary_and_per_image_results_and_prints_the_table(tiny_pets, re
     assert summary["count"] == len(TINY_PETS)
     assert set(summary["per_breed"]) == {"Abyssinian", "american_bulldog", "beagle", "Bengal"}
     for means in (summary, *summary["per_breed"].values()):
-        for score in ("pointing", "iou", "rel_energy"):
+        for score in SCORE_KEYS:
             assert set(means[score]) == {"model", "gaussian", "random"}
     hits = [r["pointing"] for r in written["results"]]
     assert summary["pointing"]["model"] == pytest.approx(sum(hits) / len(hits))
+    localised = [r["localised"] for r in written["results"]]
+    assert all(isinstance(hit, bool) for hit in localised)
+    assert summary["localised"]["model"] == pytest.approx(sum(localised) / len(localised))
+    heads = {r["name"]: r["gauss_head_pointing"] for r in written["results"]}
+    assert {name for name, hit in heads.items() if hit is not None} == set(TINY_HEAD_BOXES)  # null without xml
+    assert summary["head_pointing"]["gaussian"] == pytest.approx(1 / 4)  # only Bengal_12's head holds the centre
     printed = capsys.readouterr().out
     assert "Pointing game" in printed and "Mask IoU @0.2" in printed and f"wrote {out}" in printed
+    assert "Box IoU>=0.5 @0.2" in printed and "Head pointing" in printed
+    row = next(line for line in printed.splitlines() if line.startswith("all"))
+    assert row.split()[-3:] == [f"{summary['head_pointing'][name]:.2f}" for name in ("model", "gaussian", "random")]
     assert any(line.startswith("all") and f" {len(TINY_PETS)} " in line for line in printed.splitlines())
     assert any(line.startswith("american_bulldog") for line in printed.splitlines())
     assert not list(out.parent.glob(".*.tmp"))
@@ -106,5 +116,5 @@ def test_torchrun_with_two_gloo_processes_equals_one_process(tiny_pets, resnet18
     one, two = json.loads(single.read_text()), json.loads(merged.read_text())
     assert two["results"] == one["results"]
     assert two["summary"]["count"] == len(TINY_PETS)
-    for score in ("pointing", "iou", "rel_energy"):
+    for score in SCORE_KEYS:
         assert two["summary"][score] == pytest.approx(one["summary"][score])

@@ -21,8 +21,8 @@ from camcore.evaluate import ImageResult, imagenet_species, predict_records, sum
 from camcore.models import LoadedModel, randomised
 from camcore.thumbnails import CACHE_ENV
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
-from ui import figures, resources, widgets
-from ui.widgets import MODEL_ENV, WEIGHTS_ENV
+from ui import dataset_figures, dataset_inputs, resources
+from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
 DATASET = str(Path(__file__).resolve().parents[1] / "pages" / "2_Dataset.py")
 TIMEOUT_S = 60
@@ -124,7 +124,7 @@ def every_page(at: AppTest, pages: int) -> list[str]:
 
 
 def test_pages_and_seeded_random_order(pets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(widgets, "PAGE_SIZE", 5)
+    monkeypatch.setattr(dataset_inputs, "PAGE_SIZE", 5)
     at = dataset_page()
     assert shown_names(at) == NAMES[:5]
     at.number_input(key="dataset.page").set_value(3).run()
@@ -159,7 +159,7 @@ def test_detail_view_shows_trimap_overlay_and_head_box(pets: Path) -> None:
     trimap = tiny_trimap(index)
     pixels = overlay_pixels(spec)
     assert pixels.shape[:2] == trimap.shape
-    for value, (label, rgba) in figures.TRIMAP_COLOURS.items():
+    for value, (label, rgba) in dataset_figures.TRIMAP_COLOURS.items():
         assert (pixels[trimap == value] == rgba).all(), label
     legend = [t["name"] for t in spec["data"] if t["type"] == "scatter"]
     assert legend == ["1 pet", "2 background", "3 border", "head box"]
@@ -245,7 +245,7 @@ def test_results_are_kept_per_image_so_paging_back_predicts_nothing(pets: Path, 
         return predict_records(root, records, *args, **kwargs)
 
     monkeypatch.setattr(resources, "predict_records", counted)
-    monkeypatch.setattr(widgets, "PAGE_SIZE", 5)
+    monkeypatch.setattr(dataset_inputs, "PAGE_SIZE", 5)
     resources.result_store.clear()
     at = predicting(dataset_page())
     at.number_input(key="dataset.page").set_value(2).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import statistics
 from pathlib import Path
 
@@ -12,20 +13,27 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from PIL import Image
 
 from camcore import data, heatmap, metrics
 from camcore.checkpoints import Checkpoint, save_checkpoint
-from camcore.evaluate import (IMAGENET_CATS, IMAGENET_DOGS, ImageResult, imagenet_species, predict_records,
-                              true_class_index,
-                              summarise)
+from camcore.cli import main
+from camcore.evaluate import (
+    IMAGENET_CATS,
+    IMAGENET_DOGS,
+    ImageResult,
+    imagenet_species,
+    predict_records,
+    summarise,
+    true_class_index,
+)
 from camcore.explain import explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, imagenet_categories, load_model, randomised
-from camcore.cli import main
-from tests.conftest import LITE0_WEIGHTS, SMALL
+from tests.conftest import LITE0_WEIGHTS, SMALL, TINY_HEAD_BOXES
 
 SIZE_PX = 64
-SCORE_FIELDS = ("pointing", "iou", "rel_energy")
+SCORE_FIELDS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")
 PREFIXES = {"model": "", "gaussian": "gauss_", "random": "random_"}
 
 
@@ -44,6 +52,22 @@ def test_results_follow_the_records_with_their_labels(records, resnet_results) -
         [(r.name, r.split, r.breed, r.species, r.label) for r in records]
 
 
+def _head_box(name: str) -> tuple[int, int, int, int] | None:
+    """TINY_HEAD_BOXES' PASCAL VOC box (1-based, inclusive) as [x0, y0, x1, y1) in 0-based pixels, by hand."""
+    if name not in TINY_HEAD_BOXES:
+        return None
+    xmin, ymin, xmax, ymax = TINY_HEAD_BOXES[name]
+    return xmin - 1, ymin - 1, xmax, ymax
+
+
+def _in_box(row: int, col: int, box: tuple[int, int, int, int] | None) -> float:
+    return math.nan if box is None else float(box[0] <= col < box[2] and box[1] <= row < box[3])
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
 def test_model_scores_are_those_of_its_top1_map_at_photo_size(tiny_pets, records, resnet18, resnet_results) -> None:
     """Batches of 5 photos of two shapes give what explaining one photo alone gives."""
     for record, result in zip(records[::4], resnet_results[::4]):
@@ -57,16 +81,68 @@ def test_model_scores_are_those_of_its_top1_map_at_photo_size(tiny_pets, records
         assert result.pointing == mask[0].flat[full[0].argmax()]
         assert result.iou == pytest.approx(metrics.mask_iou(heatmap.normalise(full), mask, 0.2)[0], abs=1e-5)
         assert result.rel_energy == pytest.approx(metrics.relative_energy(full, mask)[0], rel=1e-4)
+        assert result.localised == metrics.box_localised(heatmap.normalise(full), mask, 0.2)[0]
+        assert _same(result.head_pointing, _in_box(*np.unravel_index(full[0].argmax(), full[0].shape),
+                                                   _head_box(record.name)))
         np.testing.assert_allclose(result.top_map, explanation.maps[0], rtol=1e-4, atol=1e-6)
 
 
 def test_gaussian_baseline_points_at_the_centre_pixel(tiny_pets, records, resnet_results) -> None:
+    """The centre pixel (the upper-left one of an even size) is on each pet; only Bengal_12's head box, which
+    spans its whole photo, holds it (by hand: e.g. Abyssinian_1's head ends at row 30, the centre is row 35)."""
     for record, result in zip(records, resnet_results):
         mask = data.pet_mask(tiny_pets, record)
         height, width = mask.shape
-        assert result.gauss_pointing == mask[(height - 1) // 2, (width - 1) // 2]
+        centre = (height - 1) // 2, (width - 1) // 2
+        assert result.gauss_pointing == mask[centre]
+        assert _same(result.gauss_head_pointing, _in_box(*centre, _head_box(record.name)))
         assert 0.0 <= result.gauss_iou <= 1.0
         assert 0.0 <= result.gauss_rel_energy <= 1 / mask.mean()
+    head_hits = {r.name: r.gauss_head_pointing for r in resnet_results if not math.isnan(r.gauss_head_pointing)}
+    assert head_hits == {"Abyssinian_1": 0.0, "american_bulldog_4": 0.0, "beagle_6": 0.0, "Bengal_12": 1.0}
+
+
+def _gaussian_box(height: int, width: int) -> tuple[int, int, int, int]:
+    """By hand: a centred Gaussian with sigma a quarter of each side keeps, at 20% of its peak pixel, one
+    convex ellipse, so the largest region's box is the box of every pixel inside it."""
+    ys = (np.arange(height) - (height - 1) / 2) / (0.25 * height)
+    xs = (np.arange(width) - (width - 1) / 2) / (0.25 * width)
+    gauss = np.exp(-0.5 * (ys[:, None] ** 2 + xs[None, :] ** 2))
+    rows, cols = np.nonzero(gauss >= 0.2 * gauss.max())
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    inter = max(min(a[2], b[2]) - max(a[0], b[0]), 0) * max(min(a[3], b[3]) - max(a[1], b[1]), 0)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="module")
+def big_pets(tiny_pets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny data set with the trimaps of Abyssinian_10 and beagle_7 all pet (value 1): their pet box is
+    the whole photo."""
+    root = tmp_path_factory.mktemp("big_pets")
+    shutil.copytree(tiny_pets / "oxford-iiit-pet", root / "oxford-iiit-pet")
+    for name in ("Abyssinian_10", "beagle_7"):
+        path = root / "oxford-iiit-pet" / "annotations" / "trimaps" / f"{name}.png"
+        with Image.open(path) as trimap:
+            Image.new("L", trimap.size, data.TRIMAP_PET).save(path)
+    return root
+
+
+def test_gaussian_box_localises_a_pet_filling_the_photo_and_misses_the_small_ones(big_pets, resnet18) -> None:
+    """By hand the Gaussian's box covers about 0.8 of the photo: IoU about 0.8 with a whole-photo pet box,
+    about 0.48 with the tiny ellipse pets' boxes (trimap values 1 and 3)."""
+    records = data.pet_index(big_pets)
+    results = predict_records(big_pets, records, resnet18, size_px=SIZE_PX, random_model=resnet18)
+    for record, result in zip(records, results):
+        trimap = data.trimap(big_pets, record)
+        rows, cols = np.nonzero(trimap != data.TRIMAP_BACKGROUND)
+        pet_box = int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+        iou = _iou(_gaussian_box(*trimap.shape), pet_box)
+        assert abs(iou - 0.5) > 0.01, "too close to the criterion for a test"
+        assert result.gauss_localised == (iou >= 0.5)
+    assert [r.name for r in results if r.gauss_localised] == ["Abyssinian_10", "beagle_7"]
 
 
 def test_scores_lie_in_their_ranges(tiny_pets, records, resnet_results) -> None:
@@ -74,21 +150,24 @@ def test_scores_lie_in_their_ranges(tiny_pets, records, resnet_results) -> None:
         share = data.pet_mask(tiny_pets, record).mean()
         for prefix in PREFIXES.values():
             assert isinstance(getattr(result, prefix + "pointing"), bool)
+            assert isinstance(getattr(result, prefix + "localised"), bool)
             assert 0.0 <= getattr(result, prefix + "iou") <= 1.0
             assert 0.0 <= getattr(result, prefix + "rel_energy") <= 1 / share + 1e-9
+            head = getattr(result, prefix + "head_pointing")
+            assert math.isnan(head) if record.name not in TINY_HEAD_BOXES else head in (0.0, 1.0)
 
 
 def test_random_baseline_is_the_given_model_else_the_seed0_randomised_copy(tiny_pets, records, resnet18,
                                                                             resnet_results) -> None:
     """The resnet18 fixture is torchvision's init under seed 0, which is what randomised(seed=0) rebuilds."""
     for result in resnet_results:  # made with the default random_model
-        assert (result.random_pointing, result.random_iou, result.random_rel_energy) == \
-            (result.pointing, result.iou, result.rel_energy)
+        for score in SCORE_FIELDS:
+            assert _same(getattr(result, "random_" + score), getattr(result, score)), score
     subset = records[:3]
     same = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=resnet18)
     for result in same:
-        assert (result.random_pointing, result.random_iou, result.random_rel_energy) == \
-            (result.pointing, result.iou, result.rel_energy)
+        for score in SCORE_FIELDS:
+            assert _same(getattr(result, "random_" + score), getattr(result, score)), score
     other = randomised(resnet18, seed=1)
     mixed = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=other)
     expected = predict_records(tiny_pets, subset, other, size_px=SIZE_PX)
@@ -189,20 +268,28 @@ def test_summary_overall_and_per_breed_equal_hand_computed_means(resnet_results)
     assert sum(means["count"] for means in summary["per_breed"].values()) == len(resnet_results)
 
 
-def _result(breed: str, *, iou: float, correct: bool | None, pointing: bool = True) -> ImageResult:
+def _result(breed: str, *, iou: float, correct: bool | None, pointing: bool = True, localised: bool = False,
+            head: float = math.nan) -> ImageResult:
     return ImageResult(name=f"{breed}_1", split="test", breed=breed, species="cat", label=0, predicted_index=0,
                        predicted_name="x", probability=0.5, correct=correct, pointing=pointing, iou=iou,
-                       rel_energy=iou, gauss_pointing=False, gauss_iou=0.5, gauss_rel_energy=1.0,
-                       random_pointing=True, random_iou=0.1, random_rel_energy=0.8)
+                       rel_energy=iou, localised=localised, head_pointing=head, gauss_pointing=False,
+                       gauss_iou=0.5, gauss_rel_energy=1.0, gauss_localised=True, gauss_head_pointing=1.0,
+                       random_pointing=True, random_iou=0.1, random_rel_energy=0.8, random_localised=localised,
+                       random_head_pointing=math.nan)
 
 
 def test_summary_skips_undefined_scores_and_reports_nothing_as_none() -> None:
-    results = [_result("A", iou=0.2, correct=True), _result("A", iou=float("nan"), correct=False),
-               _result("B", iou=float("nan"), correct=None, pointing=False)]
+    """Booleans average to rates; a missing head box (NaN) is skipped, not counted as a miss."""
+    results = [_result("A", iou=0.2, correct=True, localised=True, head=1.0),
+               _result("A", iou=float("nan"), correct=False, head=0.0),
+               _result("B", iou=float("nan"), correct=None, pointing=False, localised=True)]
     summary = summarise(results)
     assert summary["count"] == 3 and summary["accuracy"] == 0.5
     assert summary["iou"] == {"model": pytest.approx(0.2), "gaussian": 0.5, "random": pytest.approx(0.1)}
     assert summary["pointing"] == {"model": pytest.approx(2 / 3), "gaussian": 0.0, "random": 1.0}
+    assert summary["localised"] == {"model": pytest.approx(2 / 3), "gaussian": 1.0, "random": pytest.approx(2 / 3)}
+    assert summary["head_pointing"] == {"model": 0.5, "gaussian": 1.0, "random": None}
+    assert summary["per_breed"]["B"]["head_pointing"]["model"] is None
     assert summary["per_breed"]["B"]["iou"]["model"] is None and summary["per_breed"]["B"]["accuracy"] is None
     empty = summarise([])
     assert empty["count"] == 0 and empty["accuracy"] is None and empty["per_breed"] == {}
@@ -246,14 +333,16 @@ def test_real_lite0_cams_localise_pets_better_than_both_baselines(lite0, pets_ro
     print(capsys.readouterr().out)
     assert summary["count"] == 232
     assert summary["pointing"]["model"] > 0.8
-    for score in ("iou", "rel_energy"):
+    for score in ("iou", "rel_energy", "localised"):
         assert summary[score]["model"] > max(summary[score]["gaussian"], summary[score]["random"])
     assert np.isfinite([summary["iou"]["model"], summary["rel_energy"]["model"]]).all()
+    assert summary["head_pointing"]["model"] is None  # Oxford's head boxes are for trainval photos only
 
 
 def test_true_class_is_the_species_breed_or_imagenet_class_of_the_same_name(resnet18, binary_resnet,
                                                                           breed_model) -> None:
-    assert true_class_index(binary_resnet, "dog", "beagle") == 1 and true_class_index(binary_resnet, "cat", "Bengal") == 0
+    assert true_class_index(binary_resnet, "dog", "beagle") == 1
+    assert true_class_index(binary_resnet, "cat", "Bengal") == 0
     assert true_class_index(breed_model, "dog", "american_bulldog") == 1
     assert resnet18.class_names[true_class_index(resnet18, "dog", "saint_bernard")] == "Saint Bernard"
     assert true_class_index(resnet18, "cat", "Abyssinian") is None

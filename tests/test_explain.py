@@ -1,4 +1,5 @@
-"""explain(): every registered method end to end, photos of mixed sizes, ordering and clamping of classes."""
+"""explain(): every registered method end to end, photos of mixed sizes, ordering and clamping of classes, and maps
+that line up with the photo (a model whose features are the photo itself, pooled at stride 32)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,12 @@ import torch
 from conftest import make_photo
 from PIL import Image
 
+from camcore import heads
 from camcore.cams import METHODS
 from camcore.errors import UnsupportedMethod
 from camcore.explain import Explanation, explain
 from camcore.models import LoadedModel
+from camcore.preprocessing import Preprocessing
 
 SIZE_PX = 64
 
@@ -92,11 +95,11 @@ def test_wide_photo_map_is_wider_than_tall(resnet18: LoadedModel) -> None:
     assert wide.maps.shape[1:] == tall.maps.shape[:0:-1]
 
 
-def test_normalised_maps_span_zero_to_one(resnet18: LoadedModel, photo: Image.Image) -> None:
+def test_normalised_maps_are_their_positive_part_over_its_maximum(resnet18: LoadedModel, photo: Image.Image) -> None:
     (explanation,) = explain([photo], resnet18, method="layercam", top_k=3, size_px=SIZE_PX)
     normalised = explanation.normalised()
-    assert normalised.shape == explanation.maps.shape
-    assert np.allclose(normalised.min(axis=(1, 2)), 0) and np.allclose(normalised.max(axis=(1, 2)), 1)
+    positive = np.maximum(explanation.maps, 0)
+    np.testing.assert_allclose(normalised, positive / positive.max(axis=(1, 2), keepdims=True), rtol=1e-6)
 
 
 def test_unknown_method_names_the_valid_ones(resnet18: LoadedModel, photo: Image.Image) -> None:
@@ -129,3 +132,88 @@ def test_cam_explanation_states_the_lessons_identity(resnet18, binary_resnet) ->
         (result,) = explain([make_photo(90, 70, seed=6)], model, top_k=2, size_px=SIZE_PX)
         for rank, prediction in enumerate(result.predictions):
             assert result.map_mean(rank) + result.bias[rank] == pytest.approx(prediction.logit, rel=1e-5, abs=1e-5)
+
+
+class _PoolNet(torch.nn.Module):
+    """A CAM model whose features are known: the input itself averaged over 32x32 cells (stride 32), then GAP and
+    a Linear head whose class 0 is the mean brightness, so a cell's map value is its share of the photo's light."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = torch.nn.AvgPool2d(32)
+        self.fc = torch.nn.Linear(3, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[1 / 3] * 3, [-1 / 3] * 3]))
+            self.fc.bias.zero_()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(x)
+
+    def get_classifier(self) -> torch.nn.Linear:
+        return self.fc
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.forward_features(x).mean(dim=(2, 3)))
+
+
+@pytest.fixture(scope="module")
+def pool_net() -> LoadedModel:
+    module = _PoolNet().requires_grad_(False).eval()
+    device = torch.device("cpu")
+    layers, default_layer = heads.conv_layers(module, device)
+    cam = heads.find_cam_parts(module, device)
+    assert cam is not None
+    return LoadedModel(spec="poolnet", arch="poolnet", module=module, class_names=("bright", "dark"), binary=False,
+                       preprocessing=Preprocessing(resize_px=224, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
+                       layers=layers, default_layer=default_layer, cam=cam, device=device)
+
+
+ODD_PHOTOS = {(500, 375): (7, 9), (333, 517): (11, 7), (1001, 251): (7, 28)}
+"""(width, height) -> the feature grid (h, w): each input side is the nearest multiple of 32 at shorter side 224."""
+
+
+def _square_photo(size: tuple[int, int], box: tuple[int, int, int, int]) -> Image.Image:
+    """A black photo with a white box [x0, y0, x1, y1)."""
+    pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    x0, y0, x1, y1 = box
+    pixels[y0:y1, x0:x1] = 255
+    return Image.fromarray(pixels)
+
+
+def _cell_shares(length_px: int, cells: int) -> np.ndarray:
+    """(cells, length_px): how much of each photo pixel [p, p + 1) lies in cell i's share [i, i + 1) * length / cells,
+    divided by the share's length: a matrix that averages a photo row or column over the cells."""
+    edges = np.arange(cells + 1) * length_px / cells
+    pixels = np.arange(length_px)
+    overlap = np.clip(np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels), 0, None)
+    return overlap / (length_px / cells)
+
+
+@pytest.mark.parametrize("size", ODD_PHOTOS)
+@pytest.mark.parametrize("where", [(0.08, 0.1), (0.45, 0.5), (0.86, 0.84)])
+def test_a_bright_square_comes_out_where_it_is(pool_net: LoadedModel, size: tuple[int, int],
+                                               where: tuple[float, float]) -> None:
+    """The map's peak at photo size lies within one grid cell of the square's centre, corners included."""
+    width, height = size
+    grid_h, grid_w = ODD_PHOTOS[size]
+    side = int(min(width / grid_w, height / grid_h))
+    x0, y0 = int(where[0] * (width - side)), int(where[1] * (height - side))
+    (result,) = explain([_square_photo(size, (x0, y0, x0 + side, y0 + side))], pool_net, classes=[[0]])
+    assert result.maps.shape == (1, grid_h, grid_w)
+    peak_y, peak_x = np.unravel_index(np.argmax(result.at_image_size()[0]), (height, width))
+    assert abs(peak_x - (x0 + side / 2)) <= width / grid_w and abs(peak_y - (y0 + side / 2)) <= height / grid_h
+
+
+@pytest.mark.parametrize("size", ODD_PHOTOS)
+def test_each_map_cell_covers_its_equal_share_of_the_photo(pool_net: LoadedModel, size: tuple[int, int]) -> None:
+    """Cell (i, j) holds the photo's mean over [j, j + 1) * W / w x [i, i + 1) * H / h, what heatmap.upsample
+    assumes, computed here from the pixels alone. A grid that covered more or less than the photo (a 299 px
+    wide input pooled to 9 cells of 32 px) would be off by a third of a cell at the far edge."""
+    width, height = size
+    grid_h, grid_w = ODD_PHOTOS[size]
+    photo = _square_photo(size, (int(width * 0.55), int(height * 0.6), int(width * 0.93), int(height * 0.95)))
+    (result,) = explain([photo], pool_net, classes=[[0]])
+    brightness = np.asarray(photo, dtype=np.float64).mean(axis=2) / 255
+    expected = _cell_shares(height, grid_h) @ brightness @ _cell_shares(width, grid_w).T
+    np.testing.assert_allclose(result.maps[0], expected, atol=0.04)
+    assert result.map_mean(0) == pytest.approx(result.predictions[0].logit, rel=1e-5)

@@ -11,7 +11,7 @@ from camcore.display import SliderLayers, slider_layers
 from tests.conftest import make_photo
 from tests.test_display import PHOTO_SIZE, synthetic_explanation
 from tests.test_figures import ROUNDING, nan_of
-from ui.figures import explanation_figure
+from ui.explain_figures import explanation_figure
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +61,8 @@ def check_final_state(traces: list[dict], layers: SliderLayers) -> None:
     assert [t["visible"] for t in heat] == [t["visible"] for t in boxes] == [rank == 2 for rank in range(classes)]
     for rank, trace in enumerate(heat):
         z = nan_of(trace["z"])
-        np.testing.assert_array_equal(np.isnan(z), layers.maps[0, rank] < np.float32(0.4))
+        kept_at_zero = np.nan_to_num(layers.maps[0, rank], nan=0.0)  # threshold 0 keeps the positive part only
+        np.testing.assert_array_equal(np.isnan(z), kept_at_zero < np.float32(0.4))
         np.testing.assert_allclose(z, layers.maps[4, rank], atol=ROUNDING)
         assert trace["colorscale"] == heatmap.colorscale("jet")
         assert trace["opacity"] == pytest.approx(0.3)

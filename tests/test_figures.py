@@ -1,4 +1,5 @@
-"""ui.figures: trace layout, initial state and slider composition, emulated as plotly.js restyles them."""
+"""ui.explain_figures (over ui.plot_parts): trace layout, initial state and slider composition, emulated as
+plotly.js restyles them."""
 from __future__ import annotations
 
 import base64
@@ -15,7 +16,8 @@ from camcore.display import SliderLayers, slider_layers
 from camcore.explain import Prediction
 from tests.conftest import make_photo
 from tests.test_display import PHOTO_SIZE, synthetic_explanation
-from ui.figures import DECIMALS, explanation_figure, signed_figure, top_k_bar
+from ui.explain_figures import explanation_figure, signed_figure, top_k_bar
+from ui.plot_parts import DECIMALS
 
 K = 3
 HEAT, BOXES = [1, 2, 3], [4, 5, 6]

@@ -177,15 +177,20 @@ def test_truncated_file_is_refused(fmt: str) -> None:
 def test_messages_start_with_the_name_and_say_what_to_do(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    heic = "cat.heic: Pillow cannot open this file. Save it as JPEG or PNG."
-    assert _load_error(noise, name="cat.heic") == heic
-    assert _load_error(noise).startswith("image: Pillow cannot open")
+    unknown = "cat.heic: this file is not an image this app can read. Pick a photo: JPEG, PNG or WebP."
+    assert _load_error(noise, name="cat.heic") == unknown
+    assert _load_error(b"\0\0\0\x18ftypheic" + noise, name="cat.heic").startswith(
+        "cat.heic: this is an HEIC photo, which this app cannot read: save it as JPEG")
+    assert _load_error(b"%PDF-1.7\n" + noise, name="scan.jpg") == (
+        "scan.jpg: this file is a PDF document, not an image. Pick a photo: JPEG, PNG or WebP.")
     assert _load_error(b"") == "image: the file is empty. Upload the complete file again."
     assert _load_error(io.BytesIO(b"")).startswith("image: the file is empty.")
     (tmp_path / "empty.png").write_bytes(b"")
     assert _load_error(tmp_path / "empty.png").startswith("empty.png: the file is empty.")
     (tmp_path / "notes.txt").write_text("not a photo\n")
-    assert _load_error(tmp_path / "notes.txt").startswith("notes.txt: Pillow cannot open")
+    (tmp_path / "notes.jpg").write_text("not a photo\n")
+    assert _load_error(tmp_path / "notes.jpg") == ("notes.jpg: this file is not an image (it holds text). "
+                                                   "Pick a photo: JPEG, PNG or WebP.")
     assert _load_error(str(tmp_path / "missing.png")) == "missing.png: no such file. Check the path."
     assert _load_error(tmp_path).startswith(f"{tmp_path.name}: cannot read this file.")
 
@@ -211,7 +216,7 @@ def test_max_pixels_applies_to_ordinary_images() -> None:
 @pytest.fixture(scope="module")
 def big_pngs() -> dict[int, bytes]:
     """1-bit PNGs of side 9000 (over MAX_PIXELS only), 10000 (Pillow warns), 20000 (Pillow refuses)."""
-    assert 9000**2 > MAX_PIXELS and Image.MAX_IMAGE_PIXELS is not None
+    assert MAX_PIXELS < 9000**2 and Image.MAX_IMAGE_PIXELS is not None
     assert 9000**2 < Image.MAX_IMAGE_PIXELS < 10000**2 < 2 * Image.MAX_IMAGE_PIXELS < 20000**2
     return {side: _encode(Image.new("1", (side, side)), "PNG") for side in (9000, 10000, 20000)}
 
@@ -233,3 +238,102 @@ def test_pixel_count_is_checked_before_decoding(big_pngs: dict[int, bytes]) -> N
     """A cut-off bomb is refused as too large, not as truncated: its pixels were never decoded."""
     data = big_pngs[9000]
     assert "more than" in _load_error(data[: len(data) // 2])
+
+
+PHONE_WH = (4032, 3024)
+ORIENTATION = 0x0112
+
+
+@pytest.fixture(scope="module")
+def phone_photo() -> Image.Image:
+    """A 12 MP photo-like picture (gradients, a disc, fine noise): what a phone uploads, before JPEG coding."""
+    width, height = PHONE_WH
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    disc = ((xx - width * 0.6) ** 2 + (yy - height * 0.45) ** 2) < (height * 0.25) ** 2
+    pixels = np.stack([xx * 200 / width, yy * 200 / height, 60 + 150 * disc], axis=-1)
+    pixels += np.random.default_rng(0).integers(0, 12, size=(height, width, 1))
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def phone_jpegs(phone_photo: Image.Image) -> dict[int, bytes]:
+    """The phone photo as JPEG by EXIF orientation: 1 as stored, 6 and 8 rotated 90 degrees to view."""
+    jpegs = {}
+    for orientation in (1, 6, 8):
+        exif = Image.Exif()
+        exif[ORIENTATION] = orientation
+        jpegs[orientation] = _encode(phone_photo, "JPEG", quality=90, exif=exif.tobytes())
+    return jpegs
+
+
+def _dct_size(min_side_px: int) -> tuple[int, int]:
+    """libjpeg's scales are 1/1, 1/2, 1/4, 1/8 (sides rounded up): the smallest whose shorter side covers
+    min_side_px."""
+    width, height = PHONE_WH
+    scale = next((s for s in (8, 4, 2) if height // s >= min_side_px), 1)
+    return -(-width // scale), -(-height // scale)
+
+
+@pytest.mark.parametrize("min_side_px", [100, 224, 378, 379, 480, 640, 1512, 1513, 3024, 5000])
+def test_a_large_jpeg_decodes_at_the_smallest_scale_that_covers_min_side_px(
+    phone_jpegs: dict[int, bytes], min_side_px: int
+) -> None:
+    image = load_image(phone_jpegs[1], min_side_px=min_side_px)
+    assert image.mode == "RGB" and image.size == _dct_size(min_side_px)
+    shorter = min(image.size)
+    assert shorter >= min(min_side_px, PHONE_WH[1])
+    assert shorter < 2 * min_side_px or shorter == PHONE_WH[1] // 8  # 1/8 is the smallest scale there is
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_reduced_decode_matches_a_full_decode_then_resize(
+    phone_jpegs: dict[int, bytes], orientation: int
+) -> None:
+    """The same picture, EXIF rotation applied after the reduced decode (the size request holds either way)."""
+    reduced = load_image(phone_jpegs[orientation], min_side_px=480)
+    full = load_image(phone_jpegs[orientation])
+    rotated = orientation != 1
+    assert full.size == (PHONE_WH[::-1] if rotated else PHONE_WH)
+    assert reduced.size == ((756, 1008) if rotated else (1008, 756))
+    difference = np.abs(_pixels(reduced) - _pixels(full.resize(reduced.size, Image.Resampling.BOX)))
+    assert difference.mean() < 2.0 and np.percentile(difference, 99) < 12
+
+
+def test_rotation_puts_the_reduced_picture_the_right_way_up(phone_jpegs: dict[int, bytes]) -> None:
+    """Orientation 6 (rotate 90 degrees clockwise to view): the stored top row becomes the right-hand column."""
+    stored = _pixels(load_image(phone_jpegs[1], min_side_px=480))
+    viewed = _pixels(load_image(phone_jpegs[6], min_side_px=480))
+    assert np.abs(viewed - np.rot90(stored, k=-1)).mean() < 1.0
+
+
+def test_small_jpegs_and_other_formats_are_decoded_in_full(phone_photo: Image.Image) -> None:
+    small = _encode(phone_photo.resize((500, 375)), "JPEG", quality=90)
+    png = _encode(phone_photo.resize((2000, 1500)), "PNG")
+    for data, size in ((small, (500, 375)), (png, (2000, 1500))):
+        image = load_image(data, min_side_px=224)
+        assert image.size == size
+        assert np.array_equal(_pixels(image), _pixels(load_image(data)))
+
+
+def test_reduced_decode_keeps_the_pixel_guard_and_the_error_paths(phone_jpegs: dict[int, bytes]) -> None:
+    """The header's pixel count is checked even though a draft would decode far fewer pixels."""
+    data = phone_jpegs[1]
+    message = _load_error(data, name="phone.jpg", max_pixels=PHONE_WH[0] * PHONE_WH[1] - 1, min_side_px=224)
+    assert message.startswith("phone.jpg: the image has more than")
+    assert "truncated or damaged" in _load_error(data[:2000], min_side_px=224)
+    assert "not an image (it holds text)" in _load_error(b"not an image at all", min_side_px=224)
+
+
+def test_cmyk_and_grey_jpegs_decode_reduced_too(phone_photo: Image.Image) -> None:
+    for mode in ("CMYK", "L"):
+        data = _encode(phone_photo.convert(mode), "JPEG", quality=90)
+        image = load_image(data, min_side_px=700)
+        assert image.mode == "RGB" and image.size == (1008, 756)
+        full = load_image(data).resize(image.size, Image.Resampling.BOX)
+        assert np.abs(_pixels(image) - _pixels(full)).mean() < 2.0
+
+
+@pytest.mark.parametrize("min_side_px", [0, -5])
+def test_min_side_px_must_be_positive(min_side_px: int) -> None:
+    with pytest.raises(ValueError, match="min_side_px"):
+        load_image(_half_red_jpeg(), min_side_px=min_side_px)

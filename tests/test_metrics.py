@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from camcore import metrics
+from camcore import heatmap, metrics
 
 MASK = np.zeros((4, 4), dtype=bool)
 MASK[:2, :2] = True  # the pet: the top-left quarter, 4 of 16 pixels
@@ -15,7 +15,7 @@ PEAK_ON_PET = np.array([[0, 1, 0, 0],
                         [0, 3, 0, 0],
                         [0, 0, 0, 2],
                         [0, 0, 0, 0]], dtype=np.float32)
-"""Positive mass 6, of which 1 + 3 = 4 on the pet; min-max normalised: 1/3 at (0,1), 1 at (1,1), 2/3 at (2,3)."""
+"""Positive mass 6, of which 1 + 3 = 4 on the pet; normalised (/ 3): 1/3 at (0,1), 1 at (1,1), 2/3 at (2,3)."""
 PEAK_OFF_PET = np.array([[-5, 1, 0, 0],
                          [0, 1, 0, 0],
                          [0, 0, 0, 0],
@@ -59,6 +59,70 @@ def test_mask_iou_of_two_empty_sets_is_undefined_and_an_empty_mask_scores_zero()
     assert math.isnan(metrics.mask_iou(nothing_kept, empty, 0.2)[0])
     assert metrics.mask_iou(nothing_kept, _one(MASK), 0.2).tolist() == [0.0]
     assert metrics.mask_iou(_one(PEAK_ON_PET / 3), empty, 0.2).tolist() == [0.0]
+
+
+def test_mask_iou_of_a_signed_map_never_keeps_its_negative_part() -> None:
+    """PEAK_OFF_PET normalised: 1/6 at (0,1) and (1,1), 1 at (3,3), the -5 and the zeros at 0. At 0.1 the kept
+    pixels are those three: intersection 2, union 4 + 3 - 2 = 5. (Min-max would put zero at 5/11 and keep all.)"""
+    normalised = heatmap.normalise(_one(PEAK_OFF_PET))
+    assert metrics.mask_iou(normalised, _one(MASK), 0.1) == pytest.approx([2 / 5])
+    assert metrics.mask_iou(normalised, _one(MASK), 0.0) == pytest.approx([2 / 5])
+
+
+@pytest.mark.parametrize(("box_a", "box_b", "iou"), [
+    ((0, 0, 4, 4), (2, 2, 6, 6), 4 / 28),  # a 2x2 overlap of two 4x4 boxes: 4 / (16 + 16 - 4)
+    ((0, 0, 4, 2), (0, 0, 2, 4), 4 / 12),  # crossed 4x2 and 2x4: overlap 2x2
+    ((1, 1, 3, 3), (0, 0, 10, 10), 4 / 100),  # inside: the small area over the big one
+    ((0, 0, 2, 2), (2, 2, 4, 4), 0.0),  # corners touch: x1/y1 are exclusive, no shared pixel
+    ((0, 0, 2, 2), (5, 0, 7, 2), 0.0),
+    ((3, 1, 9, 6), (3, 1, 9, 6), 1.0),
+    ((0, 0, 2, 2), None, 0.0),
+    (None, None, 0.0),
+])
+def test_box_iou_by_hand(box_a, box_b, iou: float) -> None:
+    assert metrics.box_iou(box_a, box_b) == pytest.approx(iou)
+    assert metrics.box_iou(box_b, box_a) == pytest.approx(iou)
+
+
+def _pet_10x10() -> np.ndarray:
+    """A 10x10 mask whose pet is an L in the box [2, 2, 8, 8] (36 px): the box, not the pixels, is compared."""
+    mask = np.zeros((10, 10), dtype=bool)
+    mask[2:8, 2:4] = True
+    mask[6:8, 2:8] = True
+    return mask
+
+
+def test_box_localised_is_the_box_iou_with_the_pets_box_at_least_a_half() -> None:
+    """The pet box is [2, 2, 8, 8] (36 px). By hand: region [2, 2, 7, 8] covers 30 px (IoU 30/36, a hit);
+    [0, 0, 4, 4] overlaps 2x2 (IoU 4/48); [2, 2, 8, 5] overlaps 18 (IoU 0.5 exactly: a hit); the 30 px region
+    plus two hot corner pixels still hits (a box around every kept pixel, [0, 0, 10, 10], would not: 36/100);
+    a 19 px L along the top and right edges (value 1, box [0, 0, 10, 10]) outgrows an 18 px block on the pet
+    (value 2) at 0.2 but drops out at 0.6; a map with no positive value keeps nothing: a miss."""
+    maps = np.full((6, 10, 10), -1.0, dtype=np.float32)
+    maps[0, 2:8, 2:7] = 2.0
+    maps[1, 0:4, 0:4] = 2.0
+    maps[2, 2:5, 2:8] = 2.0
+    maps[3, 2:8, 2:7] = 2.0
+    maps[3, 0, 0] = maps[3, 9, 9] = 2.0
+    maps[4, 2:5, 2:8] = 2.0
+    maps[4, 0, :] = maps[4, :, 9] = 1.0
+    masks = np.stack([_pet_10x10()] * 6)
+    normalised = heatmap.normalise(maps)
+    assert metrics.box_localised(normalised, masks, 0.2).tolist() == [True, False, True, True, False, False]
+    assert metrics.box_localised(normalised, masks, 0.6).tolist() == [True, False, True, True, True, False]
+    assert metrics.LOCALISED_IOU == 0.5
+
+
+def test_pointing_game_in_boxes_by_hand() -> None:
+    """The peak of each map is at row 1, column 2; boxes are [x0, y0, x1, y1) with x1/y1 exclusive."""
+    maps = np.zeros((4, 4, 5))
+    maps[:, 1, 2] = 7.0
+    maps[:, 3, 4] = -9.0
+    boxes = [(2, 1, 3, 2), (0, 0, 2, 2), (2, 0, 5, 1), None]
+    out = metrics.pointing_game_in_boxes(maps, boxes)
+    assert out[:3].tolist() == [1.0, 0.0, 0.0] and math.isnan(out[3])
+    with pytest.raises(ValueError):
+        metrics.pointing_game_in_boxes(maps, boxes[:2])
 
 
 def test_energy_inside_counts_only_positive_mass() -> None:

@@ -11,7 +11,8 @@ import torch
 import torchvision
 from conftest import SMALL, make_photo
 
-from camcore.errors import CheckpointError, UnsupportedMethod, WeightsUnavailable
+from camcore.cli import main
+from camcore.errors import CheckpointError, ModelUnsupported, UnsupportedMethod, WeightsUnavailable
 from camcore.explain import explain
 from camcore.models import TORCHVISION_CHOICES, LoadedModel, imagenet_categories, load_model
 
@@ -58,7 +59,8 @@ def test_resnet18_from_a_local_weights_file(resnet18: LoadedModel, resnet18_weig
     assert resnet18.default_layer == "layer4" and {"layer3", "layer4.1.relu", "layer1.0"} <= set(resnet18.layers)
     assert resnet18.cam is not None and not resnet18.binary and resnet18.device == torch.device("cpu")
     assert resnet18.class_names == imagenet_categories() and len(resnet18.class_names) == 1000
-    assert resnet18.preprocessing.resize_px == 224 and resnet18.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))
+    assert resnet18.preprocessing.resize_px == 224
+    assert resnet18.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))
     saved = torch.load(resnet18_weights, weights_only=True)
     assert all(torch.equal(value, saved[key]) for key, value in resnet18.module.state_dict().items())
     _assert_frozen(resnet18)
@@ -84,9 +86,11 @@ def test_other_torchvision_archs(arch: str, has_cam: bool, tmp_path: Path) -> No
             explain([photo], model, method="cam", size_px=64)
         return
     (cam,) = explain([photo], model, method="cam", top_k=2, size_px=64)
-    logits = [p.logit for p in cam.predictions]
-    assert np.allclose(cam.signed_maps.mean(axis=(1, 2)) + np.array(cam.bias), logits, rtol=1e-4, atol=1e-4)
-    assert [p.class_index for p in cam.predictions] == [p.class_index for p in grad.predictions]
+    with torch.inference_mode():  # the model's own forward on the input explain() built, not camcore's logits
+        own = model.module(model.preprocessing.with_size(64).transform()(photo)[None])[0].numpy()
+    indices = [p.class_index for p in cam.predictions]
+    assert indices == [p.class_index for p in grad.predictions] and np.allclose(own[indices], np.sort(own)[::-1][:2])
+    assert np.allclose(cam.signed_maps.mean(axis=(1, 2)) + np.array(cam.bias), own[indices], rtol=1e-4, atol=1e-4)
 
 
 def test_checkpoint_spec_brings_its_classes_head_and_preprocessing(binary_resnet: LoadedModel) -> None:
@@ -176,3 +180,31 @@ def test_a_planted_file_in_torch_home_is_not_run(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(CheckpointError, match=RESNET18_FILE):
         load_model("resnet18", device="cpu")
     assert not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def vit_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight ViT: it asserts a 224 px input, so the 128 px probe at load fails."""
+    import timm
+
+    path = tmp_path_factory.mktemp("vit") / "vit_random.pth"
+    torch.save(timm.create_model("vit_tiny_patch16_224", pretrained=False).state_dict(), path)
+    return path
+
+
+def test_a_model_that_fails_the_probe_is_refused_in_one_line(vit_weights: Path) -> None:
+    with pytest.raises(ModelUnsupported) as info:
+        load_model("timm:vit_tiny_patch16_224", weights_path=vit_weights, device="cpu")
+    message = str(info.value)
+    assert message.startswith("timm:vit_tiny_patch16_224: ") and "AssertionError" in message and "\n" not in message
+
+
+def test_the_cli_reports_an_unusable_model_in_one_line(vit_weights: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    photo = tmp_path / "cat.png"
+    make_photo().save(photo)
+    status = main(["explain", str(photo), "--model", "timm:vit_tiny_patch16_224", "--weights", str(vit_weights),
+                   "--device", "cpu", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.startswith("camcore: timm:vit_tiny_patch16_224: ") and "\n" not in err
+    assert "Traceback" not in err

@@ -14,12 +14,14 @@ from streamlit.testing.v1 import AppTest
 
 from camcore.data import DATA_ENV
 from camcore.device import choose_device, describe
+from camcore.evaluate import IMAGENET_CATS
 from camcore.explain import explain
 from camcore.images import load_image
-from camcore.models import LoadedModel
+from camcore.models import LoadedModel, imagenet_categories
+from camcore.samples import sample_photos
 from tests.conftest import make_photo
 from ui import resources
-from ui.widgets import MODEL_ENV, WEIGHTS_ENV
+from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 APP, EXPLAIN = str(ROOT / "app.py"), str(ROOT / "pages" / "1_Explain.py")
@@ -82,7 +84,7 @@ def test_home_page_says_what_and_where() -> None:
 def test_explain_without_input_asks_for_a_photo(random_resnet: None, pets: Path, resnet18: LoadedModel) -> None:
     at = explain_page()
     assert not at.exception
-    assert [info.value for info in at.info] == ["Upload a photo to start."]
+    assert [info.value for info in at.info] == ["Upload a photo, or press Try a sample."]
     assert at.selectbox(key="explain.model").value == "resnet18"
     assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM"]
     assert at.slider(key="explain.top_k").value == 5
@@ -171,5 +173,44 @@ def test_offline_without_weights_says_how_to_pass_a_file(monkeypatch: pytest.Mon
     at = explain_page()
     assert not at.exception
     assert "resnet50 weights are not in" in at.error[0].value
-    assert "Local weights file" in at.info[0].value
+    assert "EfficientNet-Lite0 works without internet" in at.info[0].value
 
+
+
+@pytest.fixture
+def fresh_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user's machine: no cached torchvision weights, no model preselected, no data set."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "no-data"))
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+
+
+def test_fresh_machine_explains_a_sample_with_real_imagenet_classes(fresh_machine: None) -> None:
+    """No weights cached, no internet needed: the packaged Lite0 is the default and "Try a sample" shows a cat."""
+    at = explain_page()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="explain.model").value == "lite0"
+    assert "resnet18's ImageNet weights are not in" in page_text(at)
+    at.button(key="explain.try_sample").click().run()
+    assert not at.exception and not at.error
+    assert at.multiselect(key="explain.shipped").value == [sample_photos()[0].name]
+    [figure] = explanation_figures(at)
+    top_name = figure["data"][1]["name"].split(". ", 1)[1].rsplit(" (", 1)[0]
+    assert imagenet_categories().index(top_name) in IMAGENET_CATS  # Bengal_3.jpg, a cat
+    at.button(key="explain.try_sample").click().run()
+    assert at.multiselect(key="explain.shipped").value == [path.name for path in sample_photos()[:2]]
+    assert len(explanation_figures(at)) == 2
+
+
+def test_downloads_name_the_class_and_settings_they_hold(fresh_machine: None) -> None:
+    at = explain_page()
+    at.button(key="explain.try_sample").click().run()
+    at.selectbox(key="explain.class.0").set_value(1).run()
+    at.select_slider(key="explain.threshold.0").set_value(0.5).run()
+    at.selectbox(key="explain.colormap.0").set_value("viridis").run()
+    assert not at.exception
+    second = at.selectbox(key="explain.class.0").options[1]  # "2. <class name>"
+    png, npy = (button.proto for button in at.get("download_button"))
+    assert png.label == f"Overlay PNG ({second}, threshold 0.5, viridis)"
+    assert npy.label == f"Raw map .npy ({second})"

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_photo
 from PIL import Image
 from torchvision.models import ResNet18_Weights
 
+from camcore.cams import compute_maps
 from camcore.explain import explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model
@@ -75,3 +77,19 @@ def test_top_class_is_a_cat_or_dog(rates: Rates) -> None:
 
 def test_cam_peak_falls_on_the_pet(rates: Rates) -> None:
     assert rates.peak_on_pet >= 0.80, rates
+
+
+def test_real_lite0_cam_identities_hold_against_its_own_forward(lite0: LoadedModel) -> None:
+    """mean(CAM) + bias = the model's own logit, and Grad-CAM = ReLU(CAM) / cells, with the real weights."""
+    transform = lite0.preprocessing.transform()
+    x = torch.stack([transform(make_photo(300, 224, seed)) for seed in (0, 1)])
+    cam = compute_maps(lite0, x, method="cam", top_k=3)
+    grad = compute_maps(lite0, x, method="gradcam", class_indices=cam.class_indices)
+    with torch.inference_mode():
+        own = lite0.module(x)
+    scale = float(own.abs().max())
+    torch.testing.assert_close(cam.signed_maps.mean(dim=(2, 3)) + cam.bias, own.gather(1, cam.class_indices),
+                               rtol=1e-4, atol=1e-5 * scale)
+    cells = cam.maps.shape[-2] * cam.maps.shape[-1]
+    torch.testing.assert_close(grad.maps, cam.signed_maps.relu() / cells, rtol=1e-4,
+                               atol=1e-5 * float(cam.signed_maps.abs().max()) / cells)

@@ -12,29 +12,36 @@ from pathlib import Path
 import streamlit as st
 
 from camcore import data
+from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress, predict_records
 from camcore.explain import Explanation, explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
 
 
-@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
 def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
     """One frozen model for every session; read-only use only (camcore.hooks restores whatever it touches).
 
-    Failures (no weights offline, a wrong file) are not cached, so fixing the path and rerunning retries.
+    Cached under the resolved device, so "auto" and "cuda" on a GPU machine share one copy. Failures (no weights
+    offline, a wrong file) are not cached, so fixing the path and rerunning retries.
     """
-    return load_model(spec, weights_path=weights_path or None, device=device)
+    return _model_on(spec, weights_path or None, str(choose_device(device)))
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+def _model_on(spec: str, weights_path: str | None, device: str) -> LoadedModel:
+    return load_model(spec, weights_path=weights_path, device=device)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                method: str, layer: str | None, top_k: int, size_px: int | None,
+                method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None = None,
                 classes: tuple[int, ...] | None = None) -> Explanation:
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
-    does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel."""
+    does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel. min_side_px:
+    decode a large JPEG at reduced scale (camcore.images.load_image), as the page decodes the photo it shows."""
     model = shared_model(spec, weights_path, device)
-    photo = load_image(image_bytes, name=name)
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
                    classes=None if classes is None else [classes])[0]
 
@@ -52,10 +59,14 @@ def pet_index(root: str) -> tuple[data.PetRecord, ...]:
     return data.pet_index(Path(root))
 
 
-@st.cache_resource(max_entries=3, show_spinner="Randomising a copy of the model…")
 def random_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
     """The shared model's architecture with re-initialised weights: the sanity-check baseline of every score."""
-    return randomised(shared_model(spec, weights_path, device))
+    return _random_model_on(spec, weights_path or None, str(choose_device(device)))
+
+
+@st.cache_resource(max_entries=3, show_spinner="Randomising a copy of the model…")
+def _random_model_on(spec: str, weights_path: str | None, device: str) -> LoadedModel:
+    return randomised(_model_on(spec, weights_path, device))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -71,7 +82,7 @@ def result_store(root: str, spec: str, weights_path: str | None, device: str, me
 def predictions(root: Path, records: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str,
                 *, method: str, progress: Progress | None = None) -> dict[str, ImageResult]:
     """Each record's result by name; only records no session has predicted yet are run, in batches."""
-    store = result_store(str(root), spec, weights_path, device, method)
+    store = result_store(str(root), spec, weights_path, str(choose_device(device)), method)
     missing = [record for record in records if record.name not in store]
     if missing:
         model = shared_model(spec, weights_path, device)

@@ -6,8 +6,8 @@ A method file only says how channel (or pixel) weights come from what it is hand
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -23,9 +23,11 @@ WeightsFn = Callable[[Tensor, Tensor], Tensor]
 @dataclass(frozen=True)
 class Method:
     """A registered map method. `rectify`: its map is ReLU(sum_c w_c A_c), as in the Grad-CAM papers;
-    CAM keeps the signed map (its normalised view is min-max, as the CAM authors' code)."""
+    CAM keeps the signed map (heatmap.normalise views its positive part over its maximum, as the CAM paper's
+    threshold reads)."""
 
     key: str
+    label: str  # the method's name in pages, legends and file names, e.g. "Grad-CAM++"
     weights: WeightsFn
     needs_gradients: bool
     rectify: bool
@@ -34,9 +36,10 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def register(key: str, *, needs_gradients: bool, rectify: bool = True) -> Callable[[WeightsFn], WeightsFn]:
+def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True
+             ) -> Callable[[WeightsFn], WeightsFn]:
     def decorate(weights: WeightsFn) -> WeightsFn:
-        METHODS[key] = Method(key, weights, needs_gradients, rectify)
+        METHODS[key] = Method(key, label, weights, needs_gradients, rectify)
         return weights
     return decorate
 
@@ -79,10 +82,49 @@ def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: i
                  layer: str | None = None, class_indices: Tensor | None = None) -> MapBatch:
     """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K))."""
     spec = check_applicable(model, method, layer)
+    class_indices = _checked_indices(class_indices, x.shape[0], len(model.class_names), top_k)
     x = x.to(model.device, memory_format=memory_format(model.device))
     if spec.needs_gradients:
         return _gradient_maps(model, x, spec, top_k, layer, class_indices)
     return _cam_maps(model, x, spec, top_k, layer, class_indices)
+
+
+def _checked_indices(class_indices: Tensor | None, batch_size: int, num_classes: int,
+                     top_k: int) -> Tensor | None:
+    """(N, K) class indices checked on the CPU before any device work: on CUDA an index out of range is a
+    device-side assert, which breaks CUDA for every session the process serves, not a catchable error."""
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, not {top_k}.")
+    if class_indices is None:
+        return None
+    indices = torch.as_tensor(class_indices).cpu()
+    if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
+        raise TypeError(f"Class indices must be integers, not {indices.dtype}.")
+    if indices.dim() != 2 or indices.shape[0] != batch_size or indices.shape[1] == 0:
+        raise ValueError(f"Class indices must have shape (images, classes) = ({batch_size}, K >= 1), "
+                         f"not {tuple(indices.shape)}.")
+    bad = indices[(indices < 0) | (indices >= num_classes)]
+    if bad.numel():
+        raise ValueError(f"Class index {int(bad[0])} is out of range: this model has {num_classes} classes "
+                         f"(0 to {num_classes - 1}).")
+    return indices
+
+
+def _head_logits(model: LoadedModel, features: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(N, C, h, w) features -> float32 logits (N, classes), head weight (classes, C) and bias (classes,).
+
+    Both CAM and the Grad-CAM family take their logits from here when the head is GAP+Linear, so that one
+    photo gets the same probabilities whichever method explains it: under autocast the model's own head
+    would run in bf16/fp16, and its probabilities would differ from CAM's in the second or third digit.
+    A one-logit head becomes two classes (-w, w), (-b, b).
+    """
+    assert model.cam is not None  # callers check first: check_applicable refuses CAM without these parts
+    weight: Tensor = model.cam.linear.weight.float()
+    head_bias = model.cam.linear.bias
+    bias = torch.zeros(weight.shape[0], device=weight.device) if head_bias is None else head_bias.float()
+    if model.binary:
+        weight, bias = torch.cat([-weight, weight]), torch.cat([-bias, bias])
+    return features.float().mean(dim=(2, 3)) @ weight.T + bias, weight, bias
 
 
 def _virtual_logits(out: Tensor, binary: bool) -> Tensor:
@@ -117,13 +159,9 @@ def _cam_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: st
     """CAM: one forward to the features; logits and every class map follow from the Linear head exactly."""
     with eval_mode(model.module), torch.inference_mode():
         with autocast(model.device):
-            features = model.cam.features(x)
+            features = model.cam.features(x)  # type: ignore[union-attr]  # check_applicable ensured it
         acts = features.float().unsqueeze(1)
-        weight, bias = model.cam.linear.weight.float(), model.cam.linear.bias
-        bias = torch.zeros(weight.shape[0], device=weight.device) if bias is None else bias.float()
-        if model.binary:
-            weight, bias = torch.cat([-weight, weight]), torch.cat([-bias, bias])
-        logits = acts[:, 0].mean(dim=(2, 3)) @ weight.T + bias
+        logits, weight, bias = _head_logits(model, features)
         chosen = _chosen(logits, top_k, class_indices)
         signed = _weighted_sum(spec.weights(acts, weight[chosen]), acts)
         return MapBatch(logits, _probabilities(logits, model.binary), chosen, signed,
@@ -132,12 +170,13 @@ def _cam_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: st
 
 def _gradient_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
                    class_indices: Tensor | None) -> MapBatch:
-    """Grad-CAM family: one forward (no graph before the layer), one batched backward for all K classes."""
+    """Grad-CAM family: one forward (no graph before the layer), one batched backward for all K classes.
+    On a GAP+Linear head the forward is CAM's (features, then the head in float32: see _head_logits)."""
     name = layer or model.default_layer
     with eval_mode(model.module), gradient_tap(model.layer(name)) as tap, torch.no_grad():
         with autocast(model.device):
-            out = model.module(x)
-        logits = _virtual_logits(out, model.binary)
+            out = model.module(x) if model.cam is None else model.cam.features(x)
+        logits = _virtual_logits(out, model.binary) if model.cam is None else _head_logits(model, out)[0]
         if not tap:
             raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
         chosen = _chosen(logits, top_k, class_indices)

@@ -4,7 +4,7 @@ from torch import Tensor
 from camcore.cams.base import register
 
 
-@register("cam", needs_gradients=False, rectify=False)
+@register("cam", label="CAM", needs_gradients=False, rectify=False)
 def cam_weights(acts: Tensor, head_rows: Tensor) -> Tensor:
     """(N, K, C) rows of the head's weight -> (N, K, C, 1, 1) channel weights."""
     return head_rows[..., None, None]

@@ -4,7 +4,7 @@ from torch import Tensor
 from camcore.cams.base import register
 
 
-@register("gradcam", needs_gradients=True)
+@register("gradcam", label="Grad-CAM", needs_gradients=True)
 def gradcam_weights(acts: Tensor, grads: Tensor) -> Tensor:
     """(N, K, C, h, w) gradients -> (N, K, C, 1, 1) channel weights."""
     return grads.mean(dim=(-2, -1), keepdim=True)

@@ -11,14 +11,6 @@ from camcore.cams import compute_maps
 from camcore.errors import UnsupportedMethod
 from camcore.models import LoadedModel
 
-MODELS = ("resnet18", "binary_resnet")
-"""A 1000-logit head and a one-logit head ("cat" = -z, "dog" = z): every maths check runs on both."""
-
-
-@pytest.fixture(params=MODELS)
-def model(request: pytest.FixtureRequest) -> LoadedModel:
-    return request.getfixturevalue(request.param)
-
 
 def photo_batch(model: LoadedModel, size_px: int = 96) -> Tensor:
     """Two generated photos of one size, preprocessed as explain() does: (2, 3, 96, 128)."""

@@ -7,8 +7,7 @@ from torch import Tensor
 
 from camcore.cams import compute_maps
 from camcore.models import LoadedModel
-
-from cams.test_cam import model, model_logits, photo_batch  # noqa: F401  (`model` is a fixture)
+from cams.test_cam import model_logits, photo_batch
 
 LAYERS = (None, "layer3", "layer4.1.relu")
 """The default layer4, an earlier one, and a module that each ResNet block calls twice (its last call counts)."""
@@ -64,4 +63,6 @@ def test_gradcam_on_a_gap_linear_head_is_relu_of_cam_over_map_area(model: Loaded
     area = cam.signed_maps.shape[-2] * cam.signed_maps.shape[-1]
     assert_maps_close(grad.signed_maps, cam.signed_maps / area)
     assert_maps_close(grad.maps, cam.signed_maps.relu() / area)
-    torch.testing.assert_close(grad.logits, cam.logits, rtol=1e-5, atol=1e-5)
+    own = model_logits(model, x)  # the model's own forward, not the logits CAM computed
+    torch.testing.assert_close(grad.logits, own, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(cam.logits, own, rtol=1e-5, atol=1e-5)

@@ -6,8 +6,7 @@ import torch
 
 from camcore.cams import compute_maps
 from camcore.models import LoadedModel
-
-from cams.test_cam import features_by_hand, head_rows, model, photo_batch  # noqa: F401  (`model` is a fixture)
+from cams.test_cam import features_by_hand, head_rows, photo_batch
 from cams.test_gradcam import LAYERS, assert_maps_close, reference_gradients
 
 

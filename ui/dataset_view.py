@@ -1,0 +1,74 @@
+"""The Dataset page's views: the thumbnail grid with each prediction's map, the summary (confusion matrix and
+per-breed scores) and the score table of one photo."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from camcore import browse, data, heatmap, thumbnails
+from camcore.errors import ImageError
+from camcore.evaluate import BASELINES, SCORE_NAMES, SCORES, ImageResult, summarise
+from camcore.images import load_image
+from camcore.models import LoadedModel
+from ui import dataset_figures, dataset_inputs
+from ui.state import DATASET
+
+GRID_COLUMNS, THUMBNAIL_PX = 5, 224
+YES_NO_SCORES = ("pointing", "localised", "head_pointing")
+VERDICTS = {True: "✅", False: "❌", None: "❔"}
+"""A prediction's ImageResult.correct in a caption (None: the model's classes say neither species nor breed)."""
+
+
+def thumbnail_grid_ui(root: Path, records: Sequence[data.PetRecord], results: Mapping[str, ImageResult]) -> None:
+    """Cached thumbnails in rows of GRID_COLUMNS, captioned with the labels and any prediction, with the
+    predicted class's map over them (the lesson's gallery); a photo that cannot be read shows its error
+    instead; each one's button opens its detail view."""
+    for first in range(0, len(records), GRID_COLUMNS):
+        row = st.columns(GRID_COLUMNS, vertical_alignment="bottom")
+        for column, record in zip(row, records[first:first + GRID_COLUMNS]):
+            result = results.get(record.name)
+            verdict = "" if result is None else (f" · {VERDICTS[result.correct]} {result.predicted_name} "
+                                                 f"{result.probability:.0%}")
+            try:
+                thumb = thumbnails.thumbnail(data.image_path(root, record), size_px=THUMBNAIL_PX)
+                shown = str(thumb) if result is None else heatmap.map_overlay(load_image(thumb), result.top_map)
+                column.image(shown, caption=f"{record.name} · {record.breed}{verdict}", width="stretch")
+            except ImageError as exc:  # one unreadable photo must not hide the other 24
+                column.warning(str(exc))
+            column.button("Details", key=DATASET.key(f"open.{record.name}"), icon=":material/zoom_in:",
+                          type="tertiary", on_click=st.session_state.__setitem__, args=(DATASET.key("detail"),
+                                                                                          record.name))
+
+
+def summary_ui(model: LoadedModel, title: str, pool: Sequence[data.PetRecord], results: Mapping[str, ImageResult],
+               *, mistakes_only: bool, order: str) -> list[data.PetRecord]:
+    """Draws the confusion matrix and per-breed scores; returns the pool filtered and sorted by the answers."""
+    summary = summarise(results.values())
+    pairs = browse.confusion_pairs(model, [results[record.name] for record in pool])
+    accuracy = "" if summary["accuracy"] is None else f", accuracy {summary['accuracy']:.0%}"
+    st.subheader(f"{title} on {summary['count']} images{accuracy}")
+    matrix_col, breed_col = st.columns([1, 2])
+    with matrix_col:
+        cell = dataset_inputs.confusion_ui(pairs)
+    breed_col.plotly_chart(dataset_figures.localisation_by_breed(summary["per_breed"]), key=DATASET.key("breeds"))
+    breed_col.caption(dataset_figures.SCORES_HELP)
+    return browse.by_answers(pool, results, pairs, cell=cell, mistakes_only=mistakes_only, order=order)
+
+
+def scores_ui(result: ImageResult) -> None:
+    """A table of the localisation scores: one row per score, the model's column beside the two baselines'."""
+    st.table({"score": [SCORE_NAMES[score] for score in SCORES],
+              **{dataset_figures.MAP_NAMES[name]: [_score_text(score, getattr(result, prefix + score))
+                                                      for score in SCORES]
+                 for name, prefix in BASELINES.items()}}, hide_index=True)
+
+
+def _score_text(score: str, value: bool | float) -> str:
+    """Hit or miss for the yes/no scores (head pointing is 1.0/0.0 so that means can skip photos without a head
+    box), others with two decimals; "–" where a score is undefined (no mask, no head box)."""
+    if math.isnan(value):
+        return "–"
+    return ("hit" if value else "miss") if score in YES_NO_SCORES else f"{value:.2f}"

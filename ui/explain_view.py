@@ -1,0 +1,107 @@
+"""The Explain page's view of one photo: top-k bars, the map figure with its sliders, the signed map, CAM's
+identity with the photo's numbers, and downloads that say which class and settings they hold."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from PIL.Image import Image
+
+from camcore import display, exports, heatmap
+from camcore.explain import Explanation
+from camcore.images import load_image
+from ui import explain_figures, explain_inputs, resources
+from ui.inputs import method_label
+from ui.state import EXPLAIN
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose: the model and how to explain with it."""
+
+    spec: str
+    weights_path: str | None
+    device: str
+    method: str
+    layer: str | None
+    top_k: int
+    size_px: int
+    compare: bool
+    min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
+
+
+def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
+    photo = load_image(data, name=name, min_side_px=settings.min_side_px)
+    result = _explained(name, data, settings, settings.method, settings.layer)
+    st.subheader(name)
+    bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
+    bar_col.plotly_chart(explain_figures.top_k_bar(result.predictions), key=EXPLAIN.key(f"bar.{index}"),
+                         config={"displayModeBar": False})
+    bar_col.caption(f"{method_label(result.method)} at layer {result.layer}: explained in "
+                    f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
+    stem = Path(name).stem
+    with figure_col:
+        if settings.compare:
+            for column, method in zip(st.columns(2), ("cam", "gradcam")):
+                other = result if method == settings.method else _explained(
+                    name, data, settings, method, None if method == "cam" else settings.layer)
+                with column:
+                    _map_chart(photo, other, f"{index}.{method}", stem)
+            st.caption("With a global-average-pooling + Linear head, Grad-CAM at the last block is ReLU(CAM) up to "
+                       "scale, so the two agree there; pick a Grad-CAM method and an earlier layer to see them differ.")
+        else:
+            _map_chart(photo, result, str(index), stem)
+        st.caption("The camera icon above the figure saves exactly what it shows: class, threshold and colours.")
+    with st.expander("Signed map (evidence for / against)"):
+        st.caption("Before the ReLU: red areas push the class's score up, blue areas push it down.")
+        st.plotly_chart(explain_figures.signed_figure(photo, display.slider_layers(result)),
+                        key=EXPLAIN.key(f"signed.{index}"))
+    _downloads(name, photo, result, index)
+
+
+def _explained(name: str, data: bytes, settings: Settings, method: str, layer: str | None) -> Explanation:
+    with st.spinner(f"Explaining {name} with {method_label(method)}…"):
+        return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
+                                     method=method, layer=layer, top_k=settings.top_k, size_px=settings.size_px,
+                                     min_side_px=settings.min_side_px)
+
+
+def _map_chart(photo: Image, result: Explanation, key: str, stem: str) -> None:
+    title = f"{method_label(result.method)} · {result.layer}"
+    figure = explain_figures.explanation_figure(photo, display.slider_layers(result), title=title)
+    st.plotly_chart(figure, key=EXPLAIN.key(f"map.{key}"),
+                    config={"toImageButtonOptions": {"filename": f"{stem}_{result.method}", "scale": 2}})
+
+
+def _downloads(name: str, photo: Image, result: Explanation, index: int) -> None:
+    """The files of one class at chosen settings. The bytes go to the buttons with the page (a file built on click
+    is dropped when other sessions rerun first: 18 of 60 downloads were lost under load), and the labels and file
+    names say which class, threshold and colours they hold, whatever the figure's sliders show."""
+    st.markdown("**Downloads** (the photo at the resolution explained)")
+    class_col, threshold_col, colour_col = st.columns([2, 1, 1])
+    with class_col:
+        rank = explain_inputs.class_ui(result.predictions, key=f"class.{index}")
+    threshold = threshold_col.select_slider("Threshold", [float(t) for t in display.THRESHOLDS],
+                                            key=EXPLAIN.default(f"threshold.{index}", heatmap.DEFAULT_THRESHOLD))
+    colormap = colour_col.selectbox("Colormap", heatmap.SEQUENTIAL_COLORMAPS, key=EXPLAIN.key(f"colormap.{index}"))
+    prediction = result.predictions[rank]
+    what = f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}"
+    stem = f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name.replace(' ', '_')}"
+    png_col, npy_col = st.columns(2)
+    png_col.download_button(f"Overlay PNG ({what})", exports.overlay_png(photo, result, rank, colormap=colormap,
+                                                                          threshold_frac=threshold),
+                            file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",
+                            key=EXPLAIN.key(f"png.{index}"))
+    npy_col.download_button(f"Raw map .npy ({rank + 1}. {prediction.class_name})", exports.map_npy(result, rank),
+                            file_name=f"{stem}.npy", mime="application/octet-stream",
+                            on_click="ignore", key=EXPLAIN.key(f"npy.{index}"))
+    if result.bias is not None:
+        _cam_identity(result, rank)
+
+
+def _cam_identity(result: Explanation, rank: int) -> None:
+    """CAM's lesson with this photo's numbers: the map's mean plus the bias is the class's logit."""
+    map_mean, bias, prediction = result.map_mean(rank), result.bias[rank], result.predictions[rank]
+    st.markdown(f"**CAM's identity:** mean of the map {map_mean:.2f} + bias {bias:.2f} = {map_mean + bias:.2f} "
+                f"= logit of '{prediction.class_name}' ({prediction.logit:.2f}).")
