@@ -32,7 +32,7 @@ from bench.competitors import pgc_variant, torchcam_variant
 from bench.rows import PathRow, PhoneRow, Row
 from bench.tables import path_table, phone_table, speed_table
 from bench.timing import Settings, Timed, measure
-from bench.user_path import bench_phone_photo, bench_user_path, lite0, photo_sets
+from bench.user_path import bench_phone_photo, bench_user_path, photo_sets
 from camcore.cams import compute_maps
 from camcore.device import autocast, describe, memory_format
 from camcore.models import LoadedModel, load_model
@@ -162,7 +162,7 @@ def bench_device(device: torch.device, args: argparse.Namespace, folder: Path) -
              for row in bench_row(model, size_px, batch, settings)]
     paths = [row for model in models for label, photos in photo_sets(args.photos_limit).items()
              for row in bench_user_path(model, label, photos, settings)]
-    phone = bench_phone_photo(lite0(folder), settings) if device.type == "cpu" else []
+    phone = bench_phone_photo(load_model("lite0", device="cpu"), settings) if device.type == "cpu" else []
     environment = {"device": describe(device), "torch": torch.__version__,
                    **{name: version(name) if installed(module) else "not installed (columns empty)"
                       for name, module in (("torchcam", "torchcam"), ("grad-cam", "pytorch_grad_cam"))}}

@@ -17,11 +17,10 @@ from camcore import display, heatmap
 from camcore.device import autocast, describe, memory_format
 from camcore.explain import decode_side_px, explain
 from camcore.images import load_image
-from camcore.models import LoadedModel, load_model
+from camcore.models import LoadedModel
 
 SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 PET_PHOTOS = SHARED_DATA / "oxford-iiit-pet" / "images"
-LITE0_WEIGHTS = SHARED_DATA / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
 PHONE_WH, SMALL_WH = (4032, 3024), (504, 378)
 PHONE_GOAL = 1.3
 """Most a 12 MP phone photo may take, as a multiple of the same photo at 504x378, on the Explain page's path."""
@@ -74,17 +73,6 @@ def bench_user_path(model: LoadedModel, label: str, photos: list[bytes], setting
     return [PathRow(device=describe(model.device), model=model.spec, photos=label, path=timed.method,
                     ms_per_photo=1000 * median_s / len(photos), vs_forward=medians_s[0] / median_s, rounds=rounds)
             for timed, median_s in zip(variants, medians_s)]
-
-
-def lite0(folder: Path) -> LoadedModel:
-    """EfficientNet-Lite0 on the CPU: the real weights of ../shared/data when here, else random ones (same speed)."""
-    weights = LITE0_WEIGHTS
-    if not weights.is_file():
-        import timm
-
-        weights = folder / "lite0_random.pth"
-        torch.save(timm.create_model("tf_efficientnet_lite0").state_dict(), weights)
-    return load_model("timm:tf_efficientnet_lite0", weights_path=weights, device="cpu")
 
 
 def phone_jpegs() -> tuple[bytes, bytes]:

@@ -30,7 +30,7 @@ from camcore.evaluate import (
 from camcore.explain import explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, imagenet_categories, load_model, randomised
-from tests.conftest import LITE0_WEIGHTS, SMALL, TINY_HEAD_BOXES
+from tests.conftest import SMALL, TINY_HEAD_BOXES
 
 SIZE_PX = 64
 SCORE_FIELDS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")
@@ -325,10 +325,11 @@ def test_randomised_model_is_frozen_and_keeps_the_labels_and_cam_parts(resnet18,
 @pytest.mark.shared_data
 def test_real_lite0_cams_localise_pets_better_than_both_baselines(lite0, pets_root: Path, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture) -> None:
-    """`python -m camcore evaluate` on the whole test split of the mini data set (232 photos), real weights."""
+    """`python -m camcore evaluate` on the whole test split of the mini data set (232 photos), with the real
+    weights that ship with the app."""
     out = tmp_path / "lite0.json"
     assert main(["evaluate", "--data", str(pets_root.parent), "--split", "test", "--model", lite0.spec,
-                 "--weights", str(LITE0_WEIGHTS), "--method", "cam", "--device", "cpu", "--out", str(out)]) == 0
+                 "--method", "cam", "--device", "cpu", "--out", str(out)]) == 0
     summary = json.loads(out.read_text())["summary"]
     print(capsys.readouterr().out)
     assert summary["count"] == 232
