@@ -32,6 +32,7 @@ class, threshold, colours and opacity change instantly.
     st.page_link(EXPLAIN, label="Explain a photo", icon=":material/image_search:")
     st.page_link(DATASET, label="Browse Oxford-IIIT Pet with predictions and localisation scores",
                  icon=":material/grid_view:")
+    st.page_link(TRAINING, label="Fine-tune a model and watch its CAMs change", icon=":material/model_training:")
     with st.spinner("Checking the device…"):
         environment()
 
@@ -63,4 +64,5 @@ st.set_page_config(page_title="CAM Explorer", page_icon="🔍", layout="wide")
 HOME = st.Page(home, title="Home", icon="🔍", default=True)
 EXPLAIN = st.Page("pages/1_Explain.py", title="Explain", icon="🖼️")
 DATASET = st.Page("pages/2_Dataset.py", title="Dataset", icon="🐾")
-st.navigation([HOME, EXPLAIN, DATASET]).run()
+TRAINING = st.Page("pages/3_Training.py", title="Training", icon="🏋️")
+st.navigation([HOME, EXPLAIN, DATASET, TRAINING]).run()

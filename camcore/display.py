@@ -61,6 +61,12 @@ def slider_layers(explanation: Explanation, *, thresholds: np.ndarray = THRESHOL
     )
 
 
+def display_grids(maps: np.ndarray, image_size: tuple[int, int], *, grid_px: int = 56) -> np.ndarray:
+    """(..., h, w) raw maps of one photo -> (..., gh, gw) on the display grid, normalised as the threshold reads
+    them (positive part over its maximum): what a figure without sliders shows, e.g. training's probe CAMs."""
+    return heatmap.normalise(heatmap.upsample(maps, _grid_size(image_size, grid_px)))
+
+
 def _grid_size(image_size: tuple[int, int], long_px: int) -> tuple[int, int]:
     """(width, height) of a photo -> (h, w) of a grid with the same aspect whose long side is long_px."""
     width, height = image_size

@@ -27,3 +27,11 @@ class UnsupportedMethod(CamcoreError, ValueError):
 
 class ModelUnsupported(CamcoreError, ValueError):
     """A model that loads but cannot be used here: its forward fails on a probe image, or it has no spatial layer."""
+
+
+class RunExists(CamcoreError, FileExistsError):
+    """A training run is about to be created in a folder that already holds one."""
+
+
+class RunBusy(CamcoreError, RuntimeError):
+    """A run or device is in use by a live job (deleting a running run, a second run on one GPU)."""

@@ -2,6 +2,7 @@
 and read back from the rendered Plotly figure that both took effect together, with no rerun of Python."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -59,12 +60,12 @@ def wait_healthy(url: str, server: subprocess.Popen) -> None:
     pytest.fail(f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT_S} s")
 
 
-@pytest.fixture
-def app_url(tmp_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port as on a new user's machine: no model preselected, no torchvision
-    weights cached (an empty TORCH_HOME), no data set; the app's default is then the packaged Lite0."""
+@contextlib.contextmanager
+def streamlit_server(tmp_path: Path, **env_vars: str) -> Iterator[str]:
+    """`streamlit run app.py` (the README's command) on a free loopback port, with `env_vars` over a new user's
+    environment: no model preselected and no torchvision weights cached (an empty TORCH_HOME)."""
     env = {key: value for key, value in os.environ.items() if key not in (MODEL_ENV, WEIGHTS_ENV)}
-    env.update({DATA_ENV: str(tmp_path / "no-data"), "TORCH_HOME": str(tmp_path / "torch")})
+    env.update({"TORCH_HOME": str(tmp_path / "torch"), **env_vars})
     port, log = free_port(), (tmp_path / "streamlit.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
@@ -81,6 +82,13 @@ def app_url(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    """The app on a new user's machine with no data set: its default model is then the packaged Lite0."""
+    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
+        yield url
 
 
 @pytest.fixture
@@ -172,7 +180,7 @@ def test_fresh_machine_home_and_a_sample(browser, app_url: str) -> None:
         names = explanation_names(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))
     finally:
         page.close()
-    assert [text.split()[-1] for text in navigation] == ["Home", "Explain", "Dataset"]
+    assert [text.split()[-1] for text in navigation] == ["Home", "Explain", "Dataset", "Training"]
     assert imagenet_categories().index(names[0]) in IMAGENET_CATS  # Bengal_3.jpg
 
 

@@ -14,6 +14,7 @@ from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
 from camcore.models import MODEL_CHOICES, LoadedModel
 from camcore.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
+from camcore.runs import list_runs, runs_root
 from ui.state import PageState
 
 MODEL_ENV = "CAM_EXPLORER_MODEL"
@@ -26,11 +27,14 @@ WEIGHTS_HELP = ("A state dict saved with torch.save(model.state_dict()) for the 
 
 def model_ui(state: PageState) -> tuple[str, str | None]:
     """(spec, weights_path or None); spec is "" while the user has not typed an 'Other' model yet."""
-    choices = (*MODEL_CHOICES, OTHER_MODEL)
+    trained = trained_checkpoints()
+    choices = (*MODEL_CHOICES, *trained, OTHER_MODEL)
     env_model = os.environ.get(MODEL_ENV) or default_model()
     key = state.default("model", env_model if env_model in choices else OTHER_MODEL)
     state.default("model_other", "" if env_model in choices else env_model)
-    spec = st.selectbox("Model", choices, key=key, format_func=lambda name: MODEL_LABELS.get(name, name),
+    state.valid("model", choices, MODEL_CHOICES[0])  # a deleted run's checkpoint falls back to the default
+    labels = {**MODEL_LABELS, **trained}
+    spec = st.selectbox("Model", choices, key=key, format_func=lambda name: labels.get(name, name),
                         help="ImageNet classifiers, or a checkpoint trained on the Training page.")
     if spec == "lite0" and not os.environ.get(MODEL_ENV):
         st.caption(f"EfficientNet-Lite0 is the default here: {PREFERRED_MODEL}'s ImageNet weights are not in "
@@ -42,6 +46,12 @@ def model_ui(state: PageState) -> tuple[str, str | None]:
         key = state.default("weights", os.environ.get(WEIGHTS_ENV, ""))
         weights = st.text_input("Weights file (optional)", key=key, help=WEIGHTS_HELP).strip()
     return spec, weights or None
+
+
+def trained_checkpoints() -> dict[str, str]:
+    """Checkpoint path -> label ("run cats-1 · best"), for every run folder's best and last checkpoints."""
+    return {str(run.checkpoint(which)): f"Trained: {run.name} · {which}"
+            for run in list_runs(runs_root()) for which in ("best", "last") if run.checkpoint(which).is_file()}
 
 
 def device_ui(state: PageState) -> str:

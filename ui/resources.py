@@ -22,21 +22,36 @@ from camcore.models import LoadedModel, load_model, randomised
 def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
     """One frozen model for every session; read-only use only (camcore.hooks restores whatever it touches).
 
-    Cached under the resolved device, so "auto" and "cuda" on a GPU machine share one copy. Failures (no weights
-    offline, a wrong file) are not cached, so fixing the path and rerunning retries.
+    Cached under the resolved device, so "auto" and "cuda" on a GPU machine share one copy, and under the files'
+    modification times, so a checkpoint rewritten at the same path (a training run's best.pt) is loaded again,
+    never explained stale. Failures (no weights offline, a wrong file) are not cached, so a retry reloads.
     """
-    return _model_on(spec, weights_path or None, str(choose_device(device)))
+    return _model_on(spec, weights_path or None, str(choose_device(device)), _files_stamp(spec, weights_path))
+
+
+def _files_stamp(*paths: str | None) -> tuple[int, ...]:
+    """Modification times (ns) of the paths that are files: a model name or a missing file contributes nothing."""
+    return tuple(Path(path).stat().st_mtime_ns for path in paths if path and Path(path).is_file())
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
-def _model_on(spec: str, weights_path: str | None, device: str) -> LoadedModel:
+def _model_on(spec: str, weights_path: str | None, device: str, stamp: tuple[int, ...]) -> LoadedModel:
     return load_model(spec, weights_path=weights_path, device=device)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
                 method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None = None,
                 classes: tuple[int, ...] | None = None) -> Explanation:
+    """One photo explained (see _explanation), cached per model version as shared_model is."""
+    return _explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
+                        size_px=size_px, min_side_px=min_side_px, classes=classes,
+                        stamp=_files_stamp(spec, weights_path))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+                 method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                 classes: tuple[int, ...] | None, stamp: tuple[int, ...]) -> Explanation:
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
     does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel. min_side_px:
     decode a large JPEG at reduced scale (camcore.images.load_image), as the page decodes the photo it shows."""
@@ -66,11 +81,13 @@ def random_model(spec: str, weights_path: str | None, device: str) -> LoadedMode
 
 @st.cache_resource(max_entries=3, show_spinner="Randomising a copy of the model…")
 def _random_model_on(spec: str, weights_path: str | None, device: str) -> LoadedModel:
-    return randomised(_model_on(spec, weights_path, device))
+    """The architecture alone matters, so no file stamp: a retrained checkpoint keeps its random baseline."""
+    return randomised(shared_model(spec, weights_path, device))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def result_store(root: str, spec: str, weights_path: str | None, device: str, method: str) -> dict[str, ImageResult]:
+def result_store(root: str, spec: str, weights_path: str | None, device: str, method: str,
+                 stamp: tuple[int, ...]) -> dict[str, ImageResult]:
     """Per-image results of one model and method on one data set, by file name; filled by predictions().
 
     A store, not a cached call per page: a page's results are kept whichever page, order or filter asked for
@@ -82,7 +99,8 @@ def result_store(root: str, spec: str, weights_path: str | None, device: str, me
 def predictions(root: Path, records: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str,
                 *, method: str, progress: Progress | None = None) -> dict[str, ImageResult]:
     """Each record's result by name; only records no session has predicted yet are run, in batches."""
-    store = result_store(str(root), spec, weights_path, str(choose_device(device)), method)
+    store = result_store(str(root), spec, weights_path, str(choose_device(device)), method,
+                         _files_stamp(spec, weights_path))
     missing = [record for record in records if record.name not in store]
     if missing:
         model = shared_model(spec, weights_path, device)

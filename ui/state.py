@@ -37,4 +37,4 @@ class PageState:
         return st.session_state.get(self.key(name), fallback)
 
 
-EXPLAIN, DATASET = PageState("explain"), PageState("dataset")
+EXPLAIN, DATASET, TRAINING = PageState("explain"), PageState("dataset"), PageState("training")

@@ -1,0 +1,116 @@
+"""`python -m camcore train`: fine-tune a classifier on Oxford-IIIT Pet into a run folder (or resume one).
+
+Runs alone, or as one rank of `torchrun --nproc_per_node N` (WORLD_SIZE > 1): DistributedDataParallel, gloo on
+CPUs and NCCL on GPUs; rank 0 creates and writes the run folder and shows the progress bar.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from tqdm import tqdm
+
+from camcore import data
+from camcore.cli_args import positive_int
+from camcore.device import DEVICE_CHOICES
+from camcore.errors import CamcoreError, RunBusy
+from camcore.pretrained import default_model
+from camcore.runs import RunFolder, pid_alive
+from camcore.train.config import LESSON, TASKS, TrainConfig
+from camcore.train.distributed import world_from_env
+from camcore.train.loop import train_run
+
+
+def add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="fine-tune a classifier on Oxford-IIIT Pet into a run folder",
+                                 description="Fine-tune an ImageNet CNN with a new head (cat vs dog, or 37 breeds) "
+                                 "and write the run folder the Training page reads: metrics, status, checkpoints "
+                                 "last.pt/best.pt, probe CAMs and confusion matrices per epoch. Defaults are the "
+                                 "lesson's. --resume RUN_DIR continues a stopped, killed or not yet started run.")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, metavar="RUN_DIR", help="new run folder (refused if it holds a run)")
+    target.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
+    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                        help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    parser.add_argument("--task", choices=TASKS, default=LESSON.task)
+    parser.add_argument("--arch", default=None, help="lite0, a torchvision name (resnet18), timm:NAME, or a "
+                        "checkpoint to fine-tune further (default: resnet18 when its weights are cached, else lite0)")
+    parser.add_argument("--weights", metavar="FILE", help="local ImageNet state dict for --arch (offline use)")
+    parser.add_argument("--epochs", type=positive_int, default=LESSON.epochs)
+    parser.add_argument("--image-size", type=positive_int, default=LESSON.image_size_px, dest="image_size_px",
+                        metavar="PX", help="photos are squashed to PX x PX (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=LESSON.batch_size, metavar="B")
+    parser.add_argument("--lr", type=float, default=LESSON.lr, help="Adam's learning rate (default %(default)s)")
+    parser.add_argument("--freeze-backbone", action="store_true", help="train the new head only")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="at most N photos of each split")
+    parser.add_argument("--seed", type=int, default=LESSON.seed)
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default=LESSON.device)
+    parser.add_argument("--probes", type=int, default=LESSON.probes, metavar="P",
+                        help="test photos whose CAMs are saved every epoch (default %(default)s)")
+    parser.set_defaults(run=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Exit 0 when finished or stopped, 2 for bad options, data or model (one stderr line), 1 for a crash."""
+    world = world_from_env()
+    start = time.perf_counter()
+    try:
+        run, config = _run_folder(args, world.main)
+        with _ProgressBar(enabled=world.main) as bar:
+            status = train_run(run, config=config, world=world, progress=bar.update)
+    except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model or device
+        print(f"camcore: {exc}", file=sys.stderr)
+        return 2
+    except Exception:  # noqa: BLE001  (the run folder already says "failed"; the log gets the traceback)
+        traceback.print_exc()
+        return 1
+    if world.main:
+        accuracy = "-" if status.test_accuracy is None else f"{status.test_accuracy:.3f}"
+        print(f"{status.state}: step {status.step}/{status.steps_total}, test accuracy {accuracy}, "
+              f"{time.perf_counter() - start:.0f} s; run folder {run.path}")
+    return 0
+
+
+def _run_folder(args: argparse.Namespace, main: bool) -> tuple[RunFolder, TrainConfig | None]:
+    """--resume: the existing folder (refused while another live process trains it); --out: a new folder, created
+    by rank 0, and the config every rank trains with (other ranks may look before rank 0 has written it)."""
+    if args.resume is not None:
+        run = RunFolder(args.resume)
+        run.config()  # DataNotFound: not a run folder
+        status = run.live_status()
+        if status.state in ("running", "stopping") and status.pid is not None and pid_alive(status.pid):
+            raise RunBusy(f"Run {run.name} is {status.state} in process {status.pid}. Stop it first.")
+        return run, None
+    root = args.data if args.data is not None else data.data_root()
+    config = TrainConfig(data_root=str(Path(root).resolve()), task=args.task, arch=args.arch or default_model(),
+                         weights=args.weights, epochs=args.epochs, image_size_px=args.image_size_px,
+                         batch_size=args.batch_size, lr=args.lr, freeze_backbone=args.freeze_backbone,
+                         limit=args.limit, seed=args.seed, device=args.device, probes=args.probes)
+    run = RunFolder.create(args.out, config.to_dict()) if main else RunFolder(args.out)
+    return run, config
+
+
+class _ProgressBar:
+    """tqdm over the run's steps, started at the step a resumed run continues from; also in log.txt (not a
+    terminal), where runs.log_tail shows its latest redraw."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+
+    def update(self, step: int, steps_total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=steps_total, initial=step - 1, unit="step", file=sys.stderr, mininterval=1.0)
+        self.bar.update(step - self.bar.n)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,57 @@
+"""Starting and resuming training runs as background jobs, one live run per device.
+
+The device check and the launch happen under an exclusive lock file in the runs folder, so two sessions pressing
+Start in the same instant cannot both put a run on one GPU (busy_device then start alone is not atomic).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+
+from camcore import jobs
+from camcore.data import data_root
+from camcore.device import choose_device
+from camcore.errors import DataNotFound, RunBusy
+from camcore.runs import RunFolder
+from camcore.train.config import TrainConfig
+
+
+def start_run(root: Path, config: TrainConfig) -> RunFolder:
+    """Creates the run's folder and starts its trainer (`python -m camcore train --resume RUN_DIR`)."""
+    if not (Path(config.data_root) / "oxford-iiit-pet").is_dir():
+        raise DataNotFound(f"{config.data_root}: no oxford-iiit-pet/ folder here (default: {data_root()}). The "
+                           "Dataset page can download it.")
+    with _device_lock(root, config.device):
+        _refuse_busy(root, config.device)
+        run = RunFolder.create(root / jobs.run_name(config.task, config.arch), config.to_dict())
+        jobs.start(["train", "--resume", str(run.path)], run)
+    return run
+
+
+def resume_run(root: Path, run: RunFolder) -> None:
+    """Continues a stopped or failed run from its last checkpoint, in a new trainer process."""
+    device = str(run.config().get("device", "auto"))
+    with _device_lock(root, device):
+        _refuse_busy(root, device)
+        run.clear_stop()
+        jobs.start(["train", "--resume", str(run.path)], run)
+
+
+def _refuse_busy(root: Path, device: str) -> None:
+    busy = jobs.busy_device(root, device)
+    if busy is not None:
+        raise RunBusy(f"{busy.name} is still training on this device: one run at a time. Stop it or wait for it.")
+
+
+@contextlib.contextmanager
+def _device_lock(root: Path, device: str) -> Iterator[None]:
+    """An flock on ROOT/.lock-DEVICE, held while the device is checked and the run launched."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".lock-{choose_device(device).type}", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

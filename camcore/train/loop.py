@@ -1,0 +1,222 @@
+"""A training run from its folder to the end: data, model, resume, epochs, metrics, checkpoints, probes, status.
+
+Rank 0 alone writes the folder (camcore.runs format); every rank trains. The state "failed" with the error's
+message is written for any exception, then the exception goes on to the caller.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from camcore.checkpoints import save_checkpoint
+from camcore.device import autocast_dtype, choose_device
+from camcore.errors import CamcoreError
+from camcore.jobs import Heartbeat
+from camcore.runs import RunFolder, RunStatus
+from camcore.train import distributed
+from camcore.train.config import TrainConfig
+from camcore.train.data import PetTensors, load_split, on_device
+from camcore.train.distributed import World
+from camcore.train.model import Classifier, build_classifier, to_checkpoint
+from camcore.train.probes import choose_probes, write_probe_images, write_probe_maps
+from camcore.train.state import ResumeState, load_resume, save_resume
+from camcore.train.steps import StepResult, epoch_order, evaluate, train_step
+
+STATUS_EVERY_S = 1.0
+"""status.json is rewritten at most this often between steps (and by the heartbeat thread in between)."""
+ProgressFn = Callable[[int, int], None]
+"""progress(step, steps_total), called on rank 0 after every step (the CLI's tqdm bar)."""
+
+
+@dataclass(eq=False)
+class Session:
+    """What one process holds while it trains; `state` is updated after every step."""
+
+    config: TrainConfig
+    run: RunFolder
+    world: World
+    classifier: Classifier
+    optimizer: torch.optim.Optimizer
+    train: PetTensors
+    test: PetTensors
+    train_images: torch.Tensor
+    test_images: torch.Tensor
+    state: ResumeState
+    probes: list[int] = field(default_factory=list)
+    beat: Heartbeat | None = None
+    started_s: float = field(default_factory=time.perf_counter)
+    steps_this_session: int = 0
+    rate_images_per_s: float | None = None
+    last_status_s: float = 0.0
+    test_accuracy: float | None = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train) / self.config.batch_size)
+
+    @property
+    def steps_total(self) -> int:
+        return self.config.epochs * self.steps_per_epoch
+
+
+def train_run(run: RunFolder, *, config: TrainConfig | None = None, world: World | None = None,
+              progress: ProgressFn | None = None) -> RunStatus:
+    """Trains the run described by run.config() (or `config`, for ranks that may not see the folder yet), from
+    resume.pt when there is one; returns the final status ("finished" or "stopped"). Under torchrun pass
+    distributed.world_from_env() (the process group is joined here)."""
+    world = world or World()
+    beat = Heartbeat(run) if world.main else None
+    try:
+        if beat is not None:
+            beat.__enter__()
+            beat.update(RunStatus("running", message="Loading the data and the model"))
+        config = config or TrainConfig.from_dict(run.config())
+        device = world.device(choose_device(config.device))
+        distributed.join(world, device)
+        session = _prepare(config, run, world, device, beat)
+        status = _train(session, progress)
+        if beat is not None:
+            beat.update(status)
+        return status
+    except BaseException as exc:
+        if beat is not None:
+            message = str(exc) if isinstance(exc, CamcoreError) else f"{type(exc).__name__}: {exc}"
+            beat.update(RunStatus("failed", message=message or type(exc).__name__))
+        raise
+    finally:
+        if beat is not None:
+            beat.__exit__(None, None, None)
+        distributed.leave(world)
+
+
+def _prepare(config: TrainConfig, run: RunFolder, world: World, device: torch.device,
+             beat: Heartbeat | None) -> Session:
+    """Decodes both splits, builds the model and optimiser, and loads resume.pt when the run has one."""
+    classifier = build_classifier(config, device)
+    decode = dict(task=config.task, image_size_px=config.image_size_px, limit=config.limit, seed=config.seed,
+                  interpolation=classifier.preprocessing.interpolation)
+    root = Path(config.data_root)
+    train, test = load_split(root, "trainval", **decode), load_split(root, "test", **decode)  # type: ignore[arg-type]
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=config.lr)
+    state = load_resume(run.resume_file) or ResumeState()
+    if state.model:
+        classifier.module.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+    session = Session(config=config, run=run, world=world, classifier=classifier, optimizer=optimizer,
+                      train=train, test=test, train_images=on_device(train.images, device),
+                      test_images=on_device(test.images, device), state=state,
+                      probes=choose_probes(test, config.probes), beat=beat)
+    if world.main:
+        run.clear_stop()
+        if run.metrics():  # an earlier process logged past this point: readers drop its lines after `step`
+            run.append_metrics({"kind": "resume", "epoch": state.epoch, "step": state.step, "time": time.time()})
+        write_probe_images(run, test, session.probes)
+        if not state.model:
+            write_probe_maps(run, 0, classifier, test, session.probes)
+    return session
+
+
+def _train(session: Session, progress: ProgressFn | None) -> RunStatus:
+    """The epochs from session.state on; stops early (after a step, with a checkpoint) when asked."""
+    config, classifier, world = session.config, session.classifier, session.world
+    wrapped = distributed.wrap(classifier.module, world, classifier.loaded.device)
+    dtype = autocast_dtype(classifier.loaded.device)
+    scaler = torch.amp.GradScaler(classifier.loaded.device.type, enabled=dtype == torch.float16)
+    while session.state.epoch <= config.epochs:
+        epoch = session.state.epoch
+        order, flips = epoch_order(len(session.train), config.seed, epoch)
+        classifier.train_mode()
+        for batch in range(session.state.batch, session.steps_per_epoch):
+            chosen = slice(batch * config.batch_size, (batch + 1) * config.batch_size)
+            result = train_step(classifier, wrapped, session.optimizer, scaler, session.train_images,
+                                session.train, order[chosen], flips[chosen], world, session.run.stop_requested)
+            _after_step(session, batch + 1, result, progress)
+            if result.stop:
+                _checkpoint(session, best=False)
+                return _status(session, "stopped", message=f"Stopped at step {session.state.step}.")
+        _end_epoch(session, epoch)
+    return _status(session, "finished", message="Finished.")
+
+
+def _after_step(session: Session, batch: int, result: StepResult, progress: ProgressFn | None) -> None:
+    """Adds the step to the state; rank 0 logs its metrics line, the status (throttled) and the progress."""
+    state = session.state
+    sums = tuple(total + value for total, value in zip(state.train_sums, (result.loss_sum, result.correct,
+                                                                          result.images)))
+    session.state = ResumeState(epoch=state.epoch, batch=batch, step=state.step + 1,
+                                best_accuracy=state.best_accuracy, train_sums=sums)  # type: ignore[arg-type]
+    session.steps_this_session += 1
+    rate = result.images / max(result.elapsed_s, 1e-9)
+    session.rate_images_per_s = rate if session.rate_images_per_s is None else (
+        0.8 * session.rate_images_per_s + 0.2 * rate)
+    if not session.world.main:
+        return
+    session.run.append_metrics({"kind": "step", "epoch": state.epoch, "step": session.state.step,
+                                "loss": result.loss_sum / max(result.images, 1), "accuracy":
+                                result.correct / max(result.images, 1),
+                                "lr": session.optimizer.param_groups[0]["lr"], "images_per_s": rate,
+                                "time": time.time()})
+    if progress is not None:
+        progress(session.state.step, session.steps_total)
+    if time.perf_counter() - session.last_status_s >= STATUS_EVERY_S:
+        _status(session, "running")
+
+
+def _end_epoch(session: Session, epoch: int) -> None:
+    """Test evaluation; rank 0 writes the epoch line, confusion, probe maps and the checkpoints."""
+    result = evaluate(session.classifier, session.test_images, session.test, session.world,
+                      batch_size=session.config.batch_size)
+    loss_sum, correct, seen = session.state.train_sums
+    best = result.accuracy > session.state.best_accuracy
+    session.state = ResumeState(epoch=epoch + 1, batch=0, step=session.state.step,
+                                best_accuracy=max(result.accuracy, session.state.best_accuracy))
+    session.test_accuracy = result.accuracy
+    if not session.world.main:
+        return
+    run = session.run
+    run.write_confusion(epoch, list(session.classifier.class_names), result.confusion)
+    write_probe_maps(run, epoch, session.classifier, session.test, session.probes)
+    run.append_metrics({"kind": "epoch", "epoch": epoch, "step": session.state.step,
+                        "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+                        "test_loss": result.loss, "test_accuracy": result.accuracy, "time": time.time()})
+    _checkpoint(session, best=best)
+    _status(session, "running")
+
+
+def _checkpoint(session: Session, *, best: bool) -> None:
+    """last.pt (and best.pt when `best`), then resume.pt; rank 0 only."""
+    if not session.world.main:
+        return
+    state = session.state
+    training: dict[str, Any] = {"epoch": state.epoch - 1, "step": state.step,  # epochs completed
+                                "test_accuracy": session.test_accuracy, "config": session.config.to_dict()}
+    checkpoint = to_checkpoint(session.classifier, training)
+    save_checkpoint(checkpoint, session.run.checkpoint("last"))
+    if best:
+        save_checkpoint(checkpoint, session.run.checkpoint("best"))
+    save_resume(ResumeState(epoch=state.epoch, batch=state.batch, step=state.step,
+                            best_accuracy=state.best_accuracy, train_sums=state.train_sums,
+                            model=checkpoint.state_dict, optimizer=session.optimizer.state_dict()),
+                session.run.resume_file)
+
+
+def _status(session: Session, state: str, message: str = "") -> RunStatus:
+    """The run's status now (with images/s and ETA from this process's pace); rank 0 writes it."""
+    done = session.steps_this_session
+    seconds_per_step = (time.perf_counter() - session.started_s) / done if done else None
+    remaining = session.steps_total - session.state.step
+    status = RunStatus(state, epoch=min(session.state.epoch, session.config.epochs), epochs=session.config.epochs,
+                       step=session.state.step, steps_total=session.steps_total,
+                       images_per_s=session.rate_images_per_s,
+                       eta_s=None if seconds_per_step is None or state != "running" else remaining * seconds_per_step,
+                       message=message, test_accuracy=session.test_accuracy)
+    if session.beat is not None:
+        session.beat.update(status)
+        session.last_status_s = time.perf_counter()
+    return status

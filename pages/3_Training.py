@@ -1,0 +1,49 @@
+"""Training: fine-tune an ImageNet CNN on Oxford-IIIT Pet in a background process, and watch curves and CAMs change."""
+from __future__ import annotations
+
+import streamlit as st
+
+from camcore.runs import delete_run, list_runs, runs_root
+from camcore.train.launch import resume_run, start_run
+from ui import training_figures, training_inputs, training_view
+from ui.reporting import reported
+from ui.state import TRAINING
+
+st.set_page_config(page_title="Training · CAM Explorer", page_icon="🏋️", layout="wide")
+st.title("Fine-tune and watch it learn")
+st.write("Train an ImageNet classifier on Oxford-IIIT Pet, as the lesson does: one logit for cat vs dog, or the 37 "
+         "breeds. The run goes on in its own process (closing this tab or restarting the app neither stops nor loses "
+         "it); below, its curves and the CAMs of a few test photos after every epoch.")
+
+root = runs_root()
+with st.expander("New run", expanded=not list_runs(root)):
+    config = training_inputs.settings_form()
+if config is not None:
+    with reported("Starting the run"):
+        st.session_state[TRAINING.key("run")] = start_run(root, config).name
+        st.toast("Training started in its own process.")
+
+runs = list_runs(root)
+if not runs:
+    st.info(f"No runs yet in {root}. Pick a preset above and press Start training.")
+    st.stop()
+run = training_inputs.run_picker(runs)
+if run is not None:
+    status = run.live_status()
+    if status.state in ("stopped", "failed") and st.button("Resume from the last checkpoint",
+                                                          icon=":material/replay:", key=TRAINING.key("resume")):
+        with reported("Resuming"):
+            resume_run(root, run)
+    training_view.live_view(run)
+
+st.header("All runs")
+training_view.runs_table(runs)
+compared = training_inputs.compare_picker(runs)
+if len(compared) >= 2:
+    st.plotly_chart(training_figures.curves_figure({r.name: r.history() for r in compared}),
+                    key=TRAINING.key("compare_curves"))
+doomed = training_inputs.delete_picker(runs)
+if doomed is not None:
+    with reported(f"Deleting {doomed.name}"):
+        delete_run(doomed)
+        st.rerun()  # a BaseException: `reported` lets it through

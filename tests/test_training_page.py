@@ -1,0 +1,86 @@
+"""The Training page in AppTest: a finished run read back from its folder (curves, confusion matrix, probe CAMs
+with their epoch slider, the runs table), a running one (progress and Stop), and trained checkpoints offered on the
+Explain page. tests/test_training_browser.py starts a run from the page in a real browser."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from camcore.runs import RUNS_ENV, RunFolder, RunStatus
+from camcore.train.config import TrainConfig
+from tests.train.helpers import run, train_args
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING, EXPLAIN = str(ROOT / "pages" / "3_Training.py"), str(ROOT / "pages" / "1_Explain.py")
+TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_pets: Path, resnet18_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    """Two epochs of `python -m camcore train` on the tiny pets, in a runs folder of its own."""
+    folder = tmp_path_factory.mktemp("runs") / "tiny-run"
+    done = run(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--out", str(folder)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return RunFolder(folder)
+
+
+def training_page(monkeypatch: pytest.MonkeyPatch, runs_root: Path) -> AppTest:
+    monkeypatch.setenv(RUNS_ENV, str(runs_root))
+    return AppTest.from_file(TRAINING, default_timeout=TIMEOUT_S).run()
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: RunFolder,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    at = training_page(monkeypatch, finished_run.path.parent)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="training.run").value == finished_run.name
+    specs = chart_specs(at)
+    epochs_on_disk = sorted(int(path.stem.split("_")[1]) for path in (finished_run.path / "probes").glob("*.npz"))
+    assert epochs_on_disk == [0, 1, 2]
+    [probes] = [spec for spec in specs if spec["layout"].get("sliders")]
+    assert [step["label"] for step in probes["layout"]["sliders"][0]["steps"]] == ["0", "1", "2"]
+    heatmaps = [trace for trace in probes["data"] if trace["type"] == "heatmap"]
+    assert len(heatmaps) == 4 * 3  # 4 probe photos, a map after each of epochs 0, 1, 2
+    curves = next(spec for spec in specs if any(t.get("name", "").endswith("test per epoch") for t in spec["data"]))
+    test_accuracy = next(t for t in curves["data"] if t["name"] == f"{finished_run.name}: test per epoch"
+                         and t["xaxis"] == "x2")
+    expected = [m["test_accuracy"] for m in finished_run.metrics() if m["kind"] == "epoch"]
+    assert test_accuracy["y"] == pytest.approx(expected)
+    assert any(spec["data"][0].get("texttemplate") == "%{z}" for spec in specs)  # the confusion matrix
+    assert "finished" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose process is alive (this one) with a fresh heartbeat: progress with images/s and ETA, and Stop."""
+    live = RunFolder.create(tmp_path / "live-run", TrainConfig(data_root=str(tmp_path)).to_dict())
+    live.write_status(RunStatus(state="running", epoch=1, epochs=3, step=5, steps_total=20, images_per_s=12.5,
+                                eta_s=75, pid=os.getpid(), heartbeat=time.time()))
+    at = training_page(monkeypatch, tmp_path)
+    assert not at.exception
+    [bar] = at.get("progress")
+    assert bar.proto.value == 25  # 5 of 20 steps
+    assert "12.5 images/s" in bar.proto.text and "ETA 0:01:15" in bar.proto.text
+    at.button(key=f"training.stop.{live.name}").click().run()
+    assert live.stop_requested()
+
+
+def test_trained_checkpoints_are_offered_on_the_explain_page(finished_run: RunFolder,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNS_ENV, str(finished_run.path.parent))
+    at = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
+    at.session_state["explain.device"] = "cpu"
+    at.run()
+    options = at.selectbox(key="explain.model").options
+    assert f"Trained: {finished_run.name} · best" in options and f"Trained: {finished_run.name} · last" in options
+    at.selectbox(key="explain.model").set_value(str(finished_run.checkpoint("best"))).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="explain.method").value == "cam"

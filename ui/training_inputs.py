@@ -1,0 +1,92 @@
+"""The Training page's inputs: the run's settings (the lesson's defaults, or the quick classroom demo), the run to
+watch, runs to compare and the run to delete."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from camcore import data
+from camcore.models import MODEL_CHOICES
+from camcore.pretrained import default_model
+from camcore.runs import RunFolder
+from camcore.train.config import QUICK_DEMO, TASKS, TrainConfig
+from ui.inputs import MODEL_LABELS
+from ui.state import TRAINING
+
+TASK_LABELS = {"binary": "cat vs dog (one logit, BCEWithLogits, dog = 1)", "breeds": "37 breeds (cross-entropy)"}
+PRESETS = {"lesson": "The lesson: 3 epochs, 512 px, lr 1e-5", "quick": "Quick demo: 1 epoch, 224 px, lr 1e-3"}
+
+
+def settings_form() -> TrainConfig | None:
+    """The settings of a new run; None until Start is pressed. A preset fills the form before it is drawn."""
+    preset = st.radio("Preset", list(PRESETS), format_func=PRESETS.__getitem__, horizontal=True,
+                      key=TRAINING.key("preset"), on_change=_apply_preset)
+    _defaults(preset)
+    with st.form(TRAINING.key("form")):
+        left, right = st.columns(2)
+        arch = left.selectbox("Base model (ImageNet weights)", MODEL_CHOICES, key=TRAINING.key("arch"),
+                              format_func=lambda name: MODEL_LABELS.get(name, name))
+        task = left.radio("Task", TASKS, format_func=TASK_LABELS.__getitem__, key=TRAINING.key("task"))
+        root = left.text_input("Data folder (holds oxford-iiit-pet/)", key=TRAINING.key("data_root"))
+        freeze = left.checkbox("Freeze the backbone (train the new head only)", key=TRAINING.key("freeze"))
+        image_px = right.select_slider("Image size (px)", [128, 160, 224, 320, 384, 448, 512],
+                                       key=TRAINING.key("image_px"))
+        epochs = right.number_input("Epochs", 1, 50, key=TRAINING.key("epochs"))
+        batch = right.number_input("Batch size", 1, 256, key=TRAINING.key("batch"))
+        lr = right.number_input("Learning rate (Adam)", 1e-6, 1.0, step=1e-5, format="%.0e", key=TRAINING.key("lr"))
+        limit = right.number_input("Photos per split (0: all)", 0, 10_000, step=32, key=TRAINING.key("limit"))
+        seed = right.number_input("Seed", 0, 2**31 - 1, key=TRAINING.key("seed"))
+        if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+            return None
+    return TrainConfig(data_root=root.strip(), task=task, arch=arch, epochs=int(epochs), image_size_px=int(image_px),
+                       batch_size=int(batch), lr=float(lr), freeze_backbone=freeze, limit=int(limit) or None,
+                       seed=int(seed), device="auto")
+
+
+def _defaults(preset: str) -> None:
+    """The form's values on a fresh session: the chosen preset over the lesson's defaults."""
+    for name, value in _preset_values(preset).items():
+        TRAINING.default(name, value)
+
+
+def _apply_preset() -> None:
+    for name, value in _preset_values(st.session_state[TRAINING.key("preset")]).items():
+        st.session_state[TRAINING.key(name)] = value
+
+
+def _preset_values(preset: str) -> dict[str, Any]:
+    lesson = TrainConfig(data_root=str(data.data_root()), arch=default_model())
+    config = TrainConfig(**{**lesson.to_dict(), **QUICK_DEMO}) if preset == "quick" else lesson
+    return {"arch": config.arch, "task": config.task, "data_root": config.data_root, "freeze": config.freeze_backbone,
+            "image_px": config.image_size_px, "epochs": config.epochs, "batch": config.batch_size, "lr": config.lr,
+            "limit": config.limit or 0, "seed": config.seed}
+
+
+def run_picker(runs: Sequence[RunFolder]) -> RunFolder | None:
+    """The run the live view follows: the newest by default, or the one just started."""
+    names = [run.name for run in runs]
+    if not names:
+        return None
+    name = st.selectbox("Run", names, key=TRAINING.valid("run", names, names[0]))
+    return runs[names.index(name)]
+
+
+def compare_picker(runs: Sequence[RunFolder]) -> list[RunFolder]:
+    names = [run.name for run in runs]
+    chosen = st.multiselect("Overlay the curves of", names, key=TRAINING.key("compare"),
+                            placeholder="Pick two or more runs")
+    return [run for run in runs if run.name in chosen]
+
+
+def delete_picker(runs: Sequence[RunFolder]) -> RunFolder | None:
+    """The run to delete, once its name is picked and the deletion confirmed."""
+    names = [run.name for run in runs]
+    name = st.selectbox("Delete a run", [None, *names], key=TRAINING.valid("delete", [None, *names], None),
+                        format_func=lambda value: "—" if value is None else value)
+    if name is None:
+        return None
+    confirmed = st.checkbox(f"Yes, delete {name} and its checkpoints", key=TRAINING.key("delete_confirm"))
+    pressed = st.button("Delete", icon=":material/delete:", disabled=not confirmed, key=TRAINING.key("delete_go"))
+    return runs[names.index(name)] if pressed and confirmed else None

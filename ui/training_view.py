@@ -1,0 +1,98 @@
+"""The Training page's views of a run folder (camcore.runs): live progress, curves, the latest confusion matrix,
+the probe CAMs per epoch, the log's tail, and the runs table. Everything is read from disk, so a closed tab or a
+restarted app loses nothing and every session sees the same runs."""
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from camcore import display
+from camcore.runs import RunFolder, RunStatus
+from ui import training_figures
+from ui.state import TRAINING
+
+LIVE = ("starting", "running", "stopping")
+REFRESH_S = 2
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_view(run: RunFolder) -> None:
+    """Redrawn every REFRESH_S seconds on its own (st.fragment): only this part reruns, the page stays put."""
+    status = run.live_status()
+    _progress(status)
+    controls, state_col = st.columns([1, 3], vertical_alignment="center")
+    with controls:
+        if status.state in ("starting", "running"):
+            st.button("Stop", icon=":material/stop:", key=TRAINING.key(f"stop.{run.name}"), on_click=run.request_stop,
+                      help="Finishes the current step, saves a checkpoint, and stops; Resume continues from there.")
+    state_col.markdown(f"**{run.name}**: {status.state}" + (f" · {status.message}" if status.message else ""))
+    history = run.history()
+    if history:
+        st.plotly_chart(training_figures.curves_figure({run.name: history}), key=TRAINING.key("curves"))
+    matrix_col, probe_col = st.columns([1, 2])
+    with matrix_col:
+        _confusion(run)
+    with probe_col:
+        _probes(run)
+    with st.expander("Log"):
+        st.code(run.log_tail() or "(nothing logged yet)", language=None)
+
+
+def _progress(status: RunStatus) -> None:
+    done = status.step / status.steps_total if status.steps_total else 0.0
+    parts = [f"epoch {status.epoch}/{status.epochs}", f"step {status.step}/{status.steps_total}"]
+    if status.images_per_s:
+        parts.append(f"{status.images_per_s:.1f} images/s")
+    if status.eta_s is not None and status.state in LIVE:
+        parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
+    st.progress(min(max(done, 0.0), 1.0), text=" · ".join(parts))
+
+
+def _confusion(run: RunFolder) -> None:
+    epochs = run.probe_epochs()
+    latest = next((run.confusion(epoch) for epoch in reversed(epochs) if run.confusion(epoch)), None)
+    if latest is None:
+        st.caption("The confusion matrix appears after the first epoch.")
+        return
+    st.plotly_chart(training_figures.confusion_matrix_figure(latest["labels"], latest["matrix"],
+                                                             "Test set, latest epoch"), key=TRAINING.key("confusion"))
+
+
+def _probes(run: RunFolder) -> None:
+    """The probe photos' CAMs of every epoch so far, with an epoch slider inside the figure."""
+    epochs = run.probe_epochs()
+    if not epochs:
+        st.caption("Probe CAMs appear once the model has seen its first probe photos (before epoch 1).")
+        return
+    per_epoch = [run.probes(epoch) for epoch in epochs]
+    names = [str(name) for name in per_epoch[0]["names"]]
+    photos = [Image.open(run.path / "probes" / "images" / f"{name}.jpg").convert("RGB") for name in names]
+    class_names = [str(name) for name in per_epoch[0]["class_names"]]
+    grids = [_grids(photos, probes["maps"]) for probes in per_epoch]
+    captions = [[f"{class_names[int(p)]} {q:.2f} (true {class_names[int(t)]})"
+                 for p, q, t in zip(probes["predicted"], probes["probability"], probes["labels"])]
+                for probes in per_epoch]
+    st.plotly_chart(training_figures.probes_figure(photos, epochs, grids, captions), key=TRAINING.key("probes"))
+    st.caption("Epoch 0 is the ImageNet model before any training. Each map is the CAM of the photo's true class.")
+
+
+def _grids(photos: Sequence[Image.Image], maps: np.ndarray) -> list[np.ndarray]:
+    """(P, h, w) raw maps -> each photo's map on its display grid (photos differ in aspect, so a list)."""
+    return [display.display_grids(raw, photo.size) for photo, raw in zip(photos, maps)]
+
+
+def runs_table(runs: Sequence[RunFolder]) -> None:
+    """One row per run: its state, settings and best test accuracy."""
+    rows = []
+    for run in runs:
+        config, status = run.config(), run.live_status()
+        best = [m.get("test_accuracy") for m in run.history() if m.get("kind") == "epoch"]
+        rows.append({"run": run.name, "state": status.state, "task": config.get("task"), "model": config.get("arch"),
+                     "epochs": f"{status.epoch}/{config.get('epochs')}", "px": config.get("image_size_px"),
+                     "lr": config.get("lr"), "photos": config.get("limit") or "all",
+                     "best test accuracy": max((b for b in best if b is not None), default=None)})
+    st.dataframe(rows, hide_index=True, width="stretch")
