@@ -1,4 +1,5 @@
-"""Command line, `python -m camcore explain | evaluate | train`: each subcommand calls what the pages call."""
+"""Command line, `python -m camcore explain | evaluate | train | predict | download`: each subcommand calls what
+the pages call."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,9 @@ from tqdm import tqdm
 from camcore import exports, heatmap
 from camcore.cams import check_applicable
 from camcore.cli_args import add_model_options, fraction, positive_int
+from camcore.cli_download import add_download
 from camcore.cli_evaluate import add_evaluate
+from camcore.cli_predict import add_predict
 from camcore.cli_train import add_train
 from camcore.device import describe
 from camcore.errors import CamcoreError
@@ -44,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_explain(commands)
     add_evaluate(commands)
     add_train(commands)
+    add_predict(commands)
+    add_download(commands)
     return parser
 
 

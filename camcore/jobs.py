@@ -1,15 +1,17 @@
-"""Background jobs: long work (training, later "predict all" and downloads) runs in its own process that writes
-its progress to a run folder, so Streamlit reruns, closed tabs and server restarts neither stop nor lose it."""
+"""Background jobs: long work (training, "predict all", downloads) runs in its own process that writes its
+progress to a run folder, so Streamlit reruns, closed tabs and server restarts neither stop nor lose it."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -17,7 +19,7 @@ from camcore.device import choose_device
 from camcore.errors import CamcoreError, RunBusy
 from camcore.runs import RunFolder, RunStatus, list_runs, pid_alive
 
-__all__ = ["Heartbeat", "busy_device", "pid_alive", "run_name", "start"]
+__all__ = ["Heartbeat", "busy_device", "exclusive", "live_run", "pid_alive", "run_name", "start"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEARTBEAT_INTERVAL_S = 5.0
@@ -59,6 +61,24 @@ def run_name(task: str, arch: str, *, now: float | None = None) -> str:
     in the runs list, and safe on any file system (an arch like "timm:org/name" loses its ":" and "/")."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     return "-".join([stamp, *(re.sub(r"[^A-Za-z0-9_.]+", "_", part).strip("._") or "x" for part in (task, arch))])
+
+
+def live_run(root: Path) -> RunFolder | None:
+    """The newest run under `root` whose process should be alive and is (live_status active), or None."""
+    return next((run for run in list_runs(root) if run.live_status().active), None)
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Holds an flock on `lock_file` (created with its folder) while a check-and-start runs, so two sessions
+    pressing the same button at once cannot both start a job. The kernel drops it if the holder dies."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def busy_device(root: Path, device: str) -> RunFolder | None:
@@ -114,10 +134,11 @@ class Heartbeat:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         """Stops beating; an exception leaving the block marks an active run "failed" with its one-line reason,
-        so the page shows why rather than only that the process vanished. The exception still propagates."""
+        so the page shows why rather than only that the process vanished. A CamcoreError's line is already
+        written for the user and is kept as it is; others get their type in front. The exception propagates."""
         self._stopped.set()
         self._thread.join()
         if exc is not None and self._status is not None and self._status.active:
             reason = (str(exc).strip().splitlines() or [""])[0]
-            self.update(dataclasses.replace(self._status, state="failed",
-                                            message=f"{type(exc).__name__}: {reason}".rstrip(": ")))
+            message = reason if isinstance(exc, CamcoreError) and reason else f"{type(exc).__name__}: {reason}"
+            self.update(dataclasses.replace(self._status, state="failed", message=message.rstrip(": ")))

@@ -142,9 +142,9 @@ class RunFolder:
             return status
         now = time.time() if now is None else now
         if status.pid is not None and not pid_alive(status.pid):
-            message = f"The training process (pid {status.pid}) ended without saying so: killed or crashed."
+            message = f"The job's process (pid {status.pid}) ended without saying so: killed or crashed."
         elif now - status.heartbeat > HEARTBEAT_TIMEOUT_S:
-            message = f"No heartbeat for {now - status.heartbeat:.0f} s: the training process is gone or hung."
+            message = f"No heartbeat for {now - status.heartbeat:.0f} s: the job's process is gone or hung."
         else:
             return status
         return dataclasses.replace(status, state="failed", message=f"{message} See log.txt; resume to continue.")

@@ -8,7 +8,7 @@ from camcore.data import PetRecord
 from camcore.errors import DataNotFound
 from camcore.evaluate import ImageResult, true_class_index
 from camcore.images import load_image
-from ui import dataset_figures, dataset_inputs, dataset_view, explain_figures, inputs, resources
+from ui import dataset_figures, dataset_inputs, dataset_jobs, dataset_view, explain_figures, inputs, resources
 from ui.reporting import reported
 from ui.state import DATASET
 
@@ -34,13 +34,7 @@ with reported("Reading the data set's index"):
         records = resources.pet_index(str(root))
     except DataNotFound as exc:
         st.warning(str(exc))
-        if st.button("Download Oxford-IIIT Pet (about 800 MB)", key=DATASET.key("download"),
-                     icon=":material/download:"):
-            bar = st.progress(0.0, text=f"Downloading into {root}…")
-            with reported("Downloading"):
-                data.download(root, progress=lambda done: bar.progress(min(done / data.DOWNLOAD_BYTES, 1.0), text=(
-                    f"{done / 1e6:.0f} of about {data.DOWNLOAD_BYTES / 1e6:.0f} MB into {root}")))
-                st.rerun()
+        dataset_jobs.download_ui(root)
 if not records:
     st.stop()
 
@@ -71,11 +65,9 @@ if model is None:
     page = paged(ordered)
 else:
     pool = ordered if predict_all else paged(ordered)
-    bar = st.progress(0.0, text="Predicting…")
     with reported("Predicting"):
-        results = resources.predictions(root, pool, spec, weights_path, device, method=method,
-                                        progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
-    bar.empty()
+        results = dataset_jobs.predictions_ui(root, pool, spec, weights_path, device, method=method,
+                                              predict_all=predict_all)
     if results:
         with summary_box:
             pool = dataset_view.summary_ui(model, f"{inputs.method_label(method)} of {spec}", pool, results,

@@ -46,7 +46,8 @@ def scope_ui(shown: int) -> tuple[bool, bool]:
     """(predict every shown image rather than this page's, show mistakes only)."""
     scope = st.radio("Predict", ("page", "all"), key=DATASET.default("scope", "page"), horizontal=True,
                      format_func=lambda key: "this page" if key == "page" else f"all {shown} shown",
-                     help="All: sorting and filters by the model's answers span every shown image (slow on a CPU).")
+                     help="All: sorting and filters by the model's answers span every shown image, predicted by a "
+                     "background job whose results are kept on disk for every session.")
     return scope == "all", st.toggle("Mistakes only", key=DATASET.key("mistakes"))
 
 

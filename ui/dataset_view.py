@@ -45,9 +45,12 @@ def thumbnail_grid_ui(root: Path, records: Sequence[data.PetRecord], results: Ma
 
 def summary_ui(model: LoadedModel, title: str, pool: Sequence[data.PetRecord], results: Mapping[str, ImageResult],
                *, mistakes_only: bool, order: str) -> list[data.PetRecord]:
-    """Draws the confusion matrix and per-breed scores; returns the pool filtered and sorted by the answers."""
-    summary = summarise(results.values())
-    pairs = browse.confusion_pairs(model, [results[record.name] for record in pool])
+    """Draws the confusion matrix and per-breed scores of the pool's predicted photos; returns the pool filtered and
+    sorted by the answers. Photos not predicted yet (predict all still running) follow, unless a confusion cell or
+    mistakes only asks for answers they do not have."""
+    answered = [record for record in pool if record.name in results]
+    summary = summarise(results[record.name] for record in answered)
+    pairs = browse.confusion_pairs(model, [results[record.name] for record in answered])
     accuracy = "" if summary["accuracy"] is None else f", accuracy {summary['accuracy']:.0%}"
     st.subheader(f"{title} on {summary['count']} images{accuracy}")
     matrix_col, breed_col = st.columns([1, 2])
@@ -55,7 +58,9 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[data.PetRecord], r
         cell = dataset_inputs.confusion_ui(pairs)
     breed_col.plotly_chart(dataset_figures.localisation_by_breed(summary["per_breed"]), key=DATASET.key("breeds"))
     breed_col.caption(dataset_figures.SCORES_HELP)
-    return browse.by_answers(pool, results, pairs, cell=cell, mistakes_only=mistakes_only, order=order)
+    kept = browse.by_answers(answered, results, pairs, cell=cell, mistakes_only=mistakes_only, order=order)
+    waiting = [] if cell is not None or mistakes_only else [record for record in pool if record.name not in results]
+    return kept + waiting
 
 
 def scores_ui(result: ImageResult) -> None:

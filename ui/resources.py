@@ -1,5 +1,5 @@
 """The app's only caches: one shared model per (spec, weights, device), explanations, the sample list, the
-data set's index, and the Dataset page's per-image results.
+data set's index, and the Dataset page's per-image results as read from their store on disk.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
 loader pasted into two pages would hold two copies of the same model.
@@ -13,10 +13,12 @@ import streamlit as st
 
 from camcore import data
 from camcore.device import choose_device
-from camcore.evaluate import ImageResult, Progress, predict_records
+from camcore.evaluate import ImageResult, Progress
 from camcore.explain import Explanation, explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
+from camcore.predict_job import predict_missing
+from camcore.predict_store import PredictStore
 
 
 def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
@@ -85,26 +87,32 @@ def _random_model_on(spec: str, weights_path: str | None, device: str) -> Loaded
     return randomised(shared_model(spec, weights_path, device))
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def result_store(root: str, spec: str, weights_path: str | None, device: str, method: str,
-                 stamp: tuple[int, ...]) -> dict[str, ImageResult]:
-    """Per-image results of one model and method on one data set, by file name; filled by predictions().
+def prediction_store(root: Path, spec: str, weights_path: str | None, method: str) -> PredictStore:
+    """The on-disk results of this model version and method on `root`, shared with the predict job and every
+    session (camcore.predict_store)."""
+    return PredictStore.for_model(root, spec, weights_path, method)
 
-    A store, not a cached call per page: a page's results are kept whichever page, order or filter asked for
-    them, and predictions() can update a progress bar (elements drawn inside st.cache_* calls are replayed).
-    """
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _results_read(store_path: str) -> dict[str, ImageResult]:
+    """Results already read from one store, by file name: a store's results never change (a new model version
+    gets a new store), so a rerun reads only the photos it has not seen yet."""
     return {}
+
+
+def stored_predictions(store: PredictStore, records: Sequence[data.PetRecord]) -> dict[str, ImageResult]:
+    """The records' results that the store holds, by name; the others are simply absent."""
+    known = _results_read(str(store.path))
+    known.update(store.results(record.name for record in records if record.name not in known))
+    return {record.name: known[record.name] for record in records if record.name in known}
 
 
 def predictions(root: Path, records: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str,
                 *, method: str, progress: Progress | None = None) -> dict[str, ImageResult]:
-    """Each record's result by name; only records no session has predicted yet are run, in batches."""
-    store = result_store(str(root), spec, weights_path, str(choose_device(device)), method,
-                         _files_stamp(spec, weights_path))
-    missing = [record for record in records if record.name not in store]
-    if missing:
-        model = shared_model(spec, weights_path, device)
-        for result in predict_records(root, missing, model, method=method, progress=progress,
-                                      random_model=random_model(spec, weights_path, device)):
-            store[result.name] = result
-    return {record.name: store[record.name] for record in records}
+    """Each record's result by name, predicted here (a page of photos) where no session or job has stored it yet,
+    and stored for all of them."""
+    store = prediction_store(root, spec, weights_path, method)
+    if len(stored_predictions(store, records)) < len(records):
+        predict_missing(store, root, records, shared_model(spec, weights_path, device), method=method,
+                        random_model=random_model(spec, weights_path, device), progress=progress)
+    return stored_predictions(store, records)

@@ -1,0 +1,47 @@
+"""`python -m camcore download`: fetch Oxford-IIIT Pet with torchvision into a data folder, one download at a time."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from camcore import data, jobs
+from camcore.download_job import JOBS_FOLDER, download_locked
+from camcore.errors import CamcoreError
+from camcore.runs import RunFolder, RunStatus
+
+
+def add_download(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("download", help="download Oxford-IIIT Pet (about 800 MB) into a data folder",
+                                 description="Fetch and unpack Oxford-IIIT Pet with torchvision into ROOT/"
+                                 "oxford-iiit-pet, reporting the bytes so far in a job folder's status.json. A "
+                                 "second download into the same ROOT is refused while one runs.")
+    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                        help=f"folder to hold oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    parser.add_argument("--job", type=Path, metavar="JOB_DIR",
+                        help=f"existing job folder to report in (default: a new one in ROOT/{JOBS_FOLDER})")
+    parser.set_defaults(run=run_download)
+
+
+def run_download(args: argparse.Namespace) -> int:
+    """Exit 0 when the data set is there, 2 when it could not be had (one stderr line, also in status.json)."""
+    root = args.data if args.data is not None else data.data_root()
+    start = time.perf_counter()
+    try:
+        job = RunFolder(args.job) if args.job is not None else RunFolder.create(
+            root / JOBS_FOLDER / jobs.run_name("download", "oxford-iiit-pet"),
+            {"kind": "download", "data_root": str(Path(root).resolve())})
+        with jobs.Heartbeat(job) as beat:
+            beat.update(RunStatus("running", steps_total=data.DOWNLOAD_BYTES))
+
+            def report(done: int) -> None:
+                beat.update(RunStatus("running", step=done, steps_total=data.DOWNLOAD_BYTES))
+
+            download_locked(root, progress=report)
+            beat.update(RunStatus("finished", step=data.DOWNLOAD_BYTES, steps_total=data.DOWNLOAD_BYTES))
+    except CamcoreError as exc:
+        print(f"camcore: {exc}", file=sys.stderr)
+        return 2
+    print(f"Oxford-IIIT Pet is in {Path(root) / 'oxford-iiit-pet'} ({time.perf_counter() - start:.0f} s)")
+    return 0

@@ -1,0 +1,85 @@
+"""`python -m camcore predict`: predict and score Oxford-IIIT Pet photos into the Dataset page's results store.
+
+What the page's "predict all" starts in the background; run by hand, it fills the same store (the page then shows
+the results at once). Photos already in the store are skipped, so a stopped run continues where it was.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from camcore import data, jobs
+from camcore.cli_args import add_model_options
+from camcore.errors import CamcoreError, DataNotFound
+from camcore.models import load_model
+from camcore.predict_job import predict_missing
+from camcore.predict_store import PredictStore
+from camcore.runs import RunFolder, RunStatus
+
+
+def add_predict(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("predict", help="predict Oxford-IIIT Pet photos into the Dataset page's store",
+                                 description="Explain each photo's top-1 class, score its map against the pet's "
+                                 "mask beside two baselines, and store each result as it comes, where the Dataset "
+                                 "page reads it. Progress goes to a job folder's status.json.")
+    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                        help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    add_model_options(parser)
+    parser.add_argument("--names-file", type=Path, metavar="FILE", help="photo names, one a line (default: all)")
+    parser.add_argument("--job", type=Path, metavar="JOB_DIR",
+                        help="existing job folder to report in (default: a new one in the store's jobs/)")
+    parser.set_defaults(run=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Exit 0 when every photo is stored, 2 for bad options, data or model (one stderr line, also in status)."""
+    root = args.data if args.data is not None else data.data_root()
+    start = time.perf_counter()
+    try:
+        store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px)
+        job = RunFolder(args.job) if args.job is not None else RunFolder.create(
+            store.jobs_root / jobs.run_name("predict", args.method), {"kind": "predict", **_options(args, root)})
+        with jobs.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
+            beat.update(RunStatus("running", message="Loading the model"))
+            records = _records(root, args.names_file)
+            model = load_model(args.model, weights_path=args.weights, device=args.device)
+
+            def report(done: int, total: int) -> None:
+                elapsed_s = time.perf_counter() - start
+                bar.total = total
+                bar.update(done - bar.n)
+                beat.update(RunStatus("running", step=done, steps_total=total, images_per_s=done / elapsed_s,
+                                      eta_s=(total - done) * elapsed_s / done))
+
+            count = predict_missing(store, root, records, model, method=args.method, size_px=args.size_px,
+                                    progress=report)
+            beat.update(RunStatus("finished", step=count, steps_total=count))
+    except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model, method or device
+        print(f"camcore: {exc}", file=sys.stderr)
+        return 2
+    print(f"{count} photo{'s' if count != 1 else ''} predicted in {time.perf_counter() - start:.1f} s into "
+          f"{store.path}")
+    return 0
+
+
+def _records(root: Path, names_file: Path | None) -> list[data.PetRecord]:
+    """The data set's records, or those named in `names_file` in its order; an unknown name is an error."""
+    records = data.pet_index(root)
+    if names_file is None:
+        return list(records)
+    by_name = {record.name: record for record in records}
+    names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise DataNotFound(f"{unknown[0]} (and {len(unknown) - 1} more) not in {root}'s Oxford-IIIT Pet lists. "
+                           "Check --names-file and --data.")
+    return [by_name[name] for name in names]
+
+
+def _options(args: argparse.Namespace, root: Path) -> dict[str, object]:
+    return {"data_root": str(Path(root).resolve()), "model": args.model, "weights": args.weights,
+            "method": args.method, "device": args.device}

@@ -1,0 +1,92 @@
+"""The Dataset page's long work: predictions (one page here, every shown photo as a background job) and the data
+set's download (a background job). Jobs are followed in fragments that read their folders on disk, so a rerun, a
+second click or another session finds a running job and shows its progress instead of starting it again."""
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from camcore import data
+from camcore.download_job import latest_download, start_download
+from camcore.evaluate import ImageResult
+from camcore.predict_job import latest_job, start_predictions
+from camcore.runs import RunFolder, RunStatus
+from ui import resources
+from ui.reporting import reported
+from ui.state import DATASET
+
+REFRESH_S = 2
+
+
+def predictions_ui(root: Path, pool: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str, *,
+                   method: str, predict_all: bool) -> dict[str, ImageResult]:
+    """The pool's results by name. One page is predicted here, with a progress bar; for all shown photos, what is
+    stored so far, and the background job that predicts the rest (its button, or its progress)."""
+    if not predict_all:
+        bar = st.progress(0.0, text="Predicting…")
+        results = resources.predictions(root, pool, spec, weights_path, device, method=method,
+                                        progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
+        bar.empty()
+        return results
+    store = resources.prediction_store(root, spec, weights_path, method)
+    results = resources.stored_predictions(store, pool)
+    job = latest_job(store)
+    status = None if job is None else job.live_status()
+    if job is not None and status is not None and status.active:
+        _follow(job, _predict_text)
+        return results
+    if status is not None and status.state == "failed":
+        st.error(status.message or "Predicting in the background failed; its log.txt has the details.")
+    missing = [record.name for record in pool if record.name not in results]
+    if missing and st.button(f"Predict the {len(missing)} photos not predicted yet, in the background",
+                             key=DATASET.key("predict_all"), icon=":material/play_arrow:",
+                             help="Runs in its own process and stores each result as it comes: a rerun, closing "
+                             "the tab or another session loses nothing."):
+        _follow(start_predictions(store, root, missing, spec=spec, weights_path=weights_path, method=method,
+                                  device=device), _predict_text)
+    return results
+
+
+def download_ui(root: Path) -> None:
+    """The download button, or the running download's progress; the whole page reruns once it has ended."""
+    job = latest_download(root)
+    status = None if job is None else job.live_status()
+    if job is not None and status is not None and status.active:
+        _follow(job, lambda status: _download_text(status, root))
+        return
+    if status is not None and status.state == "failed":
+        st.error(status.message or "The download failed; its log.txt has the details.")
+    if st.button("Download Oxford-IIIT Pet (about 800 MB)", key=DATASET.key("download"),
+                 icon=":material/download:"):
+        with reported("Starting the download"):
+            _follow(start_download(root), lambda status: _download_text(status, root))
+
+
+@st.fragment(run_every=REFRESH_S)
+def _follow(job: RunFolder, describe: Callable[[RunStatus], str]) -> None:
+    """A live job's progress bar, redrawn every REFRESH_S seconds on its own; once the job has ended, the whole
+    page reruns, to show its results or its error."""
+    status = job.live_status()
+    if not status.active:
+        st.rerun()
+    done = status.step / status.steps_total if status.steps_total else 0.0
+    st.progress(min(max(done, 0.0), 1.0), text=describe(status))
+
+
+def _predict_text(status: RunStatus) -> str:
+    if not status.steps_total:
+        return f"Predicting in the background: {status.message or 'starting'}…"
+    parts = [f"Predicting in the background: {status.step}/{status.steps_total} photos"]
+    if status.images_per_s:
+        parts.append(f"{status.images_per_s:.1f} images/s")
+    if status.eta_s is not None:
+        parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
+    return " · ".join(parts) + ". Results show as they come on any rerun."
+
+
+def _download_text(status: RunStatus, root: Path) -> str:
+    return (f"Downloading in the background: {status.step / 1e6:.0f} of about {data.DOWNLOAD_BYTES / 1e6:.0f} MB "
+            f"into {root}")
