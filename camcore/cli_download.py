@@ -29,8 +29,8 @@ def run_download(args: argparse.Namespace) -> int:
     root = args.data if args.data is not None else data.data_root()
     start = time.perf_counter()
     try:
-        job = RunFolder(args.job) if args.job is not None else RunFolder.create(
-            root / JOBS_FOLDER / jobs.run_name("download", "oxford-iiit-pet"),
+        job = RunFolder(args.job) if args.job is not None else jobs.new_job(
+            root / JOBS_FOLDER, "download", "oxford-iiit-pet",
             {"kind": "download", "data_root": str(Path(root).resolve())})
         with jobs.Heartbeat(job) as beat:
             beat.update(RunStatus("running", steps_total=data.DOWNLOAD_BYTES))

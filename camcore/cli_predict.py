@@ -41,8 +41,8 @@ def run_predict(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px)
-        job = RunFolder(args.job) if args.job is not None else RunFolder.create(
-            store.jobs_root / jobs.run_name("predict", args.method), {"kind": "predict", **_options(args, root)})
+        job = RunFolder(args.job) if args.job is not None else jobs.new_job(
+            store.jobs_root, "predict", args.method, {"kind": "predict", **_options(args, root)})
         with jobs.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
             beat.update(RunStatus("running", message="Loading the model"))
             records = _records(root, args.names_file)

@@ -53,8 +53,8 @@ def start_download(root: Path) -> RunFolder:
             return live
         for old in list_runs(folder):
             delete_run(old)
-        job = RunFolder.create(folder / jobs.run_name("download", "oxford-iiit-pet"),
-                               {"kind": "download", "data_root": str(Path(root).resolve())})
+        job = jobs.new_job(folder, "download", "oxford-iiit-pet",
+                           {"kind": "download", "data_root": str(Path(root).resolve())})
         jobs.start(["download", "--data", str(Path(root).resolve()), "--job", str(job.path)], job)
     return job
 

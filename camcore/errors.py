@@ -35,3 +35,7 @@ class RunExists(CamcoreError, FileExistsError):
 
 class RunBusy(CamcoreError, RuntimeError):
     """A run or device is in use by a live job (deleting a running run, a second run on one GPU)."""
+
+
+class PathRefused(CamcoreError, PermissionError):
+    """A path typed in the app that lies outside the folders the server may open (the same for missing paths)."""

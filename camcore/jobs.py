@@ -11,15 +11,17 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from camcore.device import choose_device
 from camcore.errors import CamcoreError, RunBusy
 from camcore.runs import RunFolder, RunStatus, list_runs, pid_alive
 
-__all__ = ["Heartbeat", "busy_device", "exclusive", "live_run", "pid_alive", "run_name", "start"]
+__all__ = ["Heartbeat", "busy_device", "exclusive", "live_run", "new_job", "pid_alive", "run_name", "start"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEARTBEAT_INTERVAL_S = 5.0
@@ -61,6 +63,12 @@ def run_name(task: str, arch: str, *, now: float | None = None) -> str:
     in the runs list, and safe on any file system (an arch like "timm:org/name" loses its ":" and "/")."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     return "-".join([stamp, *(re.sub(r"[^A-Za-z0-9_.]+", "_", part).strip("._") or "x" for part in (task, arch))])
+
+
+def new_job(root: Path, task: str, what: str, config: dict[str, Any]) -> RunFolder:
+    """A fresh job folder under `root` for work other than training: run_name plus a random suffix, since the
+    same command can start twice within one second."""
+    return RunFolder.create(root / f"{run_name(task, what)}-{uuid.uuid4().hex[:6]}", config)
 
 
 def live_run(root: Path) -> RunFolder | None:

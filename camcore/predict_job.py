@@ -52,7 +52,7 @@ def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, 
             delete_run(old)
         config = {"kind": "predict", "data_root": str(Path(root).resolve()), "model": spec, "weights": weights_path,
                   "method": method, "device": device, "count": len(names)}
-        job = RunFolder.create(store.jobs_root / jobs.run_name("predict", method), config)
+        job = jobs.new_job(store.jobs_root, "predict", method, config)
         write_atomic(job.path / "names.txt", "".join(f"{name}\n" for name in names).encode())
         argv = ["predict", "--job", str(job.path), "--data", str(Path(root).resolve()), "--model", spec,
                 "--method", method, "--device", device, "--names-file", str(job.path / "names.txt")]

@@ -61,9 +61,10 @@ class PredictStore:
 
     def read(self, name: str) -> ImageResult | None:
         """The stored result of photo `name`, or None when it is not (or not completely) there."""
+        json_file, map_file = self._file(name, ".json"), self._file(name, ".npy")
         try:
-            fields = json.loads(self._file(name, ".json").read_text())
-            top_map = np.load(self._file(name, ".npy"), allow_pickle=False)
+            fields = json.loads(json_file.read_text())
+            top_map = np.load(map_file, allow_pickle=False)
         except (FileNotFoundError, ValueError):  # ValueError: a file from an older format; predict it again
             return None
         return ImageResult(**{key: fields[key] for key in _FIELDS if key in fields}, top_map=top_map)

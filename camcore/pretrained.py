@@ -1,6 +1,7 @@
 """ImageNet weights for a model name, found without waiting on a network that is not there.
 
 - torchvision: its cache ($TORCH_HOME/hub/checkpoints), else its normal download.
+- $CAM_EXPLORER_NO_DOWNLOADS (an operator serving a class): the caches only, refused at once as when offline.
 - timm: the Hugging Face hub the normal way when the hub answers a 2-second probe; otherwise only the local
   Hugging Face cache, because offline huggingface_hub retries for about 50 s before it gives up.
 - EfficientNet-Lite0 (`lite0`, also `timm:tf_efficientnet_lite0`): the pip package
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import re
 import socket
@@ -28,6 +30,8 @@ ALIASES = {"lite0": PACKAGED_ARCH}
 PREFERRED_MODEL = "resnet18"
 """The lesson's model: the default whenever its torchvision weights are already cached."""
 HUB_PROBE_S = 2.0
+NO_DOWNLOADS_ENV = "CAM_EXPLORER_NO_DOWNLOADS"
+"""Set (to anything but "" or "0") by an operator: the server downloads nothing, as if it were offline."""
 _LITE0_STAGES = (1, 2, 2, 3, 3, 4, 1)
 """Blocks per stage of EfficientNet-Lite0: the package numbers blocks 0..15, timm as (stage, index)."""
 _FIRST_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
@@ -53,6 +57,16 @@ def default_model() -> str:
 
     Decided from the disk alone, so the first page paints at once, online or not."""
     return PREFERRED_MODEL if torchvision_weights_file(PREFERRED_MODEL).is_file() else "lite0"
+
+
+def env_switch(name: str) -> bool:
+    """An operator's on/off environment variable: on when set to anything but "" or "0"."""
+    return os.environ.get(name, "").strip() not in ("", "0")
+
+
+def downloads_allowed() -> bool:
+    """False when the operator set $CAM_EXPLORER_NO_DOWNLOADS: no weights from the hubs, no data set download."""
+    return not env_switch(NO_DOWNLOADS_ENV)
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
@@ -95,12 +109,15 @@ def _torchvision_state_dict(arch: str) -> dict[str, torch.Tensor]:
 
     weights = tvm.get_model_weights(arch).DEFAULT
     cache = torchvision_weights_file(arch)
+    offline = WeightsUnavailable(f"{arch} weights are not in {cache.parent} ($TORCH_HOME/hub/checkpoints) and "
+                                 f"could not be downloaded: copy {weights.url} to {cache}, or use lite0, whose "
+                                 "weights come with the app.")
+    if not downloads_allowed() and not cache.is_file():
+        raise offline
     try:  # torch.hub loads the cached file with weights_only=False unless told: a planted file could run code
         return weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except OSError as exc:
-        raise WeightsUnavailable(f"{arch} weights are not in {cache.parent} ($TORCH_HOME/hub/checkpoints) and "
-                                 f"could not be downloaded: copy {weights.url} to {cache}, or use lite0, whose "
-                                 "weights come with the app.") from exc
+        raise offline from exc
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{cache}: refused: it holds Python objects beyond tensors. Delete it and copy "
                               f"{weights.url} there again.") from exc
@@ -110,7 +127,7 @@ def load_timm_weights(module: torch.nn.Module, arch: str) -> None:
     """timm's own pretrained loading when the hub answers; offline, the Hugging Face cache or one line at once."""
     import timm.models
 
-    if not hub_reachable():
+    if not downloads_allowed() or not hub_reachable():
         _load_from_hf_cache(module, arch)
         return
     try:

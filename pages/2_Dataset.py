@@ -28,6 +28,8 @@ def paged(records: list[PetRecord]) -> list[PetRecord]:
 with st.sidebar:
     st.header("Data")
     root = dataset_inputs.data_root_ui()
+if root is None:
+    st.stop()
 records: tuple[PetRecord, ...] = ()
 with reported("Reading the data set's index"):
     try:

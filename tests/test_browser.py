@@ -129,7 +129,8 @@ def test_uploaded_photo_sliders_compose_in_the_app(browser, app_url: str, upload
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     try:
         page.goto(f"{app_url}/Explain")
-        page.locator("input[type=file]").set_input_files(upload)
+        photos = page.locator("[data-testid=stFileUploader]", has_text="Upload photos")  # not the weights uploader
+        photos.locator("input[type=file]").set_input_files(upload)
         page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=45_000)
         index = page.evaluate(f"() => {EXPLANATION_FIGURE}")
         before = heat_state(page, index)

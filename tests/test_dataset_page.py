@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
+import time
+import urllib.error
 from collections import Counter
 from pathlib import Path
 
@@ -14,13 +17,16 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from camcore import data
+from camcore import data, jobs, predict_job
+from camcore.cli import main
 from camcore.data import DATA_ENV, PetRecord, pet_index
-from camcore.errors import DataNotFound
 from camcore.evaluate import ImageResult, imagenet_species, predict_records, summarise
 from camcore.models import LoadedModel, randomised
+from camcore.predict_store import PredictStore
+from camcore.runs import RunFolder, RunStatus, list_runs
 from camcore.thumbnails import CACHE_ENV
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
+from tests.job_helpers import wait_for
 from ui import dataset_figures, dataset_inputs, resources
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
@@ -50,10 +56,13 @@ def expected(tiny_pets: Path, resnet18: LoadedModel) -> dict[str, ImageResult]:
     return {result.name: result for result in results}
 
 
-def dataset_page() -> AppTest:
-    """The page on the CPU, where the `resnet18` fixture's numbers hold (a GPU's bf16 autocast changes digits)."""
+def dataset_page(**state: object) -> AppTest:
+    """The page on the CPU, where the `resnet18` fixture's numbers hold (a GPU's bf16 autocast changes digits);
+    `state` presets other widgets (scope="all": no page is predicted in-process first)."""
     at = AppTest.from_file(DATASET, default_timeout=TIMEOUT_S)
     at.session_state["dataset.device"] = "cpu"
+    for name, value in state.items():
+        at.session_state[f"dataset.{name}"] = value
     return at.run()
 
 
@@ -235,58 +244,145 @@ def test_mistakes_sort_and_confusion_cell_filter_the_grid(pets: Path, random_res
     assert shown_names(at) == sorted(chosen, key=lambda name: expected[name].correct is not False)
 
 
-def test_results_are_kept_per_image_so_paging_back_predicts_nothing(pets: Path, random_resnet: None,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def verdict_captions(names: list[str], expected: dict[str, ImageResult]) -> list[str]:
+    verdicts = {True: "✅", False: "❌"}
+    return [f"{name} · {name.rsplit('_', 1)[0]} · {verdicts[expected[name].correct]} {expected[name].predicted_name} "
+            f"{expected[name].probability:.0%}" for name in names]
+
+
+def test_results_are_stored_so_paging_back_or_another_session_predicts_nothing(
+        pets: Path, random_resnet: None, expected: dict[str, ImageResult], monkeypatch: pytest.MonkeyPatch) -> None:
     predicted: list[list[str]] = []
 
     def counted(root: Path, records: list[PetRecord], *args: object, **kwargs: object) -> list[ImageResult]:
         predicted.append([record.name for record in records])
-        assert callable(kwargs["progress"])
         return predict_records(root, records, *args, **kwargs)
 
-    monkeypatch.setattr(resources, "predict_records", counted)
+    monkeypatch.setattr(predict_job, "predict_records", counted)
     monkeypatch.setattr(dataset_inputs, "PAGE_SIZE", 5)
-    resources.result_store.clear()
     at = predicting(dataset_page())
     at.number_input(key="dataset.page").set_value(2).run()
     at.number_input(key="dataset.page").set_value(1).run()
     assert predicted == [NAMES[:5], NAMES[5:10]]
+    resources._results_read.clear()  # as after a restart: only the disk remembers
+    other = predicting(dataset_page())  # another session
+    other.number_input(key="dataset.page").set_value(2).run()
+    assert predicted == [NAMES[:5], NAMES[5:10]]
+    assert captions(other) == verdict_captions(NAMES[5:10], expected)
+    assert not other.exception and not other.error
+
+
+def test_predict_all_is_a_job_for_the_photos_not_stored_yet(pets: Path, random_resnet: None, resnet18_weights: Path,
+                                                            expected: dict[str, ImageResult],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dataset_inputs, "PAGE_SIZE", 5)
+    at = predicting(dataset_page())  # this page in-process: 5 stored
     at.radio(key="dataset.scope").set_value("all").run()
-    assert predicted[2:] == [NAMES[10:]] and shown_names(at) == NAMES[:5]
+    assert captions(at) == verdict_captions(NAMES[:5], expected)
+    assert every_page(at, 3) == NAMES  # the 7 not predicted yet are shown too, after the predicted ones
+    assert at.subheader[0].value.startswith("CAM of resnet18 on 5 images")
+    assert at.button(key="dataset.predict_all").label == "Predict the 7 photos not predicted yet, in the background"
+    at.button(key="dataset.predict_all").click().run()
     assert not at.exception and not at.error
+    [bar] = at.get("progress")
+    assert bar.proto.text.startswith("Predicting in the background")
+    job = predict_job.latest_job(resources.prediction_store(pets, "resnet18", str(resnet18_weights), "cam"))
+    assert job is not None and job.config()["count"] == 7 and job.config()["device"] == "cpu"
+    status = wait_for(job)
+    assert (status.state, status.step, status.steps_total) == ("finished", 7, 7), job.log_tail()
+    at.run()
+    assert every_page(at, 3) == NAMES and not at.get("progress")
+    assert [captions(at.number_input(key="dataset.page").set_value(page).run()) for page in (1, 2, 3)] == [
+        verdict_captions(NAMES[first:first + 5], expected) for first in (0, 5, 10)]
+    assert not [button for button in at.button if button.key == "dataset.predict_all"]
+
+
+def store_job(pets: Path, weights: Path, status: RunStatus) -> RunFolder:
+    store = PredictStore.for_model(pets, "resnet18", str(weights), "cam")
+    job = RunFolder.create(store.jobs_root / "job", {"kind": "predict"})
+    job.write_status(status)
+    return job
+
+
+def test_another_session_follows_the_running_job(pets: Path, random_resnet: None, resnet18_weights: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resources, "predict_missing", None)  # all shown photos are the job's: none predicted here
+    store_job(pets, resnet18_weights, RunStatus("running", step=3, steps_total=12, images_per_s=2.0, eta_s=4.5,
+                                                pid=os.getpid(), heartbeat=time.time()))
+    at = predicting(dataset_page(scope="all"))
+    assert not at.exception and not at.error
+    [bar] = at.get("progress")
+    assert bar.proto.value == 25
+    assert bar.proto.text.startswith("Predicting in the background: 3/12 photos · 2.0 images/s · ETA 0:00:04")
+    assert not [button for button in at.button if button.key == "dataset.predict_all"]
+    assert shown_names(at) == NAMES
+
+
+def test_a_failed_job_is_reported_and_can_be_started_again(pets: Path, random_resnet: None,
+                                                           resnet18_weights: Path) -> None:
+    store_job(pets, resnet18_weights, RunStatus("failed", message="CUDA out of memory. Use the CPU."))
+    at = predicting(dataset_page(scope="all"))
+    assert [error.value for error in at.error] == ["CUDA out of memory. Use the CPU."]
+    assert at.button(key="dataset.predict_all").label == "Predict the 12 photos not predicted yet, in the background"
 
 
 def test_failed_prediction_is_an_error_and_the_grid_stays(pets: Path, random_resnet: None,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: object, **kwargs: object) -> list[ImageResult]:
+    def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(resources, "predict_records", broken)
-    resources.result_store.clear()
+    monkeypatch.setattr(resources, "predict_missing", broken)
     at = predicting(dataset_page())
     assert not at.exception
     assert [error.value for error in at.error] == ["Predicting failed unexpectedly; the server log has the details."]
     assert shown_names(at) == NAMES
 
 
-def test_missing_data_offers_the_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(DATA_ENV, str(tmp_path / "nowhere"))
-    calls = []
+def test_missing_data_offers_the_download_and_shows_its_failure(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "nowhere"
+    monkeypatch.setenv(DATA_ENV, str(root))
+    started: list[list[str]] = []
 
-    def offline(root: Path, progress) -> None:
-        calls.append(root)
-        progress(400_000_000)  # the page's bar takes the bytes so far
-        raise DataNotFound("Downloading Oxford-IIIT Pet failed (no internet).")
+    def here(argv: list[str], run: RunFolder) -> int:
+        """The job's process, run in this one: no subprocess, and torchvision's fetch is offline below."""
+        started.append(list(argv))
+        main(list(argv))
+        return os.getpid()
 
-    monkeypatch.setattr(data, "download", offline)
+    def offline(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("no internet")
+
+    monkeypatch.setattr(jobs, "start", here)
+    monkeypatch.setattr(data, "OxfordIIITPet", offline)
     at = dataset_page()
     assert not at.exception
-    assert "Oxford-IIIT Pet not found" in at.warning[0].value and str(tmp_path / "nowhere") in at.warning[0].value
+    assert "Oxford-IIIT Pet not found" in at.warning[0].value and str(root) in at.warning[0].value
     at.button(key="dataset.download").click().run()
     assert not at.exception
-    assert calls == [tmp_path / "nowhere"]
-    assert at.error[0].value == "Downloading Oxford-IIIT Pet failed (no internet)."
+    (job,) = list_runs(root / ".downloads")
+    assert started == [["download", "--data", str(root.resolve()), "--job", str(job.path)]]
+    assert [error.value for error in at.error] == [
+        "Downloading Oxford-IIIT Pet failed (<urlopen error no internet>). Without internet, get images.tar.gz and "
+        f"annotations.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/pets/ and unpack both into "
+        f"{root.resolve() / 'oxford-iiit-pet'}."]
+    assert at.button(key="dataset.download").label.startswith("Download Oxford-IIIT Pet")
     assert not at.image
+
+
+def test_a_running_download_shows_its_progress_instead_of_the_button(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "nowhere"
+    monkeypatch.setenv(DATA_ENV, str(root))
+    job = RunFolder.create(root / ".downloads" / "job", {"kind": "download"})
+    job.write_status(RunStatus("running", step=405_500_000, steps_total=811_000_000, pid=os.getpid(),
+                               heartbeat=time.time()))
+    at = dataset_page()
+    assert not at.exception and not at.error
+    [bar] = at.get("progress")
+    assert bar.proto.value == 50
+    assert bar.proto.text == f"Downloading in the background: 406 of about 811 MB into {root}"
+    assert not [button for button in at.button if button.key == "dataset.download"]
 
 
 def test_detail_view_maps_the_true_class_on_request(pets: Path, monkeypatch: pytest.MonkeyPatch,

@@ -7,6 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from camcore import browse, data
+from camcore.errors import PathRefused
+from camcore.paths import allowed_path
 from ui import dataset_figures
 from ui.state import DATASET
 
@@ -14,11 +16,16 @@ ALL = "all"
 PAGE_SIZE = 25
 
 
-def data_root_ui() -> Path:
-    """The folder holding oxford-iiit-pet/ (torchvision's `root`), preset from $CAM_EXPLORER_DATA."""
-    return Path(st.text_input("Data folder", key=DATASET.default("root", str(data.data_root())),
-                              help=f"The folder that holds oxford-iiit-pet/ (default: ${data.DATA_ENV})."
-                              ).strip() or ".")
+def data_root_ui() -> Path | None:
+    """The folder holding oxford-iiit-pet/ (torchvision's `root`), preset from $CAM_EXPLORER_DATA; None, with
+    the refusal shown, when it lies outside the server's allowed folders (camcore.paths)."""
+    typed = st.text_input("Data folder", key=DATASET.default("root", str(data.data_root())),
+                          help=f"The folder that holds oxford-iiit-pet/ (default: ${data.DATA_ENV}).").strip()
+    try:
+        return allowed_path(typed or str(data.data_root()))
+    except PathRefused as exc:
+        st.error(str(exc))
+        return None
 
 
 def pet_filters_ui(records: Sequence[data.PetRecord]) -> tuple[data.PetRecord, ...]:

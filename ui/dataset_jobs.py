@@ -13,6 +13,7 @@ from camcore import data
 from camcore.download_job import latest_download, start_download
 from camcore.evaluate import ImageResult
 from camcore.predict_job import latest_job, start_predictions
+from camcore.pretrained import downloads_allowed
 from camcore.runs import RunFolder, RunStatus
 from ui import resources
 from ui.reporting import reported
@@ -51,7 +52,8 @@ def predictions_ui(root: Path, pool: Sequence[data.PetRecord], spec: str, weight
 
 
 def download_ui(root: Path) -> None:
-    """The download button, or the running download's progress; the whole page reruns once it has ended."""
+    """The download button, or the running download's progress; the whole page reruns once it has ended. No
+    button when the operator turned downloads off ($CAM_EXPLORER_NO_DOWNLOADS)."""
     job = latest_download(root)
     status = None if job is None else job.live_status()
     if job is not None and status is not None and status.active:
@@ -59,6 +61,9 @@ def download_ui(root: Path) -> None:
         return
     if status is not None and status.state == "failed":
         st.error(status.message or "The download failed; its log.txt has the details.")
+    if not downloads_allowed():
+        st.info("Downloads are turned off on this server: ask whoever runs it to place the data set here.")
+        return
     if st.button("Download Oxford-IIIT Pet (about 800 MB)", key=DATASET.key("download"),
                  icon=":material/download:"):
         with reported("Starting the download"):

@@ -17,6 +17,8 @@ from ui.state import EXPLAIN
 
 IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 SHARP_SIZE_PX = 512
+PHOTO_UPLOAD_MB = 50
+"""A phone photo is a few MB; the server's cap (.streamlit/config.toml) is higher for weights files."""
 
 
 def layer_ui(model: LoadedModel, method: str) -> str | None:
@@ -52,7 +54,7 @@ def photos_ui() -> list[tuple[str, bytes]]:
     """(file name, bytes) of every uploaded, camera and sample photo, in that order."""
     upload_col, sample_col = st.columns(2)
     uploads = upload_col.file_uploader("Upload photos", type=list(IMAGE_TYPES), accept_multiple_files=True,
-                                       key=EXPLAIN.key("uploads"))
+                                       key=EXPLAIN.key("uploads"), max_upload_size=PHOTO_UPLOAD_MB)
     photos = [(upload.name, upload.getvalue()) for upload in uploads or []]
     with upload_col:
         if st.toggle("Take a photo with the camera", key=EXPLAIN.key("camera_on")):

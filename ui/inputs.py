@@ -3,30 +3,65 @@
 The model choice is set up once per session from the environment ($CAM_EXPLORER_MODEL, $CAM_EXPLORER_WEIGHTS),
 so a deployment can preselect real local weights; otherwise resnet18 when its weights are cached, else the
 EfficientNet-Lite0 that ships with the app (camcore.pretrained.default_model, decided from the disk alone).
+Typed paths must lie in the server's allowed folders (camcore.paths); weights can be uploaded instead. With
+$CAM_EXPLORER_LOCK_MODEL the operator's model is the only one: no box to type in, nothing to upload.
 """
 from __future__ import annotations
 
 import os
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
+from camcore.errors import CamcoreError
 from camcore.models import MODEL_CHOICES, LoadedModel
-from camcore.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
+from camcore.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
+from camcore.pretrained import PREFERRED_MODEL, default_model, env_switch, torchvision_weights_file
 from camcore.runs import list_runs, runs_root
+from ui import resources
 from ui.state import PageState
 
 MODEL_ENV = "CAM_EXPLORER_MODEL"
 WEIGHTS_ENV = "CAM_EXPLORER_WEIGHTS"
+LOCK_ENV = "CAM_EXPLORER_LOCK_MODEL"
+WEIGHTS_TYPES = ("pt", "pth", "ckpt", "bin")
 OTHER_MODEL = "other"
 MODEL_LABELS = {"lite0": "EfficientNet-Lite0 (ships with the app)", OTHER_MODEL: "Other: timm:NAME or a checkpoint"}
 WEIGHTS_HELP = ("A state dict saved with torch.save(model.state_dict()) for the model chosen above, for ImageNet "
                 "weights this server cannot download. Empty: the library's own weights.")
 
 
+UPLOAD_HELP = (f"Up to {UPLOAD_LIMIT_MB} MB. A CAM Explorer checkpoint replaces the model chosen above; a state dict "
+               "gives it weights. Read with weights_only=True: a file holding code is refused.")
+
+
 def model_ui(state: PageState) -> tuple[str, str | None]:
-    """(spec, weights_path or None); spec is "" while the user has not typed an 'Other' model yet."""
+    """(spec, weights_path or None); spec is "" while there is no model to load yet: an 'Other' box still empty,
+    or a typed path or upload refused (its one line is shown here)."""
+    if env_switch(LOCK_ENV):
+        spec = os.environ.get(MODEL_ENV) or default_model()
+        st.caption(f"Model: {MODEL_LABELS.get(spec, spec)}, chosen by whoever runs this server.")
+        return spec, os.environ.get(WEIGHTS_ENV) or None
+    spec, typed, weights, upload = _model_widgets(state)
+    presets = (os.environ.get(MODEL_ENV), os.environ.get(WEIGHTS_ENV))
+    try:
+        if upload is not None:
+            path, is_checkpoint = resources.stored_upload(upload.file_id, upload.getvalue())
+            if is_checkpoint:
+                return path, None
+            weights = path
+        elif weights:
+            weights = str(allowed_path(weights, operator_files=presets))
+        return (allowed_model(spec, operator_files=presets) if typed and spec else spec), weights or None
+    except CamcoreError as exc:
+        st.error(str(exc))
+        return "", None
+
+
+def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | None]:
+    """(spec, whether it was typed in 'Other', typed weights path, uploaded file), as drawn: nothing checked yet."""
     trained = trained_checkpoints()
     choices = (*MODEL_CHOICES, *trained, OTHER_MODEL)
     env_model = os.environ.get(MODEL_ENV) or default_model()
@@ -40,12 +75,15 @@ def model_ui(state: PageState) -> tuple[str, str | None]:
         st.caption(f"EfficientNet-Lite0 is the default here: {PREFERRED_MODEL}'s ImageNet weights are not in "
                    f"{torchvision_weights_file(PREFERRED_MODEL).parent}. Pick {PREFERRED_MODEL} once with internet "
                    "to download them; it is the default from then on.")
-    if spec == OTHER_MODEL:
+    typed = spec == OTHER_MODEL
+    if typed:
         spec = st.text_input("timm:NAME or checkpoint path", key=state.key("model_other")).strip()
     with st.expander("Local weights file", expanded=bool(os.environ.get(WEIGHTS_ENV))):
         key = state.default("weights", os.environ.get(WEIGHTS_ENV, ""))
         weights = st.text_input("Weights file (optional)", key=key, help=WEIGHTS_HELP).strip()
-    return spec, weights or None
+        upload = st.file_uploader("Or upload weights or a checkpoint", type=list(WEIGHTS_TYPES),
+                                  key=state.key("weights_upload"), max_upload_size=UPLOAD_LIMIT_MB, help=UPLOAD_HELP)
+    return spec, typed, weights, upload
 
 
 def trained_checkpoints() -> dict[str, str]:

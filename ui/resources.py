@@ -1,5 +1,5 @@
 """The app's only caches: one shared model per (spec, weights, device), explanations, the sample list, the
-data set's index, and the Dataset page's per-image results as read from their store on disk.
+data set's index, the Dataset page's per-image results as read from their store on disk, and uploaded weights.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
 loader pasted into two pages would hold two copies of the same model.
@@ -17,6 +17,7 @@ from camcore.evaluate import ImageResult, Progress
 from camcore.explain import Explanation, explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
+from camcore.paths import store_upload
 from camcore.predict_job import predict_missing
 from camcore.predict_store import PredictStore
 
@@ -116,3 +117,11 @@ def predictions(root: Path, records: Sequence[data.PetRecord], spec: str, weight
         predict_missing(store, root, records, shared_model(spec, weights_path, device), method=method,
                         random_model=random_model(spec, weights_path, device), progress=progress)
     return stored_predictions(store, records)
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking the uploaded file…")
+def stored_upload(file_id: str, _data: bytes) -> tuple[str, bool]:
+    """(path, is a checkpoint) of an upload kept by camcore.paths.store_upload, read once per upload (keyed on
+    Streamlit's file id: hashing up to 200 MB on every rerun would be slow)."""
+    path, is_checkpoint = store_upload(_data)
+    return str(path), is_checkpoint

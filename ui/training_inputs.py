@@ -8,7 +8,9 @@ from typing import Any
 import streamlit as st
 
 from camcore import data
+from camcore.errors import PathRefused
 from camcore.models import MODEL_CHOICES
+from camcore.paths import allowed_path
 from camcore.pretrained import default_model
 from camcore.runs import RunFolder
 from camcore.train.config import QUICK_DEMO, TASKS, TrainConfig
@@ -20,7 +22,8 @@ PRESETS = {"lesson": "The lesson: 3 epochs, 512 px, lr 1e-5", "quick": "Quick de
 
 
 def settings_form() -> TrainConfig | None:
-    """The settings of a new run; None until Start is pressed. A preset fills the form before it is drawn."""
+    """The settings of a new run; None until Start is pressed, or with a data folder outside the server's allowed
+    folders (camcore.paths; its refusal shown). A preset fills the form before it is drawn."""
     preset = st.radio("Preset", list(PRESETS), format_func=PRESETS.__getitem__, horizontal=True,
                       key=TRAINING.key("preset"), on_change=_apply_preset)
     _defaults(preset)
@@ -40,7 +43,12 @@ def settings_form() -> TrainConfig | None:
         seed = right.number_input("Seed", 0, 2**31 - 1, key=TRAINING.key("seed"))
         if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             return None
-    return TrainConfig(data_root=root.strip(), task=task, arch=arch, epochs=int(epochs), image_size_px=int(image_px),
+    try:
+        data_root = allowed_path(root.strip() or str(data.data_root()))
+    except PathRefused as exc:
+        st.error(str(exc))
+        return None
+    return TrainConfig(data_root=str(data_root), task=task, arch=arch, epochs=int(epochs), image_size_px=int(image_px),
                        batch_size=int(batch), lr=float(lr), freeze_backbone=freeze, limit=int(limit) or None,
                        seed=int(seed), device="auto")
 

@@ -6,8 +6,6 @@ Start in the same instant cannot both put a run on one GPU (busy_device then sta
 from __future__ import annotations
 
 import contextlib
-import fcntl
-from collections.abc import Iterator
 from pathlib import Path
 
 from camcore import jobs
@@ -45,13 +43,6 @@ def _refuse_busy(root: Path, device: str) -> None:
         raise RunBusy(f"{busy.name} is still training on this device: one run at a time. Stop it or wait for it.")
 
 
-@contextlib.contextmanager
-def _device_lock(root: Path, device: str) -> Iterator[None]:
-    """An flock on ROOT/.lock-DEVICE, held while the device is checked and the run launched."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f".lock-{choose_device(device).type}", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _device_lock(root: Path, device: str) -> contextlib.AbstractContextManager[None]:
+    """The lock on ROOT/.lock-DEVICE, held while the device is checked and the run launched."""
+    return jobs.exclusive(root / f".lock-{choose_device(device).type}")

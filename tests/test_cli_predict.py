@@ -1,0 +1,111 @@
+"""`python -m camcore predict` and its launcher: results land in the page's store with progress in the job folder,
+stored photos are skipped, a bad name fails the job with one line, and a second start follows the live job."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camcore import jobs, predict_job
+from camcore.cli import main
+from camcore.data import pet_index
+from camcore.evaluate import ImageResult, predict_records
+from camcore.models import LoadedModel, randomised
+from camcore.predict_store import PredictStore
+from camcore.runs import RunFolder, RunStatus, list_runs
+from camcore.thumbnails import CACHE_ENV
+from tests.job_helpers import wait_for
+
+NAMES = ["beagle_6", "Abyssinian_2", "Bengal_9"]
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def store_of(tiny_pets: Path, weights: Path) -> PredictStore:
+    return PredictStore.for_model(tiny_pets, "resnet18", str(weights), "cam")
+
+
+def predict_argv(tiny_pets: Path, weights: Path, names_file: Path) -> list[str]:
+    return ["predict", "--data", str(tiny_pets), "--model", "resnet18", "--weights", str(weights), "--device", "cpu",
+            "--names-file", str(names_file)]
+
+
+def assert_results(found: dict[str, ImageResult], expected: list[ImageResult]) -> None:
+    assert sorted(found) == sorted(result.name for result in expected)
+    for result in expected:
+        assert found[result.name].predicted_index == result.predicted_index
+        np.testing.assert_allclose(found[result.name].probability, result.probability, rtol=1e-5)
+        np.testing.assert_allclose(found[result.name].iou, result.iou, rtol=1e-5, equal_nan=True)
+        np.testing.assert_allclose(found[result.name].top_map, result.top_map, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_fills_the_store_and_reports_in_its_job_folder(tiny_pets: Path, resnet18_weights: Path, cache: Path,
+                                                                resnet18: LoadedModel, tmp_path: Path) -> None:
+    names_file = tmp_path / "names.txt"
+    names_file.write_text("\n".join(NAMES) + "\n")
+    assert main(predict_argv(tiny_pets, resnet18_weights, names_file)) == 0
+    store = store_of(tiny_pets, resnet18_weights)
+    records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
+    expected = predict_records(tiny_pets, records, resnet18, random_model=randomised(resnet18))
+    assert_results(store.results(record.name for record in pet_index(tiny_pets)), expected)
+    (job,) = list_runs(store.jobs_root)
+    status = job.status()
+    assert (status.state, status.step, status.steps_total, status.pid) == ("finished", 3, 3, os.getpid())
+    assert job.config()["model"] == "resnet18" and job.config()["method"] == "cam"
+    names_file.write_text("beagle_6\nbeagle_7\n")  # one stored, one new
+    assert main(predict_argv(tiny_pets, resnet18_weights, names_file)) == 0
+    assert max(list_runs(store.jobs_root), key=lambda run: run.status().heartbeat).status().steps_total == 1
+    assert store.has("beagle_7")
+
+
+def test_an_unknown_name_fails_the_job_with_one_line(tiny_pets: Path, resnet18_weights: Path, cache: Path,
+                                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    names_file = tmp_path / "names.txt"
+    names_file.write_text("beagle_6\nno_such_cat_1\n")
+    job = RunFolder.create(tmp_path / "job", {"kind": "predict"})
+    assert main([*predict_argv(tiny_pets, resnet18_weights, names_file), "--job", str(job.path)]) == 2
+    message = "no_such_cat_1 (and 0 more) not in"
+    assert message in capsys.readouterr().err
+    status = job.status()
+    assert status.state == "failed" and status.message.startswith(message) and "\n" not in status.message
+    assert not store_of(tiny_pets, resnet18_weights).has("beagle_6")
+
+
+def test_start_runs_one_job_per_store_and_a_second_start_follows_it(tiny_pets: Path, resnet18_weights: Path,
+                                                                    cache: Path, resnet18: LoadedModel) -> None:
+    store = store_of(tiny_pets, resnet18_weights)
+    options = {"spec": "resnet18", "weights_path": str(resnet18_weights), "method": "cam", "device": "cpu"}
+    job = predict_job.start_predictions(store, tiny_pets, NAMES, **options)
+    assert predict_job.start_predictions(store, tiny_pets, ["beagle_7"], **options) == job
+    assert list_runs(store.jobs_root) == [job] and predict_job.latest_job(store) == job
+    status = wait_for(job)
+    assert (status.state, status.step, status.steps_total) == ("finished", 3, 3), job.log_tail()
+    records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
+    assert_results(store.results(NAMES + ["beagle_7"]),
+                   predict_records(tiny_pets, records, resnet18, random_model=randomised(resnet18)))
+
+
+def test_a_new_start_replaces_ended_jobs_and_follows_a_live_one(tiny_pets: Path, resnet18_weights: Path, cache: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = store_of(tiny_pets, resnet18_weights)
+    ended = RunFolder.create(store.jobs_root / "ended", {"kind": "predict"})
+    ended.write_status(RunStatus("failed", message="boom"))
+    started: list[list[str]] = []
+    monkeypatch.setattr(jobs, "start", lambda argv, run: started.append(list(argv)) or 1)
+    job = predict_job.start_predictions(store, tiny_pets, NAMES, spec="resnet18", weights_path=None, method="cam",
+                                        device="cpu")
+    assert list_runs(store.jobs_root) == [job] and not ended.path.exists()
+    assert started == [["predict", "--job", str(job.path), "--data", str(tiny_pets.resolve()), "--model", "resnet18",
+                        "--method", "cam", "--device", "cpu", "--names-file", str(job.path / "names.txt")]]
+    assert (job.path / "names.txt").read_text().split() == NAMES
+    job.write_status(RunStatus("running", pid=os.getpid(), heartbeat=time.time()))
+    assert predict_job.start_predictions(store, tiny_pets, ["beagle_7"], spec="resnet18", weights_path=None,
+                                         method="cam", device="cpu") == job
+    assert len(started) == 1

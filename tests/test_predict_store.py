@@ -1,0 +1,114 @@
+"""camcore.predict_store and predict_job.predict_missing: results round-trip exactly, keys follow the model version,
+a half-written result counts as missing, and only missing photos are predicted, each stored as it comes."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camcore import predict_job
+from camcore.data import pet_index
+from camcore.evaluate import ImageResult, predict_records
+from camcore.models import LoadedModel, randomised
+from camcore.predict_store import PredictStore
+
+NAMES = ("Abyssinian_1", "beagle_7", "Bengal_12")
+"""beagle_7 has no head box: its head_pointing scores are NaN, which JSON must carry."""
+
+
+@pytest.fixture(scope="module")
+def expected(tiny_pets: Path, resnet18: LoadedModel) -> dict[str, ImageResult]:
+    records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
+    results = predict_records(tiny_pets, records, resnet18, random_model=randomised(resnet18))
+    return {result.name: result for result in results}
+
+
+def fields(result: ImageResult) -> dict:
+    return {key: value for key, value in dataclasses.asdict(result).items() if key != "top_map"}
+
+
+def store_of(tiny_pets: Path, weights: Path, tmp_path: Path, method: str = "cam") -> PredictStore:
+    return PredictStore.for_model(tiny_pets, "resnet18", str(weights), method, cache_dir=tmp_path / "store")
+
+
+def test_results_round_trip_exactly_nan_included(tiny_pets: Path, resnet18_weights: Path, tmp_path: Path,
+                                                 expected: dict[str, ImageResult]) -> None:
+    store = store_of(tiny_pets, resnet18_weights, tmp_path)
+    for result in expected.values():
+        store.write(result)
+    assert np.isnan(expected["beagle_7"].head_pointing)
+    again = PredictStore(store.path).results([*NAMES, "beagle_8"])
+    assert sorted(again) == sorted(NAMES)
+    for name, result in expected.items():
+        np.testing.assert_equal(fields(again[name]), fields(result))  # assert_equal takes NaN == NaN
+        assert again[name].top_map.dtype == result.top_map.dtype
+        np.testing.assert_array_equal(again[name].top_map, result.top_map)
+    leftovers = [path.name for path in (store.path / "results").iterdir() if path.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_a_result_without_its_map_counts_as_missing(tiny_pets: Path, resnet18_weights: Path, tmp_path: Path,
+                                                    expected: dict[str, ImageResult]) -> None:
+    store = store_of(tiny_pets, resnet18_weights, tmp_path)
+    store.write(expected["Abyssinian_1"])
+    (store.path / "results" / "Abyssinian_1.npy").unlink()
+    assert store.read("Abyssinian_1") is None and store.results(["Abyssinian_1"]) == {}
+    with pytest.raises(ValueError, match="needs its top_map"):
+        store.write(dataclasses.replace(expected["beagle_7"], top_map=None))
+    assert not store.has("beagle_7")
+    with pytest.raises(ValueError, match="not a photo's file name"):
+        store.read("../key")
+
+
+def test_the_key_follows_model_version_method_and_data_folder(tiny_pets: Path, resnet18_weights: Path,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = tmp_path / "weights.pth"
+    shutil.copy(resnet18_weights, weights)
+    first = store_of(tiny_pets, weights, tmp_path)
+    monkeypatch.chdir(tiny_pets.parent)  # the same folder named relatively is the same store
+    assert store_of(Path(tiny_pets.name), weights, tmp_path) == first
+    assert store_of(tiny_pets, weights, tmp_path, method="gradcam") != first
+    assert store_of(tmp_path, weights, tmp_path) != first
+    key = json.loads((first.path / "key.json").read_text())
+    assert key["weights"] == str(weights.resolve()) and key["method"] == "cam"
+    assert key["weights_mtime_ns"] == weights.stat().st_mtime_ns and key["model_mtime_ns"] is None
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # retrained at the same path
+    assert store_of(tiny_pets, weights, tmp_path) != first
+
+
+def test_predict_missing_predicts_only_what_the_store_lacks(tiny_pets: Path, resnet18_weights: Path, tmp_path: Path,
+                                                            resnet18: LoadedModel, expected: dict[str, ImageResult],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    store = store_of(tiny_pets, resnet18_weights, tmp_path)
+    store.write(expected["beagle_7"])
+    batches: list[list[str]] = []
+    progress: list[tuple[int, int]] = []
+
+    def counted(root: Path, records: list, *args: object, **kwargs: object) -> list[ImageResult]:
+        earlier = [name for batch in batches for name in batch]
+        batches.append([record.name for record in records])
+        assert all(store.has(name) for name in earlier) and not any(store.has(name) for name in batches[-1])
+        return predict_records(root, records, *args, **kwargs)
+
+    monkeypatch.setattr(predict_job, "predict_records", counted)
+    monkeypatch.setattr(predict_job, "BATCH_SIZE", 1)
+    records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
+    count = predict_job.predict_missing(store, tiny_pets, records, resnet18, method="cam",
+                                        progress=lambda done, total: progress.append((done, total)))
+    assert count == 2 and batches == [["Abyssinian_1"], ["Bengal_12"]] and progress == [(1, 2), (2, 2)]
+    for name, result in expected.items():  # batches of one: the same numbers up to float rounding
+        stored = fields(store.read(name))
+        assert stored.keys() == fields(result).keys()
+        for key, value in fields(result).items():
+            if isinstance(value, float):
+                np.testing.assert_allclose(stored[key], value, rtol=1e-5, equal_nan=True, err_msg=key)
+            else:
+                assert stored[key] == value, key
+    assert predict_job.predict_missing(store, tiny_pets, records, resnet18, method="cam") == 0
+    assert len(batches) == 2
