@@ -84,3 +84,24 @@ def test_trained_checkpoints_are_offered_on_the_explain_page(finished_run: RunFo
     at.selectbox(key="explain.model").set_value(str(finished_run.checkpoint("best"))).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="explain.method").value == "cam"
+
+
+def test_the_form_takes_any_timm_model_and_a_local_weights_file(tiny_pets: Path, resnet18_weights: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Other" names any library model; the weights file must lie in an allowed folder (here the data folder)."""
+    monkeypatch.setenv("CAM_EXPLORER_DATA", str(tmp_path))
+    (tmp_path / "oxford-iiit-pet").symlink_to(tiny_pets / "oxford-iiit-pet")
+    weights = tmp_path / "resnet18.pth"
+    weights.write_bytes(resnet18_weights.read_bytes())
+    started: list[TrainConfig] = []
+    monkeypatch.setattr("camcore.train.launch.jobs.start", lambda argv, run: started.append(
+        TrainConfig.from_dict(run.config())) or 0)
+    at = training_page(monkeypatch, tmp_path / "runs")
+    at.selectbox(key="training.arch").set_value("other")
+    at.text_input(key="training.arch_other").input("timm:resnet10t")
+    at.text_input(key="training.weights").input(str(weights))
+    at.text_input(key="training.data_root").input(str(tmp_path))
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    [config] = started
+    assert config.arch == "timm:resnet10t" and config.weights == str(weights.resolve())

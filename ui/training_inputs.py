@@ -10,11 +10,11 @@ import streamlit as st
 from camcore import data
 from camcore.errors import PathRefused
 from camcore.models import MODEL_CHOICES
-from camcore.paths import allowed_path
+from camcore.paths import allowed_model, allowed_path
 from camcore.pretrained import default_model
 from camcore.runs import RunFolder
 from camcore.train.config import QUICK_DEMO, TASKS, TrainConfig
-from ui.inputs import MODEL_LABELS
+from ui.inputs import MODEL_LABELS, OTHER_MODEL
 from ui.state import TRAINING
 
 TASK_LABELS = {"binary": "cat vs dog (one logit, BCEWithLogits, dog = 1)", "breeds": "37 breeds (cross-entropy)"}
@@ -29,8 +29,11 @@ def settings_form() -> TrainConfig | None:
     _defaults(preset)
     with st.form(TRAINING.key("form")):
         left, right = st.columns(2)
-        arch = left.selectbox("Base model (ImageNet weights)", MODEL_CHOICES, key=TRAINING.key("arch"),
+        arch = left.selectbox("Base model (ImageNet weights)", (*MODEL_CHOICES, OTHER_MODEL), key=TRAINING.key("arch"),
                               format_func=lambda name: MODEL_LABELS.get(name, name))
+        other = left.text_input("Other: timm:NAME, a torchvision name or a checkpoint to fine-tune further",
+                                key=TRAINING.key("arch_other"), placeholder="e.g. timm:resnet50 or convnext_tiny")
+        weights = left.text_input("Local ImageNet weights file (optional, offline)", key=TRAINING.key("weights"))
         task = left.radio("Task", TASKS, format_func=TASK_LABELS.__getitem__, key=TRAINING.key("task"))
         root = left.text_input("Data folder (holds oxford-iiit-pet/)", key=TRAINING.key("data_root"))
         freeze = left.checkbox("Freeze the backbone (train the new head only)", key=TRAINING.key("freeze"))
@@ -43,14 +46,19 @@ def settings_form() -> TrainConfig | None:
         seed = right.number_input("Seed", 0, 2**31 - 1, key=TRAINING.key("seed"))
         if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             return None
+    if arch == OTHER_MODEL and not other.strip():
+        st.error("Type the other model's name (timm:NAME) or a checkpoint path, or pick one from the list.")
+        return None
     try:
         data_root = allowed_path(root.strip() or str(data.data_root()))
+        spec = allowed_model(other.strip()) if arch == OTHER_MODEL else arch
+        weights_path = str(allowed_path(weights)) if weights.strip() else None
     except PathRefused as exc:
         st.error(str(exc))
         return None
-    return TrainConfig(data_root=str(data_root), task=task, arch=arch, epochs=int(epochs), image_size_px=int(image_px),
-                       batch_size=int(batch), lr=float(lr), freeze_backbone=freeze, limit=int(limit) or None,
-                       seed=int(seed), device="auto")
+    return TrainConfig(data_root=str(data_root), task=task, arch=spec, weights=weights_path, epochs=int(epochs),
+                       image_size_px=int(image_px), batch_size=int(batch), lr=float(lr), freeze_backbone=freeze,
+                       limit=int(limit) or None, seed=int(seed), device="auto")
 
 
 def _defaults(preset: str) -> None:
