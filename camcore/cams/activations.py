@@ -34,9 +34,8 @@ def layer_activations(model: LoadedModel, x: Tensor, layer: str) -> Tensor:
     method weighs. No gradients, and the hook is gone afterwards (camcore.hooks)."""
     module = model.layer(layer)
     x = x.to(model.device, memory_format=memory_format(model.device))
-    with eval_mode(model.module), output_tap(module) as tap, torch.inference_mode():
-        with autocast(model.device):
-            model.module(x)
+    with eval_mode(model.module), output_tap(module) as tap, torch.inference_mode(), autocast(model.device):
+        model.module(x)
     if not tap:
         raise UnsupportedMethod(f"Layer {layer} is not used by {model.spec}'s forward pass; pick another.")
     return tap[0].float()
