@@ -10,20 +10,22 @@ from camcore.hooks import eval_mode, output_tap
 from camcore.models import LoadedModel
 
 MIN_STAGE_CHILDREN = 2
-"""A container with at least this many mappable children is a chain of stages (resnet's layer1-4 sit at the
-top, timm EfficientNet's blocks.0-6 one level down): it is shown as its children rather than as one layer."""
+"""A Sequential with at least this many mappable children may be a chain of stages."""
 
 
 def stage_layers(model: LoadedModel) -> tuple[str, ...]:
     """A short, ordered list of the network's stages from the first convolution to the last block, taken from
-    the module tree: each top-level mappable module, with a Sequential of stages replaced by its children.
-    A student picks from these, not from the hundred-odd names in model.layers."""
+    the module tree: each top-level mappable module, and when exactly one top-level Sequential holds the chain
+    (timm EfficientNet's `blocks`, torchvision's `features`), its children instead. Several Sequentials (resnet's
+    layer1-4) are the stages themselves. A student picks from these, not from the hundred-odd model.layers."""
     mappable = set(model.layers)
+    inner = {name: [f"{name}.{sub}" for sub, _ in child.named_children() if f"{name}.{sub}" in mappable]
+             for name, child in model.module.named_children() if isinstance(child, nn.Sequential)}
+    chains = [name for name, children in inner.items() if len(children) >= MIN_STAGE_CHILDREN]
     stages: list[str] = []
-    for name, child in model.module.named_children():
-        inner = [f"{name}.{sub}" for sub, _ in child.named_children() if f"{name}.{sub}" in mappable]
-        if isinstance(child, nn.Sequential) and len(inner) >= MIN_STAGE_CHILDREN:
-            stages += inner
+    for name, _ in model.module.named_children():
+        if len(chains) == 1 and name == chains[0]:
+            stages += inner[name]
         elif name in mappable:
             stages.append(name)
     return tuple(stages) or (model.default_layer,)
