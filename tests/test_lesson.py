@@ -42,9 +42,9 @@ def test_feature_maps_are_sorted_by_mean_activation(resnet18: LoadedModel) -> No
 
 def test_click_score_is_a_percentile_and_inside_the_threshold() -> None:
     raw = np.zeros((10, 10), dtype=np.float32)
-    raw[2:4, 2:4] = 1.0
+    raw[2:4, 6:8] = 1.0  # rows 2-3, columns 6-7: a click is (x = column, y = row)
     raw[0, 0] = 0.1
-    hot = lesson.click_score(raw, 3.0, 2.0, threshold_frac=0.2)
+    hot = lesson.click_score(raw, 7.0, 3.0, threshold_frac=0.2)
     assert hot.inside and hot.percentile == pytest.approx(100.0)
     cold = lesson.click_score(raw, 0.0, 0.0, threshold_frac=0.2)
     assert not cold.inside and cold.percentile == pytest.approx(96.0)

@@ -139,3 +139,17 @@ def test_quiz_asks_for_a_click_then_which_class(no_data: None) -> None:
     quiz.set_value(0).run()
     assert not at.exception
     assert "**Right!**" in text(at) or "Not quite: it is the map of" in text(at)
+
+
+def test_a_click_is_read_from_the_selected_grid_point() -> None:
+    """AppTest cannot click a Plotly chart: the event's shape, as st.plotly_chart returns it, is checked here."""
+    from types import SimpleNamespace
+
+    from ui.lesson_quiz import CLICK_GRID, click_figure, clicked_point
+
+    photo = load_image(sample_photos()[0].read_bytes(), name="x.jpg")
+    grid = click_figure(photo).data[1]
+    assert len(grid.x) == CLICK_GRID ** 2 and max(grid.x) == photo.size[0] - 1 and max(grid.y) == photo.size[1] - 1
+    event = SimpleNamespace(selection=SimpleNamespace(points=[{"x": 12.5, "y": 40.0, "point_index": 3}]))
+    assert clicked_point(event) == (12.5, 40.0)
+    assert clicked_point(SimpleNamespace(selection=SimpleNamespace(points=[]))) is None
