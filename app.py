@@ -1,5 +1,6 @@
-"""CAM Explorer's entry point: the navigation (Home, Explain, Dataset) and the home page, which says what the app
-does, which model it starts with, and where it looks for weights and data (notes for whoever runs the server).
+"""CAM Explorer's entry point: the navigation (Home, Explain, Dataset, Training, Lesson) and the home page, which
+says what the app does, which model it starts with, and where it looks for weights and data (notes for whoever runs
+the server).
 
 Run with `streamlit run app.py`. The home page's text is written before torch is imported (inside
 environment()), so it paints at once on a fresh start.
@@ -33,6 +34,8 @@ class, threshold, colours and opacity change instantly.
     st.page_link(DATASET, label="Browse Oxford-IIIT Pet with predictions and localisation scores",
                  icon=":material/grid_view:")
     st.page_link(TRAINING, label="Fine-tune a model and watch its CAMs change", icon=":material/model_training:")
+    st.page_link(LESSON, label="A guided lesson: feature maps, pooling, CAM, Grad-CAM, a quiz",
+                 icon=":material/school:")
     with st.spinner("Checking the device…"):
         environment()
 
@@ -65,4 +68,5 @@ HOME = st.Page(home, title="Home", icon="🔍", default=True)
 EXPLAIN = st.Page("pages/1_Explain.py", title="Explain", icon="🖼️")
 DATASET = st.Page("pages/2_Dataset.py", title="Dataset", icon="🐾")
 TRAINING = st.Page("pages/3_Training.py", title="Training", icon="🏋️")
-st.navigation([HOME, EXPLAIN, DATASET, TRAINING]).run()
+LESSON = st.Page("pages/4_Lesson.py", title="Lesson", icon="🎓")
+st.navigation([HOME, EXPLAIN, DATASET, TRAINING, LESSON]).run()

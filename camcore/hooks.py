@@ -84,3 +84,20 @@ def output_shapes(model: nn.Module) -> Iterator[list[tuple[str, torch.Size]]]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def output_tap(module: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Keeps `module`'s output (the last call's) for this thread's forward passes; the handle goes in `finally`."""
+    owner = threading.get_ident()
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, _inputs: tuple, output: object) -> None:
+        if threading.get_ident() == owner and isinstance(output, torch.Tensor):
+            captured[:] = [output.detach()]
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield captured
+    finally:
+        handle.remove()

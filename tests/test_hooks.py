@@ -14,7 +14,7 @@ from torch import nn
 
 from camcore.cams import METHODS
 from camcore.explain import explain
-from camcore.hooks import eval_mode, gradient_tap, output_shapes
+from camcore.hooks import eval_mode, gradient_tap, output_shapes, output_tap
 from camcore.models import LoadedModel, load_model
 
 SIZE_PX = 64
@@ -126,3 +126,17 @@ def test_output_shapes_records_in_finish_order_and_cleans_up(resnet18: LoadedMod
     assert names.index("layer4.1") < names.index("layer4") < names.index("fc")
     assert dict(shapes)["layer4"] == (1, 512, 2, 2) and dict(shapes)["fc"] == (1, 1000)
     assert_untouched(resnet18.module, model_state(resnet18.module))
+
+
+def test_output_tap_ignores_other_threads_and_removes_its_hook_after_an_error(resnet18: LoadedModel) -> None:
+    x, state = torch.randn(1, 3, SIZE_PX, SIZE_PX), model_state(resnet18.module)
+    with pytest.raises(RuntimeError, match="failed midway"), output_tap(resnet18.layer("layer2")) as tap, \
+            torch.inference_mode():
+        worker = threading.Thread(target=resnet18.module, args=(x,))
+        worker.start()
+        worker.join()
+        assert tap == []  # another thread's forward is not this caller's
+        resnet18.module(x)
+        assert len(tap) == 1 and tap[0].shape[:2] == (1, 128) and not tap[0].requires_grad
+        _raise()
+    assert_untouched(resnet18.module, state)

@@ -38,3 +38,4 @@ class PageState:
 
 
 EXPLAIN, DATASET, TRAINING = PageState("explain"), PageState("dataset"), PageState("training")
+LESSON = PageState("lesson")

@@ -1,5 +1,16 @@
 """Map methods: importing this package registers each one in METHODS (the CLI, pages and tests read it)."""
 from camcore.cams import cam, gradcam, gradcampp, layercam  # noqa: F401  (registration)
-from camcore.cams.base import METHODS, MapBatch, check_applicable, compute_maps, get_method
+from camcore.cams.activations import layer_activations, stage_layers
+from camcore.cams.base import (
+                               METHODS,
+                               MapBatch,
+                               MapSteps,
+                               check_applicable,
+                               compute_maps,
+                               get_method,
+                               map_steps,
+                               weighted_sum,
+)
 
-__all__ = ["METHODS", "MapBatch", "check_applicable", "compute_maps", "get_method"]
+__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "compute_maps", "get_method",
+           "layer_activations", "map_steps", "stage_layers", "weighted_sum"]

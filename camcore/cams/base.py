@@ -78,15 +78,41 @@ def check_applicable(model: LoadedModel, method: str, layer: str | None = None) 
     return spec
 
 
+@dataclass(frozen=True)
+class MapSteps:
+    """The map computation up to its last step, so that the Lesson can show each one. Shapes: activations
+    (N, C, h, w) at `layer`; channel_weights (N, K, C, 1|h, 1|w) (per channel, or per pixel for LayerCAM and
+    the like); logits (N, num_classes); class_indices (N, K); bias (N, K) for CAM, else None."""
+
+    activations: Tensor
+    channel_weights: Tensor
+    logits: Tensor
+    class_indices: Tensor
+    bias: Tensor | None
+    layer: str
+
+
 def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
                  layer: str | None = None, class_indices: Tensor | None = None) -> MapBatch:
     """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K))."""
+    steps = map_steps(model, x, method=method, top_k=top_k, layer=layer, class_indices=class_indices)
+    spec = get_method(method)
+    with torch.inference_mode():
+        signed = weighted_sum(steps.channel_weights, steps.activations)
+        return MapBatch(steps.logits, _probabilities(steps.logits, model.binary), steps.class_indices, signed,
+                        signed.relu() if spec.rectify else signed, steps.bias, steps.layer)
+
+
+def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
+              layer: str | None = None, class_indices: Tensor | None = None) -> MapSteps:
+    """Steps 1 and 2 of every map: the activations at the layer and each explained class's channel weights.
+    compute_maps finishes with weighted_sum; the Lesson shows these steps on their own."""
     spec = check_applicable(model, method, layer)
     class_indices = _checked_indices(class_indices, x.shape[0], len(model.class_names), top_k)
     x = x.to(model.device, memory_format=memory_format(model.device))
     if spec.needs_gradients:
-        return _gradient_maps(model, x, spec, top_k, layer, class_indices)
-    return _cam_maps(model, x, spec, top_k, layer, class_indices)
+        return _gradient_steps(model, x, spec, top_k, layer, class_indices)
+    return _cam_steps(model, x, spec, top_k, class_indices)
 
 
 def _checked_indices(class_indices: Tensor | None, batch_size: int, num_classes: int,
@@ -146,30 +172,29 @@ def _chosen(logits: Tensor, top_k: int, class_indices: Tensor | None) -> Tensor:
     return logits.topk(min(top_k, logits.shape[1]), dim=1).indices
 
 
-def _weighted_sum(weights: Tensor, acts: Tensor) -> Tensor:
-    """(N, K, C, 1|h, 1|w) weights, (N, 1, C, h, w) activations -> (N, K, h, w), without a 5-D product
-    when the weights are per channel."""
+def weighted_sum(weights: Tensor, acts: Tensor) -> Tensor:
+    """Step 3 of every map, sum_c w_c A_c: (N, K, C, 1|h, 1|w) weights, (N, C, h, w) activations ->
+    (N, K, h, w), without a 5-D product when the weights are per channel."""
     if weights.shape[-2:] == (1, 1):
-        return torch.einsum("nkc,nchw->nkhw", weights[..., 0, 0], acts[:, 0])
-    return (weights * acts).sum(dim=2)
+        return torch.einsum("nkc,nchw->nkhw", weights[..., 0, 0], acts)
+    return (weights * acts.unsqueeze(1)).sum(dim=2)
 
 
-def _cam_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
-              class_indices: Tensor | None) -> MapBatch:
-    """CAM: one forward to the features; logits and every class map follow from the Linear head exactly."""
+def _cam_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int,
+               class_indices: Tensor | None) -> MapSteps:
+    """CAM: one forward to the features; logits and every class's weights follow from the Linear head exactly."""
     with eval_mode(model.module), torch.inference_mode():
         with autocast(model.device):
             features = model.cam.features(x)  # type: ignore[union-attr]  # check_applicable ensured it
-        acts = features.float().unsqueeze(1)
+        acts = features.float()
         logits, weight, bias = _head_logits(model, features)
         chosen = _chosen(logits, top_k, class_indices)
-        signed = _weighted_sum(spec.weights(acts, weight[chosen]), acts)
-        return MapBatch(logits, _probabilities(logits, model.binary), chosen, signed,
-                        signed.relu() if spec.rectify else signed, bias[chosen], model.default_layer)
+        weights = spec.weights(acts.unsqueeze(1), weight[chosen])
+        return MapSteps(acts, weights, logits, chosen, bias[chosen], model.default_layer)
 
 
-def _gradient_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
-                   class_indices: Tensor | None) -> MapBatch:
+def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
+                    class_indices: Tensor | None) -> MapSteps:
     """Grad-CAM family: one forward (no graph before the layer), one batched backward for all K classes.
     On a GAP+Linear head the forward is CAM's (features, then the head in float32: see _head_logits)."""
     name = layer or model.default_layer
@@ -182,11 +207,10 @@ def _gradient_maps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, laye
         chosen = _chosen(logits, top_k, class_indices)
         scores = logits.gather(1, chosen)
         grads = _class_gradients(scores, tap[0]).float()
-    acts = tap[0].detach().float().unsqueeze(1)
+    acts = tap[0].detach().float()
     with torch.inference_mode():
-        signed = _weighted_sum(spec.weights(acts, grads), acts)
-        return MapBatch(logits.detach(), _probabilities(logits.detach(), model.binary), chosen, signed,
-                        signed.relu() if spec.rectify else signed, None, name)
+        weights = spec.weights(acts.unsqueeze(1), grads)
+        return MapSteps(acts, weights, logits.detach(), chosen, None, name)
 
 
 def _class_gradients(scores: Tensor, acts: Tensor) -> Tensor:

@@ -16,8 +16,8 @@ def no_device_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("device work started before the class indices were checked")
 
-    monkeypatch.setattr(base, "_cam_maps", forbidden)
-    monkeypatch.setattr(base, "_gradient_maps", forbidden)
+    monkeypatch.setattr(base, "_cam_steps", forbidden)
+    monkeypatch.setattr(base, "_gradient_steps", forbidden)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -1,0 +1,155 @@
+"""The Lesson page in AppTest on the packaged Lite0 and a shipped sample: every step runs, its main widgets are
+there, one interaction per step, and the numbers it prints agree with computations that bypass camcore.lesson."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from camcore.cams import stage_layers
+from camcore.data import DATA_ENV
+from camcore.images import load_image
+from camcore.models import LoadedModel, load_model
+from camcore.samples import sample_photos
+from ui.inputs import MODEL_ENV, WEIGHTS_ENV
+
+LESSON = str(Path(__file__).resolve().parents[1] / "pages" / "4_Lesson.py")
+TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def lite0() -> LoadedModel:
+    return load_model("lite0", device="cpu")
+
+
+@pytest.fixture
+def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "no-data"))
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+
+
+def lesson_page(step: int) -> AppTest:
+    at = AppTest.from_file(LESSON, default_timeout=TIMEOUT_S)
+    at.session_state["lesson.device"] = "cpu"
+    at.session_state["lesson.step"] = step
+    at.run()
+    assert not at.exception and not at.error
+    return at
+
+
+def text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def values(encoded: object) -> np.ndarray:
+    """A figure's array as plotly writes it: a list, or {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(encoded, dict):
+        flat = np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+        shape = encoded.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")] if shape else -1).astype(float)
+    return np.asarray(encoded, dtype=float)
+
+
+def sample_input(model: LoadedModel) -> torch.Tensor:
+    photo = sample_photos()[0]
+    return model.preprocessing.transform()(load_image(photo.read_bytes(), name=photo.name)).unsqueeze(0)
+
+
+def test_feature_maps_step_shows_a_stage_its_size_and_pages_channels(no_data: None, lite0: LoadedModel) -> None:
+    at = lesson_page(0)
+    layer = at.selectbox(key="lesson.layer")
+    assert layer.options == list(stage_layers(lite0)) and len(layer.options) < 20
+    assert at.selectbox(key="lesson.sample").value == sample_photos()[0].name
+    with torch.inference_mode():  # an independent forward: the stem's conv and BN+act by hand
+        expected = lite0.module.bn1(lite0.module.conv_stem(sample_input(lite0)))[0]
+    layer.set_value("bn1").run()
+    assert f"**bn1**: {expected.shape[0]} channels of {expected.shape[1]} x {expected.shape[2]}" in text(at)
+    top_channel = int(expected.mean(dim=(1, 2)).argmax())
+    grid = figures(at)[0]
+    assert grid["layout"]["annotations"][0]["text"] == f"#1 (ch {top_channel})"
+    at.slider(key="lesson.channel").set_value(4).run()
+    assert not at.exception
+    assert figures(at)[0]["layout"]["annotations"][0]["text"].startswith("#5 ")
+    assert len(figures(at)) == 3  # the grid, then an early and a late layer side by side
+
+
+def test_pooling_step_gives_the_models_own_logit_both_ways(no_data: None, lite0: LoadedModel) -> None:
+    at = lesson_page(1)
+    with torch.inference_mode():
+        logits = lite0.module(sample_input(lite0))[0]
+    picker = at.selectbox(key="lesson.pool_class")
+    assert picker.value == int(logits.argmax())
+    second = picker.options[1]
+    picker.set_value(int(second) if isinstance(second, int) else second).run()
+    index = at.selectbox(key="lesson.pool_class").value
+    shown = [float(v) for v in re.findall(r"= \*\*(-?\d+\.\d+)\*\*", text(at))]
+    assert len(shown) == 2 and index != int(logits.argmax())
+    assert shown == pytest.approx([float(logits[index])] * 2, abs=2e-3)
+    assert "1280 x 7 x 8" in text(at)  # Bengal_3.jpg at 224 px: the features' shape
+    class_map = values(figures(at)[0]["data"][0]["z"])
+    bias = float(lite0.module.classifier.bias[index])
+    assert class_map.mean() + bias == pytest.approx(float(logits[index]), abs=1e-3)
+
+
+def test_topk_step_shows_k_maps_and_says_when_there_are_no_trimaps(no_data: None) -> None:
+    at = lesson_page(2)
+    assert len(figures(at)) == 3
+    assert "when the data set" in text(at)
+    at.slider(key="lesson.top_k").set_value(2).run()
+    assert not at.exception and len(figures(at)) == 2
+    shapes = figures(at)[0]["layout"]["shapes"]
+    assert len(shapes) == 1 and shapes[0]["type"] == "rect"  # the CAM paper's box
+
+
+def test_gradcam_step_weights_are_proportional_to_the_linear_layer(no_data: None, lite0: LoadedModel) -> None:
+    at = lesson_page(3)
+    index = at.selectbox(key="lesson.grad_class").value
+    x = sample_input(lite0)
+    features = lite0.module.forward_features(x).detach().requires_grad_(True)
+    score = lite0.module.forward_head(features)[0, index]  # the model's own head, autograd by hand
+    (grads,) = torch.autograd.grad(score, features)
+    scatter = figures(at)[0]["data"][0]
+    linear = lite0.module.classifier.weight[index].detach().numpy()
+    assert np.allclose(values(scatter["x"]), linear, atol=1e-5)
+    assert np.allclose(values(scatter["y"]), grads.mean(dim=(2, 3))[0].numpy(), atol=1e-6)
+    assert np.allclose(values(scatter["y"]) * features.shape[2] * features.shape[3], linear, atol=1e-4)
+    correlation = float(re.search(r"maps: \*\*(-?\d\.\d+)\*\*", text(at)).group(1))  # type: ignore[union-attr]
+    assert 0.5 < correlation <= 1.0
+    at.selectbox(key="lesson.grad_layer").set_value("blocks.4").run()
+    assert not at.exception and figures(at)[-1]["layout"]["title"]["text"] == "Grad-CAM at blocks.4"
+
+
+def test_quiz_asks_for_a_click_then_which_class(no_data: None) -> None:
+    at = lesson_page(4)
+    assert "No guess yet" in text(at)
+    assert figures(at)[0]["data"][1]["mode"] == "markers"  # the invisible grid a click selects
+    quiz = at.radio(key="lesson.which_class")
+    assert quiz.value is None and len(quiz.options) == 3
+    quiz.set_value(0).run()
+    assert not at.exception
+    assert "**Right!**" in text(at) or "Not quite: it is the map of" in text(at)
+
+
+def test_a_click_is_read_from_the_selected_grid_point() -> None:
+    """AppTest cannot click a Plotly chart: the event's shape, as st.plotly_chart returns it, is checked here."""
+    from types import SimpleNamespace
+
+    from ui.lesson_quiz import CLICK_GRID, click_figure, clicked_point
+
+    photo = load_image(sample_photos()[0].read_bytes(), name="x.jpg")
+    grid = click_figure(photo).data[1]
+    assert len(grid.x) == CLICK_GRID ** 2 and max(grid.x) == photo.size[0] - 1 and max(grid.y) == photo.size[1] - 1
+    event = SimpleNamespace(selection=SimpleNamespace(points=[{"x": 12.5, "y": 40.0, "point_index": 3}]))
+    assert clicked_point(event) == (12.5, 40.0)
+    assert clicked_point(SimpleNamespace(selection=SimpleNamespace(points=[]))) is None

@@ -1,0 +1,78 @@
+"""Lesson steps 1 and 2: what a layer's feature maps look like, and how pooling then Linear becomes CAM."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import streamlit as st
+from PIL import Image
+
+from camcore import cams, lesson
+from camcore.models import LoadedModel
+from ui.state import LESSON
+
+GRID_CHANNELS = 16
+
+
+def feature_grid(maps: lesson.FeatureMaps, first: int, where: str, count: int = GRID_CHANNELS) -> None:
+    """`count` channels from rank `first` (sorted by mean activation), each on its own colour scale; `where`
+    names the grid's place on the page (one layer can show twice)."""
+    ranks = list(range(first, min(first + count, len(maps.order))))
+    stack = maps.activations[maps.order[ranks]]
+    fig = px.imshow(stack, facet_col=0, facet_col_wrap=4, color_continuous_scale="viridis", aspect="equal")
+    for index, annotation in enumerate(fig.layout.annotations):
+        annotation.text = f"#{ranks[index] + 1} (ch {maps.order[ranks[index]]})"
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    fig.update_layout(height=180 * ((len(ranks) + 3) // 4), margin=dict(l=0, r=0, t=30, b=0),
+                      coloraxis_showscale=False)
+    st.plotly_chart(fig, key=LESSON.key(f"grid.{where}"))
+
+
+def feature_maps_step(model: LoadedModel, image: Image.Image) -> None:
+    stages = cams.stage_layers(model)
+    st.markdown("A convolutional layer turns the photo into many **channels**, each a small map of where one "
+                "pattern occurs. Pick a stage of the network:")
+    layer = st.selectbox("Layer (a stage of the network)", stages, key=LESSON.valid("layer", stages, stages[-1]))
+    maps = lesson.feature_maps(model, image, layer)
+    channels, height, width = maps.activations.shape
+    st.markdown(f"**{layer}**: {channels} channels of {height} x {width}. Channels are sorted by their mean "
+                "activation, strongest first.")
+    first = st.slider("First channel shown (rank)", 0, max(channels - GRID_CHANNELS, 0), step=GRID_CHANNELS // 4,
+                      key=LESSON.default("channel", 0))
+    feature_grid(maps, first, "chosen")
+    st.markdown("**Early and late side by side.** Early maps still look like the photo (edges, colours); late ones "
+                "are coarse and say *what* rather than *where exactly*.")
+    early_col, late_col = st.columns(2)
+    for column, name, where in ((early_col, stages[0], "early"), (late_col, stages[-1], "late")):
+        with column:
+            other = lesson.feature_maps(model, image, name)
+            st.caption(f"{name}: {other.activations.shape[0]} x {other.activations.shape[1]} x "
+                       f"{other.activations.shape[2]}")
+            feature_grid(other, 0, where, 8)
+
+
+def pooling_step(model: LoadedModel, image: Image.Image, class_names: list[tuple[int, str]]) -> None:
+    if model.cam is None:
+        st.info(f"{model.spec}'s head is not global average pooling plus one Linear layer: this step needs one.")
+        return
+    index = st.selectbox("Class", [c for c, _ in class_names], key=LESSON.valid("pool_class", [c for c, _ in
+                         class_names], class_names[0][0]), format_func=dict(class_names).__getitem__)
+    steps = lesson.pooling(model, image, index)
+    channels, height, width = steps.features.shape
+    top = np.argsort(-np.abs(steps.pooled * steps.weight))[:3]
+    terms = " + ".join(f"{steps.pooled[c]:.3f} x {steps.weight[c]:.3f}" for c in top)
+    st.markdown(f"The network's body turns the photo into **{channels} x {height} x {width}** features "
+                f"({model.default_layer}). The head then does two things:")
+    st.markdown(f"1. **Global average pooling** → a vector of {channels} numbers, then **Linear**: "
+                f"logit = {terms} + … + bias {steps.bias:.3f} = **{steps.gap_then_linear:.4f}**\n"
+                f"2. **Swapped**: Linear on every one of the {height * width} positions first gives a "
+                f"{height} x {width} **class map**; its mean {steps.class_map.mean():.4f} + bias {steps.bias:.3f}"
+                f" = **{steps.linear_then_gap:.4f}**")
+    st.markdown(f"Both orders give the model's logit **{steps.logit:.4f}**: averaging and a weighted sum commute. "
+                "The swap reveals where the logit comes from: that map is the CAM.")
+    fig = px.imshow(steps.class_map, color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0,
+                    text_auto=".1f" if height * width <= 256 else False)
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, key=LESSON.key("class_map"))
+    if model.binary:
+        st.markdown("**One logit for cat vs dog.** The model has one output z: dog if z > 0. So the dog map is "
+                    "w·A and the cat score is -z, whose weights are -w: the cat map is exactly minus the dog map.")
