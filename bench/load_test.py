@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 FIGURE = "[...document.querySelectorAll('.js-plotly-plot')].find(p => p.layout?.sliders?.length === 4)"
-TITLE = f"(() => {{ const p = {FIGURE}; return p ? (p.layout.title?.text ?? '') : ''; }})()"
+TITLE = f"(() => {{ const p = {FIGURE}; return p ? (p.layout.title?.text ?? '').replace(/<[^>]*>/g, '') : ''; }})()"
 
 
 def server_rss_mb(port: int) -> float:
@@ -84,9 +84,11 @@ async def session(browser, url: str, photo: Path, deadline: float, record: dict)
                 await page.wait_for_function(f"() => {TITLE}.startsWith({method + ' ·'!r})", timeout=120_000)
             else:
                 rank = step // 2 % 3 + 1
-                await choose(page, "Class of the downloads", (await _option(page, rank)))
+                await page.locator("[data-testid=stSelectbox]", has_text="Class of the downloads").first.click()
+                await page.keyboard.type(f"{rank}. ")
+                await page.keyboard.press("Enter")
                 await page.get_by_role("button", name=f"Overlay PNG ({rank}. ").first.wait_for(timeout=120_000)
-            record["latencies_s"].append(time.monotonic() - start)
+            record["method" if step % 2 == 0 else "class"].append(time.monotonic() - start)
             headers = await page.locator("[data-testid=stHeading] h3").all_inner_texts()
             if any(text.strip() != photo.name for text in headers):
                 record["foreign"].append(headers)
@@ -97,20 +99,13 @@ async def session(browser, url: str, photo: Path, deadline: float, record: dict)
         await context.close()
 
 
-async def _option(page, rank: int) -> str:
-    """The downloads class picker's option text for `rank` ("2. tabby"), read from the page's own labels."""
-    await page.locator("[data-testid=stSelectbox]", has_text="Class of the downloads").first.click()
-    text = await page.get_by_role("option").nth(rank - 1).inner_text()
-    await page.keyboard.press("Escape")
-    return text.strip()
-
-
 async def run(sessions: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as folder, streamlit_server(Path(folder), **{
             DATA_ENV: str(Path(folder) / "no-data")}) as url:
         port = int(url.rsplit(":", 1)[1])
         start_mb = server_rss_mb(port)
-        records = [{"latencies_s": [], "foreign": [], "errors": []} for _ in range(sessions)]
+        records: list[dict[str, list]] = [{"method": [], "class": [], "foreign": [], "errors": []}
+                                          for _ in range(sessions)]
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             start = time.monotonic()
@@ -120,14 +115,18 @@ async def run(sessions: int, seconds: float) -> None:
             elapsed_s = time.monotonic() - start
             await browser.close()
         end_mb = server_rss_mb(port)
-    latencies = sorted(s for record in records for s in record["latencies_s"])
-    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else float("nan")
-    print(f"{sessions} sessions, {seconds:g} s of interactions (+ upload and first explanation), Lite0 CPU\n")
-    print("| sessions | interactions | per s | median s | p95 s | server RSS start MB | end MB | foreign | errors |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {sessions} | {len(latencies)} | {len(latencies) / elapsed_s:.2f} | "
-          f"{statistics.median(latencies) if latencies else float('nan'):.2f} | {p95:.2f} | {start_mb:.0f} | "
-          f"{end_mb:.0f} | {sum(len(r['foreign']) for r in records)} | {sum(len(r['errors']) for r in records)} |")
+    print(f"{sessions} sessions, {seconds:g} s of interactions (+ upload and first explanation), Lite0 CPU; server "
+          f"RSS {start_mb:.0f} MB before the first page, {end_mb:.0f} MB at the end; sessions that saw another's "
+          f"photo: {sum(bool(r['foreign']) for r in records)}; errors: {sum(len(r['errors']) for r in records)}\n")
+    print("| interaction | count | per s | median s | p95 s |\n|---|---:|---:|---:|---:|")
+    for kind, what in (("method", "method switch (new figure rendered)"), ("class", "downloads class (new label)"),
+                       (None, "all")):
+        latencies = sorted(s for r in records for key in (("method", "class") if kind is None else (kind,))
+                           for s in r[key])
+        if latencies:
+            p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+            print(f"| {what} | {len(latencies)} | {len(latencies) / elapsed_s:.2f} | "
+                  f"{statistics.median(latencies):.2f} | {p95:.2f} |")
     for record in records:
         for error in record["errors"]:
             print(f"- {error}")
