@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 FIGURE = "[...document.querySelectorAll('.js-plotly-plot')].find(p => p.layout?.sliders?.length === 4)"
+WAIT_MS = 180_000
+"""A loaded server on 2 cores can take minutes to answer the first page of 16 sessions at once."""
 TITLE = f"(() => {{ const p = {FIGURE}; return p ? (p.layout.title?.text ?? '').replace(/<[^>]*>/g, '') : ''; }})()"
 
 
@@ -67,27 +69,30 @@ async def choose(page, label: str, option: str) -> None:
     await page.get_by_role("option", name=option, exact=True).click()
 
 
-async def session(browser, url: str, photo: Path, deadline: float, record: dict) -> None:
+async def session(browser, url: str, photo: Path, deadline: float, record: dict, delay_s: float) -> None:
+    """One user; sessions start `delay_s` apart, as a class does, and wait long for a busy server."""
+    await asyncio.sleep(delay_s)
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
     try:
         await page.goto(f"{url}/Explain")
         uploader = page.locator("[data-testid=stFileUploader]", has_text="Upload photos")
         await uploader.locator("input[type=file]").set_input_files(photo)
-        await page.wait_for_function(f"() => {TITLE}.length > 0", timeout=120_000)
+        await page.wait_for_function(f"() => {TITLE}.length > 0", timeout=WAIT_MS)
         methods, step = ["Grad-CAM", "CAM"], 0
         while time.monotonic() < deadline:
             start = time.monotonic()
             if step % 2 == 0:
                 method = methods[step // 2 % 2]
                 await choose(page, "Method", method)
-                await page.wait_for_function(f"() => {TITLE}.startsWith({method + ' ·'!r})", timeout=120_000)
+                await page.wait_for_function(f"() => {TITLE}.startsWith({method + ' ·'!r})", timeout=WAIT_MS)
             else:
                 rank = step // 2 % 3 + 1
                 await page.locator("[data-testid=stSelectbox]", has_text="Class of the downloads").first.click()
                 await page.keyboard.type(f"{rank}. ")
                 await page.keyboard.press("Enter")
-                await page.get_by_role("button", name=f"Overlay PNG ({rank}. ").first.wait_for(timeout=120_000)
+                await page.get_by_role("button", name=f"Overlay PNG ({rank}. ").first.wait_for(timeout=WAIT_MS)
             record["method" if step % 2 == 0 else "class"].append(time.monotonic() - start)
             headers = await page.locator("[data-testid=stHeading] h3").all_inner_texts()
             if any(text.strip() != photo.name for text in headers):
@@ -110,8 +115,9 @@ async def run(sessions: int, seconds: float) -> None:
             browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             start = time.monotonic()
             deadline = start + seconds
-            await asyncio.gather(*(session(browser, url, photo, deadline, record)
-                                   for photo, record in zip(photos(sessions, Path(folder)), records)))
+            await asyncio.gather(*(session(browser, url, photo, deadline, record, index * 2.0)
+                                   for index, (photo, record) in enumerate(zip(photos(sessions, Path(folder)),
+                                                                                 records))))
             elapsed_s = time.monotonic() - start
             await browser.close()
         end_mb = server_rss_mb(port)
