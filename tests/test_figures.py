@@ -8,6 +8,7 @@ import io
 import json
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
@@ -159,3 +160,11 @@ def test_top_k_bar_puts_the_best_on_top_with_percentages() -> None:
     assert list(bar.text) == ["54.0%", "21.3%"]
     assert bar.orientation == "h"
     assert top_k_bar(predictions).layout.yaxis.autorange == "reversed"
+
+
+def test_plain_figures_are_what_plotly_validation_makes_of_them(layers: SliderLayers) -> None:
+    """The figures skip plotly's validation (ui.plot_parts.PlainFigure): validating them must change nothing."""
+    for built in (explanation_figure(make_photo(*PHOTO_SIZE), layers, title="CAM · layer4"),
+                  signed_figure(make_photo(*PHOTO_SIZE), layers)):
+        plain = built.to_dict()
+        assert go.Figure(plain).to_dict() == plain

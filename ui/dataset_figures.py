@@ -66,7 +66,7 @@ def trimap_figure(photo: Image.Image, trimap: np.ndarray | None, head_box: Seque
         box = np.asarray(head_box, dtype=np.float64)
         traces.append(go.Scatter(x=plot_parts.box_x(box), y=plot_parts.box_y(box), mode="lines", name="head box",
                                  showlegend=True, line=dict(color=plot_parts.BOX_COLOUR, width=2), hoverinfo="skip"))
-    figure = plot_parts.sliders_figure(traces, [], photo.size, title=None)
+    figure = go.Figure(plot_parts.sliders_figure(traces, [], photo.size, title=None))
     figure.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.02, yanchor="top", x=0))
     return figure
 

@@ -33,7 +33,7 @@ def explanation_figure(photo: Image.Image, layers: SliderLayers, *, colormap: st
                plot_parts.colormap_slider(heat, heatmap.SEQUENTIAL_COLORMAPS, colormap),
                plot_parts.threshold_slider(layers, heat, boxes, step),
                plot_parts.class_slider(layers.labels, heat + boxes)]
-    return plot_parts.sliders_figure(traces, sliders, layers.photo_size, title)
+    return plot_parts.PlainFigure(plot_parts.sliders_figure(traces, sliders, layers.photo_size, title))
 
 
 def signed_figure(photo: Image.Image, layers: SliderLayers, *, colormap: str = "bwr", opacity: float = 0.6,
@@ -48,7 +48,7 @@ def signed_figure(photo: Image.Image, layers: SliderLayers, *, colormap: str = "
     sliders = [plot_parts.opacity_slider(heat, opacity),
                plot_parts.colormap_slider(heat, heatmap.DIVERGING_COLORMAPS, colormap),
                plot_parts.class_slider(layers.labels, heat)]
-    return plot_parts.sliders_figure(traces, sliders, layers.photo_size, title=None)
+    return plot_parts.PlainFigure(plot_parts.sliders_figure(traces, sliders, layers.photo_size, title=None))
 
 
 def top_k_bar(predictions: Sequence[Prediction]) -> go.Figure:

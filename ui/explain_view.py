@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import plotly.graph_objects as go
 import streamlit as st
-from PIL.Image import Image
 
 from camcore import display, exports, heatmap
 from camcore.explain import Explanation
-from camcore.images import load_image
 from ui import explain_figures, explain_inputs, resources
 from ui.inputs import method_label
 from ui.state import EXPLAIN
@@ -32,8 +31,7 @@ class Settings:
 
 
 def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
-    photo = load_image(data, name=name, min_side_px=settings.min_side_px)
-    result = _explained(name, data, settings, settings.method, settings.layer)
+    result = _explained(name, data, settings, settings.method)
     st.subheader(name)
     bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
     bar_col.plotly_chart(explain_figures.top_k_bar(result.predictions), key=EXPLAIN.key(f"bar.{index}"),
@@ -44,37 +42,47 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     with figure_col:
         if settings.compare:
             for column, method in zip(st.columns(2), ("cam", "gradcam")):
-                other = result if method == settings.method else _explained(
-                    name, data, settings, method, None if method == "cam" else settings.layer)
+                other = result if method == settings.method else _explained(name, data, settings, method)
                 with column:
-                    _map_chart(photo, other, f"{index}.{method}", stem)
+                    _map_chart(name, data, settings, other, f"{index}.{method}", stem)
             st.caption("With a global-average-pooling + Linear head, Grad-CAM at the last block is ReLU(CAM) up to "
                        "scale, so the two agree there; pick a Grad-CAM method and an earlier layer to see them differ.")
         else:
-            _map_chart(photo, result, str(index), stem)
+            _map_chart(name, data, settings, result, str(index), stem)
         st.caption("The camera icon above the figure saves exactly what it shows: class, threshold and colours.")
     with st.expander("Signed map (evidence for / against)"):
         st.caption("Before the ReLU: red areas push the class's score up, blue areas push it down.")
-        st.plotly_chart(explain_figures.signed_figure(photo, display.slider_layers(result)),
-                        key=EXPLAIN.key(f"signed.{index}"))
-    _downloads(name, photo, result, index)
+        st.plotly_chart(_figures(name, data, settings, result)[1], key=EXPLAIN.key(f"signed.{index}"))
+    _downloads(name, data, settings, result, index)
 
 
-def _explained(name: str, data: bytes, settings: Settings, method: str, layer: str | None) -> Explanation:
+def _layer(settings: Settings, method: str) -> str | None:
+    """The sidebar's layer for its method; compare's other method: CAM's head (None), else the same layer."""
+    return settings.layer if method == settings.method or method != "cam" else None
+
+
+def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:
     with st.spinner(f"Explaining {name} with {method_label(method)}…"):
         return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
-                                     method=method, layer=layer, top_k=settings.top_k, size_px=settings.size_px,
-                                     min_side_px=settings.min_side_px)
+                                     method=method, layer=_layer(settings, method), top_k=settings.top_k,
+                                     size_px=settings.size_px, min_side_px=settings.min_side_px)
 
 
-def _map_chart(photo: Image, result: Explanation, key: str, stem: str) -> None:
-    title = f"{method_label(result.method)} · {result.layer}"
-    figure = explain_figures.explanation_figure(photo, display.slider_layers(result), title=title)
-    st.plotly_chart(figure, key=EXPLAIN.key(f"map.{key}"),
+def _figures(name: str, data: bytes, settings: Settings, result: Explanation) -> tuple[go.Figure, go.Figure]:
+    """(map figure, signed figure) of this explanation, built once (ui.resources): a rerun only shows them."""
+    return resources.explanation_figures(
+        data, name, settings.spec, settings.weights_path, settings.device, method=result.method,
+        layer=_layer(settings, result.method),
+        top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px,
+        title=f"{method_label(result.method)} · {result.layer}")
+
+
+def _map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
+    st.plotly_chart(_figures(name, data, settings, result)[0], key=EXPLAIN.key(f"map.{key}"),
                     config={"toImageButtonOptions": {"filename": f"{stem}_{result.method}", "scale": 2}})
 
 
-def _downloads(name: str, photo: Image, result: Explanation, index: int) -> None:
+def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, index: int) -> None:
     """The files of one class at chosen settings. The bytes go to the buttons with the page (a file built on click
     is dropped when other sessions rerun first: 18 of 60 downloads were lost under load), and the labels and file
     names say which class, threshold and colours they hold, whatever the figure's sliders show."""
@@ -89,8 +97,11 @@ def _downloads(name: str, photo: Image, result: Explanation, index: int) -> None
     what = f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}"
     stem = f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name.replace(' ', '_')}"
     png_col, npy_col = st.columns(2)
-    png_col.download_button(f"Overlay PNG ({what})", exports.overlay_png(photo, result, rank, colormap=colormap,
-                                                                          threshold_frac=threshold),
+    png = resources.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
+                                method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
+                                size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
+                                colormap=colormap, threshold_frac=threshold)
+    png_col.download_button(f"Overlay PNG ({what})", png,
                             file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",
                             key=EXPLAIN.key(f"png.{index}"))
     npy_col.download_button(f"Raw map .npy ({rank + 1}. {prediction.class_name})", exports.map_npy(result, rank),

@@ -24,13 +24,32 @@ DECIMALS = 2
 """Values sent to the browser: 1% of a map's maximum is finer than a colour step, and keeps the page light."""
 
 
-def photo_trace(photo: Image.Image, photo_size: tuple[int, int], max_photo_px: int) -> go.Image:
+class PlainFigure(go.Figure):
+    """A figure made of plain dicts, handed out as they are. A go.Figure validates and deep-copies every slider
+    step's arrays when built and again in st.plotly_chart's to_dict(): 150 ms of 170 for one explanation figure
+    (bench/bench_figures.py). Every dict here already is what plotly's validation would make of it
+    (tests/test_figures.py checks), so the browser gets the same JSON. Read-only: the dict is shared."""
+
+    def __init__(self, figure: dict) -> None:
+        super().__init__()
+        self._plain = figure
+
+    def to_dict(self) -> dict:
+        return self._plain
+
+
+def default_template() -> dict:
+    """The layout template plotly would add (Streamlit's when it is loaded), as a plain dict."""
+    return go.Figure().to_dict()["layout"].get("template", {})
+
+
+def photo_trace(photo: Image.Image, photo_size: tuple[int, int], max_photo_px: int) -> dict:
     """The photo as a JPEG of at most max_photo_px, stretched back so its coordinates are the original's pixels."""
     return image_trace(photo.convert("RGB"), photo_size, max_photo_px, "JPEG", "photo")
 
 
 def image_trace(image: Image.Image, photo_size: tuple[int, int], max_photo_px: int, image_format: str,
-                 name: str) -> go.Image:
+                 name: str) -> dict:
     """`image` shrunk in place to at most max_photo_px, stretched back over the photo's pixel coordinates. PNG
     (for overlays) keeps the alpha channel and shrinks by nearest neighbour, so its colours stay exact."""
     exact = image_format == "PNG"
@@ -39,25 +58,26 @@ def image_trace(image: Image.Image, photo_size: tuple[int, int], max_photo_px: i
     image.save(buffer, format=image_format, **({} if exact else {"quality": 85}))
     source = f"data:image/{image_format.lower()};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     (width, height), (small_w, small_h) = photo_size, image.size
-    return go.Image(source=source, x0=width / small_w / 2, dx=width / small_w, y0=height / small_h / 2,
-                    dy=height / small_h, hoverinfo="skip", name=name)
+    return dict(type="image", source=source, x0=width / small_w / 2, dx=width / small_w, y0=height / small_h / 2,
+                dy=height / small_h, hoverinfo="skip", name=name)
 
 
 def heatmap_traces(grids: np.ndarray, layers: SliderLayers, *, colormap: str, opacity: float,
-                    zmin: float) -> list[go.Heatmap]:
+                    zmin: float) -> list[dict]:
     """(K, h, w) grids as heatmaps whose cells tile the photo (x0/dx, not x arrays, so no slider moves them)."""
     (width, height), (grid_h, grid_w) = layers.photo_size, grids.shape[-2:]
-    return [go.Heatmap(z=to_json(grid), x0=width / grid_w / 2, dx=width / grid_w, y0=height / grid_h / 2,
-                       dy=height / grid_h, zmin=zmin, zmax=1.0, zmid=0.0 if zmin < 0 else None, zsmooth="best",
-                       colorscale=heatmap.colorscale(colormap), opacity=opacity, visible=rank == 0, name=label,
-                       colorbar=dict(thickness=12, len=0.8), hovertemplate="%{z:.2f}<extra>%{fullData.name}</extra>")
+    centred = {"zmid": 0.0} if zmin < 0 else {}
+    return [dict(type="heatmap", z=to_json(grid), x0=width / grid_w / 2, dx=width / grid_w, y0=height / grid_h / 2,
+                 dy=height / grid_h, zmin=zmin, zmax=1.0, **centred, zsmooth="best",
+                 colorscale=heatmap.colorscale(colormap), opacity=opacity, visible=rank == 0, name=label,
+                 colorbar=dict(thickness=12, len=0.8), hovertemplate="%{z:.2f}<extra>%{fullData.name}</extra>")
             for rank, (grid, label) in enumerate(zip(grids, layers.labels))]
 
 
-def box_traces(boxes: np.ndarray) -> list[go.Scatter]:
+def box_traces(boxes: np.ndarray) -> list[dict]:
     """(K, 4) boxes as closed rectangles; a NaN box draws nothing."""
-    return [go.Scatter(x=box_x(box), y=box_y(box), mode="lines", line=dict(color=BOX_COLOUR, width=2),
-                       visible=rank == 0, hoverinfo="skip", showlegend=False)
+    return [dict(type="scatter", x=box_x(box), y=box_y(box), mode="lines", line=dict(color=BOX_COLOUR, width=2),
+                 visible=rank == 0, hoverinfo="skip", showlegend=False)
             for rank, box in enumerate(boxes)]
 
 
@@ -122,15 +142,16 @@ def _slider(prefix: str, steps: list[dict], active: int, *, tick_labels: bool = 
                 font=font, pad=dict(t=0, b=10), len=1.0, x=0, xanchor="left", yanchor="top")
 
 
-def sliders_figure(traces: list, sliders: list[dict], photo_size: tuple[int, int], title: str | None) -> go.Figure:
-    """Stacks the sliders under the photo, whose axes run over its pixels (y down, as images are)."""
+def sliders_figure(traces: list, sliders: list[dict], photo_size: tuple[int, int], title: str | None) -> dict:
+    """Stacks the sliders under the photo, whose axes run over its pixels (y down, as images are): the figure as
+    a plain dict (PlainFigure shows it as is; go.Figure(it) to add to it)."""
     width, height = photo_size
     top_px, bottom_px = (40 if title else 10), SLIDER_HEIGHT_PX * len(sliders) + 10
     for index, slider in enumerate(sliders):
         slider["y"] = -(10 + index * SLIDER_HEIGHT_PX) / PLOT_HEIGHT_PX
-    figure = go.Figure(traces)
-    figure.update_layout(sliders=sliders, height=PLOT_HEIGHT_PX + top_px + bottom_px, title=title, showlegend=False,
-                         margin=dict(l=10, r=10, t=top_px, b=bottom_px),
-                         xaxis=dict(visible=False, range=[0, width], constrain="domain"),
-                         yaxis=dict(visible=False, range=[height, 0], scaleanchor="x", constrain="domain"))
-    return figure
+    layout = dict(sliders=sliders, height=PLOT_HEIGHT_PX + top_px + bottom_px, showlegend=False,
+                  margin=dict(l=10, r=10, t=top_px, b=bottom_px),
+                  xaxis=dict(visible=False, range=[0, width], constrain="domain"),
+                  yaxis=dict(visible=False, range=[height, 0], scaleanchor="x", constrain="domain"),
+                  template=default_template(), **({"title": {"text": title}} if title else {}))
+    return {"data": traces, "layout": layout}

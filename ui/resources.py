@@ -1,4 +1,5 @@
-"""The app's only caches: one shared model per (spec, weights, device), explanations, the sample list, the
+"""The app's only caches: one shared model per (spec, weights, device), explanations and their figures and
+overlay PNGs, the sample list, the
 data set's index, the Dataset page's per-image results as read from their store on disk, and uploaded weights.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from camcore import data
+from camcore import data, display, exports
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
 from camcore.explain import Explanation, explain
@@ -20,6 +22,7 @@ from camcore.models import LoadedModel, load_model, randomised
 from camcore.paths import store_upload
 from camcore.predict_job import predict_missing
 from camcore.predict_store import PredictStore
+from ui import explain_figures
 
 
 def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
@@ -62,6 +65,42 @@ def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | N
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
                    classes=None if classes is None else [classes])[0]
+
+
+def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+                        method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                        title: str) -> tuple[go.Figure, go.Figure]:
+    """(map figure with its sliders, signed figure) of one explained photo: see _explanation_figures."""
+    return _explanation_figures(image_bytes, name, spec, weights_path, device, method=method, layer=layer,
+                                top_k=top_k, size_px=size_px, min_side_px=min_side_px, title=title,
+                                stamp=_files_stamp(spec, weights_path))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+                         method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                         title: str, stamp: tuple[int, ...]) -> tuple[go.Figure, go.Figure]:
+    """Built once per photo and settings, shared by every rerun and session (st.plotly_chart only reads a figure;
+    st.cache_data would unpickle a copy of 0.8 MB of slider steps each time). A class picker or download rerun
+    then costs only Streamlit's JSON encoding of the figures (bench/bench_figures.py)."""
+    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
+                         size_px=size_px, min_side_px=min_side_px)
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    layers = display.slider_layers(result)
+    return (explain_figures.explanation_figure(photo, layers, title=title),
+            explain_figures.signed_figure(photo, layers))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def overlay_png(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+                layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None, rank: int,
+                colormap: str, threshold_frac: float) -> bytes:
+    """The download's overlay PNG (80 ms for a phone photo), kept so that a rerun for another photo, class or
+    setting does not redraw it."""
+    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
+                         size_px=size_px, min_side_px=min_side_px)
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    return exports.overlay_png(photo, result, rank, colormap=colormap, threshold_frac=threshold_frac)
 
 
 @st.cache_data(max_entries=4, ttl=60, show_spinner=False)
