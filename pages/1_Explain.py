@@ -1,17 +1,12 @@
 """Explain: photos in; the model's top guesses, where in the photo each comes from, and the files to keep."""
 from __future__ import annotations
 
-import logging
-
 import streamlit as st
 
-from camcore.errors import CamcoreError, WeightsUnavailable
 from camcore.explain import decode_side_px
-from ui import explain_inputs, explain_view, inputs, resources
+from ui import explain_inputs, explain_view, inputs
 from ui.reporting import reported
 from ui.state import EXPLAIN
-
-logger = logging.getLogger(__name__)
 
 st.set_page_config(page_title="Explain · CAM Explorer", page_icon="🔍", layout="wide")
 st.title("Explain a photo")
@@ -19,26 +14,7 @@ st.write("For each photo: the model's top guesses, and a heatmap of where each g
          "the heatmap switch class, threshold, colours and opacity instantly; the threshold keeps the hottest part "
          "and draws a box around it.")
 
-with st.sidebar:
-    st.header("Model")
-    spec, weights_path = inputs.model_ui(EXPLAIN)
-    device = inputs.device_ui(EXPLAIN)
-if not spec:
-    st.info("Type a timm:NAME or the path of a checkpoint in the sidebar.")
-    st.stop()
-try:
-    model = resources.shared_model(spec, weights_path, device)
-except WeightsUnavailable as exc:
-    st.error(str(exc))
-    st.info("EfficientNet-Lite0 works without internet: pick it in the sidebar's Model list.")
-    st.stop()
-except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model name, or cuda on a CPU-only machine
-    st.error(str(exc))
-    st.stop()
-except Exception:
-    logger.exception("Loading model %s failed", spec)
-    st.error(f"{spec} could not be loaded; the server log has the details. Try another model.")
-    st.stop()
+model, spec, weights_path, device = inputs.model_sidebar(EXPLAIN)
 
 with st.sidebar:
     st.header("Explanation")

@@ -8,6 +8,7 @@ $CAM_EXPLORER_LOCK_MODEL the operator's model is the only one: no box to type in
 """
 from __future__ import annotations
 
+import logging
 import os
 
 import streamlit as st
@@ -15,13 +16,15 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
-from camcore.errors import CamcoreError
+from camcore.errors import CamcoreError, WeightsUnavailable
 from camcore.models import MODEL_CHOICES, LoadedModel
 from camcore.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
 from camcore.pretrained import PREFERRED_MODEL, default_model, env_switch, torchvision_weights_file
 from camcore.runs import list_runs, runs_root
 from ui import resources
 from ui.state import PageState
+
+logger = logging.getLogger(__name__)
 
 MODEL_ENV = "CAM_EXPLORER_MODEL"
 WEIGHTS_ENV = "CAM_EXPLORER_WEIGHTS"
@@ -110,3 +113,26 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
 def method_label(key: str) -> str:
     """Human name of a method key (the CLI's names are the keys)."""
     return METHODS[key].label
+
+
+def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
+    """The sidebar's model and device, and the shared model they name: (model, spec, weights_path, device). Stops
+    the page with one line when nothing is chosen yet or the model cannot be loaded; the app keeps serving."""
+    with st.sidebar:
+        st.header("Model")
+        spec, weights_path = model_ui(state)
+        device = device_ui(state)
+    if not spec:
+        st.info("Type a timm:NAME or the path of a checkpoint in the sidebar.")
+        st.stop()
+    try:
+        return resources.shared_model(spec, weights_path, device), spec, weights_path, device
+    except WeightsUnavailable as exc:
+        st.error(str(exc))
+        st.info("EfficientNet-Lite0 works without internet: pick it in the sidebar's Model list.")
+    except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model name, or cuda on a CPU-only machine
+        st.error(str(exc))
+    except Exception:
+        logger.exception("Loading model %s failed", spec)
+        st.error(f"{spec} could not be loaded; the server log has the details. Try another model.")
+    st.stop()
