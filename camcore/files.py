@@ -18,3 +18,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def modified_ns(path: str | os.PathLike[str] | None) -> int | None:
+    """The file's modification time in ns, or None for no path, a model name or a missing file: part of a cache
+    key, so that a file rewritten at the same path (a training run's best.pt) is never served stale."""
+    return Path(path).stat().st_mtime_ns if path and Path(path).is_file() else None

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from camcore.evaluate import ImageResult
-from camcore.files import write_atomic
+from camcore.files import modified_ns, write_atomic
 from camcore.thumbnails import cache_root
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(ImageResult) if field.name != "top_map")
@@ -87,14 +87,12 @@ def model_key(root: Path, spec: str, weights_path: str | None, method: str, *,
               size_px: int | None = None) -> dict[str, Any]:
     """What makes results differ: absolute paths (a relative one means another folder elsewhere) and the files'
     modification times in ns (a model name like "resnet18" has none)."""
-    return {"data_root": str(Path(root).resolve()), "model": _file_or_name(spec), "model_mtime_ns": _mtime(spec),
+    return {"data_root": str(Path(root).resolve()), "model": _file_or_name(spec), "model_mtime_ns": modified_ns(spec),
             "weights": _file_or_name(weights_path) if weights_path else None,
-            "weights_mtime_ns": _mtime(weights_path), "method": method, "size_px": size_px}
+            "weights_mtime_ns": modified_ns(weights_path), "method": method, "size_px": size_px}
 
 
 def _file_or_name(spec: str) -> str:
     return str(Path(spec).resolve()) if Path(spec).is_file() else spec
 
 
-def _mtime(path: str | None) -> int | None:
-    return Path(path).stat().st_mtime_ns if path and Path(path).is_file() else None

@@ -17,7 +17,7 @@ model, *_ = inputs.model_sidebar(LESSON)
 name, image = lesson_inputs.photo_ui()
 step = lesson_inputs.step_ui()
 with reported(f"Lesson step {step + 1}"):
-    top = explain([image], model, method="cam" if model.cam is not None else "gradcam", top_k=5)[0]
+    top = explain([image], model, method=cams.exact_method(model), top_k=5)[0]
     class_names = [(p.class_index, f"{p.class_name} ({p.probability:.0%})") for p in top.predictions]
     if step == 0:
         lesson_features.feature_maps_step(model, image)

@@ -1,15 +1,11 @@
 """Helpers for the tests of background jobs (predict all, download): waiting on a job folder."""
 from __future__ import annotations
 
-import time
-
 from camcore.runs import RunFolder, RunStatus
+from tests.train.helpers import wait_for as wait_until
 
 
 def wait_for(job: RunFolder, timeout_s: float = 120.0) -> RunStatus:
     """The job's final status, once its process has ended (live_status reports a vanished one as failed)."""
-    deadline = time.time() + timeout_s
-    while (status := job.live_status()).active:
-        assert time.time() < deadline, f"{job.path} still {status.state}: {job.log_tail()}"
-        time.sleep(0.2)
-    return status
+    wait_until(lambda: not job.live_status().active, timeout_s=timeout_s)
+    return job.live_status()

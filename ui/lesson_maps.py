@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from camcore import data, heatmap, lesson, metrics
+from camcore import cams, data, heatmap, lesson, metrics
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
 from camcore.models import LoadedModel
@@ -42,7 +42,7 @@ def topk_step(model: LoadedModel, image: Image.Image, name: str) -> None:
     top_k = st.slider("Top-k classes", 1, 5, key=LESSON.default("top_k", 3))
     threshold = st.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
                           key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
-    method = "cam" if model.cam is not None else "gradcam"
+    method = cams.exact_method(model)
     result = explain([image], model, method=method, top_k=top_k)[0]
     truth = pet_box(name)
     columns = st.columns(min(top_k, 3))

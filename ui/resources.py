@@ -17,6 +17,7 @@ from camcore import data, display, exports
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
 from camcore.explain import Explanation, explain
+from camcore.files import modified_ns
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
 from camcore.paths import store_upload
@@ -37,7 +38,7 @@ def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedMode
 
 def _files_stamp(*paths: str | None) -> tuple[int, ...]:
     """Modification times (ns) of the paths that are files: a model name or a missing file contributes nothing."""
-    return tuple(Path(path).stat().st_mtime_ns for path in paths if path and Path(path).is_file())
+    return tuple(stamp for stamp in map(modified_ns, paths) if stamp is not None)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")

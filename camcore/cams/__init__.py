@@ -7,10 +7,11 @@ from camcore.cams.base import (
                                MapSteps,
                                check_applicable,
                                compute_maps,
+                               exact_method,
                                get_method,
                                map_steps,
                                weighted_sum,
 )
 
-__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "compute_maps", "get_method",
+__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "compute_maps", "exact_method", "get_method",
            "layer_activations", "map_steps", "stage_layers", "weighted_sum"]

@@ -65,6 +65,11 @@ class MapBatch:
     layer: str
 
 
+def exact_method(model: LoadedModel) -> str:
+    """CAM where the head is global average pooling plus one Linear layer (exact, free), else Grad-CAM."""
+    return "cam" if model.cam is not None else "gradcam"
+
+
 def check_applicable(model: LoadedModel, method: str, layer: str | None = None) -> Method:
     """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` cannot run on `model`."""
     spec = get_method(method)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from camcore.cams import compute_maps
+from camcore.cams import compute_maps, exact_method
 from camcore.files import write_atomic
 from camcore.runs import RunFolder
 from camcore.train.data import PetTensors, batch_to_device, normalise
@@ -51,7 +51,7 @@ def write_probe_maps(run: RunFolder, epoch: int, classifier: Classifier, test: P
     x = normalise(batch_to_device(test.images, chosen, model.device), classifier.preprocessing, flips=None,
                   memory_format=torch.contiguous_format)
     labels = test.targets[chosen]
-    batch = compute_maps(model, x, method="cam" if model.cam is not None else "gradcam",
+    batch = compute_maps(model, x, method=exact_method(model),
                          class_indices=labels.view(-1, 1))
     probability, predicted = batch.probabilities.max(dim=1)
     run.write_probes(epoch, names=np.array([test.names[index] for index in indices]),
