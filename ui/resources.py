@@ -16,7 +16,8 @@ import streamlit as st
 from camcore import data, display, exports
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
-from camcore.explain import Explanation, explain
+from camcore.batching import explain_batched
+from camcore.explain import Explanation
 from camcore.files import modified_ns
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
@@ -61,11 +62,12 @@ def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | N
                  classes: tuple[int, ...] | None, stamp: tuple[int, ...]) -> Explanation:
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
     does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel. min_side_px:
-    decode a large JPEG at reduced scale (camcore.images.load_image), as the page decodes the photo it shows."""
+    decode a large JPEG at reduced scale (camcore.images.load_image), as the page decodes the photo it shows.
+    Sessions explaining at the same time share one batched model pass (camcore.batching)."""
     model = shared_model(spec, weights_path, device)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
-    return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
-                   classes=None if classes is None else [classes])[0]
+    return explain_batched([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
+                           classes=None if classes is None else [classes])[0]
 
 
 def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,

@@ -1,0 +1,121 @@
+"""Concurrent explain() calls on one shared model become one batched call, as model servers batch requests.
+
+Many sessions explaining at once would otherwise each start their own forward pass: on a CPU the passes fight
+for the same cores (each one's intra-op threads oversubscribe them), and on a GPU each launches small kernels
+that leave the card idle. Here a call queues its photos and waits for the model; whichever caller gets the model
+next explains everything queued by then in one explain() per setting (photos of one input shape share a batch),
+so while one batch runs the next one gathers. No thread of its own: nothing to stop when a model is evicted.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from camcore.explain import Explanation, explain
+from camcore.models import LoadedModel
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What must be equal for photos to share an explain() call."""
+
+    method: str
+    top_k: int
+    layer: str | None
+    size_px: int | None
+    classes_per_photo: int | None
+
+
+@dataclass(frozen=True)
+class _Request:
+    images: Sequence[Image.Image]
+    settings: _Settings
+    classes: Sequence[Sequence[int]] | None
+    result: Future = field(default_factory=Future)
+
+
+class _Queue:
+    """One model's waiting requests; `model_lock` lets one batch at a time use the model."""
+
+    def __init__(self) -> None:
+        self.model_lock = threading.Lock()
+        self._pending: list[_Request] = []
+        self._pending_lock = threading.Lock()
+
+    def put(self, request: _Request) -> None:
+        with self._pending_lock:
+            self._pending.append(request)
+
+    def take_all(self) -> list[_Request]:
+        with self._pending_lock:
+            taken, self._pending = self._pending, []
+        return taken
+
+
+_QUEUES: weakref.WeakKeyDictionary[LoadedModel, _Queue] = weakref.WeakKeyDictionary()
+_QUEUES_LOCK = threading.Lock()
+
+
+def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
+                    layer: str | None = None, size_px: int | None = None,
+                    classes: Sequence[Sequence[int]] | None = None) -> list[Explanation]:
+    """explain(), with the photos of concurrent callers on the same model explained together.
+
+    Results equal explain()'s (images are independent in eval mode); elapsed_s is that of the batch that held
+    these photos, queueing excluded. Errors reach only the callers whose batch raised them.
+    """
+    with _QUEUES_LOCK:
+        queue = _QUEUES.setdefault(model, _Queue())
+    settings = _Settings(method, top_k, layer, size_px, None if classes is None else len(classes[0]))
+    request = _Request(images, settings, classes)
+    queue.put(request)
+    with queue.model_lock:
+        if not request.result.done():
+            taken = queue.take_all()
+            try:
+                _run(model, taken)
+            finally:  # an interrupt in this caller's thread must not leave the others waiting forever
+                for other in taken:
+                    if not other.result.done():
+                        other.result.set_exception(RuntimeError("The batch holding this photo was interrupted."))
+    return request.result.result()
+
+
+def _run(model: LoadedModel, requests: list[_Request]) -> None:
+    """One explain() per distinct setting over every queued photo, results handed back per request."""
+    groups: dict[_Settings, list[_Request]] = {}
+    for request in requests:
+        groups.setdefault(request.settings, []).append(request)
+    for group in groups.values():
+        try:
+            _explain_group(model, group)
+        except Exception as exc:  # noqa: BLE001 - retried alone, so that a bad request fails only its caller
+            if len(group) == 1:
+                group[0].result.set_exception(exc)
+            else:
+                _run_alone(model, group)
+
+
+def _run_alone(model: LoadedModel, group: list[_Request]) -> None:
+    for request in group:
+        try:
+            _explain_group(model, [request])
+        except Exception as exc:  # noqa: BLE001 - handed to its caller, who raises it as its own
+            request.result.set_exception(exc)
+
+
+def _explain_group(model: LoadedModel, group: list[_Request]) -> None:
+    settings = group[0].settings
+    images = [image for request in group for image in request.images]
+    classes = None if settings.classes_per_photo is None else [c for r in group for c in r.classes or ()]
+    explained = explain(images, model, method=settings.method, top_k=settings.top_k, layer=settings.layer,
+                        size_px=settings.size_px, classes=classes)
+    start = 0
+    for request in group:
+        request.result.set_result(explained[start:start + len(request.images)])
+        start += len(request.images)

@@ -1,0 +1,70 @@
+"""Concurrent explain calls on one model share batches, and each caller gets exactly its own photos' results."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from camcore import batching
+from camcore.explain import explain
+from camcore.models import LoadedModel
+from tests.conftest import make_photo
+
+
+@pytest.fixture
+def slow_first_call(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records how many photos each explain() call held; the first call waits until every other caller has
+    queued its request, as a busy model does while requests arrive."""
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    def recording(images, model, **options):
+        with lock:
+            calls.append(len(images))
+            first = len(calls) == 1
+        if first:
+            time.sleep(0.5)
+        return explain(images, model, **options)
+
+    monkeypatch.setattr(batching, "explain", recording)
+    return calls
+
+
+def _concurrently(jobs) -> list:
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() if future.exception() is None else future.exception() for future in futures]
+
+
+def test_concurrent_callers_share_a_batch_and_get_their_own_maps(resnet18: LoadedModel,
+                                                                slow_first_call: list[int]) -> None:
+    photos = [make_photo(96, 72, seed=seed) for seed in range(6)]
+    results = _concurrently([lambda p=p: batching.explain_batched([p], resnet18, method="gradcam", top_k=2,
+                                                                  size_px=64) for p in photos])
+    assert sum(slow_first_call) == 6 and len(slow_first_call) < 6, slow_first_call
+    for photo, (result,) in zip(photos, results):
+        alone = explain([photo], resnet18, method="gradcam", top_k=2, size_px=64)[0]
+        assert [p.class_index for p in result.predictions] == [p.class_index for p in alone.predictions]
+        np.testing.assert_allclose(result.signed_maps, alone.signed_maps, rtol=1e-4, atol=1e-5)
+
+
+def test_different_settings_in_one_queue_are_explained_with_their_own(resnet18: LoadedModel,
+                                                                      slow_first_call: list[int]) -> None:
+    photo = make_photo(80, 80, seed=3)
+    cam, gradcam = _concurrently([
+        lambda: batching.explain_batched([photo], resnet18, method="cam", top_k=1, size_px=64),
+        lambda: batching.explain_batched([photo], resnet18, method="gradcam", top_k=3, size_px=64)])
+    assert (cam[0].method, len(cam[0].predictions)) == ("cam", 1)
+    assert (gradcam[0].method, len(gradcam[0].predictions)) == ("gradcam", 3)
+
+
+def test_a_bad_request_fails_only_its_caller(resnet18: LoadedModel, slow_first_call: list[int]) -> None:
+    photos = [make_photo(64, 64, seed=seed) for seed in range(3)]
+    classes = [[[1]], [[10_000]], [[2]]]
+    results = _concurrently([lambda p=p, c=c: batching.explain_batched([p], resnet18, size_px=64, classes=c)
+                             for p, c in zip(photos, classes)])
+    assert isinstance(results[1], ValueError) and "out of range" in str(results[1])
+    assert [results[0][0].predictions[0].class_index, results[2][0].predictions[0].class_index] == [1, 2]
