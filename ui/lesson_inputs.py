@@ -20,12 +20,12 @@ from ui.state import LESSON
 
 STEPS = ("1. Feature maps", "2. From pooling to CAM", "3. Top-k and threshold", "4. Grad-CAM", "5. Quiz")
 PRESENTER_CSS = """<style>
-.stMainBlockContainer { max-width: 100%; padding: 2.5rem 2rem 1rem; }
-.stMainBlockContainer .stMarkdown p, .stMainBlockContainer .stMarkdown li { font-size: 1.45rem; line-height: 1.4; }
+.stMainBlockContainer { max-width: 100%; padding: 3.75rem 2rem 1rem; }
+.stMainBlockContainer .stMarkdown p, .stMainBlockContainer .stMarkdown li { font-size: 1.4rem; line-height: 1.35; }
 .stMainBlockContainer h2 { font-size: 2.6rem; padding-top: 0; }
 .stMainBlockContainer label p, .stMainBlockContainer button p { font-size: 1.2rem; }
 </style>"""
-"""Large type for a projector at 1280x720: body text 23 px, the step's heading 42 px."""
+"""Large type for a projector at 1280x720: body text 22 px, the step's heading 42 px."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,14 +72,15 @@ def step_ui(presenter: bool) -> int:
     """Index of the chosen step: one step on screen at a time, as a class follows it; in presenter mode under a
     large heading, with Previous and Next."""
     key = LESSON.valid("step", range(len(STEPS)), 0)
+    row = st.container()
     if presenter:
         step = st.session_state[key]
         st.header(f"Step {STEPS[step]}", anchor=False)
-        back, forward, _ = st.columns([1, 1, 6])
+        back, forward, row = st.columns([1, 1, 9], vertical_alignment="center")
         back.button("Previous", on_click=_go, args=(-1,), disabled=step == 0, key=LESSON.key("previous"))
         forward.button("Next", on_click=_go, args=(1,), disabled=step == len(STEPS) - 1, key=LESSON.key("next"))
-    return st.radio("Step", range(len(STEPS)), format_func=STEPS.__getitem__, horizontal=True, key=key,
-                    label_visibility="collapsed" if presenter else "visible")
+    return row.radio("Step", range(len(STEPS)), format_func=STEPS.__getitem__, horizontal=True, key=key,
+                     label_visibility="collapsed" if presenter else "visible")
 
 
 def _go(by: int) -> None:

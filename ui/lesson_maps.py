@@ -47,9 +47,10 @@ def box_chart(image: Image.Image, raw_map: np.ndarray, threshold: float, truth: 
 def topk_step(ctx: Lesson) -> None:
     st.markdown("Each class has its own map. The CAM paper keeps the part above a fraction of the map's maximum "
                 "and draws a box around its largest piece: a localisation with no box ever seen in training.")
-    top_k = st.slider("Top-k classes", 1, 5, key=LESSON.valid("top_k", range(1, 6), 3))
-    threshold = st.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
-                          key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
+    k_col, threshold_col = st.columns(2)
+    top_k = k_col.slider("Top-k classes", 1, 5, key=LESSON.valid("top_k", range(1, 6), 3))
+    threshold = threshold_col.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
+                                     key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
     method = cams.exact_method(ctx.model)
     result = ctx.explained(method=method)  # the top 5, cached: the sliders only pick and threshold its maps
     image, truth = ctx.photo.image, pet_box(ctx.photo.name)

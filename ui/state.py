@@ -36,7 +36,9 @@ class PageState:
     def valid_many(self, name: str, options: Sequence[Any]) -> str:
         """Keeps only the chosen values the options hold (a multiselect refuses any other)."""
         key = self.key(name)
-        st.session_state[key] = [value for value in st.session_state.get(key, []) if value in options]
+        kept = [value for value in st.session_state.get(key, []) if value in options]
+        if st.session_state.get(key) != kept:
+            st.session_state[key] = kept
         return key
 
     def get(self, name: str, fallback: Any = None) -> Any:
