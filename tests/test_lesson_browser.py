@@ -66,7 +66,7 @@ def test_presenter_mode_fits_a_projector(page, lesson_url: str, tmp_path: Path) 
     assert layout["heading_px"][0] >= HEADING_MIN_PX and layout["body_px"] >= BODY_MIN_PX
     assert layout["scroll_width"] <= PROJECTOR["width"]
     left, top, right, bottom = layout["plot"]
-    assert 0 <= left and right <= PROJECTOR["width"] and 0 < top and bottom <= PROJECTOR["height"]
+    assert left >= 0 and right <= PROJECTOR["width"] and top > 0 and bottom <= PROJECTOR["height"]
     assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Step 4. Grad-CAM").wait_for(timeout=60_000)
