@@ -20,7 +20,8 @@ def feature_grid(maps: lesson.FeatureMaps, first: int, where: str, count: int = 
     ranks = list(range(first, min(first + count, len(maps.order))))
     stack = maps.activations[maps.order[ranks]]
     fig = px.imshow(stack, facet_col=0, facet_col_wrap=4, color_continuous_scale="viridis", aspect="equal")
-    for index, annotation in enumerate(fig.layout.annotations):
+    for annotation in fig.layout.annotations:  # listed bottom row first: the text "facet_col=i" says which
+        index = int(annotation.text.split("=")[1])
         annotation.text = f"#{ranks[index] + 1} (ch {maps.order[ranks[index]]})"
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
     fig.update_layout(height=180 * ((len(ranks) + 3) // 4), margin=dict(l=0, r=0, t=30, b=0),
