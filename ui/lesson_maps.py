@@ -53,11 +53,11 @@ def topk_step(ctx: Lesson) -> None:
                                      key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
     method = cams.exact_method(ctx.model)
     result = ctx.explained(method=method)  # the top 5, cached: the sliders only pick and threshold its maps
-    image, truth = ctx.photo.image, pet_box(ctx.photo.name)
+    image, truth, maps = ctx.photo.image, pet_box(ctx.photo.name), result.at_image_size()
     columns = st.columns(min(top_k, 3))
     for rank, prediction in enumerate(result.predictions[:top_k]):
         with columns[rank % len(columns)]:
-            box_chart(image, result.at_image_size()[rank], threshold, truth,
+            box_chart(image, maps[rank], threshold, truth,
                       f"{prediction.class_name} ({prediction.probability:.0%})", f"topk.{rank}")
     true_class_chart(ctx, method, threshold, truth)
     if truth is None:
