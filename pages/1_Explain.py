@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.explain import decode_side_px
-from ui import explain_inputs, explain_view, inputs
+from ui import explain_inputs, explain_view, inputs, links
 from ui.reporting import reported
 from ui.state import EXPLAIN
 
@@ -14,25 +14,27 @@ st.write("For each photo: the model's top guesses, and a heatmap of where each g
          "the heatmap switch class, threshold, colours and opacity instantly; the threshold keeps the hottest part "
          "and draws a box around it.")
 
-model, spec, weights_path, device = inputs.model_sidebar(EXPLAIN)
+with links.shared(EXPLAIN):  # the URL holds the choices below: a link opens the same view
+    model, spec, weights_path, device = inputs.model_sidebar(EXPLAIN)
 
-with st.sidebar:
-    st.header("Explanation")
-    method = inputs.method_ui(model, EXPLAIN)
-    layer = explain_inputs.layer_ui(model, method)
-    top_k, size_px = explain_inputs.top_k_ui(), explain_inputs.size_ui(model)
-    settings = explain_view.Settings(spec=spec, weights_path=weights_path, device=device, method=method, layer=layer,
-                                     top_k=top_k, size_px=size_px, compare=explain_inputs.compare_ui(model),
-                                     min_side_px=decode_side_px(model, size_px=size_px))
+    with st.sidebar:
+        st.header("Explanation")
+        method = inputs.method_ui(model, EXPLAIN)
+        layer = explain_inputs.layer_ui(model, method)
+        top_k, size_px = explain_inputs.top_k_ui(), explain_inputs.size_ui(model)
+        settings = explain_view.Settings(spec=spec, weights_path=weights_path, device=device, method=method,
+                                         layer=layer, top_k=top_k, size_px=size_px,
+                                         compare=explain_inputs.compare_ui(model),
+                                         min_side_px=decode_side_px(model, size_px=size_px))
 
-photos = explain_inputs.photos_ui()
-if not photos:
-    st.info("Upload a photo, or press Try a sample.")
-    st.stop()
+    photos = explain_inputs.photos_ui()
+    if not photos:
+        st.info("Upload a photo, or press Try a sample.")
+        st.stop()
 
-progress = st.progress(0.0, text="Explaining…")
-for index, (name, data) in enumerate(photos):
-    with st.container(border=True), reported(f"Explaining {name}"):
-        explain_view.show_photo(name, data, index, settings)
-    progress.progress((index + 1) / len(photos), text=f"{index + 1} of {len(photos)} photos explained")
-progress.empty()
+    progress = st.progress(0.0, text="Explaining…")
+    for index, (name, data) in enumerate(photos):
+        with st.container(border=True), reported(f"Explaining {name}"):
+            explain_view.show_photo(name, data, index, settings)
+        progress.progress((index + 1) / len(photos), text=f"{index + 1} of {len(photos)} photos explained")
+    progress.empty()

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from camcore.cams import stage_layers
 from camcore.data import DATA_ENV
 from camcore.images import load_image
-from camcore.models import LoadedModel, load_model
+from camcore.models import LoadedModel, imagenet_categories, load_model
 from camcore.samples import sample_photos
+from tests.conftest import PETS_ROOT
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
 LESSON = str(Path(__file__).resolve().parents[1] / "pages" / "4_Lesson.py")
@@ -61,6 +64,16 @@ def values(encoded: object) -> np.ndarray:
     return np.asarray(encoded, dtype=float)
 
 
+def top_left(grid: dict) -> tuple[str, np.ndarray]:
+    """(label, map) of the grid's top-left cell, found from the axes' domains and the labels' positions."""
+    def corner(trace: dict) -> tuple[float, float]:
+        suffix = trace.get("xaxis", "x")[1:]
+        return grid["layout"][f"yaxis{suffix}"]["domain"][1], -grid["layout"][f"xaxis{suffix}"]["domain"][0]
+
+    label = max(grid["layout"]["annotations"], key=lambda a: (round(a["y"], 3), -a["x"]))
+    return label["text"], values(max(grid["data"], key=corner)["z"])
+
+
 def sample_input(model: LoadedModel) -> torch.Tensor:
     photo = sample_photos()[0]
     return model.preprocessing.transform()(load_image(photo.read_bytes(), name=photo.name)).unsqueeze(0)
@@ -76,11 +89,12 @@ def test_feature_maps_step_shows_a_stage_its_size_and_pages_channels(no_data: No
     layer.set_value("bn1").run()
     assert f"**bn1**: {expected.shape[0]} channels of {expected.shape[1]} x {expected.shape[2]}" in text(at)
     top_channel = int(expected.mean(dim=(1, 2)).argmax())
-    grid = figures(at)[0]
-    assert grid["layout"]["annotations"][0]["text"] == f"#1 (ch {top_channel})"
+    label, first_map = top_left(figures(at)[0])
+    assert label == f"#1 (ch {top_channel})"
+    assert np.allclose(first_map.reshape(expected.shape[1:]), expected[top_channel].numpy(), atol=1e-4)
     at.slider(key="lesson.channel").set_value(4).run()
     assert not at.exception
-    assert figures(at)[0]["layout"]["annotations"][0]["text"].startswith("#5 ")
+    assert top_left(figures(at)[0])[0].startswith("#5 ")
     assert len(figures(at)) == 3  # the grid, then an early and a late layer side by side
 
 
@@ -153,3 +167,64 @@ def test_a_click_is_read_from_the_selected_grid_point() -> None:
     event = SimpleNamespace(selection=SimpleNamespace(points=[{"x": 12.5, "y": 40.0, "point_index": 3}]))
     assert clicked_point(event) == (12.5, 40.0)
     assert clicked_point(SimpleNamespace(selection=SimpleNamespace(points=[]))) is None
+
+
+def test_reruns_reuse_the_cached_model_passes(no_data: None) -> None:
+    """A slider's rerun costs no model pass: the first conv of the shared model (the one the page's cache holds)
+    counts every forward, and two reruns on step 3 and one on step 1 add none."""
+    from ui import resources
+
+    st.cache_data.clear()
+    passes: list[int] = []
+    handle = resources.shared_model("lite0", None, "cpu").module.conv_stem.register_forward_pre_hook(
+        lambda *_: passes.append(1))
+    try:
+        at = lesson_page(2)
+        first = len(passes)
+        at.slider(key="lesson.threshold").set_value(0.5).run()
+        at.slider(key="lesson.top_k").set_value(2).run()
+        after_sliders = len(passes)
+        at.radio(key="lesson.step").set_value(0).run()
+        grids = len(passes)
+        at.slider(key="lesson.channel").set_value(8).run()
+    finally:
+        handle.remove()
+    assert not at.exception and first >= 1
+    assert after_sliders == first and len(passes) == grids
+
+
+def test_topk_step_shows_the_true_class_of_a_sample(no_data: None, lite0: LoadedModel) -> None:
+    """saint_bernard_87.jpg is a Saint Bernard, an ImageNet class: its map and probability from the model's own
+    forward pass."""
+    at = AppTest.from_file(LESSON, default_timeout=TIMEOUT_S)
+    at.session_state["lesson.device"] = "cpu"
+    at.query_params.update({"step": "2", "sample": "saint_bernard_87.jpg"})
+    at.run()
+    assert not at.exception
+    photo = next(path for path in sample_photos() if path.name == "saint_bernard_87.jpg")
+    x = lite0.preprocessing.transform()(load_image(photo.read_bytes(), name=photo.name)).unsqueeze(0)
+    with torch.inference_mode():
+        probability = float(lite0.module(x).softmax(dim=1)[0, imagenet_categories().index("Saint Bernard")])
+    assert f"the model gives it {probability:.0%}" in text(at)
+    assert figures(at)[-1]["layout"]["title"]["text"] == "True class: Saint Bernard"
+
+
+@pytest.mark.skipif(not PETS_ROOT.is_dir(), reason="needs ../shared/data's Oxford-IIIT Pet")
+def test_an_oxford_pet_by_name_gets_its_boxes_iou_with_the_trimap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(PETS_ROOT.parent))
+    name = sorted(path.stem for path in (PETS_ROOT / "images").glob("*.jpg"))[0]
+    at = AppTest.from_file(LESSON, default_timeout=TIMEOUT_S)
+    at.session_state["lesson.device"] = "cpu"
+    at.query_params.update({"step": "2", "pet": name, "top_k": "1"})
+    at.run()
+    assert not at.exception and at.selectbox(key="lesson.pet").value == name
+    trimap = np.array(Image.open(PETS_ROOT / "annotations" / "trimaps" / f"{name}.png"))
+    rows, cols = np.nonzero(np.isin(trimap, (1, 3)))  # Oxford's trimap: 1 pet, 2 background, 3 border
+    pet = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    figure = figures(at)[0]
+    shape = figure["layout"]["shapes"][0]
+    box = (shape["x0"], shape["y0"], shape["x1"], shape["y1"])
+    inter = max(0, min(box[2], pet[2]) - max(box[0], pet[0])) * max(0, min(box[3], pet[3]) - max(box[1], pet[1]))
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (pet[2] - pet[0]) * (pet[3] - pet[1]) - inter
+    shown = float(re.search(r"IoU with the pet (\d\.\d\d)", figure["layout"]["title"]["text"]).group(1))  # type: ignore[union-attr]
+    assert shown == pytest.approx(inter / union, abs=0.006)

@@ -32,7 +32,7 @@ def layer_ui(model: LoadedModel, method: str) -> str | None:
 
 
 def top_k_ui() -> int:
-    return st.slider("Top-k classes", 1, 10, key=EXPLAIN.default("top_k", 5))
+    return st.slider("Top-k classes", 1, 10, key=EXPLAIN.valid("top_k", range(1, 11), 5))
 
 
 def size_ui(model: LoadedModel) -> int:
@@ -72,7 +72,7 @@ def shipped_samples_ui() -> list[Path]:
     st.button("Try a sample", icon=":material/pets:", key=EXPLAIN.key("try_sample"), on_click=_add_sample,
               args=(sorted(paths),), help="Adds one of the cats and dogs that come with the app.")
     chosen = st.multiselect("Sample photos (Oxford-IIIT Pet, CC BY-SA 4.0)", sorted(paths),
-                            key=EXPLAIN.default("shipped", []))
+                            key=EXPLAIN.valid_many("shipped", sorted(paths)))
     return [paths[name] for name in chosen if name in paths]
 
 
@@ -91,8 +91,8 @@ def pet_samples_ui() -> list[Path]:
     except DataNotFound:
         return []
     by_name = {path.name: path for path in paths}
-    chosen = st.multiselect("…or pick from the Oxford-IIIT Pet data set", list(by_name), key=EXPLAIN.key("samples"),
-                            placeholder="Type a breed, e.g. beagle")
+    chosen = st.multiselect("…or pick from the Oxford-IIIT Pet data set", list(by_name),
+                            key=EXPLAIN.valid_many("samples", list(by_name)), placeholder="Type a breed, e.g. beagle")
     return [by_name[name] for name in chosen]
 
 

@@ -90,8 +90,9 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
     class_col, threshold_col, colour_col = st.columns([2, 1, 1])
     with class_col:
         rank = explain_inputs.class_ui(result.predictions, key=f"class.{index}")
-    threshold = threshold_col.select_slider("Threshold", [float(t) for t in display.THRESHOLDS],
-                                            key=EXPLAIN.default(f"threshold.{index}", heatmap.DEFAULT_THRESHOLD))
+    thresholds = [float(t) for t in display.THRESHOLDS]
+    threshold = threshold_col.select_slider("Threshold", thresholds, key=EXPLAIN.valid(
+        f"threshold.{index}", thresholds, heatmap.DEFAULT_THRESHOLD))  # valid: a link's value may be any number
     colormap = colour_col.selectbox("Colormap", heatmap.SEQUENTIAL_COLORMAPS, key=EXPLAIN.key(f"colormap.{index}"))
     prediction = result.predictions[rank]
     what = f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}"

@@ -8,6 +8,7 @@ from PIL import Image
 
 from camcore import cams, lesson
 from camcore.models import LoadedModel
+from ui.lesson_inputs import Lesson
 from ui.state import LESSON
 
 GRID_CHANNELS = 16
@@ -19,7 +20,8 @@ def feature_grid(maps: lesson.FeatureMaps, first: int, where: str, count: int = 
     ranks = list(range(first, min(first + count, len(maps.order))))
     stack = maps.activations[maps.order[ranks]]
     fig = px.imshow(stack, facet_col=0, facet_col_wrap=4, color_continuous_scale="viridis", aspect="equal")
-    for index, annotation in enumerate(fig.layout.annotations):
+    for annotation in fig.layout.annotations:  # listed bottom row first: the text "facet_col=i" says which
+        index = int(annotation.text.split("=")[1])
         annotation.text = f"#{ranks[index] + 1} (ch {maps.order[ranks[index]]})"
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
     fig.update_layout(height=180 * ((len(ranks) + 3) // 4), margin=dict(l=0, r=0, t=30, b=0),
@@ -27,24 +29,25 @@ def feature_grid(maps: lesson.FeatureMaps, first: int, where: str, count: int = 
     st.plotly_chart(fig, key=LESSON.key(f"grid.{where}"))
 
 
-def feature_maps_step(model: LoadedModel, image: Image.Image) -> None:
-    stages = cams.stage_layers(model)
+def feature_maps_step(ctx: Lesson) -> None:
+    stages = cams.stage_layers(ctx.model)
     st.markdown("A convolutional layer turns the photo into many **channels**, each a small map of where one "
                 "pattern occurs. Pick a stage of the network:")
     layer = st.selectbox("Layer (a stage of the network)", stages, key=LESSON.valid("layer", stages, stages[-1]))
-    maps = lesson.feature_maps(model, image, layer)
+    maps = ctx.features(layer)
     channels, height, width = maps.activations.shape
     st.markdown(f"**{layer}**: {channels} channels of {height} x {width}. Channels are sorted by their mean "
                 "activation, strongest first.")
-    first = st.slider("First channel shown (rank)", 0, max(channels - GRID_CHANNELS, 0), step=GRID_CHANNELS // 4,
-                      key=LESSON.default("channel", 0))
+    last = max(channels - GRID_CHANNELS, 0)
+    first = st.slider("First channel shown (rank)", 0, last, step=GRID_CHANNELS // 4,
+                      key=LESSON.valid("channel", range(last + 1), 0))
     feature_grid(maps, first, "chosen")
     st.markdown("**Early and late side by side.** Early maps still look like the photo (edges, colours); late ones "
                 "are coarse and say *what* rather than *where exactly*.")
     early_col, late_col = st.columns(2)
     for column, name, where in ((early_col, stages[0], "early"), (late_col, stages[-1], "late")):
         with column:
-            other = lesson.feature_maps(model, image, name)
+            other = ctx.features(name)
             st.caption(f"{name}: {other.activations.shape[0]} x {other.activations.shape[1]} x "
                        f"{other.activations.shape[2]}")
             feature_grid(other, 0, where, 8)

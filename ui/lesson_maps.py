@@ -8,10 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from camcore import cams, data, heatmap, lesson, metrics
+from camcore import cams, data, evaluate, heatmap, lesson, metrics
 from camcore.errors import CamcoreError
-from camcore.explain import Explanation, explain
-from camcore.models import LoadedModel
+from ui import resources
+from ui.lesson_inputs import Lesson
 from ui.state import LESSON
 
 
@@ -29,33 +29,56 @@ def pet_box(name: str) -> tuple[int, int, int, int] | None:
     """The pet's box from its Oxford trimap, when the photo is one and the data set is here."""
     try:
         root = data.data_root()
-        records = {record.name: record for record in data.pet_index(root)}
+        records = {record.name: record for record in resources.pet_index(str(root.resolve()))}
         record = records.get(name.rsplit(".", 1)[0])
         return None if record is None else heatmap.bounding_box(data.pet_mask(root, record))
     except CamcoreError:
         return None
 
 
-def topk_step(model: LoadedModel, image: Image.Image, name: str) -> None:
+def box_chart(image: Image.Image, raw_map: np.ndarray, threshold: float, truth: metrics.Box | None, title: str,
+              key: str) -> None:
+    """One class's map with the CAM paper's box at `threshold`, and its IoU with the pet's box when known."""
+    box = heatmap.threshold_box(heatmap.normalise(raw_map), threshold)
+    iou = f", IoU with the pet {metrics.box_iou(box, truth):.2f}" if truth is not None else ""
+    st.plotly_chart(overlay_figure(image, raw_map, box, f"{title}{iou}"), key=LESSON.key(key))
+
+
+def topk_step(ctx: Lesson) -> None:
     st.markdown("Each class has its own map. The CAM paper keeps the part above a fraction of the map's maximum "
                 "and draws a box around its largest piece: a localisation with no box ever seen in training.")
-    top_k = st.slider("Top-k classes", 1, 5, key=LESSON.default("top_k", 3))
-    threshold = st.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
-                          key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
-    method = cams.exact_method(model)
-    result = explain([image], model, method=method, top_k=top_k)[0]
-    truth = pet_box(name)
+    k_col, threshold_col = st.columns(2)
+    top_k = k_col.slider("Top-k classes", 1, 5, key=LESSON.valid("top_k", range(1, 6), 3))
+    threshold = threshold_col.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
+                                     key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
+    method = cams.exact_method(ctx.model)
+    result = ctx.explained(method=method)  # the top 5, cached: the sliders only pick and threshold its maps
+    image, truth, maps = ctx.photo.image, pet_box(ctx.photo.name), result.at_image_size()
     columns = st.columns(min(top_k, 3))
-    for rank, prediction in enumerate(result.predictions):
-        raw = result.at_image_size()[rank]
-        box = heatmap.threshold_box(heatmap.normalise(raw), threshold)
-        iou = f", IoU with the pet {metrics.box_iou(box, truth):.2f}" if truth is not None else ""
+    for rank, prediction in enumerate(result.predictions[:top_k]):
         with columns[rank % len(columns)]:
-            st.plotly_chart(overlay_figure(image, raw, box, f"{prediction.class_name} "
-                                           f"({prediction.probability:.0%}){iou}"), key=LESSON.key(f"topk.{rank}"))
+            box_chart(image, maps[rank], threshold, truth,
+                      f"{prediction.class_name} ({prediction.probability:.0%})", f"topk.{rank}")
+    true_class_chart(ctx, method, threshold, truth)
     if truth is None:
         st.caption("The box's IoU with the pet shows for Oxford-IIIT Pet photos when the data set (with its trimaps) "
                    "is on the server.")
+
+
+def true_class_chart(ctx: Lesson, method: str, threshold: float, truth: metrics.Box | None) -> None:
+    """The map of the photo's true class (a sample's or an Oxford pet's breed or species), when the model has it."""
+    label = ctx.photo.label
+    index = None if label is None else evaluate.true_class_index(ctx.model, *label)
+    if label is None or index is None:
+        if label is not None:
+            st.caption(f"This photo is a {label[1].replace('_', ' ')} ({label[0]}): not one of the model's classes.")
+        return
+    result = ctx.explained(method=method, top_k=1, classes=(index,))
+    prediction = result.predictions[0]
+    st.markdown(f"**The true class**, {prediction.class_name} (the photo is a {label[1].replace('_', ' ')}): "
+                f"the model gives it {prediction.probability:.0%}. Does its map look at the same place?")
+    box_chart(ctx.photo.image, result.at_image_size()[0], threshold, truth, f"True class: {prediction.class_name}",
+              "true_class")
 
 
 def weights_scatter(comparison: lesson.WeightsComparison) -> go.Figure:
@@ -64,8 +87,8 @@ def weights_scatter(comparison: lesson.WeightsComparison) -> go.Figure:
     return fig.update_layout(height=360, margin=dict(l=0, r=0, t=10, b=0))
 
 
-def gradcam_step(model: LoadedModel, image: Image.Image, class_names: list[tuple[int, str]],
-                 layers: tuple[str, ...]) -> None:
+def gradcam_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
+    model, image, layers = ctx.model, ctx.photo.image, cams.stage_layers(ctx.model)
     indices = [c for c, _ in class_names]
     index = st.selectbox("Class", indices, key=LESSON.valid("grad_class", indices, indices[0]),
                          format_func=dict(class_names).__getitem__)
@@ -85,6 +108,6 @@ def gradcam_step(model: LoadedModel, image: Image.Image, class_names: list[tuple
                     "negative part, so it is not always exactly 1).")
     st.markdown("Grad-CAM needs no special head, so it also works at an **earlier layer**: finer, noisier maps.")
     layer = st.selectbox("Earlier layer", layers, key=LESSON.valid("grad_layer", layers, layers[-2]))
-    earlier: Explanation = explain([image], model, method="gradcam", layer=layer, classes=[[index]])[0]
+    earlier = ctx.explained(method="gradcam", layer=layer, top_k=1, classes=(index,))
     st.plotly_chart(overlay_figure(image, earlier.at_image_size()[0], title=f"Grad-CAM at {layer}"),
                     key=LESSON.key("earlier"))

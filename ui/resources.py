@@ -13,7 +13,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from camcore import data, display, exports
+from camcore import data, display, exports, lesson
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
 from camcore.batching import explain_batched
@@ -68,6 +68,19 @@ def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | N
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return explain_batched([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
                            classes=None if classes is None else [classes])[0]
+
+
+def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+                 layer: str) -> lesson.FeatureMaps:
+    """One layer's activations for the Lesson, cached as explanations are: paging its channels costs no pass."""
+    return _feature_maps(image_bytes, name, spec, weights_path, device, layer=layer,
+                         stamp=_files_stamp(spec, weights_path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, layer: str,
+                  stamp: tuple[int, ...]) -> lesson.FeatureMaps:
+    return lesson.feature_maps(shared_model(spec, weights_path, device), load_image(image_bytes, name=name), layer)
 
 
 def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,

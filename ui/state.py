@@ -33,6 +33,14 @@ class PageState:
             st.session_state[key] = fallback
         return key
 
+    def valid_many(self, name: str, options: Sequence[Any]) -> str:
+        """Keeps only the chosen values the options hold (a multiselect refuses any other)."""
+        key = self.key(name)
+        kept = [value for value in st.session_state.get(key, []) if value in options]
+        if st.session_state.get(key) != kept:
+            st.session_state[key] = kept
+        return key
+
     def get(self, name: str, fallback: Any = None) -> Any:
         return st.session_state.get(self.key(name), fallback)
 

@@ -1,0 +1,115 @@
+"""The Lesson in Chromium, from a shared link: presenter mode readable on a 1280x720 projector, and the quiz's
+click on the photo scored where the model's own map (computed here from its forward pass) is hot or cold."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from camcore.data import DATA_ENV
+from camcore.images import load_image
+from camcore.models import load_model
+from camcore.samples import SAMPLES_DIR
+from tests.test_browser import streamlit_server
+
+pytestmark = pytest.mark.browser
+
+PROJECTOR = {"width": 1280, "height": 720}
+HEADING_MIN_PX = 36
+"""The step's heading on a projector: Streamlit's own h2 is 36 px at 1.0 zoom on a laptop; presenter's is larger."""
+BODY_MIN_PX = 21
+QUIZ_PHOTO = "Bengal_3.jpg"
+SCORE = re.compile(r"hotter than (\d+)% of the map")
+PLOT_POINT = """([x, y]) => { const p = document.querySelector('.js-plotly-plot'); const r = p.getBoundingClientRect();
+    const xa = p._fullLayout.xaxis, ya = p._fullLayout.yaxis;
+    return [r.left + xa._offset + xa.d2p(x), r.top + ya._offset + ya.d2p(y)]; }"""
+"""Photo pixel -> page coordinates through the rendered figure's own axes."""
+
+
+@pytest.fixture(scope="module")
+def lesson_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the file, with no data set: the packaged Lite0 and the shipped samples."""
+    tmp_path = tmp_path_factory.mktemp("lesson_server")
+    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
+        yield f"{url}/Lesson"
+
+
+@pytest.fixture(scope="module")
+def page(browser, lesson_url: str) -> Iterator:
+    page = browser.new_page(viewport=PROJECTOR)
+    yield page
+    page.close()
+
+
+def test_presenter_mode_fits_a_projector(page, lesson_url: str, tmp_path: Path) -> None:
+    page.goto(f"{lesson_url}?presenter=1&step=2&sample=saint_bernard_87.jpg&top_k=2")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+    page.screenshot(path=tmp_path / "presenter.png")
+    layout = page.evaluate("""() => {
+        const px = e => parseFloat(getComputedStyle(e).fontSize);
+        const main = document.querySelector('.stMainBlockContainer');
+        const headings = [...main.querySelectorAll('h2')].filter(h => h.innerText.startsWith('Step'));
+        const plot = main.querySelector('.js-plotly-plot').getBoundingClientRect();
+        return {headings: headings.map(h => h.innerText), heading_px: headings.map(px),
+                body_px: px(main.querySelector('[data-testid=stMarkdown] p')),
+                scroll_width: document.documentElement.scrollWidth,
+                plot: [plot.left, plot.top, plot.right, plot.bottom],
+                sample_visible: [...document.querySelectorAll('[data-testid=stSelectbox]')]
+                    .some(s => s.innerText.includes('a sample') && s.getBoundingClientRect().right > 0
+                               && s.checkVisibility())}; }""")
+    assert layout["headings"] == ["Step 3. Top-k and threshold"]  # one step on screen
+    assert layout["heading_px"][0] >= HEADING_MIN_PX and layout["body_px"] >= BODY_MIN_PX
+    assert layout["scroll_width"] <= PROJECTOR["width"]
+    left, top, right, bottom = layout["plot"]
+    assert left >= 0 and right <= PROJECTOR["width"] and top > 0 and bottom <= PROJECTOR["height"]
+    assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("heading", name="Step 4. Grad-CAM").wait_for(timeout=60_000)
+    page.wait_for_url(re.compile(r"[?&]step=3(&|$)"), timeout=60_000)  # the link follows (written as the run ends)
+
+
+def quiz_map_cells(photo_name: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Photo pixels (x, y) at the centres of the hottest and coldest cells of the top class's CAM, from the
+    packaged model's own layers: its features, then its classifier's row for the class it ranks first."""
+    model = load_model("lite0", device="cpu")
+    photo = load_image((SAMPLES_DIR / photo_name).read_bytes(), name=photo_name)
+    with torch.inference_mode():
+        x = model.preprocessing.transform()(photo).unsqueeze(0)
+        features = model.module.forward_features(x)[0]
+        top = int(model.module.forward_head(features[None]).argmax())
+        cam = torch.einsum("c,chw->hw", model.module.classifier.weight[top], features).numpy()
+    rows, cols = cam.shape
+    width, height = photo.size
+
+    def centre(flat: int) -> tuple[float, float]:
+        row, col = np.unravel_index(flat, cam.shape)
+        return (col + 0.5) / cols * width, (row + 0.5) / rows * height
+
+    return centre(int(cam.argmax())), centre(int(cam.argmin()))
+
+
+def click_score(page, point: tuple[float, float], previous: str | None) -> int:
+    """Clicks the photo at a photo pixel and waits for the revealed score (a new one when `previous` is given)."""
+    page.mouse.click(*page.evaluate(PLOT_POINT, list(point)))
+    page.wait_for_function("""prev => { const t = document.body.innerText.match(/hotter than \\d+% of the map/);
+        return t && t[0] !== prev; }""", arg=previous, timeout=60_000)
+    match = SCORE.search(page.locator("body").inner_text())
+    assert match is not None
+    return int(match.group(1))
+
+
+def test_quiz_click_is_scored_where_the_map_is_hot(page, lesson_url: str) -> None:
+    hot, cold = quiz_map_cells(QUIZ_PHOTO)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{lesson_url}?step=4&sample={QUIZ_PHOTO}")
+    page.get_by_text("No guess yet").wait_for(timeout=90_000)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout?.xaxis", timeout=30_000)
+    hot_score = click_score(page, hot, None)
+    assert "inside the region" in page.locator("body").inner_text()
+    cold_score = click_score(page, cold, f"hotter than {hot_score}% of the map")
+    assert hot_score >= 90 and cold_score <= 50
