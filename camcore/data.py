@@ -143,7 +143,7 @@ def download(root: Path, progress: Callable[[int], None] | None = None,
     try:
         while worker.is_alive():
             worker.join(PROGRESS_EVERY_S)
-            if stop is not None and stop():
+            if stop is not None and worker.is_alive() and stop():
                 return False
             if progress is not None:
                 progress(sum(path.stat().st_size for path in _base(staging).glob("*.tar.gz")))
