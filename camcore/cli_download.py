@@ -11,6 +11,8 @@ from camcore.download_job import JOBS_FOLDER, download_locked
 from camcore.errors import CamcoreError
 from camcore.runs import RunFolder, RunStatus
 
+STOPPED = "Download stopped: nothing of it was kept. Start it again to download from the beginning."
+
 
 def add_download(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("download", help="download Oxford-IIIT Pet (about 800 MB) into a data folder",
@@ -25,7 +27,8 @@ def add_download(commands: argparse._SubParsersAction) -> None:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    """Exit 0 when the data set is there, 2 when it could not be had (one stderr line, also in status.json)."""
+    """Exit 0 when the data set is there or the download was stopped (a `stop` file in the job folder, as the
+    trainer's), 2 when it could not be had (one stderr line, also in status.json)."""
     root = args.data if args.data is not None else data.data_root()
     start = time.perf_counter()
     try:
@@ -38,7 +41,10 @@ def run_download(args: argparse.Namespace) -> int:
             def report(done: int) -> None:
                 beat.update(RunStatus("running", step=done, steps_total=data.DOWNLOAD_BYTES))
 
-            download_locked(root, progress=report)
+            if not download_locked(root, progress=report, stop=job.stop_requested):
+                beat.update(RunStatus("stopped", steps_total=data.DOWNLOAD_BYTES, message=STOPPED))
+                print(STOPPED)
+                return 0
             beat.update(RunStatus("finished", step=data.DOWNLOAD_BYTES, steps_total=data.DOWNLOAD_BYTES))
     except CamcoreError as exc:
         print(f"camcore: {exc}", file=sys.stderr)

@@ -56,8 +56,13 @@ def run_predict(args: argparse.Namespace) -> int:
                                       eta_s=(total - done) * elapsed_s / done))
 
             count = predict_missing(store, root, records, model, method=args.method, size_px=args.size_px,
-                                    progress=report)
-            beat.update(RunStatus("finished", step=count, steps_total=count))
+                                    progress=report, stop=job.stop_requested)
+            total = job.status().steps_total  # the last report's; 0 when stopped before the first batch
+            if count < total or job.stop_requested() and not total:
+                beat.update(RunStatus("stopped", step=count, steps_total=total, message=f"Stopped after {count} of "
+                                      f"{total} photos. They are stored; the next start predicts only the rest."))
+            else:
+                beat.update(RunStatus("finished", step=count, steps_total=count))
     except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model, method or device
         print(f"camcore: {exc}", file=sys.stderr)
         return 2

@@ -11,17 +11,19 @@ import time
 import traceback
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
 from camcore import data
 from camcore.cli_args import positive_int
 from camcore.device import DEVICE_CHOICES
-from camcore.errors import CamcoreError, RunBusy
+from camcore.errors import CamcoreError, DataNotFound, RunBusy
 from camcore.pretrained import default_model
 from camcore.runs import RunFolder, pid_alive
-from camcore.train.config import LESSON, TASKS, TrainConfig
+from camcore.train.config import LESSON, TASKS, ConfigError, TrainConfig
 from camcore.train.distributed import world_from_env
 from camcore.train.loop import train_run
+from camcore.train.probes import checked_uploads, keep_uploads
 
 
 def add_train(commands: argparse._SubParsersAction) -> None:
@@ -50,6 +52,9 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default=LESSON.device)
     parser.add_argument("--probes", type=int, default=LESSON.probes, metavar="P",
                         help="test photos whose CAMs are saved every epoch (default %(default)s)")
+    parser.add_argument("--probe-images", nargs="+", type=Path, default=[], metavar="PATH",
+                        help="your own photos (files, or folders of them) explained every epoch beside the test "
+                        "probes; copied into the run folder (with --out only)")
     parser.set_defaults(run=run_train)
 
 
@@ -78,6 +83,8 @@ def _run_folder(args: argparse.Namespace, main: bool) -> tuple[RunFolder, TrainC
     """--resume: the existing folder (refused while another live process trains it); --out: a new folder, created
     by rank 0, and the config every rank trains with (other ranks may look before rank 0 has written it)."""
     if args.resume is not None:
+        if args.probe_images:
+            raise ConfigError("--probe-images needs --out: a run keeps the probe photos it was started with.")
         run = RunFolder(args.resume)
         run.config()  # DataNotFound: not a run folder
         status = run.live_status()
@@ -89,8 +96,27 @@ def _run_folder(args: argparse.Namespace, main: bool) -> tuple[RunFolder, TrainC
                          weights=args.weights, epochs=args.epochs, image_size_px=args.image_size_px,
                          batch_size=args.batch_size, lr=args.lr, freeze_backbone=args.freeze_backbone,
                          limit=args.limit, seed=args.seed, device=args.device, probes=args.probes)
-    run = RunFolder.create(args.out, config.to_dict()) if main else RunFolder(args.out)
+    if not main:
+        return RunFolder(args.out), config
+    uploads = checked_uploads(_probe_photos(args.probe_images))
+    run = RunFolder.create(args.out, config.to_dict())
+    keep_uploads(run, uploads)
     return run, config
+
+
+def _probe_photos(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each file named, and of each image file (by suffix, as Pillow knows them) in each folder
+    named, sorted by name."""
+    suffixes = {suffix.lower() for suffix in Image.registered_extensions()}
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(child for child in path.iterdir() if child.suffix.lower() in suffixes)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataNotFound(f"{path}: no such file or folder. Check --probe-images.")
+    return [(file.name, file.read_bytes()) for file in files]
 
 
 class _ProgressBar:

@@ -5,9 +5,10 @@ The index is read from the annotation lists alone, so filtering the 7,349 photos
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ DOWNLOAD_BYTES = 811_000_000
 """About the size of the two archives torchvision fetches (images 755 MiB, annotations 18 MiB): the 100% of
 download()'s progress."""
 PROGRESS_EVERY_S = 0.5
+STAGING = ".oxford-iiit-pet.partial"
+"""The hidden folder in ROOT where download() fetches and unpacks before anything moves into place."""
 _FOLDER = "oxford-iiit-pet"
 
 
@@ -118,28 +121,66 @@ def head_box(root: Path, record: PetRecord) -> tuple[int, int, int, int] | None:
     return xmin - 1, ymin - 1, xmax, ymax
 
 
-def download(root: Path, progress: Callable[[int], None] | None = None) -> None:
-    """Fetch and unpack the data set (about 800 MB) with torchvision, unless it is there already.
+def download(root: Path, progress: Callable[[int], None] | None = None,
+             stop: Callable[[], bool] | None = None) -> bool:
+    """Fetch and unpack the data set (about 800 MB) with torchvision, unless it is there already; False when
+    stop() asked for it first (nothing of it is kept).
 
-    torchvision's download reports only to a console bar, so it runs in a worker thread while this one calls
-    progress(bytes of the archives on disk so far) about twice a second (compare with DOWNLOAD_BYTES).
+    torchvision fetches and unpacks into ROOT/STAGING, and images/ and annotations/ move into place only once both
+    are complete: a stopped or failed download never leaves half a data set where the app reads it. Its download
+    reports only to a console bar and cannot be interrupted, so it runs in a daemon thread while this one calls
+    progress(bytes of the archives on disk so far) and polls stop() about twice a second; a stopped fetch is
+    abandoned (its thread ends with the process).
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        job = pool.submit(_fetch, root)
-        while not wait([job], timeout=PROGRESS_EVERY_S).done:
+    root = Path(root)
+    if _complete(_base(root)):
+        return True
+    staging = root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # what an abandoned fetch left
+    failures: list[BaseException] = []
+    worker = threading.Thread(target=_fetch_into, args=(staging, failures), name="pets-download", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(PROGRESS_EVERY_S)
+            if stop is not None and worker.is_alive() and stop():
+                return False
             if progress is not None:
-                progress(sum(path.stat().st_size for path in _base(root).glob("*.tar.gz")))
-        job.result()
+                progress(sum(path.stat().st_size for path in _base(staging).glob("*.tar.gz")))
+        if failures and isinstance(failures[0], (OSError, RuntimeError)):  # URLError; a bad checksum
+            raise DataNotFound(_failed(failures[0], root)) from failures[0]
+        if failures:
+            raise failures[0]
+        for part in ("images", "annotations"):
+            if (_base(staging) / part).is_dir() and not (_base(root) / part).exists():
+                _base(root).mkdir(parents=True, exist_ok=True)
+                os.replace(_base(staging) / part, _base(root) / part)
+        return True
+    finally:  # an abandoned fetch may still write into it: what it adds later goes with the next download
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fetch_into(staging: Path, failures: list[BaseException]) -> None:
+    try:
+        _fetch(staging)
+    except BaseException as exc:  # noqa: BLE001  (handed to the waiting thread, which raises it)
+        failures.append(exc)
 
 
 def _fetch(root: Path) -> None:
-    try:
-        for split in SPLITS:
-            OxfordIIITPet(root, split=split, download=True)
-    except (OSError, RuntimeError) as exc:  # URLError is an OSError; a bad checksum a RuntimeError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataNotFound(f"Downloading Oxford-IIIT Pet failed ({reason}). Without internet, get images.tar.gz "
-                           f"and annotations.tar.gz from {SITE} and unpack both into {_base(root)}.") from exc
+    for split in SPLITS:
+        OxfordIIITPet(root, split=split, download=True)
+
+
+def _failed(exc: BaseException, root: Path) -> str:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (f"Downloading Oxford-IIIT Pet failed ({reason}). Without internet, get images.tar.gz and "
+            f"annotations.tar.gz from {SITE} and unpack both into {_base(root)}.")
+
+
+def _complete(base: Path) -> bool:
+    """torchvision's own test of a data set in place."""
+    return (base / "images").is_dir() and (base / "annotations").is_dir()
 
 
 def _base(root: Path) -> Path:

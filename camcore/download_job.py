@@ -20,10 +20,12 @@ LOCK_FILE = ".download.lock"
 JOBS_FOLDER = ".downloads"
 
 
-def download_locked(root: Path, progress: Callable[[int], None] | None = None) -> None:
-    """data.download under ROOT's download lock; RunBusy at once if another process holds it."""
+def download_locked(root: Path, progress: Callable[[int], None] | None = None,
+                    stop: Callable[[], bool] | None = None) -> bool:
+    """data.download under ROOT's download lock (False when stopped); RunBusy at once if another process holds
+    it."""
     with _download_lock(Path(root)):
-        data.download(Path(root), progress=progress)
+        return data.download(Path(root), progress=progress, stop=stop)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 page of photos) or as a background job (`python -m camcore predict`, started here, one per store at a time)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from camcore import heatmap, jobs
@@ -18,16 +18,19 @@ BATCH_SIZE = 16
 
 def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord], model: LoadedModel, *,
                     method: str, random_model: LoadedModel | None = None, size_px: int | None = None,
-                    threshold_frac: float = heatmap.DEFAULT_THRESHOLD,
-                    progress: Progress | None = None) -> int:
+                    threshold_frac: float = heatmap.DEFAULT_THRESHOLD, progress: Progress | None = None,
+                    stop: Callable[[], bool] | None = None) -> int:
     """Predicts the records the store lacks, BATCH_SIZE at a time, storing each batch before the next starts, so
-    a stopped job or a rerun loses one batch at most. Returns how many were predicted; progress(done, total)
-    counts those only. random_model defaults to models.randomised(model), made once here, not once per batch.
+    a killed job or a rerun loses one batch at most, and a stop() that turns True ends it after the current batch.
+    Returns how many were predicted; progress(done, total) counts those only. random_model defaults to
+    models.randomised(model), made once here, not once per batch.
     """
     missing = [record for record in records if not store.has(record.name)]
     if missing and random_model is None:
         random_model = randomised(model)
     for first in range(0, len(missing), BATCH_SIZE):
+        if stop is not None and stop():
+            return first
         batch = missing[first:first + BATCH_SIZE]
         for result in predict_records(root, batch, model, method=method, threshold_frac=threshold_frac,
                                       batch_size=BATCH_SIZE, random_model=random_model, size_px=size_px):

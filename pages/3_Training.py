@@ -17,10 +17,11 @@ st.write("Train an ImageNet classifier on Oxford-IIIT Pet, as the lesson does: o
 
 root = runs_root()
 with st.expander("New run", expanded=not list_runs(root)):
-    config = training_inputs.settings_form()
-if config is not None:
+    request = training_inputs.settings_form()
+if request is not None:
+    config, probe_photos = request
     with reported("Starting the run"):
-        st.session_state[TRAINING.key("run")] = start_run(root, config).name
+        st.session_state[TRAINING.key("run")] = start_run(root, config, probe_photos=probe_photos).name
         st.toast("Training started in its own process.")
 
 runs = list_runs(root)

@@ -109,3 +109,34 @@ def test_a_new_start_replaces_ended_jobs_and_follows_a_live_one(tiny_pets: Path,
     assert predict_job.start_predictions(store, tiny_pets, ["beagle_7"], spec="resnet18", weights_path=None,
                                          method="cam", device="cpu") == job
     assert len(started) == 1
+
+
+def test_a_stopped_job_keeps_its_results_and_a_restart_predicts_only_the_rest(
+        tiny_pets: Path, resnet18_weights: Path, cache: Path, resnet18: LoadedModel, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One photo a batch; the first stored result asks the job to stop (as the page's Stop button does)."""
+    names_file = tmp_path / "names.txt"
+    names_file.write_text("\n".join(NAMES) + "\n")
+    monkeypatch.setattr(predict_job, "BATCH_SIZE", 1)
+    first = RunFolder.create(tmp_path / "first", {"kind": "predict"})
+    real_write = PredictStore.write
+
+    def write_then_stop(store: PredictStore, result: ImageResult) -> None:
+        real_write(store, result)
+        first.request_stop()
+
+    monkeypatch.setattr(PredictStore, "write", write_then_stop)
+    assert main([*predict_argv(tiny_pets, resnet18_weights, names_file), "--job", str(first.path)]) == 0
+    status = first.status()
+    assert (status.state, status.step, status.steps_total) == ("stopped", 1, 3)
+    assert status.message == "Stopped after 1 of 3 photos. They are stored; the next start predicts only the rest."
+    store = store_of(tiny_pets, resnet18_weights)
+    assert [store.has(name) for name in NAMES] == [True, False, False]
+    monkeypatch.setattr(PredictStore, "write", real_write)
+    second = RunFolder.create(tmp_path / "second", {"kind": "predict"})
+    assert main([*predict_argv(tiny_pets, resnet18_weights, names_file), "--job", str(second.path)]) == 0
+    status = second.status()
+    assert (status.state, status.step, status.steps_total) == ("finished", 2, 2)
+    records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
+    assert_results(store.results(NAMES), predict_records(tiny_pets, records, resnet18,
+                                                         random_model=randomised(resnet18)))

@@ -307,8 +307,8 @@ def store_job(pets: Path, weights: Path, status: RunStatus) -> RunFolder:
 def test_another_session_follows_the_running_job(pets: Path, random_resnet: None, resnet18_weights: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resources, "predict_missing", None)  # all shown photos are the job's: none predicted here
-    store_job(pets, resnet18_weights, RunStatus("running", step=3, steps_total=12, images_per_s=2.0, eta_s=4.5,
-                                                pid=os.getpid(), heartbeat=time.time()))
+    job = store_job(pets, resnet18_weights, RunStatus("running", step=3, steps_total=12, images_per_s=2.0, eta_s=4.5,
+                                                      pid=os.getpid(), heartbeat=time.time()))
     at = predicting(dataset_page(scope="all"))
     assert not at.exception and not at.error
     [bar] = at.get("progress")
@@ -316,6 +316,18 @@ def test_another_session_follows_the_running_job(pets: Path, random_resnet: None
     assert bar.proto.text.startswith("Predicting in the background: 3/12 photos · 2.0 images/s · ETA 0:00:04")
     assert not [button for button in at.button if button.key == "dataset.predict_all"]
     assert shown_names(at) == NAMES
+    at.button(key=f"dataset.stop.{job.name}").click().run()
+    assert job.stop_requested() and at.button(key=f"dataset.stop.{job.name}").disabled
+    assert at.get("progress")[0].proto.text.endswith("Stopping…")
+
+
+def test_a_stopped_job_says_so_and_offers_the_rest(pets: Path, random_resnet: None, resnet18_weights: Path) -> None:
+    message = "Stopped after 4 of 12 photos. They are stored; the next start predicts only the rest."
+    store_job(pets, resnet18_weights, RunStatus("stopped", step=4, steps_total=12, message=message))
+    at = predicting(dataset_page(scope="all"))
+    assert not at.exception and not at.error
+    assert message in [info.value for info in at.info]
+    assert at.button(key="dataset.predict_all").label == "Predict the 12 photos not predicted yet, in the background"
 
 
 def test_a_failed_job_is_reported_and_can_be_started_again(pets: Path, random_resnet: None,
@@ -383,6 +395,8 @@ def test_a_running_download_shows_its_progress_instead_of_the_button(tmp_path: P
     assert bar.proto.value == 50
     assert bar.proto.text == f"Downloading in the background: 406 of about 811 MB into {root}"
     assert not [button for button in at.button if button.key == "dataset.download"]
+    at.button(key=f"dataset.stop.{job.name}").click().run()
+    assert job.stop_requested()
 
 
 def test_detail_view_maps_the_true_class_on_request(pets: Path, monkeypatch: pytest.MonkeyPatch,

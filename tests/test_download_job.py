@@ -38,7 +38,7 @@ def test_a_second_download_into_the_same_folder_is_refused(tmp_path: Path, monke
         release.set()
         first.join()
     download_job.download_locked(tmp_path / "pets")  # released once the first has ended
-    assert fetched == [tmp_path / "other", tmp_path / "pets", tmp_path / "pets"]
+    assert fetched == [tmp_path / folder / data.STAGING for folder in ("other", "pets", "pets")]
 
 
 def test_download_reports_bytes_so_far_then_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,3 +90,38 @@ def test_start_follows_a_live_download_and_replaces_an_ended_one(tmp_path: Path,
     assert list_runs(root / download_job.JOBS_FOLDER) == [job] == [download_job.latest_download(root)]
     job.write_status(RunStatus("running", step=5, pid=os.getpid(), heartbeat=time.time()))
     assert download_job.start_download(root) == job and len(started) == 1
+
+
+def test_a_stopped_download_keeps_nothing_and_frees_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake source unpacks half of images/ and asks the job to stop (the page's Stop button writes the same
+    file), then hangs as a stalled connection would: the job reports "stopped", nothing is left in ROOT, and a
+    new download takes the lock and moves its complete folders into place."""
+    root, release = tmp_path / "root", threading.Event()
+    job = RunFolder.create(tmp_path / "job", {"kind": "download"})
+
+    def stalled(staging: Path) -> None:
+        base = staging / "oxford-iiit-pet"
+        (base / "images").mkdir(parents=True)
+        (base / "images.tar.gz").write_bytes(b"x" * 1000)
+        (base / "images" / "Abyssinian_1.jpg").write_bytes(b"half")
+        job.request_stop()
+        release.wait(30)
+
+    def complete(staging: Path) -> None:
+        for part in ("images", "annotations"):
+            (staging / "oxford-iiit-pet" / part).mkdir(parents=True)
+        (staging / "oxford-iiit-pet" / "annotations" / "list.txt").write_text("complete")
+
+    monkeypatch.setattr(data, "PROGRESS_EVERY_S", 0.01)
+    monkeypatch.setattr(data, "_fetch", stalled)
+    try:
+        assert main(["download", "--data", str(root), "--job", str(job.path)]) == 0
+        status = job.status()
+        assert status.state == "stopped" and status.message.startswith("Download stopped: nothing of it was kept.")
+        assert sorted(path.name for path in root.iterdir()) == [download_job.LOCK_FILE]
+        monkeypatch.setattr(data, "_fetch", complete)
+        assert download_job.download_locked(root)
+    finally:
+        release.set()
+    assert (root / "oxford-iiit-pet" / "annotations" / "list.txt").read_text() == "complete"
+    assert sorted(path.name for path in root.iterdir()) == [download_job.LOCK_FILE, "oxford-iiit-pet"]

@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+import streamlit as st
+from conftest import make_photo
 from streamlit.testing.v1 import AppTest
 
 from camcore.runs import RUNS_ENV, RunFolder, RunStatus
 from camcore.train.config import TrainConfig
 from tests.train.helpers import run, train_args
+from ui import training_view
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING, EXPLAIN = str(ROOT / "pages" / "3_Training.py"), str(ROOT / "pages" / "1_Explain.py")
@@ -22,11 +25,30 @@ TIMEOUT_S = 60
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_pets: Path, resnet18_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
-    """Two epochs of `python -m camcore train` on the tiny pets, in a runs folder of its own."""
+    """Two epochs of `python -m camcore train` on the tiny pets, in a runs folder of its own, with two photos of
+    the user's own as probes beside four test photos."""
+    photos = tmp_path_factory.mktemp("photos")
+    for seed in (1, 2):
+        make_photo(90, 60 + 20 * seed, seed=seed).save(photos / f"mine{seed}.png")
     folder = tmp_path_factory.mktemp("runs") / "tiny-run"
-    done = run(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--out", str(folder)))
+    done = run(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--probe-images", str(photos),
+                          "--out", str(folder)))
     assert done.returncode == 0, done.stderr[-2000:]
     return RunFolder(folder)
+
+
+@pytest.fixture
+def polls(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """The run_every of every fragment the Training page makes (st.fragment spied on, still doing its work)."""
+    seen: list[float | None] = []
+    real = st.fragment
+
+    def spy(func=None, *, run_every=None):
+        seen.append(run_every)
+        return real(func, run_every=run_every)
+
+    monkeypatch.setattr(st, "fragment", spy)
+    return seen
 
 
 def training_page(monkeypatch: pytest.MonkeyPatch, runs_root: Path) -> AppTest:
@@ -38,10 +60,11 @@ def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: RunFolder,
+def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: RunFolder, polls: list,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     at = training_page(monkeypatch, finished_run.path.parent)
     assert not at.exception and not at.error
+    assert polls == [None]  # drawn once: nothing runs, so nothing to poll
     assert at.selectbox(key="training.run").value == finished_run.name
     specs = chart_specs(at)
     epochs_on_disk = sorted(int(path.stem.split("_")[1]) for path in (finished_run.path / "probes").glob("*.npz"))
@@ -49,7 +72,9 @@ def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: 
     [probes] = [spec for spec in specs if spec["layout"].get("sliders")]
     assert [step["label"] for step in probes["layout"]["sliders"][0]["steps"]] == ["0", "1", "2"]
     heatmaps = [trace for trace in probes["data"] if trace["type"] == "heatmap"]
-    assert len(heatmaps) == 4 * 3  # 4 probe photos, a map after each of epochs 0, 1, 2
+    assert len(heatmaps) == (4 + 2) * 3  # 4 test photos and 2 of the user's, a map after each of epochs 0, 1, 2
+    titles = [title["text"] for title in probes["layout"]["annotations"]]
+    assert [title.endswith("(your photo)") for title in titles] == [False] * 4 + [True] * 2
     curves = next(spec for spec in specs if any(t.get("name", "").endswith("test per epoch") for t in spec["data"]))
     test_accuracy = next(t for t in curves["data"] if t["name"] == f"{finished_run.name}: test per epoch"
                          and t["xaxis"] == "x2")
@@ -59,8 +84,10 @@ def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: 
     assert "finished" in "\n".join(m.value for m in at.markdown)
 
 
-def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run whose process is alive (this one) with a fresh heartbeat: progress with images/s and ETA, and Stop."""
+def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: list,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose process is alive (this one) with a fresh heartbeat: progress with images/s and ETA, and Stop;
+    its view polls the folder every REFRESH_S seconds."""
     live = RunFolder.create(tmp_path / "live-run", TrainConfig(data_root=str(tmp_path)).to_dict())
     live.write_status(RunStatus(state="running", epoch=1, epochs=3, step=5, steps_total=20, images_per_s=12.5,
                                 eta_s=75, pid=os.getpid(), heartbeat=time.time()))
@@ -69,6 +96,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, monkeyp
     [bar] = at.get("progress")
     assert bar.proto.value == 25  # 5 of 20 steps
     assert "12.5 images/s" in bar.proto.text and "ETA 0:01:15" in bar.proto.text
+    assert polls == [training_view.REFRESH_S]
     at.button(key=f"training.stop.{live.name}").click().run()
     assert live.stop_requested()
 

@@ -20,6 +20,8 @@ from ui.reporting import reported
 from ui.state import DATASET
 
 REFRESH_S = 2
+PREDICT_STOP_HELP = "Stops after the current batch of photos; every result stored so far is kept and reused."
+DOWNLOAD_STOP_HELP = "Stops the download and removes what it fetched: the data folder is left as it was."
 
 
 def predictions_ui(root: Path, pool: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str, *,
@@ -37,17 +39,16 @@ def predictions_ui(root: Path, pool: Sequence[data.PetRecord], spec: str, weight
     job = latest_job(store)
     status = None if job is None else job.live_status()
     if job is not None and status is not None and status.active:
-        _follow(job, _predict_text)
+        _follow(job, _predict_text, PREDICT_STOP_HELP)
         return results
-    if status is not None and status.state == "failed":
-        st.error(status.message or "Predicting in the background failed; its log.txt has the details.")
+    _ended(status, "Predicting in the background failed; its log.txt has the details.")
     missing = [record.name for record in pool if record.name not in results]
     if missing and st.button(f"Predict the {len(missing)} photos not predicted yet, in the background",
                              key=DATASET.key("predict_all"), icon=":material/play_arrow:",
                              help="Runs in its own process and stores each result as it comes: a rerun, closing "
                              "the tab or another session loses nothing."):
         _follow(start_predictions(store, root, missing, spec=spec, weights_path=weights_path, method=method,
-                                  device=device), _predict_text)
+                                  device=device), _predict_text, PREDICT_STOP_HELP)
     return results
 
 
@@ -57,28 +58,40 @@ def download_ui(root: Path) -> None:
     job = latest_download(root)
     status = None if job is None else job.live_status()
     if job is not None and status is not None and status.active:
-        _follow(job, lambda status: _download_text(status, root))
+        _follow(job, lambda status: _download_text(status, root), DOWNLOAD_STOP_HELP)
         return
-    if status is not None and status.state == "failed":
-        st.error(status.message or "The download failed; its log.txt has the details.")
+    _ended(status, "The download failed; its log.txt has the details.")
     if not downloads_allowed():
         st.info("Downloads are turned off on this server: ask whoever runs it to place the data set here.")
         return
     if st.button("Download Oxford-IIIT Pet (about 800 MB)", key=DATASET.key("download"),
                  icon=":material/download:"):
         with reported("Starting the download"):
-            _follow(start_download(root), lambda status: _download_text(status, root))
+            _follow(start_download(root), lambda status: _download_text(status, root), DOWNLOAD_STOP_HELP)
+
+
+def _ended(status: RunStatus | None, failed: str) -> None:
+    """What the latest job's end says, when it did not simply finish: its error, or that it was stopped."""
+    if status is not None and status.state == "failed":
+        st.error(status.message or failed)
+    elif status is not None and status.state == "stopped":
+        st.info(status.message or "Stopped.")
 
 
 @st.fragment(run_every=REFRESH_S)
-def _follow(job: RunFolder, describe: Callable[[RunStatus], str]) -> None:
-    """A live job's progress bar, redrawn every REFRESH_S seconds on its own; once the job has ended, the whole
-    page reruns, to show its results or its error."""
+def _follow(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str) -> None:
+    """A live job's progress bar and Stop button, redrawn every REFRESH_S seconds on its own; once the job has
+    ended, the whole page reruns, to show its results or its error. Stop asks the job as the Training page asks
+    a trainer (RunFolder.request_stop: a `stop` file the job polls)."""
     status = job.live_status()
     if not status.active:
         st.rerun()
     done = status.step / status.steps_total if status.steps_total else 0.0
-    st.progress(min(max(done, 0.0), 1.0), text=describe(status))
+    bar_col, stop_col = st.columns([5, 1], vertical_alignment="bottom")
+    stopping = job.stop_requested()
+    bar_col.progress(min(max(done, 0.0), 1.0), text=describe(status) + (" Stopping…" if stopping else ""))
+    stop_col.button("Stop", icon=":material/stop:", key=DATASET.key(f"stop.{job.name}"), on_click=job.request_stop,
+                    disabled=stopping, help=stop_help)
 
 
 def _predict_text(status: RunStatus) -> str:

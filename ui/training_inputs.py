@@ -14,16 +14,23 @@ from camcore.paths import allowed_model, allowed_path
 from camcore.pretrained import default_model
 from camcore.runs import RunFolder
 from camcore.train.config import QUICK_DEMO, TASKS, TrainConfig
+from ui.explain_inputs import IMAGE_TYPES, PHOTO_UPLOAD_MB
 from ui.inputs import MODEL_LABELS, OTHER_MODEL
 from ui.state import TRAINING
 
 TASK_LABELS = {"binary": "cat vs dog (one logit, BCEWithLogits, dog = 1)", "breeds": "37 breeds (cross-entropy)"}
 PRESETS = {"lesson": "The lesson: 3 epochs, 512 px, lr 1e-5", "quick": "Quick demo: 1 epoch, 224 px, lr 1e-3"}
+NUMBERS = (("epochs", "Epochs", 1, 50, 1, {}), ("batch_size", "Batch size", 1, 256, 1, {}),
+           ("lr", "Learning rate (Adam)", 1e-6, 1.0, 1e-5, {"format": "%.0e"}),
+           ("limit", "Photos per split (0: all)", 0, 10_000, 32, {}), ("seed", "Seed", 0, 2**31 - 1, 1, {}),
+           ("probes", "Test photos to watch (probes, half cats, half dogs)", 0, 12, 1, {}))
+"""The form's number boxes: (TrainConfig field and widget key, label, min, max, step, other options)."""
 
 
-def settings_form() -> TrainConfig | None:
-    """The settings of a new run; None until Start is pressed, or with a data folder outside the server's allowed
-    folders (camcore.paths; its refusal shown). A preset fills the form before it is drawn."""
+def settings_form() -> tuple[TrainConfig, list[tuple[str, bytes]]] | None:
+    """The settings of a new run and the user's own probe photos as (name, bytes); None until Start is pressed, or
+    with a data folder outside the server's allowed folders (camcore.paths; its refusal shown). A preset fills the
+    form before it is drawn."""
     preset = st.radio("Preset", list(PRESETS), format_func=PRESETS.__getitem__, horizontal=True,
                       key=TRAINING.key("preset"), on_change=_apply_preset)
     _defaults(preset)
@@ -39,11 +46,11 @@ def settings_form() -> TrainConfig | None:
         freeze = left.checkbox("Freeze the backbone (train the new head only)", key=TRAINING.key("freeze"))
         image_px = right.select_slider("Image size (px)", [128, 160, 224, 320, 384, 448, 512],
                                        key=TRAINING.key("image_px"))
-        epochs = right.number_input("Epochs", 1, 50, key=TRAINING.key("epochs"))
-        batch = right.number_input("Batch size", 1, 256, key=TRAINING.key("batch"))
-        lr = right.number_input("Learning rate (Adam)", 1e-6, 1.0, step=1e-5, format="%.0e", key=TRAINING.key("lr"))
-        limit = right.number_input("Photos per split (0: all)", 0, 10_000, step=32, key=TRAINING.key("limit"))
-        seed = right.number_input("Seed", 0, 2**31 - 1, key=TRAINING.key("seed"))
+        numbers = {name: right.number_input(label, low, high, step=step, key=TRAINING.key(name), **extra)
+                   for name, label, low, high, step, extra in NUMBERS}
+        uploads = st.file_uploader("Your own probe photos (optional): explained with CAM after every epoch too",
+                                   type=list(IMAGE_TYPES), accept_multiple_files=True, max_upload_size=PHOTO_UPLOAD_MB,
+                                   key=TRAINING.key("probe_uploads"))
         if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             return None
     if arch == OTHER_MODEL and not other.strip():
@@ -56,9 +63,11 @@ def settings_form() -> TrainConfig | None:
     except PathRefused as exc:
         st.error(str(exc))
         return None
-    return TrainConfig(data_root=str(data_root), task=task, arch=spec, weights=weights_path, epochs=int(epochs),
-                       image_size_px=int(image_px), batch_size=int(batch), lr=float(lr), freeze_backbone=freeze,
-                       limit=int(limit) or None, seed=int(seed), device="auto")
+    lr, limit = float(numbers.pop("lr")), int(numbers.pop("limit")) or None
+    config = TrainConfig(data_root=str(data_root), task=task, arch=spec, weights=weights_path, freeze_backbone=freeze,
+                         image_size_px=int(image_px), lr=lr, limit=limit, device="auto",
+                         **{name: int(value) for name, value in numbers.items()})
+    return config, [(upload.name, upload.getvalue()) for upload in uploads or []]
 
 
 def _defaults(preset: str) -> None:
@@ -76,8 +85,8 @@ def _preset_values(preset: str) -> dict[str, Any]:
     lesson = TrainConfig(data_root=str(data.data_root()), arch=default_model())
     config = TrainConfig(**{**lesson.to_dict(), **QUICK_DEMO}) if preset == "quick" else lesson
     return {"arch": config.arch, "task": config.task, "data_root": config.data_root, "freeze": config.freeze_backbone,
-            "image_px": config.image_size_px, "epochs": config.epochs, "batch": config.batch_size, "lr": config.lr,
-            "limit": config.limit or 0, "seed": config.seed}
+            "image_px": config.image_size_px, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+            "limit": config.limit or 0, "seed": config.seed, "probes": config.probes}
 
 
 def run_picker(runs: Sequence[RunFolder]) -> RunFolder | None:

@@ -19,10 +19,19 @@ LIVE = ("starting", "running", "stopping")
 REFRESH_S = 2
 
 
-@st.fragment(run_every=REFRESH_S)
 def live_view(run: RunFolder) -> None:
-    """Redrawn every REFRESH_S seconds on its own (st.fragment): only this part reruns, the page stays put."""
+    """The run's view, a fragment redrawn every REFRESH_S seconds on its own (only this part reruns) while the run
+    is live; a finished, stopped or failed run is drawn once and not polled."""
+    polling = run.live_status().active
+    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(run, polling)
+
+
+def _live_view(run: RunFolder, polling: bool) -> None:
+    """Once a polled run has ended, the whole page reruns: its next draw stops polling and the page's Resume button
+    and runs table catch up."""
     status = run.live_status()
+    if polling and not status.active:
+        st.rerun()
     _progress(status)
     controls, state_col = st.columns([1, 3], vertical_alignment="center")
     with controls:
@@ -73,11 +82,12 @@ def _probes(run: RunFolder) -> None:
     photos = [Image.open(run.path / "probes" / "images" / f"{name}.jpg").convert("RGB") for name in names]
     class_names = [str(name) for name in per_epoch[0]["class_names"]]
     grids = [_grids(photos, probes["maps"]) for probes in per_epoch]
-    captions = [[f"{class_names[int(p)]} {q:.2f} (true {class_names[int(t)]})"
+    captions = [[f"{class_names[int(p)]} {q:.2f} " + (f"(true {class_names[int(t)]})" if t >= 0 else "(your photo)")
                  for p, q, t in zip(probes["predicted"], probes["probability"], probes["labels"])]
                 for probes in per_epoch]
-    st.plotly_chart(training_figures.probes_figure(photos, epochs, grids, captions), key=TRAINING.key("probes"))
-    st.caption("Epoch 0 is the ImageNet model before any training. Each map is the CAM of the photo's true class.")
+    st.plotly_chart(training_figures.probes_figure(photos, epochs, grids, captions), key=TRAINING.key("probe_cams"))
+    st.caption("Epoch 0 is the ImageNet model before any training. Each map is the CAM of the photo's true class; "
+               "on your own photos, of the class the model predicts.")
 
 
 def _grids(photos: Sequence[Image.Image], maps: np.ndarray) -> list[np.ndarray]:

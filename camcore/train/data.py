@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 
 from camcore.data import SPECIES, PetRecord, filter_records, image_path, pet_index
@@ -71,12 +72,10 @@ def load_split(root: Path, split: str, *, task: str, image_size_px: int, limit: 
         if BREEDS[record.label] != record.breed:
             raise DataNotFound(f"{record.name}: class id {record.label + 1} is {BREEDS[record.label]}, not "
                                f"{record.breed}. Download the annotations again.")
-    resize = v2.Resize((image_size_px, image_size_px), interpolation=InterpolationMode(interpolation),
-                       antialias=True)
 
     def decode(record: PetRecord) -> torch.Tensor:
         photo = load_image(image_path(root, record), min_side_px=image_size_px)
-        return resize(v2.functional.to_image(photo))
+        return squared(photo, image_size_px, interpolation)
 
     with ThreadPoolExecutor(DECODE_THREADS) as pool:
         images = torch.stack(list(pool.map(decode, records)))
@@ -84,6 +83,13 @@ def load_split(root: Path, split: str, *, task: str, image_size_px: int, limit: 
     targets = species if task == "binary" else torch.tensor([record.label for record in records])
     return PetTensors(images=images, targets=targets, species=species,
                       names=tuple(record.name for record in records))
+
+
+def squared(photo: Image.Image, image_size_px: int, interpolation: str) -> torch.Tensor:
+    """A photo squashed to (3, S, S) uint8 at S = image_size_px, as the lesson resizes (aspect not kept)."""
+    resize = v2.Resize((image_size_px, image_size_px), interpolation=InterpolationMode(interpolation),
+                       antialias=True)
+    return resize(v2.functional.to_image(photo))
 
 
 def on_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:

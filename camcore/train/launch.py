@@ -6,6 +6,7 @@ Start in the same instant cannot both put a run on one GPU (busy_device then sta
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from camcore import jobs
@@ -14,16 +15,20 @@ from camcore.device import choose_device
 from camcore.errors import DataNotFound, RunBusy
 from camcore.runs import RunFolder
 from camcore.train.config import TrainConfig
+from camcore.train.probes import checked_uploads, keep_uploads
 
 
-def start_run(root: Path, config: TrainConfig) -> RunFolder:
-    """Creates the run's folder and starts its trainer (`python -m camcore train --resume RUN_DIR`)."""
+def start_run(root: Path, config: TrainConfig, *, probe_photos: Sequence[tuple[str, bytes]] = ()) -> RunFolder:
+    """Creates the run's folder, with copies of the user's (name, bytes) probe photos, and starts its trainer
+    (`python -m camcore train --resume RUN_DIR`). A photo that does not decode is refused before anything exists."""
     if not (Path(config.data_root) / "oxford-iiit-pet").is_dir():
         raise DataNotFound(f"{config.data_root}: no oxford-iiit-pet/ folder here (default: {data_root()}). The "
                            "Dataset page can download it.")
+    uploads = checked_uploads(probe_photos)
     with _device_lock(root, config.device):
         _refuse_busy(root, config.device)
         run = RunFolder.create(root / jobs.run_name(config.task, config.arch), config.to_dict())
+        keep_uploads(run, uploads)
         jobs.start(["train", "--resume", str(run.path)], run)
     return run
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,13 +20,17 @@ from camcore.errors import CamcoreError
 from camcore.jobs import Heartbeat
 from camcore.runs import RunFolder, RunStatus
 from camcore.train import distributed
+from camcore.train.board import add_record, open_board
 from camcore.train.config import TrainConfig
 from camcore.train.data import PetTensors, load_split, on_device
 from camcore.train.distributed import World
 from camcore.train.model import Classifier, build_classifier, to_checkpoint
-from camcore.train.probes import choose_probes, write_probe_images, write_probe_maps
+from camcore.train.probes import choose_probes, probe_set, write_probe_images, write_probe_maps
 from camcore.train.state import ResumeState, load_resume, save_resume
 from camcore.train.steps import StepResult, epoch_order, evaluate, train_step
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 STATUS_EVERY_S = 1.0
 """status.json is rewritten at most this often between steps (and by the heartbeat thread in between)."""
@@ -48,8 +52,9 @@ class Session:
     train_images: torch.Tensor
     test_images: torch.Tensor
     state: ResumeState
-    probes: list[int] = field(default_factory=list)
+    probes: PetTensors
     beat: Heartbeat | None = None
+    board: SummaryWriter | None = None
     started_s: float = field(default_factory=time.perf_counter)
     steps_this_session: int = 0
     rate_images_per_s: float | None = None
@@ -80,7 +85,11 @@ def train_run(run: RunFolder, *, config: TrainConfig | None = None, world: World
         device = world.device(choose_device(config.device))
         distributed.join(world, device)
         session = _prepare(config, run, world, device, beat)
-        status = _train(session, progress)
+        try:
+            status = _train(session, progress)
+        finally:
+            if session.board is not None:
+                session.board.close()
         if beat is not None:
             beat.update(status)
         return status
@@ -111,14 +120,18 @@ def _prepare(config: TrainConfig, run: RunFolder, world: World, device: torch.de
     session = Session(config=config, run=run, world=world, classifier=classifier, optimizer=optimizer,
                       train=train, test=test, train_images=on_device(train.images, device),
                       test_images=on_device(test.images, device), state=state,
-                      probes=choose_probes(test, config.probes), beat=beat)
+                      probes=probe_set(run, test, choose_probes(test, config.probes),
+                                       image_size_px=config.image_size_px,
+                                       interpolation=classifier.preprocessing.interpolation), beat=beat)
     if world.main:
         run.clear_stop()
-        if run.metrics():  # an earlier process logged past this point: readers drop its lines after `step`
+        resumed = bool(run.metrics())
+        if resumed:  # an earlier process logged past this point: readers drop its lines after `step`
             run.append_metrics({"kind": "resume", "epoch": state.epoch, "step": state.step, "time": time.time()})
-        write_probe_images(run, test, session.probes)
+        session.board = open_board(run, resumed_after_step=state.step if resumed else None)
+        write_probe_images(run, session.probes)
         if not state.model:
-            write_probe_maps(run, 0, classifier, test, session.probes)
+            write_probe_maps(run, 0, classifier, session.probes)
     return session
 
 
@@ -157,11 +170,9 @@ def _after_step(session: Session, batch: int, result: StepResult, progress: Prog
         0.8 * session.rate_images_per_s + 0.2 * rate)
     if not session.world.main:
         return
-    session.run.append_metrics({"kind": "step", "epoch": state.epoch, "step": session.state.step,
-                                "loss": result.loss_sum / max(result.images, 1), "accuracy":
-                                result.correct / max(result.images, 1),
-                                "lr": session.optimizer.param_groups[0]["lr"], "images_per_s": rate,
-                                "time": time.time()})
+    _log(session, {"kind": "step", "epoch": state.epoch, "step": session.state.step,
+                   "loss": result.loss_sum / max(result.images, 1), "accuracy": result.correct / max(result.images, 1),
+                   "lr": session.optimizer.param_groups[0]["lr"], "images_per_s": rate, "time": time.time()})
     if progress is not None:
         progress(session.state.step, session.steps_total)
     if time.perf_counter() - session.last_status_s >= STATUS_EVERY_S:
@@ -181,12 +192,19 @@ def _end_epoch(session: Session, epoch: int) -> None:
         return
     run = session.run
     run.write_confusion(epoch, list(session.classifier.class_names), result.confusion)
-    write_probe_maps(run, epoch, session.classifier, session.test, session.probes)
-    run.append_metrics({"kind": "epoch", "epoch": epoch, "step": session.state.step,
-                        "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-                        "test_loss": result.loss, "test_accuracy": result.accuracy, "time": time.time()})
+    write_probe_maps(run, epoch, session.classifier, session.probes)
+    _log(session, {"kind": "epoch", "epoch": epoch, "step": session.state.step,
+                   "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+                   "test_loss": result.loss, "test_accuracy": result.accuracy, "time": time.time()})
     _checkpoint(session, best=best)
     _status(session, "running")
+
+
+def _log(session: Session, record: dict[str, Any]) -> None:
+    """One metrics.jsonl line, and the same scalars in TensorBoard when it is installed; rank 0 only."""
+    session.run.append_metrics(record)
+    if session.board is not None:
+        add_record(session.board, record)
 
 
 def _checkpoint(session: Session, *, best: bool) -> None:
