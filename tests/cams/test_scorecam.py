@@ -1,0 +1,117 @@
+"""Score-CAM against pytorch-grad-cam 1.5's ScoreCAM, its progress reports, its K classes from shared passes, and
+the shared model left untouched. Kept cheap (pgc runs every pass once per class, 16 at a time): 64 px photos,
+layer1 (64 channels) where the layer is free."""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_hooks import assert_untouched, model_state
+
+from camcore.cams import compute_maps, layer_activations, map_steps, masking
+from camcore.models import LoadedModel, load_model
+from cams.conftest import photos
+from cams.test_reference_pgc import _target, assert_maps_agree, pgc_copy
+
+pgc = pytest.importorskip("pytorch_grad_cam", reason="grad-cam is a test-only dependency: requirements-dev.txt")
+
+
+def pgc_scorecam(model: LoadedModel, layer: str, x: torch.Tensor, classes: torch.Tensor) -> np.ndarray:
+    """(N, K, h, w) maps of pgc's ScoreCAM at the layer's own grid (as test_reference_pgc compares), one call per
+    class rank as its API has it; each call runs its own C masked forwards per image, 16 at a time."""
+    module = pgc_copy(model)
+    extractor = pgc.ScoreCAM(model=module, target_layers=[module.get_submodule(layer)])
+    grid = layer_activations(model, x, layer).shape[-2:]
+    extractor.get_target_width_height = lambda _input: (grid[1], grid[0])  # cv2 takes (width, height)
+    try:
+        ranks = [extractor(input_tensor=x, targets=[_target(model, int(c)) for c in classes[:, k]])
+                 for k in range(classes.shape[1])]
+    finally:
+        extractor.activations_and_grads.release()  # not `with`: its __exit__ swallows IndexError
+    return np.stack(ranks, axis=1)
+
+
+@pytest.mark.parametrize(("name", "layer", "images", "top_k"), [
+    ("resnet18", "layer2", 1, 1),
+    ("binary_resnet", "layer1", 1, 2),  # a one-logit head: class 0 scores -z
+    ("resnet18", "layer4", 1, 1),  # 2x2 grid at 64 px: some channels are all zero (the one-forward shortcut)
+])
+def test_maps_match_pytorch_grad_cam(zoo, name: str, layer: str, images: int, top_k: int) -> None:
+    model = zoo(name)
+    x = photos(model, 64)[:images, :, :, :64]
+    acts = layer_activations(model, x, layer).flatten(2)
+    if layer == "layer4":
+        assert (acts.amax(2) == acts.amin(2)).any(), "no constant channel: the shortcut is not exercised"
+    ours = compute_maps(model, x, method="scorecam", top_k=top_k, layer=layer)
+    assert_maps_agree(ours.maps.numpy(), pgc_scorecam(model, layer, x, ours.class_indices))
+
+
+def test_progress_reports_every_batch_up_to_the_total(resnet18: LoadedModel,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted against the batches the network's first convolution sees, through a hook of the test's own."""
+    x = photos(resnet18)
+    per_batch = 24
+    monkeypatch.setattr(masking, "MASKED_PIXEL_BUDGET", per_batch * x.shape[-2] * x.shape[-1])
+    sizes: list[int] = []
+    handle = resnet18.module.conv1.register_forward_hook(lambda _m, inputs, _out: sizes.append(inputs[0].shape[0]))
+    calls: list[tuple[int, int]] = []
+    try:
+        compute_maps(resnet18, x, method="scorecam", top_k=2, layer="layer1",
+                     progress=lambda done, total: calls.append((done, total)))
+    finally:
+        handle.remove()
+    masked = sizes[1:]  # the first forward is the photos' own
+    assert len(calls) == len(masked) >= math.ceil(2 * 64 / per_batch)
+    assert [done for done, _ in calls] == np.cumsum(masked).tolist()
+    assert {total for _, total in calls} == {sum(masked)} and calls[-1][0] == sum(masked)
+
+
+def test_k_classes_at_once_equal_k_separate_requests(resnet18: LoadedModel) -> None:
+    x = photos(resnet18)
+    together = compute_maps(resnet18, x, method="scorecam", top_k=3, layer="layer1")
+    for k in range(3):
+        alone = compute_maps(resnet18, x, method="scorecam", layer="layer1",
+                             class_indices=together.class_indices[:, k:k + 1])
+        torch.testing.assert_close(alone.maps[:, 0], together.maps[:, k], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(alone.logits, together.logits)
+
+
+def test_the_shared_model_keeps_no_hook_grad_or_flag(resnet18_weights: Path) -> None:
+    """Parameters that require grad and a module in training mode, as a user's model mid fine-tuning."""
+    model = load_model("resnet18", weights_path=resnet18_weights, device="cpu")
+    model.module.requires_grad_(True).layer3.train()
+    state, grad_enabled = model_state(model.module), torch.is_grad_enabled()
+    batch = compute_maps(model, photos(model), method="scorecam", top_k=2, layer="layer1")
+    assert_untouched(model.module, state)
+    assert torch.is_grad_enabled() == grad_enabled
+    assert not batch.maps.requires_grad
+    with pytest.raises(ValueError, match="layer9"):
+        compute_maps(model, photos(model), method="scorecam", layer="layer9")
+    assert_untouched(model.module, state)
+
+
+def test_weights_are_the_softmax_of_masked_logits_by_hand(resnet18: LoadedModel) -> None:
+    """One channel worked by hand with plain torch: upsample, min-max, mask, forward, softmax over channels."""
+    x = photos(resnet18)[:1]
+    steps = map_steps(resnet18, x, method="scorecam", top_k=1, layer="layer1")
+    acts, cls = steps.activations[0], int(steps.class_indices[0, 0])
+    up = torch.nn.functional.interpolate(acts[None], size=x.shape[-2:], mode="bilinear", align_corners=True)[0]
+    low, high = up.amin(dim=(1, 2), keepdim=True), up.amax(dim=(1, 2), keepdim=True)
+    with torch.inference_mode():
+        logits = resnet18.module(x * ((up - low) / (high - low + 1e-8)).unsqueeze(1))[:, cls]
+    torch.testing.assert_close(steps.channel_weights[0, 0, :, 0, 0], torch.softmax(logits, 0), rtol=1e-4, atol=1e-7)
+
+
+def test_threads_get_the_maps_of_one_by_one(resnet18: LoadedModel) -> None:
+    """Four sessions at once on the shared model: each thread's tap sees only its own forward passes."""
+    x = photos(resnet18)
+    alone = [compute_maps(resnet18, x[i:i + 1], method="scorecam", top_k=1, layer="layer1").maps for i in (0, 1)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda i: compute_maps(resnet18, x[i % 2:i % 2 + 1], method="scorecam", top_k=1,
+                                                        layer="layer1").maps, range(4)))
+    for i, maps in enumerate(together):
+        torch.testing.assert_close(maps, alone[i % 2], rtol=1e-5, atol=1e-7)
