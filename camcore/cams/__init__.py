@@ -12,6 +12,7 @@ from camcore.cams.base import (
                                map_steps,
                                weighted_sum,
 )
+from camcore.cams.masking import Progress
 
-__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "compute_maps", "exact_method", "get_method",
-           "layer_activations", "map_steps", "stage_layers", "weighted_sum"]
+__all__ = ["METHODS", "MapBatch", "MapSteps", "Progress", "check_applicable", "compute_maps", "exact_method",
+           "get_method", "layer_activations", "map_steps", "stage_layers", "weighted_sum"]
