@@ -38,14 +38,10 @@ def pgc_scorecam(model: LoadedModel, layer: str, x: torch.Tensor, classes: torch
 @pytest.mark.parametrize(("name", "layer", "images", "top_k"), [
     ("resnet18", "layer2", 1, 1),
     ("binary_resnet", "layer1", 1, 2),  # a one-logit head: class 0 scores -z
-    ("resnet18", "layer4", 1, 1),  # 2x2 grid at 64 px: some channels are all zero (the one-forward shortcut)
-])
+])  # layer4, with its all-zero channels, is checked by hand below: pgc's 512 passes there take minutes here
 def test_maps_match_pytorch_grad_cam(zoo, name: str, layer: str, images: int, top_k: int) -> None:
     model = zoo(name)
     x = photos(model, 64)[:images, :, :, :64]
-    acts = layer_activations(model, x, layer).flatten(2)
-    if layer == "layer4":
-        assert (acts.amax(2) == acts.amin(2)).any(), "no constant channel: the shortcut is not exercised"
     ours = compute_maps(model, x, method="scorecam", top_k=top_k, layer=layer)
     assert_maps_agree(ours.maps.numpy(), pgc_scorecam(model, layer, x, ours.class_indices))
 
@@ -72,8 +68,8 @@ def test_progress_reports_every_batch_up_to_the_total(resnet18: LoadedModel,
 
 def test_k_classes_at_once_equal_k_separate_requests(resnet18: LoadedModel) -> None:
     x = photos(resnet18)
-    together = compute_maps(resnet18, x, method="scorecam", top_k=3, layer="layer1")
-    for k in range(3):
+    together = compute_maps(resnet18, x, method="scorecam", top_k=2, layer="layer1")
+    for k in range(2):
         alone = compute_maps(resnet18, x, method="scorecam", layer="layer1",
                              class_indices=together.class_indices[:, k:k + 1])
         torch.testing.assert_close(alone.maps[:, 0], together.maps[:, k], rtol=1e-5, atol=1e-6)
@@ -95,10 +91,12 @@ def test_the_shared_model_keeps_no_hook_grad_or_flag(resnet18_weights: Path) -> 
 
 
 def test_weights_are_the_softmax_of_masked_logits_by_hand(resnet18: LoadedModel) -> None:
-    """One channel worked by hand with plain torch: upsample, min-max, mask, forward, softmax over channels."""
+    """pgc's formula in plain torch, every channel masked and run (the all-zero ones too, which ours scores with
+    one forward of the zero image): upsample, min-max, mask, forward, softmax over channels."""
     x = photos(resnet18)[:1]
-    steps = map_steps(resnet18, x, method="scorecam", top_k=1, layer="layer1")
+    steps = map_steps(resnet18, x, method="scorecam", top_k=1, layer="layer4")
     acts, cls = steps.activations[0], int(steps.class_indices[0, 0])
+    assert (acts.flatten(1).amax(1) == acts.flatten(1).amin(1)).any(), "no constant channel: shortcut not exercised"
     up = torch.nn.functional.interpolate(acts[None], size=x.shape[-2:], mode="bilinear", align_corners=True)[0]
     low, high = up.amin(dim=(1, 2), keepdim=True), up.amax(dim=(1, 2), keepdim=True)
     with torch.inference_mode():
