@@ -31,8 +31,10 @@ def masked_scores(x: Tensor, acts: Tensor, classes: Tensor, logits_of: Callable[
     """scores[n, k, c]: the logit of class classes[n, k] on image x[n] masked by channel c -> (N, K, C).
 
     Run under torch.inference_mode(). All K classes are read from the same forward passes (the libraries redo
-    every pass per class). A constant channel's mask is all zeros (pytorch-grad-cam: (A - min) / (0 + eps)), so
-    its masked input is the zero image whatever the photo: one forward scores all of them. x (N, 3, H, W) on the
+    every pass per class). A constant channel's mask is all zeros (pytorch-grad-cam: (A - min) / (0 + eps);
+    torchcam the same), so its masked input is the zero image whatever the photo: one forward scores all of them.
+    (For a constant other than 0, pytorch-grad-cam's upsampling can leave rounding noise that its min-max then
+    stretches to [0, 1]; after a ReLU the constant channels are all-zero ones.) x (N, 3, H, W) on the
     model's device; acts (N, C, h, w); classes (N, K); logits_of: (B, 3, H, W) batch -> (B, classes) logits.
     """
     n_images, channels = acts.shape[:2]
