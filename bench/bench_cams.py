@@ -73,10 +73,10 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def row_variants(model: LoadedModel, x: torch.Tensor, stack: ExitStack) -> list[Timed]:
+def row_variants(model: LoadedModel, x: torch.Tensor, stack: ExitStack, cases: Sequence[Case]) -> list[Timed]:
     """The plain forward, then per case ours, torchcam and pytorch-grad-cam (which has no CAM), when installed."""
     variants = [plain_forward(model, x)]
-    for case in CASES:
+    for case in cases:
         variants.append(ours(model, x, case))
         if installed("torchcam"):
             variants.append(torchcam_variant(model, x, case, stack))
@@ -85,12 +85,13 @@ def row_variants(model: LoadedModel, x: torch.Tensor, stack: ExitStack) -> list[
     return variants
 
 
-def bench_row(model: LoadedModel, size_px: int, batch: int, settings: Settings) -> list[Row]:
+def bench_row(model: LoadedModel, size_px: int, batch: int, settings: Settings,
+              cases: Sequence[Case] = CASES) -> list[Row]:
     """All variants of one (model, size, batch) on one random, already preprocessed batch."""
     device = model.device
     x = torch.randn(batch, 3, size_px, size_px).to(device, memory_format=memory_format(device))
     with ExitStack() as stack:
-        variants = row_variants(model, x, stack)
+        variants = row_variants(model, x, stack, cases)
         rounds = measure(variants, device, settings)
     forward_s = statistics.median(variants[0].times_s)
     return [_row(model, size_px, batch, timed, forward_s, rounds) for timed in variants]
@@ -136,6 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--call-limit-s", type=float, default=20.0, help="skip a variant whose call takes longer")
     parser.add_argument("--photos-limit", type=int, default=8, help="Oxford pets photos in the user path")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--cases", help="only the cases whose label contains one of these, e.g. Score-CAM")
+    parser.add_argument("--speed-only", action="store_true", help="the speed table alone (no user path, phone)")
     parser.add_argument("--quick", action="store_true", help="resnet18, 224 px, batches 1 and 4, 3 rounds")
     parser.add_argument("--json", type=Path, help="also save every row here")
     args = parser.parse_args(argv)
@@ -157,12 +160,15 @@ def bench_device(device: torch.device, args: argparse.Namespace, folder: Path) -
     settings = Settings(args.rounds, min(3, args.rounds), args.budget_s, args.call_limit_s)
     models = random_models(args.models.split(","), device, folder).values()
     sizes, batches = [int(s) for s in args.sizes.split(",")], [int(b) for b in args.batches.split(",")]
+    cases = [case for case in CASES if not args.cases or any(part in case.label for part in args.cases.split(","))]
     speed = [row for model in models for size_px in sizes
              for batch in dict.fromkeys(batch_for(device, b, size_px) for b in batches)
-             for row in bench_row(model, size_px, batch, settings)]
-    paths = [row for model in models for label, photos in photo_sets(args.photos_limit).items()
-             for row in bench_user_path(model, label, photos, settings)]
-    phone = bench_phone_photo(load_model("lite0", device="cpu"), settings) if device.type == "cpu" else []
+             for row in bench_row(model, size_px, batch, settings, cases)]
+    photos = {} if args.speed_only else photo_sets(args.photos_limit)
+    paths = [row for model in models for label, group in photos.items()
+             for row in bench_user_path(model, label, group, settings)]
+    phone_here = device.type == "cpu" and not args.speed_only
+    phone = bench_phone_photo(load_model("lite0", device="cpu"), settings) if phone_here else []
     environment = {"device": describe(device), "torch": torch.__version__,
                    **{name: version(name) if installed(module) else "not installed (columns empty)"
                       for name, module in (("torchcam", "torchcam"), ("grad-cam", "pytorch_grad_cam"))}}
@@ -180,8 +186,9 @@ def report(result: DeviceResult, device: torch.device) -> str:
         lines.append("forward, ours and torchcam under bf16 autocast; pytorch-grad-cam in float32 (numpy has no "
                      "bf16), so its ×fwd is against a bf16 forward.")
     lines += ["Median of interleaved rounds; ×fwd = images/s over the plain forward's on the same row.", "",
-              speed_table(result.speed), "", "What a user waits for (one photo at a time):", "",
-              path_table(result.user_path), ""]
+              speed_table(result.speed), ""]
+    if result.user_path:
+        lines += ["What a user waits for (one photo at a time):", "", path_table(result.user_path), ""]
     if result.phone:
         lines += ["A phone photo on the Explain page's path (load_image at decode_side_px, top-5 CAM, slider_layers), "
                   "beside the same photo at 504x378:", "", phone_table(result.phone), ""]

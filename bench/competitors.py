@@ -27,20 +27,23 @@ def _class_ranks(scores: torch.Tensor, top_k: int) -> list[list[int]]:
 
 def torchcam_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStack) -> Timed:
     """torchcam's documented use: a forward, then one extractor call per class rank (a class_idx per image)."""
-    from torchcam.methods import CAM, GradCAM
+    from torchcam.methods import CAM, GradCAM, ScoreCAM
 
     module, layer = competitor_copy(model), case.layer or model.default_layer
+    gradient_free = case.method in ("cam", "scorecam")
     if case.method == "cam":
         head = {id(m): name for name, m in model.module.named_modules()}[id(model.cam.linear)]
         extractor = stack.enter_context(CAM(module, target_layer=layer, fc_layer=head))
+    elif case.method == "scorecam":  # its default batch of 32 masked inputs per forward
+        extractor = stack.enter_context(ScoreCAM(module, target_layer=layer, input_shape=tuple(x.shape[1:])))
     else:
         extractor = stack.enter_context(GradCAM(module, target_layer=layer))
 
     def run() -> list[torch.Tensor]:
-        with torch.inference_mode(case.method == "cam"), autocast(model.device):  # Grad-CAM: grad mode
+        with torch.inference_mode(gradient_free), autocast(model.device):  # Grad-CAM: grad mode
             scores = module(x)
         ranks = _class_ranks(scores, case.top_k)
-        if case.method == "cam":
+        if gradient_free:  # Score-CAM: every call redoes the C masked forwards per image
             return [extractor(class_idx=classes)[0] for classes in ranks]
         return [extractor(class_idx=classes, scores=scores, retain_graph=rank < case.top_k - 1)[0]
                 for rank, classes in enumerate(ranks)]  # the graph is kept for every class but the last
@@ -48,13 +51,15 @@ def torchcam_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: Exi
 
 
 def pgc_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStack) -> Timed:
-    """pytorch-grad-cam: one call per class (its way; each is a forward and a full backward), maps upsampled
-    to the input size with cv2. Float32 even on CUDA: it turns the activations into numpy, which has no bf16."""
-    from pytorch_grad_cam import GradCAM
+    """pytorch-grad-cam: one call per class (its way; each is a forward and a full backward, or for Score-CAM
+    a forward and C masked forwards per image, 16 at a time), maps upsampled to the input size with cv2.
+    Float32 even on CUDA: it turns the activations into numpy, which has no bf16."""
+    from pytorch_grad_cam import GradCAM, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     module = competitor_copy(model)
-    cam = GradCAM(model=module, target_layers=[module.get_submodule(case.layer or model.default_layer)])
+    method = ScoreCAM if case.method == "scorecam" else GradCAM
+    cam = method(model=module, target_layers=[module.get_submodule(case.layer or model.default_layer)])
     stack.callback(cam.activations_and_grads.release)  # not `with`: its __exit__ swallows IndexError
 
     def top1() -> np.ndarray:

@@ -29,8 +29,9 @@ def _goals(case: Case, mine: Row, speedups: dict[str, float | None]) -> str:
         return ""
     goal = case.goal_vs_forward
     misses = [f"×fwd < {goal:g}"] if goal is not None and mine.vs_forward < goal else []
-    misses += [f"÷ {library} < {GOAL_VS[library]:g}" for library, speedup in speedups.items()
-               if speedup is not None and speedup < GOAL_VS[library]]
+    goal_vs = case.goal_vs or GOAL_VS
+    misses += [f"÷ {library} < {goal_vs[library]:g}" for library, speedup in speedups.items()
+               if speedup is not None and speedup < goal_vs[library]]
     return "MISS " + ", ".join(misses) if misses else "ok"
 
 

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from camcore import exports, heatmap
-from camcore.cams import check_applicable
+from camcore.cams import METHODS, check_applicable
+from camcore.cams.masking import Progress
 from camcore.cli_args import add_model_options, fraction, positive_int
 from camcore.cli_download import add_download
 from camcore.cli_evaluate import add_evaluate
@@ -91,18 +93,34 @@ def _explain_all(args: argparse.Namespace, model: LoadedModel) -> tuple[list[dic
     stems = _output_stems(args.images)
     results: list[dict[str, Any]] = []
     bad = 0
-    with tqdm(total=len(args.images), unit="image", disable=None, file=sys.stderr) as progress:
+    with tqdm(total=len(args.images), unit="image", disable=None, file=sys.stderr) as progress, \
+            _forward_passes(args.method) as passes:
         for first in range(0, len(args.images), GROUP_SIZE):
             group = range(first, min(first + GROUP_SIZE, len(args.images)))
             photos = _load_photos(args.images, group)
             bad += len(group) - len(photos)
             explanations = explain(list(photos.values()), model, method=args.method, top_k=args.top_k,
-                                   layer=args.layer, size_px=args.size_px) if photos else []
+                                   layer=args.layer, size_px=args.size_px, progress=passes) if photos else []
             for (index, photo), explanation in zip(photos.items(), explanations):
                 predictions = _write_predictions(args, photo, explanation, stems[index])
                 results.append({"image": args.images[index], "predictions": predictions})
             progress.update(len(group))
     return results, bad
+
+
+@contextmanager
+def _forward_passes(method: str) -> Iterator[Progress | None]:
+    """A second bar for Score-CAM's masked forward passes (one per channel, hundreds per photo): without it a
+    group of photos would sit for minutes with nothing moving. None for the other methods."""
+    if not METHODS[method].masked_scores:
+        yield None
+        return
+    with tqdm(unit="pass", desc="forward passes", leave=False, disable=None, file=sys.stderr) as bar:
+        def update(done: int, total: int) -> None:
+            if done < bar.n or bar.total != total:  # the next batch of photos starts again from 0
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+        yield update
 
 
 def _output_stems(paths: Sequence[str]) -> list[str]:

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from camcore import cams, heatmap
+from camcore.cams.masking import Progress
 from camcore.device import describe
 from camcore.models import LoadedModel
 
@@ -68,9 +69,10 @@ class Explanation:
 
 def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
             layer: str | None = None, size_px: int | None = None,
-            classes: Sequence[Sequence[int]] | None = None) -> list[Explanation]:
+            classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None) -> list[Explanation]:
     """Predicts and maps the top_k classes of each photo, or the classes given per photo (e.g. its true class;
-    the same number for every photo), in that order; photos of one input shape share a batch."""
+    the same number for every photo), in that order; photos of one input shape share a batch. progress(done,
+    total): masked inputs scored, for Score-CAM (one forward per channel), counted again for each batch."""
     start = time.perf_counter()
     transform = model.preprocessing.with_size(size_px).transform()
     tensors = [transform(image) for image in images]
@@ -81,7 +83,7 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
     for indices in by_shape.values():
         chosen = None if classes is None else torch.tensor([list(classes[i]) for i in indices])
         batch = cams.compute_maps(model, torch.stack([tensors[i] for i in indices]), method=method,
-                                  top_k=top_k, layer=layer, class_indices=chosen)
+                                  top_k=top_k, layer=layer, class_indices=chosen, progress=progress)
         for row, index in enumerate(indices):
             results[index] = _to_numpy(batch, row)
     elapsed_s = time.perf_counter() - start

@@ -32,7 +32,10 @@ def assert_untouched(module: nn.Module, state: tuple[list[bool], list[bool]]) ->
 
 
 def _layer_for(method: str) -> str | None:
-    """An earlier layer for the gradient methods (so a failure in layer4 happens after their hook fired)."""
+    """An earlier layer for the gradient methods (so a failure in layer4 happens after their hook fired), and
+    for Score-CAM one of 64 channels (one forward each)."""
+    if METHODS[method].masked_scores:
+        return "layer1"
     return "layer3" if METHODS[method].needs_gradients else None
 
 

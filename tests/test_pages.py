@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def test_explain_without_input_asks_for_a_photo(random_resnet: None, pets: Path,
     assert not at.exception
     assert [info.value for info in at.info] == ["Upload a photo, or press Try a sample."]
     assert at.selectbox(key="explain.model").value == "resnet18"
-    assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM"]
+    assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM"]
     assert at.slider(key="explain.top_k").value == 5
     assert at.radio(key="explain.size_px").value == resnet18.preprocessing.resize_px
     assert at.multiselect(key="explain.samples").options == sorted([BROKEN, GOOD])
@@ -136,6 +137,29 @@ def test_switching_to_gradcam_and_its_layer_rerenders(random_resnet: None, pets:
     [deeper] = explanation_figures(at)
     assert deeper["layout"]["title"]["text"] == "Grad-CAM · layer3"
     assert deeper["data"][1]["z"] != figure["data"][1]["z"]
+
+
+def test_scorecam_reports_its_forward_passes_and_a_rerun_does_not_redo_them(
+        random_resnet: None, pets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """layer1 (64 channels) keeps it to 64 passes; the bar is drawn inside the cached function, so a cache hit
+    replays it (drawn, then emptied) without an error."""
+    reports: list[list[tuple[int, int]]] = []
+
+    def spy(*args: object, progress: Callable[[int, int], None], **kwargs: object) -> object:
+        reports.append([])
+        return explain(*args, progress=lambda done, total: reports[-1].append((done, total)) or progress(done, total),
+                       **kwargs)
+
+    monkeypatch.setattr(resources, "explain", spy)
+    at = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
+    at.session_state["explain.device"], at.session_state["explain.method"] = "cpu", "scorecam"
+    at.session_state["explain.layer"] = "layer1"
+    at = pick_samples(at.run(), GOOD)
+    assert not at.exception and not at.error
+    assert len(reports) == 1 and reports[0][-1] == (64, 64)
+    assert "Score-CAM at layer layer1" in page_text(at) and not at.get("progress")
+    at.selectbox(key="explain.class.0").set_value(1).run()
+    assert not at.exception and len(reports) == 1
 
 
 def test_compare_shows_cam_and_gradcam_side_by_side(random_resnet: None, pets: Path) -> None:

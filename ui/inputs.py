@@ -102,9 +102,11 @@ def device_ui(state: PageState) -> str:
 
 def method_ui(model: LoadedModel, state: PageState) -> str:
     """A METHODS key; CAM is left out for models whose head is not global average pooling plus one Linear."""
-    options = [key for key, method in METHODS.items() if method.needs_gradients or model.cam is not None]
+    options = [key for key, method in METHODS.items() if not method.needs_head or model.cam is not None]
     method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),
-                          help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients.")
+                          help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients. Score-CAM "
+                          "needs neither but costs one forward pass per channel of the layer (hundreds: "
+                          "seconds to minutes on a CPU).")
     if model.cam is None:
         st.caption("CAM is not offered: this model's head is not global average pooling plus one Linear layer.")
     return method

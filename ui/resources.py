@@ -7,17 +7,18 @@ loader pasted into two pages would hold two copies of the same model.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from camcore import data, display, exports, lesson
+from camcore import cams, data, display, exports, lesson
+from camcore.batching import explain_batched
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
-from camcore.batching import explain_batched
-from camcore.explain import Explanation
+from camcore.explain import Explanation, explain
 from camcore.files import modified_ns
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
@@ -66,8 +67,12 @@ def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | N
     Sessions explaining at the same time share one batched model pass (camcore.batching)."""
     model = shared_model(spec, weights_path, device)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
-    return explain_batched([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
-                           classes=None if classes is None else [classes])[0]
+    with _forward_pass_bar(method) as progress:
+        if progress is not None:  # Score-CAM: hundreds of passes of its own, with a bar, never batched with others
+            return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
+                           classes=None if classes is None else [classes], progress=progress)[0]
+        return explain_batched([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
+                               classes=None if classes is None else [classes])[0]
 
 
 def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
@@ -81,6 +86,23 @@ def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | N
 def _feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, layer: str,
                   stamp: tuple[int, ...]) -> lesson.FeatureMaps:
     return lesson.feature_maps(shared_model(spec, weights_path, device), load_image(image_bytes, name=name), layer)
+
+
+@contextmanager
+def _forward_pass_bar(method: str) -> Iterator[cams.Progress | None]:
+    """A progress bar over Score-CAM's forward passes (one per channel: seconds to minutes), gone when done.
+    Drawn inside the cached function: Streamlit replays what a cached function drew on a cache hit (here: a bar
+    that empties itself), and cannot replay an update to an element drawn outside it."""
+    spec = cams.get_method(method)
+    if not spec.masked_scores:
+        yield None
+        return
+    bar = st.progress(0.0, text=f"{spec.label}: forward passes on the masked photo…")
+    try:
+        yield lambda done, total: bar.progress(done / total, text=f"{spec.label}: {done} of {total} forward "
+                                               "passes (one per channel)")
+    finally:
+        bar.empty()
 
 
 def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,

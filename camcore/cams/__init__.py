@@ -1,5 +1,5 @@
 """Map methods: importing this package registers each one in METHODS (the CLI, pages and tests read it)."""
-from camcore.cams import cam, gradcam, gradcampp, layercam  # noqa: F401  (registration)
+from camcore.cams import cam, gradcam, gradcampp, layercam, scorecam  # noqa: F401  (registration)
 from camcore.cams.activations import layer_activations, stage_layers
 from camcore.cams.base import (
                                METHODS,
@@ -12,6 +12,7 @@ from camcore.cams.base import (
                                map_steps,
                                weighted_sum,
 )
+from camcore.cams.masking import Progress
 
-__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "compute_maps", "exact_method", "get_method",
-           "layer_activations", "map_steps", "stage_layers", "weighted_sum"]
+__all__ = ["METHODS", "MapBatch", "MapSteps", "Progress", "check_applicable", "compute_maps", "exact_method",
+           "get_method", "layer_activations", "map_steps", "stage_layers", "weighted_sum"]

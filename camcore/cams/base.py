@@ -1,8 +1,9 @@
 """What every map method shares: one forward, class scores, gradients when needed, and sum_c w_c * A_c.
 
 A method file only says how channel (or pixel) weights come from what it is handed: the activations
-(N, 1, C, h, w) and either the Linear head's rows (CAM) or the gradients of each explained class's score
-(N, K, C, h, w). Everything else happens here, once.
+(N, 1, C, h, w) and either the Linear head's rows (CAM), the gradients of each explained class's score
+(N, K, C, h, w), or each class's score on the input masked by each channel (N, K, C; Score-CAM, see
+camcore.cams.masking). Everything else happens here, once.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from camcore.cams.masking import Progress, masked_scores
 from camcore.device import autocast, memory_format
 from camcore.errors import UnsupportedMethod
-from camcore.hooks import eval_mode, gradient_tap
+from camcore.hooks import eval_mode, gradient_tap, output_tap
 from camcore.models import LoadedModel
 
 WeightsFn = Callable[[Tensor, Tensor], Tensor]
@@ -24,22 +26,28 @@ WeightsFn = Callable[[Tensor, Tensor], Tensor]
 class Method:
     """A registered map method. `rectify`: its map is ReLU(sum_c w_c A_c), as in the Grad-CAM papers;
     CAM keeps the signed map (heatmap.normalise views its positive part over its maximum, as the CAM paper's
-    threshold reads)."""
+    threshold reads). `masked_scores`: its weights come from forward passes on masked inputs (Score-CAM)."""
 
     key: str
     label: str  # the method's name in pages, legends and file names, e.g. "Grad-CAM++"
     weights: WeightsFn
     needs_gradients: bool
     rectify: bool
+    masked_scores: bool = False
+
+    @property
+    def needs_head(self) -> bool:
+        """CAM's kind: its weights are the Linear head's rows, so it maps only the features feeding the head."""
+        return not (self.needs_gradients or self.masked_scores)
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True
+def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True, masked_scores: bool = False
              ) -> Callable[[WeightsFn], WeightsFn]:
     def decorate(weights: WeightsFn) -> WeightsFn:
-        METHODS[key] = Method(key, label, weights, needs_gradients, rectify)
+        METHODS[key] = Method(key, label, weights, needs_gradients, rectify, masked_scores)
         return weights
     return decorate
 
@@ -73,10 +81,10 @@ def exact_method(model: LoadedModel) -> str:
 def check_applicable(model: LoadedModel, method: str, layer: str | None = None) -> Method:
     """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` cannot run on `model`."""
     spec = get_method(method)
-    if not spec.needs_gradients and model.cam is None:
+    if spec.needs_head and model.cam is None:
         raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
                                 f"{model.spec} has another. Use gradcam.")
-    if not spec.needs_gradients and layer not in (None, model.default_layer):
+    if spec.needs_head and layer not in (None, model.default_layer):
         raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
                                 "pick gradcam for another layer.")
     model.layer(layer)
@@ -98,9 +106,12 @@ class MapSteps:
 
 
 def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
-                 layer: str | None = None, class_indices: Tensor | None = None) -> MapBatch:
-    """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K))."""
-    steps = map_steps(model, x, method=method, top_k=top_k, layer=layer, class_indices=class_indices)
+                 layer: str | None = None, class_indices: Tensor | None = None,
+                 progress: Progress | None = None) -> MapBatch:
+    """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K)).
+    progress(done, total): masked inputs scored, for methods that run them (Score-CAM: one per channel)."""
+    steps = map_steps(model, x, method=method, top_k=top_k, layer=layer, class_indices=class_indices,
+                      progress=progress)
     spec = get_method(method)
     with torch.inference_mode():
         signed = weighted_sum(steps.channel_weights, steps.activations)
@@ -109,12 +120,15 @@ def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: i
 
 
 def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
-              layer: str | None = None, class_indices: Tensor | None = None) -> MapSteps:
+              layer: str | None = None, class_indices: Tensor | None = None,
+              progress: Progress | None = None) -> MapSteps:
     """Steps 1 and 2 of every map: the activations at the layer and each explained class's channel weights.
     compute_maps finishes with weighted_sum; the Lesson shows these steps on their own."""
     spec = check_applicable(model, method, layer)
     class_indices = _checked_indices(class_indices, x.shape[0], len(model.class_names), top_k)
     x = x.to(model.device, memory_format=memory_format(model.device))
+    if spec.masked_scores:
+        return _masked_steps(model, x, spec, top_k, layer, class_indices, progress)
     if spec.needs_gradients:
         return _gradient_steps(model, x, spec, top_k, layer, class_indices)
     return _cam_steps(model, x, spec, top_k, class_indices)
@@ -216,6 +230,31 @@ def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, lay
     with torch.inference_mode():
         weights = spec.weights(acts.unsqueeze(1), grads)
         return MapSteps(acts, weights, logits.detach(), chosen, None, name)
+
+
+def _masked_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
+                  class_indices: Tensor | None, progress: Progress | None) -> MapSteps:
+    """Score-CAM family: one forward for the activations and the explained classes, then forward passes on the
+    input masked by each channel (camcore.cams.masking), no hook open during those, nothing on autograd's tape."""
+    name = layer or model.default_layer
+    with eval_mode(model.module), torch.inference_mode():
+        with output_tap(model.layer(name)) as tap:
+            logits = _model_logits(model, x)
+        if not tap:
+            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
+        acts = tap[0].float()
+        chosen = _chosen(logits, top_k, class_indices)
+        scores = masked_scores(x, acts, chosen, lambda batch: _model_logits(model, batch), progress=progress)
+        weights = spec.weights(acts.unsqueeze(1), scores)
+        return MapSteps(acts, weights, logits, chosen, None, name)
+
+
+def _model_logits(model: LoadedModel, x: Tensor) -> Tensor:
+    """float32 (N, classes) logits as every method reads them: a GAP+Linear head in float32 (_head_logits)."""
+    x = x.contiguous(memory_format=memory_format(model.device))
+    with autocast(model.device):
+        out = model.module(x) if model.cam is None else model.cam.features(x)
+    return _virtual_logits(out, model.binary) if model.cam is None else _head_logits(model, out)[0]
 
 
 def _class_gradients(scores: Tensor, acts: Tensor) -> Tensor:
