@@ -28,6 +28,7 @@ from camcore.errors import CamcoreError
 from camcore.evaluate import SCORE_NAMES, SCORES, THRESHOLD_SCORES, ImageResult, predict_records, summarise
 from camcore.files import write_atomic
 from camcore.models import load_model
+from camcore.sanity import with_randomisation_spearman
 
 ALL_SPLITS = "all"
 
@@ -104,6 +105,7 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[
             results = predict_records(root, shard, model, method=args.method, threshold_frac=args.threshold,
                                       batch_size=args.batch_size, size_px=args.size_px,
                                       progress=lambda done, _: bar.update(done - bar.n))
+        results = with_randomisation_spearman(root, shard, results, model, method=args.method, size_px=args.size_px)
         return results, None
     except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device
         return [], str(exc)
@@ -147,6 +149,8 @@ def _report(args: argparse.Namespace, results: list[ImageResult], elapsed_s: flo
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out, json.dumps(payload, indent=1).encode())
     print(format_summary(summary, threshold_frac=args.threshold))
+    print(f"Sanity check: mean Spearman of the map with the map after randomising all but the stem "
+          f"{_number(summary['randomised_spearman'])} (near 1: the map ignores what the model learnt)")
     print(f"{len(results)} images scored in {elapsed_s:.1f} s on {where}; wrote {args.out}")
 
 

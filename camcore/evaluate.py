@@ -78,6 +78,8 @@ class ImageResult:
     random_rel_energy: float
     random_localised: bool
     random_head_pointing: float
+    randomised_spearman: float = math.nan
+    """Spearman of the map with the same class's map once all but the stem is re-initialised (camcore.sanity)."""
     top_map: np.ndarray | None = field(default=None, compare=False, repr=False)
     """(h, w) the top-1 class's map at the layer's resolution, for overlays on thumbnails; not in JSON."""
 
@@ -209,6 +211,7 @@ def _means(results: list[ImageResult]) -> dict[str, Any]:
     for score in SCORES:
         summary[score] = {name: _mean([getattr(result, prefix + score) for result in results])
                           for name, prefix in BASELINES.items()}
+    summary["randomised_spearman"] = _mean([result.randomised_spearman for result in results])
     return summary
 
 

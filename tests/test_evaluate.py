@@ -247,6 +247,8 @@ def _hand_means(results: list[ImageResult]) -> dict:
             values = [float(getattr(r, prefix + score)) for r in results]
             values = [v for v in values if not math.isnan(v)]
             means[score][name] = statistics.mean(values) if values else None
+    spearmans = [r.randomised_spearman for r in results if not math.isnan(r.randomised_spearman)]
+    means["randomised_spearman"] = statistics.mean(spearmans) if spearmans else None
     return means
 
 

@@ -64,14 +64,21 @@ def image_trace(image: Image.Image, photo_size: tuple[int, int], max_photo_px: i
 
 def heatmap_traces(grids: np.ndarray, layers: SliderLayers, *, colormap: str, opacity: float,
                     zmin: float) -> list[dict]:
-    """(K, h, w) grids as heatmaps whose cells tile the photo (x0/dx, not x arrays, so no slider moves them)."""
-    (width, height), (grid_h, grid_w) = layers.photo_size, grids.shape[-2:]
+    """(K, h, w) grids of one explanation's classes (see grid_traces)."""
+    return grid_traces(grids, layers.photo_size, layers.labels, colormap=colormap, opacity=opacity, zmin=zmin)
+
+
+def grid_traces(grids: np.ndarray, photo_size: tuple[int, int], labels: Sequence[str], *, colormap: str,
+                opacity: float, zmin: float) -> list[dict]:
+    """(K, h, w) grids as heatmaps whose cells tile the photo (x0/dx, not x arrays, so no slider moves them);
+    only the first is visible."""
+    (width, height), (grid_h, grid_w) = photo_size, grids.shape[-2:]
     centred = {"zmid": 0.0} if zmin < 0 else {}
     return [dict(type="heatmap", z=to_json(grid), x0=width / grid_w / 2, dx=width / grid_w, y0=height / grid_h / 2,
                  dy=height / grid_h, zmin=zmin, zmax=1.0, **centred, zsmooth="best",
                  colorscale=heatmap.colorscale(colormap), opacity=opacity, visible=rank == 0, name=label,
                  colorbar=dict(thickness=12, len=0.8), hovertemplate="%{z:.2f}<extra>%{fullData.name}</extra>")
-            for rank, (grid, label) in enumerate(zip(grids, layers.labels))]
+            for rank, (grid, label) in enumerate(zip(grids, labels))]
 
 
 def box_traces(boxes: np.ndarray) -> list[dict]:

@@ -1,6 +1,6 @@
 """The app's only caches: one shared model per (spec, weights, device), explanations and their figures and
-overlay PNGs, the sample list, the
-data set's index, the Dataset page's per-image results as read from their store on disk, and uploaded weights.
+overlay PNGs, sanity checks, the sample list,
+the data set's index, the Dataset page's per-image results as read from their store on disk, and uploaded weights.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
 loader pasted into two pages would hold two copies of the same model.
@@ -25,6 +25,7 @@ from camcore.models import LoadedModel, load_model, randomised
 from camcore.paths import store_upload
 from camcore.predict_job import predict_missing
 from camcore.predict_store import PredictStore
+from camcore.sanity import SanityCheck, cascading_randomisation
 from ui import explain_figures
 
 
@@ -139,6 +140,25 @@ def overlay_png(image_bytes: bytes, name: str, spec: str, weights_path: str | No
                          size_px=size_px, min_side_px=min_side_px)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return exports.overlay_png(photo, result, rank, colormap=colormap, threshold_frac=threshold_frac)
+
+
+def sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+                 layer: str | None, size_px: int | None, min_side_px: int | None) -> SanityCheck:
+    """One photo's cascading randomisation check (camcore.sanity), cached per model version as shared_model is."""
+    return _sanity_check(image_bytes, name, spec, weights_path, device, method=method, layer=layer, size_px=size_px,
+                         min_side_px=min_side_px, stamp=_files_stamp(spec, weights_path))
+
+
+@st.cache_data(max_entries=16, show_spinner="Randomising a copy of the model stage by stage, one map per stage…")
+def _sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+                  layer: str | None, size_px: int | None, min_side_px: int | None,
+                  stamp: tuple[int, ...]) -> SanityCheck:
+    """A dozen forwards, kept so that a rerun for a slider or download does not repeat them. A spinner, not a
+    progress bar: st.cache_data cannot replay writes to a bar made outside it. The check works on its own copy of
+    the model; the shared one is only read."""
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    return cascading_randomisation(photo, shared_model(spec, weights_path, device), method=method, layer=layer,
+                                   size_px=size_px)
 
 
 @st.cache_data(max_entries=4, ttl=60, show_spinner=False)
