@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,11 +134,11 @@ def compare_maps(reference: np.ndarray, maps: np.ndarray, size_hw: tuple[int, in
 
 
 def map_similarity(first: np.ndarray, second: np.ndarray) -> tuple[float, float]:
-    """(Spearman rank correlation, SSIM) of two (H, W) normalised maps in [0, 1]; Spearman is NaN where either
-    map is flat (scipy warns and returns NaN: the warning is expected here, not news)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        rho = float(stats.spearmanr(first.ravel(), second.ravel()).statistic)
+    """(Spearman rank correlation, SSIM) of two (H, W) normalised maps in [0, 1]. Spearman is NaN where either map
+    is flat, checked here rather than by silencing scipy's warning: warnings.catch_warnings is process-wide, not
+    safe in the app's threads."""
+    flat = np.ptp(first) == 0 or np.ptp(second) == 0
+    rho = math.nan if flat else float(stats.spearmanr(first.ravel(), second.ravel()).statistic)
     return rho, float(structural_similarity(first, second, data_range=1.0))
 
 

@@ -58,6 +58,8 @@ def test_writes_summary_and_per_image_results_and_prints_the_table(tiny_pets, re
     printed = capsys.readouterr().out
     assert "Pointing game" in printed and "Mask IoU @0.2" in printed and f"wrote {out}" in printed
     assert "Box IoU>=0.5 @0.2" in printed and "Head pointing" in printed
+    assert summary["randomised_spearman"] == pytest.approx(1.0, abs=1e-3)  # seed-0 weights: randomising changes nothing
+    assert "randomising all but the stem 1.00" in printed
     row = next(line for line in printed.splitlines() if line.startswith("all"))
     assert row.split()[-3:] == [f"{summary['head_pointing'][name]:.2f}" for name in ("model", "gaussian", "random")]
     assert any(line.startswith("all") and f" {len(TINY_PETS)} " in line for line in printed.splitlines())
