@@ -1,5 +1,6 @@
 """Map methods: importing this package registers each one in METHODS (the CLI, pages and tests read it)."""
-from camcore.cams import cam, gradcam, gradcampp, layercam  # noqa: F401  (registration)
+from camcore.cams import cam, gradcam, gradcampp, layercam  # noqa: F401, I001  (registration, in the menus' order)
+from camcore.cams import xgradcam, hirescam, finercam, eigencam  # noqa: F401
 from camcore.cams.activations import layer_activations, stage_layers
 from camcore.cams.base import (
                                METHODS,

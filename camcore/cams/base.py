@@ -2,7 +2,8 @@
 
 A method file only says how channel (or pixel) weights come from what it is handed: the activations
 (N, 1, C, h, w) and either the Linear head's rows (CAM) or the gradients of each explained class's score
-(N, K, C, h, w). Everything else happens here, once.
+(N, K, C, h, w), or, for a class-agnostic method (EigenCAM), the activations alone (handed twice).
+Everything else happens here, once.
 """
 from __future__ import annotations
 
@@ -14,32 +15,43 @@ from torch import Tensor
 
 from camcore.device import autocast, memory_format
 from camcore.errors import UnsupportedMethod
-from camcore.hooks import eval_mode, gradient_tap
+from camcore.hooks import eval_mode, gradient_tap, output_tap
 from camcore.models import LoadedModel
 
 WeightsFn = Callable[[Tensor, Tensor], Tensor]
+TargetFn = Callable[[Tensor, Tensor], Tensor]
+"""(N, classes) logits, (N, K) explained classes -> (N, K) scores whose gradients a method weighs."""
 
 
 @dataclass(frozen=True)
 class Method:
     """A registered map method. `rectify`: its map is ReLU(sum_c w_c A_c), as in the Grad-CAM papers;
     CAM keeps the signed map (heatmap.normalise views its positive part over its maximum, as the CAM paper's
-    threshold reads)."""
+    threshold reads). `class_agnostic`: one map for every class, from the activations alone (the UI says so).
+    `target`: the scores to differentiate instead of the explained classes' logits (Finer-CAM's differences);
+    by linearity their gradients are combinations of the class gradients, so one backward still serves."""
 
     key: str
     label: str  # the method's name in pages, legends and file names, e.g. "Grad-CAM++"
     weights: WeightsFn
     needs_gradients: bool
     rectify: bool
+    class_agnostic: bool = False
+    target: TargetFn | None = None
+
+    @property
+    def reads_head(self) -> bool:
+        """CAM's kind: the weights are the Linear head's rows, so it needs a GAP+Linear head and its features."""
+        return not (self.needs_gradients or self.class_agnostic)
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True
-             ) -> Callable[[WeightsFn], WeightsFn]:
+def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True, class_agnostic: bool = False,
+             target: TargetFn | None = None) -> Callable[[WeightsFn], WeightsFn]:
     def decorate(weights: WeightsFn) -> WeightsFn:
-        METHODS[key] = Method(key, label, weights, needs_gradients, rectify)
+        METHODS[key] = Method(key, label, weights, needs_gradients, rectify, class_agnostic, target)
         return weights
     return decorate
 
@@ -73,10 +85,10 @@ def exact_method(model: LoadedModel) -> str:
 def check_applicable(model: LoadedModel, method: str, layer: str | None = None) -> Method:
     """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` cannot run on `model`."""
     spec = get_method(method)
-    if not spec.needs_gradients and model.cam is None:
+    if spec.reads_head and model.cam is None:
         raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
                                 f"{model.spec} has another. Use gradcam.")
-    if not spec.needs_gradients and layer not in (None, model.default_layer):
+    if spec.reads_head and layer not in (None, model.default_layer):
         raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
                                 "pick gradcam for another layer.")
     model.layer(layer)
@@ -115,6 +127,8 @@ def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int 
     spec = check_applicable(model, method, layer)
     class_indices = _checked_indices(class_indices, x.shape[0], len(model.class_names), top_k)
     x = x.to(model.device, memory_format=memory_format(model.device))
+    if spec.class_agnostic:
+        return _activation_steps(model, x, spec, top_k, layer, class_indices)
     if spec.needs_gradients:
         return _gradient_steps(model, x, spec, top_k, layer, class_indices)
     return _cam_steps(model, x, spec, top_k, class_indices)
@@ -204,13 +218,11 @@ def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, lay
     On a GAP+Linear head the forward is CAM's (features, then the head in float32: see _head_logits)."""
     name = layer or model.default_layer
     with eval_mode(model.module), gradient_tap(model.layer(name)) as tap, torch.no_grad():
-        with autocast(model.device):
-            out = model.module(x) if model.cam is None else model.cam.features(x)
-        logits = _virtual_logits(out, model.binary) if model.cam is None else _head_logits(model, out)[0]
+        logits = _forward_logits(model, x)
         if not tap:
             raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
         chosen = _chosen(logits, top_k, class_indices)
-        scores = logits.gather(1, chosen)
+        scores = logits.gather(1, chosen) if spec.target is None else spec.target(logits, chosen)
         grads = _class_gradients(scores, tap[0]).float()
     acts = tap[0].detach().float()
     with torch.inference_mode():
@@ -231,3 +243,29 @@ def _class_gradients(scores: Tensor, acts: Tensor) -> Tensor:
     basis = torch.eye(k, device=scores.device, dtype=scores.dtype).unsqueeze(1).expand(k, *scores.shape)
     (grads,) = torch.autograd.grad(scores, acts, grad_outputs=basis, is_grads_batched=True)
     return grads.transpose(0, 1)
+
+
+def _forward_logits(model: LoadedModel, x: Tensor) -> Tensor:
+    """The forward of every method but CAM: the model's own (a one-logit head as two classes), or on a GAP+Linear
+    head its features, then the head in float32 (see _head_logits), so every method reports the same numbers."""
+    with autocast(model.device):
+        out = model.module(x) if model.cam is None else model.cam.features(x)
+    return _virtual_logits(out, model.binary) if model.cam is None else _head_logits(model, out)[0]
+
+
+def _activation_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
+                      class_indices: Tensor | None) -> MapSteps:
+    """Class-agnostic methods (EigenCAM): one forward, no gradients, on any head. Their map reads how the
+    activations vary over the image, so each channel's spatial mean is removed first (a principal component is
+    a direction of the centred data); the weights are the same for every explained class."""
+    name = layer or model.default_layer
+    with eval_mode(model.module), output_tap(model.layer(name)) as tap, torch.inference_mode():
+        logits = _forward_logits(model, x)
+        if not tap:
+            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
+        chosen = _chosen(logits, top_k, class_indices)
+        acts = tap[0].float()
+        centred = (acts - acts.mean(dim=(-2, -1), keepdim=True)).unsqueeze(1)
+        weights = spec.weights(centred, centred)
+        return MapSteps(centred[:, 0], weights.expand(-1, chosen.shape[1], *weights.shape[2:]), logits, chosen,
+                        None, name)
