@@ -32,7 +32,7 @@ def _assert_well_formed(explanation: Explanation, model: LoadedModel, method: st
     assert np.isfinite(explanation.maps).all() and np.isfinite(explanation.signed_maps).all()
     assert explanation.method == method and explanation.elapsed_s > 0
     assert explanation.device.startswith("cpu")
-    assert (explanation.bias is None) == (not METHODS[method].reads_head)
+    assert (explanation.bias is None) == (not METHODS[method].needs_head)
     if METHODS[method].rectify:
         assert (explanation.maps >= 0).all()
         assert np.array_equal(explanation.maps, np.maximum(explanation.signed_maps, 0))

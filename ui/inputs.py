@@ -103,7 +103,7 @@ def device_ui(state: PageState) -> str:
 
 def method_ui(model: LoadedModel, state: PageState) -> str:
     """A METHODS key; CAM is left out for models whose head is not global average pooling plus one Linear."""
-    options = [key for key, method in METHODS.items() if not method.reads_head or model.cam is not None]
+    options = [key for key, method in METHODS.items() if not method.needs_head or model.cam is not None]
     method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),
                           help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients; "
                           "Finer-CAM subtracts the look-alike classes' evidence; EigenCAM reads the activations alone.")

@@ -40,8 +40,8 @@ class Method:
     target: TargetFn | None = None
 
     @property
-    def reads_head(self) -> bool:
-        """CAM's kind: the weights are the Linear head's rows, so it needs a GAP+Linear head and its features."""
+    def needs_head(self) -> bool:
+        """CAM's kind: its weights are the Linear head's rows, so it maps only the features feeding the head."""
         return not (self.needs_gradients or self.class_agnostic)
 
 
@@ -85,10 +85,10 @@ def exact_method(model: LoadedModel) -> str:
 def check_applicable(model: LoadedModel, method: str, layer: str | None = None) -> Method:
     """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` cannot run on `model`."""
     spec = get_method(method)
-    if spec.reads_head and model.cam is None:
+    if spec.needs_head and model.cam is None:
         raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
                                 f"{model.spec} has another. Use gradcam.")
-    if spec.reads_head and layer not in (None, model.default_layer):
+    if spec.needs_head and layer not in (None, model.default_layer):
         raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
                                 "pick gradcam for another layer.")
     model.layer(layer)
@@ -218,7 +218,7 @@ def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, lay
     On a GAP+Linear head the forward is CAM's (features, then the head in float32: see _head_logits)."""
     name = layer or model.default_layer
     with eval_mode(model.module), gradient_tap(model.layer(name)) as tap, torch.no_grad():
-        logits = _forward_logits(model, x)
+        logits = _model_logits(model, x)
         if not tap:
             raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
         chosen = _chosen(logits, top_k, class_indices)
@@ -245,9 +245,9 @@ def _class_gradients(scores: Tensor, acts: Tensor) -> Tensor:
     return grads.transpose(0, 1)
 
 
-def _forward_logits(model: LoadedModel, x: Tensor) -> Tensor:
-    """The forward of every method but CAM: the model's own (a one-logit head as two classes), or on a GAP+Linear
-    head its features, then the head in float32 (see _head_logits), so every method reports the same numbers."""
+def _model_logits(model: LoadedModel, x: Tensor) -> Tensor:
+    """float32 (N, classes) logits as every method reads them: a GAP+Linear head in float32 (_head_logits)."""
+    x = x.contiguous(memory_format=memory_format(model.device))
     with autocast(model.device):
         out = model.module(x) if model.cam is None else model.cam.features(x)
     return _virtual_logits(out, model.binary) if model.cam is None else _head_logits(model, out)[0]
@@ -260,7 +260,7 @@ def _activation_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, l
     a direction of the centred data); the weights are the same for every explained class."""
     name = layer or model.default_layer
     with eval_mode(model.module), output_tap(model.layer(name)) as tap, torch.inference_mode():
-        logits = _forward_logits(model, x)
+        logits = _model_logits(model, x)
         if not tap:
             raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
         chosen = _chosen(logits, top_k, class_indices)
