@@ -155,5 +155,6 @@ def _write_predictions(args: argparse.Namespace, photo: Image.Image, explanation
         entries.append({"class_index": prediction.class_index, "class_name": prediction.class_name,
                         "logit": prediction.logit, "probability": prediction.probability,
                         "bbox": None if files.bbox is None else list(files.bbox),
-                        "map": f"{name}.npy", "overlay": f"{name}.png"})
+                        "map": f"{name}.npy", "overlay": f"{name}.png",
+                        **({} if explanation.compared is None else {"compared": list(explanation.compared[rank])})})
     return entries

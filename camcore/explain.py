@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from camcore import cams, heatmap
+from camcore.cams import finercam
 from camcore.cams.masking import Progress
 from camcore.device import describe
 from camcore.models import LoadedModel
@@ -41,6 +42,7 @@ class Explanation:
     signed_maps (K, h, w): sum_c w_c A_c before any ReLU at the layer's resolution; for CAM,
     signed_maps[k].mean() + bias[k] == predictions[k].logit. maps (K, h, w): the method's own map
     (ReLU'd for the Grad-CAM family). elapsed_s: wall time of the explain() call that made it.
+    compared: Finer-CAM only, the classes whose scores each map's class is compared with (subtracted).
     """
 
     predictions: tuple[Prediction, ...]  # best first, or in the order of explain()'s `classes`
@@ -52,6 +54,7 @@ class Explanation:
     layer: str
     device: str
     elapsed_s: float
+    compared: tuple[tuple[str, ...], ...] | None = None
 
     def map_mean(self, rank: int) -> float:
         """Spatial mean of a class's signed map: for CAM, plus bias[rank] it is the class's logit."""
@@ -84,8 +87,10 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
         chosen = None if classes is None else torch.tensor([list(classes[i]) for i in indices])
         batch = cams.compute_maps(model, torch.stack([tensors[i] for i in indices]), method=method,
                                   top_k=top_k, layer=layer, class_indices=chosen, progress=progress)
+        compared = finercam.compared_classes(batch.logits, batch.class_indices).tolist() \
+            if method == "finercam" else None
         for row, index in enumerate(indices):
-            results[index] = _to_numpy(batch, row)
+            results[index] = (*_to_numpy(batch, row), None if compared is None else compared[row])
     elapsed_s = time.perf_counter() - start
     return [_explanation(model, images[i], method, elapsed_s, *results[i]) for i in range(len(images))]
 
@@ -101,8 +106,9 @@ def _to_numpy(batch: cams.MapBatch, row: int) -> tuple:
 
 def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s: float, chosen: list[int],
                  logits: list[float], probabilities: list[float], signed: np.ndarray, maps: np.ndarray,
-                 bias: tuple[float, ...] | None, layer: str) -> Explanation:
+                 bias: tuple[float, ...] | None, layer: str, compared: list[list[int]] | None) -> Explanation:
     predictions = tuple(Prediction(c, model.class_names[c], lg, p) for c, lg, p in zip(chosen, logits, probabilities))
+    names = None if compared is None else tuple(tuple(model.class_names[c] for c in row) for row in compared)
     return Explanation(predictions=predictions, signed_maps=signed, maps=maps, bias=bias,
                        image_size=image.size, method=method, layer=layer, device=describe(model.device),
-                       elapsed_s=elapsed_s)
+                       elapsed_s=elapsed_s, compared=names)

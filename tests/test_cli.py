@@ -108,6 +108,7 @@ def test_every_method_explains_a_photo(method, resnet18_weights, tmp_path) -> No
         assert raw.shape == (48, 64)
         if METHODS[method].rectify:
             assert raw.min() >= 0
+        assert len(prediction.get("compared", ())) == (3 if method == "finercam" else 0)  # the classes subtracted
         box = heatmap.threshold_box(heatmap.normalise(raw), 0.5)
         assert prediction["bbox"] == (None if box is None else list(box))
 

@@ -67,6 +67,19 @@ def test_every_method_explains_a_one_logit_head(binary_resnet: LoadedModel, phot
         assert np.allclose(explanation.signed_maps[cat], -explanation.signed_maps[dog], atol=1e-6)
 
 
+def test_finercam_explanations_name_the_classes_each_map_subtracts(resnet18: LoadedModel, photo: Image.Image) -> None:
+    """The three other classes whose logits (the model's own) are nearest each explained class's."""
+    (explanation,) = explain([photo], resnet18, method="finercam", top_k=2, size_px=SIZE_PX)
+    logits = _logit_of(resnet18, photo)
+    assert explanation.compared is not None and len(explanation.compared) == 2
+    for prediction, names in zip(explanation.predictions, explanation.compared):
+        gap = (logits - logits[prediction.class_index]).abs()
+        gap[prediction.class_index] = float("inf")
+        assert names == tuple(resnet18.class_names[i] for i in gap.argsort()[:3].tolist())
+    (other,) = explain([photo], resnet18, method="gradcam", top_k=2, size_px=SIZE_PX)
+    assert other.compared is None
+
+
 def test_predictions_are_sorted_by_probability(resnet18: LoadedModel, photo: Image.Image) -> None:
     (explanation,) = explain([photo], resnet18, top_k=10, size_px=SIZE_PX)
     probabilities = [p.probability for p in explanation.predictions]

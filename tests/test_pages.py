@@ -87,7 +87,8 @@ def test_explain_without_input_asks_for_a_photo(random_resnet: None, pets: Path,
     assert not at.exception
     assert [info.value for info in at.info] == ["Upload a photo, or press Try a sample."]
     assert at.selectbox(key="explain.model").value == "resnet18"
-    assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM"]
+    assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM",
+                                                          "XGrad-CAM", "HiResCAM", "Finer-CAM", "EigenCAM"]
     assert at.slider(key="explain.top_k").value == 5
     assert at.radio(key="explain.size_px").value == resnet18.preprocessing.resize_px
     assert at.multiselect(key="explain.samples").options == sorted([BROKEN, GOOD])
@@ -123,6 +124,19 @@ def test_class_picker_reruns_without_recomputing(random_resnet: None, pets: Path
     assert len(calls) == computed
     second = explain([load_image(pets / GOOD)], resnet18, method="cam", top_k=5)[0].predictions[1]
     assert f"logit of '{second.class_name}' ({second.logit:.2f})" in page_text(at)
+
+
+def test_finercam_names_what_it_subtracts_and_eigencam_says_it_ignores_the_class(random_resnet: None, pets: Path,
+                                                                                   resnet18: LoadedModel) -> None:
+    at = pick_samples(explain_page(), GOOD)
+    at.selectbox(key="explain.method").set_value("finercam").run()
+    assert not at.exception and not at.error
+    expected = explain([load_image(pets / GOOD)], resnet18, method="finercam", top_k=5)[0]
+    assert f"Finer-CAM: the map of '{expected.predictions[0].class_name}' minus those of the classes scored " \
+           f"nearest to it: {', '.join(expected.compared[0])}." in page_text(at)
+    at.selectbox(key="explain.method").set_value("eigencam").run()
+    assert not at.exception and not at.error
+    assert "EigenCAM shows the same map for every class" in page_text(at) and "Finer-CAM:" not in page_text(at)
 
 
 def test_switching_to_gradcam_and_its_layer_rerenders(random_resnet: None, pets: Path) -> None:

@@ -111,6 +111,9 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
                             on_click="ignore", key=EXPLAIN.key(f"npy.{index}"))
     if result.bias is not None:
         _cam_identity(result, rank)
+    if result.compared is not None:
+        st.caption(f"Finer-CAM: the map of '{prediction.class_name}' minus those of the classes scored nearest to "
+                   f"it: {', '.join(result.compared[rank])}.")
 
 
 def _cam_identity(result: Explanation, rank: int) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from camcore.cams import METHODS
+from camcore.cams.finercam import COMPARED
 from camcore.device import DEVICE_CHOICES
 from camcore.errors import CamcoreError, WeightsUnavailable
 from camcore.models import MODEL_CHOICES, LoadedModel
@@ -106,9 +107,16 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
     method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),
                           help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients. Score-CAM "
                           "needs neither but costs one forward pass per channel of the layer (hundreds: "
-                          "seconds to minutes on a CPU).")
+                          "seconds to minutes on a CPU). Finer-CAM subtracts the look-alike classes' evidence; "
+                          "EigenCAM reads the activations alone.")
     if model.cam is None:
         st.caption("CAM is not offered: this model's head is not global average pooling plus one Linear layer.")
+    if METHODS[method].class_agnostic:
+        st.caption(f"{method_label(method)} shows the same map for every class: it reads the layer's activations "
+                   "alone (their main pattern), not what the model scores.")
+    if method == "finercam":
+        st.caption(f"Finer-CAM compares each class with the {COMPARED} classes scored nearest to it and keeps what "
+                   "tells it apart (why a beagle rather than a basset?); it needs a model with many classes.")
     return method
 
 

@@ -2,8 +2,9 @@
 
 A method file only says how channel (or pixel) weights come from what it is handed: the activations
 (N, 1, C, h, w) and either the Linear head's rows (CAM), the gradients of each explained class's score
-(N, K, C, h, w), or each class's score on the input masked by each channel (N, K, C; Score-CAM, see
-camcore.cams.masking). Everything else happens here, once.
+(N, K, C, h, w), each class's score on the input masked by each channel (N, K, C; Score-CAM, see
+camcore.cams.masking), or, for a class-agnostic method (EigenCAM), the activations alone (handed twice).
+Everything else happens here, once.
 """
 from __future__ import annotations
 
@@ -20,13 +21,18 @@ from camcore.hooks import eval_mode, gradient_tap, output_tap
 from camcore.models import LoadedModel
 
 WeightsFn = Callable[[Tensor, Tensor], Tensor]
+TargetFn = Callable[[Tensor, Tensor], Tensor]
+"""(N, classes) logits, (N, K) explained classes -> (N, K) scores whose gradients a method weighs."""
 
 
 @dataclass(frozen=True)
 class Method:
     """A registered map method. `rectify`: its map is ReLU(sum_c w_c A_c), as in the Grad-CAM papers;
     CAM keeps the signed map (heatmap.normalise views its positive part over its maximum, as the CAM paper's
-    threshold reads). `masked_scores`: its weights come from forward passes on masked inputs (Score-CAM)."""
+    threshold reads). `masked_scores`: its weights come from forward passes on masked inputs (Score-CAM).
+    `class_agnostic`: one map for every class, from the activations alone (the UI says so).
+    `target`: the scores to differentiate instead of the explained classes' logits (Finer-CAM's differences);
+    by linearity their gradients are combinations of the class gradients, so one backward still serves."""
 
     key: str
     label: str  # the method's name in pages, legends and file names, e.g. "Grad-CAM++"
@@ -34,20 +40,22 @@ class Method:
     needs_gradients: bool
     rectify: bool
     masked_scores: bool = False
+    class_agnostic: bool = False
+    target: TargetFn | None = None
 
     @property
     def needs_head(self) -> bool:
         """CAM's kind: its weights are the Linear head's rows, so it maps only the features feeding the head."""
-        return not (self.needs_gradients or self.masked_scores)
+        return not (self.needs_gradients or self.masked_scores or self.class_agnostic)
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True, masked_scores: bool = False
-             ) -> Callable[[WeightsFn], WeightsFn]:
+def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True, masked_scores: bool = False,
+             class_agnostic: bool = False, target: TargetFn | None = None) -> Callable[[WeightsFn], WeightsFn]:
     def decorate(weights: WeightsFn) -> WeightsFn:
-        METHODS[key] = Method(key, label, weights, needs_gradients, rectify, masked_scores)
+        METHODS[key] = Method(key, label, weights, needs_gradients, rectify, masked_scores, class_agnostic, target)
         return weights
     return decorate
 
@@ -129,6 +137,8 @@ def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int 
     x = x.to(model.device, memory_format=memory_format(model.device))
     if spec.masked_scores:
         return _masked_steps(model, x, spec, top_k, layer, class_indices, progress)
+    if spec.class_agnostic:
+        return _activation_steps(model, x, spec, top_k, layer, class_indices)
     if spec.needs_gradients:
         return _gradient_steps(model, x, spec, top_k, layer, class_indices)
     return _cam_steps(model, x, spec, top_k, class_indices)
@@ -218,13 +228,11 @@ def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, lay
     On a GAP+Linear head the forward is CAM's (features, then the head in float32: see _head_logits)."""
     name = layer or model.default_layer
     with eval_mode(model.module), gradient_tap(model.layer(name)) as tap, torch.no_grad():
-        with autocast(model.device):
-            out = model.module(x) if model.cam is None else model.cam.features(x)
-        logits = _virtual_logits(out, model.binary) if model.cam is None else _head_logits(model, out)[0]
+        logits = _model_logits(model, x)
         if not tap:
             raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
         chosen = _chosen(logits, top_k, class_indices)
-        scores = logits.gather(1, chosen)
+        scores = logits.gather(1, chosen) if spec.target is None else spec.target(logits, chosen)
         grads = _class_gradients(scores, tap[0]).float()
     acts = tap[0].detach().float()
     with torch.inference_mode():
@@ -270,3 +278,21 @@ def _class_gradients(scores: Tensor, acts: Tensor) -> Tensor:
     basis = torch.eye(k, device=scores.device, dtype=scores.dtype).unsqueeze(1).expand(k, *scores.shape)
     (grads,) = torch.autograd.grad(scores, acts, grad_outputs=basis, is_grads_batched=True)
     return grads.transpose(0, 1)
+
+
+def _activation_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer: str | None,
+                      class_indices: Tensor | None) -> MapSteps:
+    """Class-agnostic methods (EigenCAM): one forward, no gradients, on any head. Their map reads how the
+    activations vary over the image, so each channel's spatial mean is removed first (a principal component is
+    a direction of the centred data); the weights are the same for every explained class."""
+    name = layer or model.default_layer
+    with eval_mode(model.module), output_tap(model.layer(name)) as tap, torch.inference_mode():
+        logits = _model_logits(model, x)
+        if not tap:
+            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
+        chosen = _chosen(logits, top_k, class_indices)
+        acts = tap[0].float()
+        centred = (acts - acts.mean(dim=(-2, -1), keepdim=True)).unsqueeze(1)
+        weights = spec.weights(centred, centred)
+        return MapSteps(centred[:, 0], weights.expand(-1, chosen.shape[1], *weights.shape[2:]), logits, chosen,
+                        None, name)

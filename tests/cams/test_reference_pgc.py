@@ -104,6 +104,15 @@ def assert_maps_agree(ours: np.ndarray, theirs: np.ndarray) -> None:
             assert pearson(ours[n, k], theirs[n, k]) > MIN_R, (n, k, pearson(ours[n, k], theirs[n, k]))
 
 
+def assert_scaled_close(ours: np.ndarray, theirs: np.ndarray, atol: float = 1e-3) -> None:
+    """Where the two compute the same thing: our maps min-max scaled (after the ReLU) equal pgc's (N, K, h, w)
+    maps, not merely correlated. Scaled without pgc's 1e-7: random-weight MobileNet's maps are tiny, and pgc's
+    eps would make ours all but 0 where its own still reach 1 (atol covers what the eps moves)."""
+    shifted = ours - ours.min(axis=(-2, -1), keepdims=True)
+    top = shifted.max(axis=(-2, -1), keepdims=True)
+    np.testing.assert_allclose(shifted / np.where(top > 0, top, 1.0), theirs, atol=atol)
+
+
 @pytest.mark.parametrize("method", PGC_METHODS)
 @pytest.mark.parametrize("at", ["default", "earlier"])
 @pytest.mark.parametrize(("name", "earlier"), CASES)
