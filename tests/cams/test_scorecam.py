@@ -15,7 +15,7 @@ from test_hooks import assert_untouched, model_state
 from camcore.cams import compute_maps, map_steps, masking
 from camcore.models import LoadedModel, load_model
 from cams.conftest import photos
-from cams.test_reference_pgc import assert_maps_agree, pgc_maps
+from cams.test_reference_pgc import _target, assert_maps_agree, pgc_copy, pgc_maps
 
 pgc = pytest.importorskip("pytorch_grad_cam", reason="grad-cam is a test-only dependency: requirements-dev.txt")
 
@@ -30,6 +30,25 @@ def test_maps_match_pytorch_grad_cam(zoo, name: str, layer: str, top_k: int) -> 
     ours = compute_maps(model, x, method="scorecam", top_k=top_k, layer=layer)
     maps = ours.maps.numpy()  # pgc: one call per class rank, each running its C masked forwards, 16 at a time
     assert_maps_agree(maps, pgc_maps(model, pgc.ScoreCAM, layer, x, ours.class_indices, maps.shape[-2:]))
+
+
+@pytest.mark.parametrize(("name", "layer"), [("resnet18", "layer2"), ("binary_resnet", "layer1")])
+def test_channel_weights_are_pytorch_grad_cams(zoo, name: str, layer: str) -> None:
+    """The weights themselves: on random weights the masked logits barely differ, so every weight is near 1 / C
+    and the maps alone would pass even with uniform weights (checked: softmax(0 * scores) keeps r > 0.99)."""
+    model = zoo(name)
+    x = photos(model, 64)[:1, :, :, :64]
+    steps = map_steps(model, x, method="scorecam", top_k=2, layer=layer)
+    module = pgc_copy(model)
+    extractor = pgc.ScoreCAM(model=module, target_layers=[module.get_submodule(layer)])
+    try:
+        for k in range(2):
+            targets = [_target(model, int(c)) for c in steps.class_indices[:, k]]
+            theirs = extractor.get_cam_weights(x, None, targets, steps.activations.numpy(), None)
+            torch.testing.assert_close(steps.channel_weights[:, k, :, 0, 0], torch.from_numpy(theirs),
+                                       rtol=1e-5, atol=0)
+    finally:
+        extractor.activations_and_grads.release()
 
 
 def test_progress_reports_every_batch_up_to_the_total(resnet18: LoadedModel,
@@ -79,7 +98,7 @@ def test_the_shared_model_keeps_no_hook_grad_or_flag(resnet18_weights: Path) -> 
 def test_weights_are_the_softmax_of_masked_logits_by_hand(resnet18: LoadedModel) -> None:
     """pgc's formula in plain torch, every channel masked and run (the all-zero ones too, which ours scores with
     one forward of the zero image): upsample, min-max, mask, forward, softmax over channels."""
-    x = photos(resnet18)[:1]
+    x = photos(resnet18)[:1, :, :, :64]  # 64x64: a 2x2 grid at layer4, where some channels are all zero
     steps = map_steps(resnet18, x, method="scorecam", top_k=1, layer="layer4")
     acts, cls = steps.activations[0], int(steps.class_indices[0, 0])
     assert (acts.flatten(1).amax(1) == acts.flatten(1).amin(1)).any(), "no constant channel: shortcut not exercised"
