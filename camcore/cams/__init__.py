@@ -6,6 +6,7 @@ from camcore.cams.base import (
                                MapBatch,
                                MapSteps,
                                check_applicable,
+                               class_probabilities,
                                compute_maps,
                                exact_method,
                                get_method,
@@ -13,5 +14,5 @@ from camcore.cams.base import (
                                weighted_sum,
 )
 
-__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "compute_maps", "exact_method", "get_method",
-           "layer_activations", "map_steps", "stage_layers", "weighted_sum"]
+__all__ = ["METHODS", "MapBatch", "MapSteps", "check_applicable", "class_probabilities", "compute_maps",
+           "exact_method", "get_method", "layer_activations", "map_steps", "stage_layers", "weighted_sum"]
