@@ -142,7 +142,7 @@ def _load(root: Path, record: data.PetRecord) -> tuple[Image.Image, np.ndarray, 
 
 
 def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanation, size_px: int | None,
-                  steps: int | None) -> dict[str, float]:
+                  steps: int | None) -> dict[str, Any]:
     """The FAITHFULNESS_NAMES fields of one photo's top-1 map and its baseline maps; none when steps is None."""
     if steps is None:
         return {}
@@ -156,7 +156,7 @@ def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanati
 
 def _result(record: data.PetRecord, mask: np.ndarray, head_box: metrics.Box | None, explanation: Explanation,
             random_explanation: Explanation, model: LoadedModel, threshold_frac: float,
-            faithful: dict[str, float]) -> ImageResult:
+            faithful: dict[str, Any]) -> ImageResult:
     top = explanation.predictions[0]
     gauss = metrics.centred_gaussian(*mask.shape)
     scores: dict[str, Any] = {prefix + score: value

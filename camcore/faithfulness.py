@@ -111,7 +111,7 @@ def map_faithfulness(model: LoadedModel, x: Tensor, maps: Sequence[np.ndarray], 
     x = x.float()
     substrate = gaussian_blur(x, [BLUR_KERNEL_PX] * 2, [BLUR_SIGMA_PX] * 2) if fill == "blur" else torch.zeros_like(x)
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    full = [heatmap.upsample(np.asarray(grid, dtype=np.float32), tuple(x.shape[-2:])) for grid in maps]
+    full = [heatmap.upsample(np.asarray(grid, dtype=np.float32), (x.shape[-2], x.shape[-1])) for grid in maps]
     copies = torch.cat([_copies(x, substrate, grid, fractions, seed) for grid in full])
     probabilities = np.concatenate([class_probabilities(model, chunk)[:, class_index].cpu().numpy()
                                     for chunk in copies.split(batch_size)]).astype(np.float64)
