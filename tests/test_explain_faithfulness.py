@@ -26,7 +26,7 @@ def test_toggle_computes_the_curves_of_the_three_maps(random_resnet: None, pets:
     at = pick_samples(explain_page(), GOOD)
     assert not at.exception and not calls
     assert any(expander.label.startswith("Faithfulness") for expander in at.expander)
-    at.toggle(key="explain.faithfulness.0").set_value(True).run()
+    at.toggle(key="explain.0.faithfulness").set_value(True).run()
     assert not at.exception and not at.error and len(calls) == 1
     [figure] = [f for f in figures(at) if f["data"][0]["type"] == "scatter"]
     photo = load_image(pets / GOOD)

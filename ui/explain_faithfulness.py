@@ -23,18 +23,27 @@ HOW_TO_READ = ("Pixels are removed (replaced by a blurred copy of the photo) or 
 
 def faithfulness_ui(name: str, data: bytes, settings: Settings, result: Explanation, index: int, *,
                     layer: str | None) -> None:
-    """An expander with a toggle; the figure and the table only once the toggle is on (cached per photo)."""
+    """The Explain page's expander for one photo's top-1 map (cached per photo and settings)."""
+    expander_ui(data, name, settings.spec, settings.weights_path, settings.device, result, key=EXPLAIN.key(str(index)),
+                layer=layer, top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px)
+
+
+def expander_ui(data: bytes, name: str, spec: str, weights_path: str | None, device: str, result: Explanation, *,
+                key: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                classes: tuple[int, ...] | None = None) -> None:
+    """An expander with a toggle; the figure and the table only once it is on. `result` is the explanation
+    these settings give (resources.explanation), whose first class is scored."""
     with st.expander("Faithfulness: does the model follow the map?"):
         st.caption(HOW_TO_READ)
         if not st.toggle(f"Compute for '{result.predictions[0].class_name}' (about 130 forward passes)",
-                         key=EXPLAIN.key(f"faithfulness.{index}")):
+                         key=f"{key}.faithfulness"):
             return
         with st.spinner("Deleting and inserting pixels…"):
-            report = resources.faithfulness(data, name, settings.spec, settings.weights_path, settings.device,
-                                            method=result.method, layer=layer, top_k=settings.top_k,
-                                            size_px=settings.size_px, min_side_px=settings.min_side_px)
+            report = resources.faithfulness(data, name, spec, weights_path, device, method=result.method,
+                                            layer=layer, top_k=top_k, size_px=size_px, min_side_px=min_side_px,
+                                            classes=classes)
         st.plotly_chart(faithfulness_figures.curves_figure(report, method_label=method_label(result.method)),
-                        key=EXPLAIN.key(f"faithfulness_chart.{index}"))
+                        key=f"{key}.faithfulness_chart")
         maps = {method_label(result.method): report.method, "Random map": report.random_map,
                 "Centred Gaussian": report.gaussian_map}
         st.table({"map": list(maps),

@@ -95,11 +95,12 @@ def _explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def faithfulness(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
-                 layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None) -> FaithfulnessReport:
-    """The top-1 map's deletion / insertion curves and confidence change beside both baseline maps (about 130
-    forward passes, so computed once per photo and settings, on request)."""
+                 layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                 classes: tuple[int, ...] | None = None) -> FaithfulnessReport:
+    """The first explained class's deletion / insertion curves and confidence change beside both baseline maps
+    (about 130 forward passes, so computed once per photo and settings, on request)."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px)
+                         size_px=size_px, min_side_px=min_side_px, classes=classes)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return explanation_faithfulness(photo, shared_model(spec, weights_path, device), result, size_px=size_px)
 
