@@ -58,7 +58,8 @@ class MapFaithfulness:
 
     @property
     def drop(self) -> float:
-        return max(0.0, self.probability - self.masked_probability) / self.probability
+        lost = max(0.0, self.probability - self.masked_probability)
+        return lost / self.probability if self.probability > 0 else 0.0
 
     @property
     def increase(self) -> bool:
@@ -143,14 +144,3 @@ def _scores(probabilities: np.ndarray, fractions: np.ndarray) -> MapFaithfulness
 
 def _curve(fractions: np.ndarray, probabilities: np.ndarray) -> FaithfulnessCurve:
     return FaithfulnessCurve(fractions, probabilities, float(np.trapezoid(probabilities, fractions)))
-
-
-def average_drop(scores: Sequence[MapFaithfulness]) -> float:
-    """Grad-CAM++'s average drop %: mean over photos of max(0, Y - O) / Y, times 100 (lower is better)."""
-    return 100.0 * float(np.mean([score.drop for score in scores]))
-
-
-def increase_rate(scores: Sequence[MapFaithfulness]) -> float:
-    """Grad-CAM++'s increase in confidence %: the share of photos whose masked copy scores higher (higher is
-    better)."""
-    return 100.0 * float(np.mean([score.increase for score in scores]))
