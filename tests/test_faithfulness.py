@@ -96,15 +96,15 @@ def test_deleted_pixels_become_the_blurred_photo() -> None:
     assert scores.deletion.probabilities[0] == pytest.approx(float(x[0, :4, :4].mean()), abs=1e-6)
 
 
-def test_perturbed_copies_share_a_few_batches() -> None:
-    """2 maps x (5 deleted + 5 inserted + 1 multiplied) = 22 copies: 3 passes of at most 8, or 1 of 64."""
+def test_each_maps_perturbed_copies_share_a_batch() -> None:
+    """Per map 5 deleted + 5 inserted + 1 multiplied = 11 copies: 2 passes of at most 8 each, or 1 of 64."""
     model = _toy()
     maps = [_quadrant_map(ON), _quadrant_map(AWAY)]
     map_faithfulness(model, torch.ones(3, 8, 8), maps, 1, steps=4, batch_size=8)
-    assert model.module.batches == [8, 8, 6]
+    assert model.module.batches == [8, 3, 8, 3]
     model.module.batches.clear()
     map_faithfulness(model, torch.ones(3, 8, 8), maps, 1, steps=4)
-    assert model.module.batches == [22]
+    assert model.module.batches == [11, 11]
 
 
 def test_bad_options_are_refused() -> None:
