@@ -25,12 +25,22 @@ from camcore import data, heatmap
 from camcore.cli_args import add_model_options, fraction, positive_int
 from camcore.device import choose_device, describe
 from camcore.errors import CamcoreError
-from camcore.evaluate import SCORE_NAMES, SCORES, THRESHOLD_SCORES, ImageResult, predict_records, summarise
+from camcore.evaluate import (
+                              FAITHFULNESS_NAMES,
+                              SCORE_NAMES,
+                              SCORES,
+                              THRESHOLD_SCORES,
+                              ImageResult,
+                              predict_records,
+                              summarise,
+)
 from camcore.files import write_atomic
 from camcore.models import load_model
 from camcore.sanity import with_randomisation_spearman
 
 ALL_SPLITS = "all"
+FAITHFULNESS_STEPS = 10
+"""--faithfulness's default: 10% of the pixels per step, half the passes of the engine's 5% steps."""
 
 
 def add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -50,6 +60,10 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
+    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=FAITHFULNESS_STEPS, metavar="STEPS",
+                        help="also deletion / insertion AUC and the drop / increase in confidence of the map, a "
+                             "random map and the Gaussian (curves of STEPS steps, default %(const)s; about "
+                             "3 x (2 x STEPS + 3) extra forward passes per photo)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json",
                         help="results file (written atomically)")
     parser.set_defaults(run=run_evaluate)
@@ -104,6 +118,7 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[
         with tqdm(total=len(shard), unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
             results = predict_records(root, shard, model, method=args.method, threshold_frac=args.threshold,
                                       batch_size=args.batch_size, size_px=args.size_px,
+                                      faithfulness_steps=args.faithfulness,
                                       progress=lambda done, _: bar.update(done - bar.n))
         results = with_randomisation_spearman(root, shard, results, model, method=args.method, size_px=args.size_px)
         return results, None
@@ -145,12 +160,15 @@ def _merge(results: list[ImageResult], world_size: int) -> list[ImageResult]:
 def _report(args: argparse.Namespace, results: list[ImageResult], elapsed_s: float, where: str) -> None:
     summary = summarise(results)
     payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": args.threshold,
-               "size_px": args.size_px, "summary": summary, "results": [_as_json(result) for result in results]}
+               "size_px": args.size_px, "faithfulness_steps": args.faithfulness, "summary": summary,
+               "results": [_as_json(result) for result in results]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out, json.dumps(payload, indent=1).encode())
     print(format_summary(summary, threshold_frac=args.threshold))
     print(f"Sanity check: mean Spearman of the map with the map after randomising all but the stem "
           f"{_number(summary['randomised_spearman'])} (near 1: the map ignores what the model learnt)")
+    if args.faithfulness is not None:
+        print(format_faithfulness(summary))
     print(f"{len(results)} images scored in {elapsed_s:.1f} s on {where}; wrote {args.out}")
 
 
@@ -179,3 +197,26 @@ def _row(label: str, means: dict[str, Any]) -> str:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def format_faithfulness(summary: dict[str, Any]) -> str:
+    """The faithfulness means as a text table like format_summary's: model / gaussian / random map per score;
+    the drop in confidence as Grad-CAM++'s average drop % and the increase as a % of photos."""
+    head = f"{'':<28}{'n':>5}" + "".join(f"  {name:^20}" for name in FAITHFULNESS_NAMES.values())
+    sub = f"{'':<33}" + "".join(f"  {'model':>6}{'gauss':>7}{'rndmap':>7}" for _ in FAITHFULNESS_NAMES)
+    rows = [_faithfulness_row("all", summary)]
+    rows += [_faithfulness_row(breed, means) for breed, means in summary["per_breed"].items()]
+    return "\n".join([head, sub, *rows])
+
+
+def _faithfulness_row(label: str, means: dict[str, Any]) -> str:
+    cells = ""
+    for key in FAITHFULNESS_NAMES:
+        text = _number if key.endswith("_auc") else _percent
+        model, gauss, random_map = (text(means[key][name]) for name in ("model", "gaussian", "random_map"))
+        cells += f"  {model:>6}{gauss:>7}{random_map:>7}"
+    return f"{label[:28]:<28}{means['count']:>5}{cells}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"

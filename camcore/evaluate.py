@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from camcore import data, heatmap, metrics
+from camcore import data, faithfulness, heatmap, metrics
 from camcore.cams import check_applicable
 from camcore.explain import Explanation, explain
 from camcore.images import load_image
@@ -39,6 +39,13 @@ SCORES = tuple(SCORE_NAMES)
 """The per-image scores, each stored for the model's map and as gauss_* and random_* for the baselines."""
 BASELINES = {"model": "", "gaussian": "gauss_", "random": "random_"}
 """summarise()'s name of each map -> its prefix in ImageResult's field names."""
+FAITHFULNESS_NAMES = {"deletion_auc": "Deletion AUC", "insertion_auc": "Insertion AUC",
+                      "confidence_drop": "Drop in conf.", "confidence_increase": "Increase in conf."}
+"""The faithfulness scores (camcore.faithfulness), NaN unless predict_records was asked for them: the curves' areas,
+max(0, Y - O) / Y (its mean x 100 is the average drop %) and 1.0 / 0.0 whether O > Y."""
+FAITHFULNESS_BASELINES = {"model": "", "gaussian": "gauss_", "random_map": "random_map_"}
+"""The maps faithfulness compares, all explaining the model's own top-1 class: its map, the centred Gaussian and
+a seeded random map (not the random-weights model of BASELINES, whose class differs)."""
 
 Progress = Callable[[int, int], None]
 
@@ -82,17 +89,30 @@ class ImageResult:
     """Spearman of the map with the same class's map once all but the stem is re-initialised (camcore.sanity)."""
     top_map: np.ndarray | None = field(default=None, compare=False, repr=False)
     """(h, w) the top-1 class's map at the layer's resolution, for overlays on thumbnails; not in JSON."""
+    deletion_auc: float = math.nan
+    insertion_auc: float = math.nan
+    confidence_drop: float = math.nan
+    confidence_increase: float = math.nan
+    gauss_deletion_auc: float = math.nan
+    gauss_insertion_auc: float = math.nan
+    gauss_confidence_drop: float = math.nan
+    gauss_confidence_increase: float = math.nan
+    random_map_deletion_auc: float = math.nan
+    random_map_insertion_auc: float = math.nan
+    random_map_confidence_drop: float = math.nan
+    random_map_confidence_increase: float = math.nan
 
 
 def predict_records(root: Path, records: Sequence[data.PetRecord], model: LoadedModel, *, method: str = "cam",
                     threshold_frac: float = heatmap.DEFAULT_THRESHOLD, batch_size: int = 16,
                     random_model: LoadedModel | None = None, size_px: int | None = None,
-                    progress: Progress | None = None) -> list[ImageResult]:
+                    faithfulness_steps: int | None = None, progress: Progress | None = None) -> list[ImageResult]:
     """Explains each record's photo (top-1 class) and scores the map against its pet mask, in record order.
 
     batch_size photos at a time: one batch on the device, and only that many full-size photos in memory.
     random_model defaults to models.randomised(model); the random baseline maps that model's own top class.
-    progress(done, total) is called after each batch.
+    faithfulness_steps: also the FAITHFULNESS_NAMES scores, curves of that many steps (about 3 x (2 x steps + 3)
+    forward passes per photo: off by default). progress(done, total) is called after each batch.
     """
     check_applicable(model, method)
     if batch_size < 1:
@@ -108,8 +128,11 @@ def predict_records(root: Path, records: Sequence[data.PetRecord], model: Loaded
                 loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
             explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
             baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px)
-            results.extend(_result(record, mask, head, mine, theirs, model, threshold_frac)
-                           for record, mask, head, mine, theirs in zip(group, masks, head_boxes, explained, baseline))
+            faithful = [_faithfulness(photo, model, mine, size_px, faithfulness_steps)
+                        for photo, mine in zip(photos, explained)]
+            results.extend(_result(record, mask, head, mine, theirs, model, threshold_frac, scores)
+                           for record, mask, head, mine, theirs, scores
+                           in zip(group, masks, head_boxes, explained, baseline, faithful))
             if progress is not None:
                 progress(len(results), len(records))
     return results
@@ -120,8 +143,22 @@ def _load(root: Path, record: data.PetRecord) -> tuple[Image.Image, np.ndarray, 
     return load_image(data.image_path(root, record)), data.pet_mask(root, record), data.head_box(root, record)
 
 
+def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanation, size_px: int | None,
+                  steps: int | None) -> dict[str, Any]:
+    """The FAITHFULNESS_NAMES fields of one photo's top-1 map and its baseline maps; none when steps is None."""
+    if steps is None:
+        return {}
+    report = faithfulness.explanation_faithfulness(photo, model, explanation, size_px=size_px, steps=steps)
+    return {prefix + name: value
+            for prefix, scores in (("", report.method), ("gauss_", report.gaussian_map),
+                                   ("random_map_", report.random_map))
+            for name, value in zip(FAITHFULNESS_NAMES, (scores.deletion.auc, scores.insertion.auc, scores.drop,
+                                                        float(scores.increase)))}
+
+
 def _result(record: data.PetRecord, mask: np.ndarray, head_box: metrics.Box | None, explanation: Explanation,
-            random_explanation: Explanation, model: LoadedModel, threshold_frac: float) -> ImageResult:
+            random_explanation: Explanation, model: LoadedModel, threshold_frac: float,
+            faithful: dict[str, Any]) -> ImageResult:
     top = explanation.predictions[0]
     gauss = metrics.centred_gaussian(*mask.shape)
     scores: dict[str, Any] = {prefix + score: value
@@ -131,7 +168,7 @@ def _result(record: data.PetRecord, mask: np.ndarray, head_box: metrics.Box | No
     return ImageResult(name=record.name, split=record.split, breed=record.breed, species=record.species,
                        label=record.label, predicted_index=top.class_index, predicted_name=top.class_name,
                        probability=top.probability, correct=_correct(model, record, top.class_index),
-                       top_map=explanation.maps[0], **scores)
+                       top_map=explanation.maps[0], **scores, **faithful)
 
 
 def _scores(full_map: np.ndarray, mask: np.ndarray, head_box: metrics.Box | None,
@@ -192,8 +229,9 @@ def _breed_key(name: str) -> str:
 
 
 def summarise(results: Iterable[ImageResult]) -> dict[str, Any]:
-    """Means overall and per breed (sorted by name): {"count", "accuracy", each of SCORES, "per_breed": {breed:
-    the same without per_breed}}, each score as {"model", "gaussian", "random"}; a bool's mean is its rate.
+    """Means overall and per breed (sorted by name): {"count", "accuracy", each of SCORES and FAITHFULNESS_NAMES,
+    "per_breed": {breed: the same without per_breed}}, each score as {"model", "gaussian", "random"} (faithfulness:
+    "random_map" for "random"); a bool's mean is its rate.
 
     Means skip NaN (an empty mask, a photo without a head box); a mean over nothing, and the accuracy where no
     prediction could be judged, is None.
@@ -208,9 +246,10 @@ def summarise(results: Iterable[ImageResult]) -> dict[str, Any]:
 def _means(results: list[ImageResult]) -> dict[str, Any]:
     judged = [result.correct for result in results if result.correct is not None]
     summary: dict[str, Any] = {"count": len(results), "accuracy": _mean(judged)}
-    for score in SCORES:
-        summary[score] = {name: _mean([getattr(result, prefix + score) for result in results])
-                          for name, prefix in BASELINES.items()}
+    for scores, baselines in ((SCORES, BASELINES), (FAITHFULNESS_NAMES, FAITHFULNESS_BASELINES)):
+        for score in scores:
+            summary[score] = {name: _mean([getattr(result, prefix + score) for result in results])
+                              for name, prefix in baselines.items()}
     summary["randomised_spearman"] = _mean([result.randomised_spearman for result in results])
     return summary
 

@@ -8,7 +8,16 @@ from camcore.data import PetRecord
 from camcore.errors import DataNotFound
 from camcore.evaluate import ImageResult, true_class_index
 from camcore.images import load_image
-from ui import dataset_figures, dataset_inputs, dataset_jobs, dataset_view, explain_figures, inputs, resources
+from ui import (
+    dataset_figures,
+    dataset_inputs,
+    dataset_jobs,
+    dataset_view,
+    explain_faithfulness,
+    explain_figures,
+    inputs,
+    resources,
+)
 from ui.reporting import reported
 from ui.state import DATASET
 
@@ -110,3 +119,6 @@ with reported(f"Showing {chosen}"):
                             title=f"{inputs.method_label(method)} · {explanation.layer}"), key=DATASET.key("cam"))
             st.caption(f"True: {record.breed} ({record.species}). The class slider switches between the classes shown.")
             dataset_view.scores_ui(result)
+            explain_faithfulness.expander_ui(path.read_bytes(), path.name, spec, weights_path, device, explanation,
+                                             key=DATASET.key("detail_view"), layer=None, top_k=5, size_px=None,
+                                             min_side_px=None, classes=(true_index,) if map_true else None)

@@ -77,6 +77,22 @@ def test_split_and_limit_choose_the_records(tiny_pets, resnet18_weights, tmp_pat
     assert [r["name"] for r in json.loads(out.read_text())["results"]] == [every[i] for i in (0, 3, 6, 9)]
 
 
+def test_faithfulness_option_scores_and_prints_the_three_maps(tiny_pets, resnet18_weights, tmp_path, capsys) -> None:
+    out = tmp_path / "faithful.json"
+    assert main(_args(tiny_pets, resnet18_weights, out, "--limit", "2", "--faithfulness", "2")) == 0
+    written = json.loads(out.read_text())
+    assert written["faithfulness_steps"] == 2
+    summary = written["summary"]
+    for score in ("deletion_auc", "insertion_auc", "confidence_drop", "confidence_increase"):
+        assert set(summary[score]) == {"model", "gaussian", "random_map"}
+        values = [r[prefix + score] for r in written["results"] for prefix in ("", "gauss_", "random_map_")]
+        assert all(0 <= value <= 1 for value in values)
+    row = next(line for line in capsys.readouterr().out.splitlines()[::-1] if line.startswith("all"))
+    assert row.split()[2:5] == [f"{summary['deletion_auc'][name]:.2f}" for name in ("model", "gaussian", "random_map")]
+    assert row.split()[-6:-3] == [f"{100 * summary['confidence_drop'][name]:.1f}"
+                                  for name in ("model", "gaussian", "random_map")]
+
+
 def test_missing_data_is_one_line_and_exit_2(resnet18_weights, tmp_path, capsys) -> None:
     out = tmp_path / "eval.json"
     assert main(_args(tmp_path / "nowhere", resnet18_weights, out)) == 2

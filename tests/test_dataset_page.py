@@ -3,6 +3,7 @@ head box, predictions with their scores beside both baselines, and a missing dat
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from camcore import data, jobs, predict_job
+from camcore import data, faithfulness, jobs, predict_job
 from camcore.cli import main
 from camcore.data import DATA_ENV, PetRecord, pet_index
 from camcore.evaluate import ImageResult, imagenet_species, predict_records, summarise
@@ -413,3 +414,16 @@ def test_detail_view_maps_the_true_class_on_request(pets: Path, monkeypatch: pyt
     assert not at.exception and not at.error
     (label,) = [step["label"] for step in figure(at, "dataset.cam")["layout"]["sliders"][3]["steps"]]
     assert "dog" in label
+
+
+def test_detail_view_computes_the_faithfulness_curves_on_request(pets: Path, random_resnet: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap = functools.partial(faithfulness.explanation_faithfulness, steps=2)  # the wiring is under test here
+    monkeypatch.setattr(resources, "explanation_faithfulness", cheap)
+    at = predicting(dataset_page())
+    at.selectbox(key="dataset.detail").set_value("beagle_6").run()
+    assert not [chart for chart in at.get("plotly_chart") if chart.proto.id.endswith("faithfulness_chart")]
+    at.toggle(key="dataset.detail_view.faithfulness").set_value(True).run()
+    assert not at.exception and not at.error
+    curves = figure(at, "dataset.detail_view.faithfulness_chart")
+    assert [trace["name"].split(":")[0] for trace in curves["data"]] == ["CAM", "Random map", "Centred Gaussian"] * 2

@@ -10,7 +10,7 @@ import streamlit as st
 
 from camcore import display, exports, heatmap
 from camcore.explain import Explanation
-from ui import explain_figures, explain_inputs, explain_sanity, resources
+from ui import explain_faithfulness, explain_figures, explain_inputs, explain_sanity, resources
 from ui.inputs import method_label
 from ui.state import EXPLAIN
 
@@ -53,6 +53,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     with st.expander("Signed map (evidence for / against)"):
         st.caption("Before the ReLU: red areas push the class's score up, blue areas push it down.")
         st.plotly_chart(_figures(name, data, settings, result)[1], key=EXPLAIN.key(f"signed.{index}"))
+    explain_faithfulness.faithfulness_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
     _downloads(name, data, settings, result, index)
     explain_sanity.show_sanity(name, data, index, settings)
 

@@ -1,5 +1,5 @@
 """The app's only caches: one shared model per (spec, weights, device), explanations and their figures and
-overlay PNGs, sanity checks, the sample list,
+overlay PNGs, faithfulness reports, sanity checks, the sample list,
 the data set's index, the Dataset page's per-image results as read from their store on disk, and uploaded weights.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
@@ -19,6 +19,7 @@ from camcore.batching import explain_batched
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
 from camcore.explain import Explanation, explain
+from camcore.faithfulness import FaithfulnessReport, explanation_faithfulness
 from camcore.files import modified_ns
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model, randomised
@@ -128,6 +129,18 @@ def _explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path:
     layers = display.slider_layers(result)
     return (explain_figures.explanation_figure(photo, layers, title=title),
             explain_figures.signed_figure(photo, layers))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def faithfulness(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+                 layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                 classes: tuple[int, ...] | None = None) -> FaithfulnessReport:
+    """The first explained class's deletion / insertion curves and confidence change beside both baseline maps
+    (about 130 forward passes, so computed once per photo and settings, on request)."""
+    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
+                         size_px=size_px, min_side_px=min_side_px, classes=classes)
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    return explanation_faithfulness(photo, shared_model(spec, weights_path, device), result, size_px=size_px)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

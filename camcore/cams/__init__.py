@@ -17,6 +17,7 @@ from camcore.cams.base import (
                                MapBatch,
                                MapSteps,
                                check_applicable,
+                               class_probabilities,
                                compute_maps,
                                exact_method,
                                get_method,
@@ -25,5 +26,5 @@ from camcore.cams.base import (
 )
 from camcore.cams.masking import Progress
 
-__all__ = ["METHODS", "MapBatch", "MapSteps", "Progress", "check_applicable", "compute_maps", "exact_method",
-           "get_method", "layer_activations", "map_steps", "stage_layers", "weighted_sum"]
+__all__ = ["METHODS", "MapBatch", "MapSteps", "Progress", "check_applicable", "class_probabilities", "compute_maps",
+           "exact_method", "get_method", "layer_activations", "map_steps", "stage_layers", "weighted_sum"]

@@ -144,6 +144,22 @@ def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int 
     return _cam_steps(model, x, spec, top_k, class_indices)
 
 
+def class_probabilities(model: LoadedModel, x: Tensor) -> Tensor:
+    """(N, 3, H, W) preprocessed batch -> (N, classes) float32 probabilities, the same numbers compute_maps
+    reports (the GAP+Linear head in float32 where there is one), with no map: for metrics that only read scores."""
+    x = x.to(model.device, memory_format=memory_format(model.device))
+    with eval_mode(model.module), torch.inference_mode():
+        if model.cam is not None:
+            with autocast(model.device):
+                features = model.cam.features(x)
+            logits = _head_logits(model, features)[0]
+        else:
+            with autocast(model.device):
+                out = model.module(x)
+            logits = _virtual_logits(out, model.binary)
+        return _probabilities(logits, model.binary)
+
+
 def _checked_indices(class_indices: Tensor | None, batch_size: int, num_classes: int,
                      top_k: int) -> Tensor | None:
     """(N, K) class indices checked on the CPU before any device work: on CUDA an index out of range is a
