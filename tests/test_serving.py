@@ -95,7 +95,7 @@ def typed_into(box: str, typed: str, monkeypatch: pytest.MonkeyPatch, started: l
     if box == "dataset":
         return page("2_Dataset.py", **{"dataset.root": typed})
     monkeypatch.setattr("camcore.train.launch.start_run",
-                        lambda *args: started.append(args) or SimpleNamespace(name="x"))
+                        lambda *args, **options: started.append(args) or SimpleNamespace(name="x"))
     at = page("3_Training.py", **{"training.data_root": typed})
     return at.button[[b.label for b in at.button].index("Start training")].click().run()
 
