@@ -53,8 +53,9 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     with st.expander("Signed map (evidence for / against)"):
         st.caption("Before the ReLU: red areas push the class's score up, blue areas push it down.")
         st.plotly_chart(_figures(name, data, settings, result)[1], key=EXPLAIN.key(f"signed.{index}"))
-    explain_faithfulness.faithfulness_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
     _downloads(name, data, settings, result, index)
+    # Trust the map: does the model use what the map shows, and does the map depend on what the model learnt?
+    explain_faithfulness.faithfulness_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
     explain_sanity.show_sanity(name, data, index, settings)
 
 
