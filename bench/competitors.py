@@ -90,8 +90,8 @@ def pgc_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStac
     """pytorch-grad-cam: one call per class (its way; each is a forward and a full backward, or for Score-CAM
     a forward and C masked forwards per image, 16 at a time), maps upsampled to the input size with cv2;
     None when it has no such method. Float32 even on CUDA: it turns the activations into numpy (no bf16).
-    Its FinerCAM wraps a GradCAM (`base_cam`, which holds the hooks) and keeps no outputs, so each call's first
-    forward output is caught by a hook to rank the classes, as `cam.outputs` serves the others."""
+    Its FinerCAM wraps a GradCAM (`base_cam`, which holds the hooks) and keeps no `outputs`, so for every method
+    a hook keeps each call's first forward output (the unmasked one) to rank the classes past the top one."""
     import pytorch_grad_cam
 
     name = library_class(case.method, "pytorch-grad-cam")
