@@ -1,4 +1,4 @@
-"""Images per second of CAM and Grad-CAM beside a plain forward pass, torchcam and pytorch-grad-cam.
+"""Images per second of every registered map method beside a plain forward pass, torchcam and pytorch-grad-cam.
 
 Prints markdown tables (columns in bench/README.md). Random weights, so nothing is downloaded: speed does not
 depend on the weights' values. Machines are noisy, so each row's variants run interleaved in rounds and the
@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a file: import from the repo root, not f
 import torch
 import torchvision
 
-from bench.cases import CASES, Case
+from bench.cases import Case, bench_cases
 from bench.competitors import pgc_variant, torchcam_variant
 from bench.rows import PathRow, PhoneRow, Row
 from bench.tables import path_table, phone_table, speed_table
@@ -74,24 +74,24 @@ def installed(module: str) -> bool:
 
 
 def row_variants(model: LoadedModel, x: torch.Tensor, stack: ExitStack, cases: Sequence[Case]) -> list[Timed]:
-    """The plain forward, then per case ours, torchcam and pytorch-grad-cam (which has no CAM), when installed."""
+    """The plain forward, then per case ours, torchcam and pytorch-grad-cam, when installed and having the method
+    (bench.competitors.CLASSES)."""
     variants = [plain_forward(model, x)]
     for case in cases:
         variants.append(ours(model, x, case))
-        if installed("torchcam"):
-            variants.append(torchcam_variant(model, x, case, stack))
-        if case.method != "cam" and installed("pytorch_grad_cam"):
-            variants.append(pgc_variant(model, x, case, stack))
+        for adapter, module in ((torchcam_variant, "torchcam"), (pgc_variant, "pytorch_grad_cam")):
+            timed = adapter(model, x, case, stack) if installed(module) else None
+            variants += [timed] if timed is not None else []
     return variants
 
 
 def bench_row(model: LoadedModel, size_px: int, batch: int, settings: Settings,
-              cases: Sequence[Case] = CASES) -> list[Row]:
+              cases: Sequence[Case] | None = None) -> list[Row]:
     """All variants of one (model, size, batch) on one random, already preprocessed batch."""
     device = model.device
     x = torch.randn(batch, 3, size_px, size_px).to(device, memory_format=memory_format(device))
     with ExitStack() as stack:
-        variants = row_variants(model, x, stack, cases)
+        variants = row_variants(model, x, stack, bench_cases() if cases is None else cases)
         rounds = measure(variants, device, settings)
     forward_s = statistics.median(variants[0].times_s)
     return [_row(model, size_px, batch, timed, forward_s, rounds) for timed in variants]
@@ -160,7 +160,8 @@ def bench_device(device: torch.device, args: argparse.Namespace, folder: Path) -
     settings = Settings(args.rounds, min(3, args.rounds), args.budget_s, args.call_limit_s)
     models = random_models(args.models.split(","), device, folder).values()
     sizes, batches = [int(s) for s in args.sizes.split(",")], [int(b) for b in args.batches.split(",")]
-    cases = [case for case in CASES if not args.cases or any(part in case.label for part in args.cases.split(","))]
+    parts = args.cases.split(",") if args.cases else [""]
+    cases = [case for case in bench_cases() if any(part in case.label for part in parts)]
     speed = [row for model in models for size_px in sizes
              for batch in dict.fromkeys(batch_for(device, b, size_px) for b in batches)
              for row in bench_row(model, size_px, batch, settings, cases)]

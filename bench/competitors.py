@@ -10,8 +10,31 @@ from torch import nn
 
 from bench.cases import Case
 from bench.timing import Timed
+from camcore.cams import get_method
+from camcore.cams.finercam import ALPHA, compared_classes
 from camcore.device import autocast
 from camcore.models import LoadedModel
+
+CLASSES: dict[str, tuple[str | None, str | None]] = {
+    "cam": ("CAM", None),
+    "gradcam": ("GradCAM", "GradCAM"),
+    "gradcam++": ("GradCAMpp", "GradCAMPlusPlus"),
+    "layercam": ("LayerCAM", "LayerCAM"),
+    "scorecam": ("ScoreCAM", "ScoreCAM"),
+    "xgradcam": ("XGradCAM", "XGradCAM"),
+    "hirescam": (None, "HiResCAM"),
+    "finercam": ("FinerCAM", "FinerCAM"),
+    "eigencam": (None, "EigenCAM"),
+}
+"""Method key -> its class in (torchcam.methods, pytorch_grad_cam), the one place a method meets a library;
+None, or a key missing here: that library has no such method and its cells read n/a."""
+LIBRARIES = ("torchcam", "pytorch-grad-cam")
+"""CLASSES' columns."""
+
+
+def library_class(method: str, library: str) -> str | None:
+    """The class of `library` that does `method`, or None."""
+    return CLASSES.get(method, (None, None))[LIBRARIES.index(library)]
 
 
 def competitor_copy(model: LoadedModel) -> nn.Module:
@@ -25,19 +48,20 @@ def _class_ranks(scores: torch.Tensor, top_k: int) -> list[list[int]]:
     return scores.topk(top_k, dim=1).indices.T.tolist()
 
 
-def torchcam_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStack) -> Timed:
-    """torchcam's documented use: a forward, then one extractor call per class rank (a class_idx per image)."""
-    from torchcam.methods import CAM, GradCAM, ScoreCAM
+def torchcam_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStack) -> Timed | None:
+    """torchcam's documented use: a forward, then one extractor call per class rank (a class_idx per image);
+    None when it has no such method."""
+    import torchcam.methods
 
+    name = library_class(case.method, "torchcam")
+    if name is None:
+        return None
     module, layer = competitor_copy(model), case.layer or model.default_layer
-    gradient_free = case.method in ("cam", "scorecam")
+    options = {"target_layer": layer, "input_shape": tuple(x.shape[1:])}  # Score-CAM: 32 masked inputs a forward
     if case.method == "cam":
-        head = {id(m): name for name, m in model.module.named_modules()}[id(model.cam.linear)]
-        extractor = stack.enter_context(CAM(module, target_layer=layer, fc_layer=head))
-    elif case.method == "scorecam":  # its default batch of 32 masked inputs per forward
-        extractor = stack.enter_context(ScoreCAM(module, target_layer=layer, input_shape=tuple(x.shape[1:])))
-    else:
-        extractor = stack.enter_context(GradCAM(module, target_layer=layer))
+        options["fc_layer"] = {id(m): path for path, m in model.module.named_modules()}[id(model.cam.linear)]
+    extractor = stack.enter_context(getattr(torchcam.methods, name)(module, **options))
+    gradient_free = not get_method(case.method).needs_gradients
 
     def run() -> list[torch.Tensor]:
         with torch.inference_mode(gradient_free), autocast(model.device):  # Grad-CAM: grad mode
@@ -50,29 +74,54 @@ def torchcam_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: Exi
     return Timed(case.label, "torchcam", run, extractor.reset_hooks, limited=True)
 
 
-def pgc_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStack) -> Timed:
-    """pytorch-grad-cam: one call per class (its way; each is a forward and a full backward, or for Score-CAM
-    a forward and C masked forwards per image, 16 at a time), maps upsampled to the input size with cv2.
-    Float32 even on CUDA: it turns the activations into numpy, which has no bf16."""
-    from pytorch_grad_cam import GradCAM, ScoreCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+def _pgc_targets(method: str, scores: torch.Tensor, classes: list[int]) -> list[object]:
+    """pytorch-grad-cam's target per image for `classes`: the class's output, or for Finer-CAM its
+    FinerWeightedTarget against the classes scored nearest (what its FinerCAM builds for the top class)."""
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget, FinerWeightedTarget
 
+    if method != "finercam":
+        return [ClassifierOutputTarget(c) for c in classes]
+    chosen = torch.tensor(classes, device=scores.device)[:, None]
+    nearest = compared_classes(scores, chosen)[:, 0].tolist()
+    return [FinerWeightedTarget(c, others, ALPHA) for c, others in zip(classes, nearest, strict=True)]
+
+
+def pgc_variant(model: LoadedModel, x: torch.Tensor, case: Case, stack: ExitStack) -> Timed | None:
+    """pytorch-grad-cam: one call per class (its way; each is a forward and a full backward, or for Score-CAM
+    a forward and C masked forwards per image, 16 at a time), maps upsampled to the input size with cv2;
+    None when it has no such method. Float32 even on CUDA: it turns the activations into numpy (no bf16).
+    Its FinerCAM wraps a GradCAM (`base_cam`, which holds the hooks) and keeps no `outputs`, so for every method
+    a hook keeps each call's first forward output (the unmasked one) to rank the classes past the top one."""
+    import pytorch_grad_cam
+
+    name = library_class(case.method, "pytorch-grad-cam")
+    if name is None:
+        return None
     module = competitor_copy(model)
-    method = ScoreCAM if case.method == "scorecam" else GradCAM
-    cam = method(model=module, target_layers=[module.get_submodule(case.layer or model.default_layer)])
-    stack.callback(cam.activations_and_grads.release)  # not `with`: its __exit__ swallows IndexError
+    layer = module.get_submodule(case.layer or model.default_layer)
+    cam = getattr(pytorch_grad_cam, name)(model=module, target_layers=[layer])
+    base = getattr(cam, "base_cam", cam)
+    stack.callback(base.activations_and_grads.release)  # not `with`: its __exit__ swallows IndexError
+    outputs: list[torch.Tensor] = []
+
+    def keep_first(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        if not outputs:  # Score-CAM's masked forwards come after
+            outputs.append(output.detach())
+    stack.callback(module.register_forward_hook(keep_first).remove)
 
     def top1() -> np.ndarray:
-        return cam(input_tensor=x, targets=None)  # None: each image's top class
+        outputs.clear()
+        return cam(input_tensor=x, targets=None)  # None: each image's top class (EigenCAM: its one map)
 
     def run() -> list[np.ndarray]:
         maps = [top1()]
-        for classes in _class_ranks(cam.outputs.detach(), case.top_k)[1:]:
-            maps.append(cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in classes]))
+        for classes in _class_ranks(outputs[0], case.top_k)[1:]:
+            maps.append(cam(input_tensor=x, targets=_pgc_targets(case.method, outputs[0], classes)))
         return maps
 
     def release() -> None:
-        cam.outputs = None  # it holds the retained graph until the next call
-        cam.activations_and_grads.clear()
+        base.outputs = None  # it holds the retained graph until the next call
+        base.activations_and_grads.clear()
+        outputs.clear()
     return Timed(case.label, "pytorch-grad-cam", run, release,
                  probe=top1 if case.top_k > 1 else None, probe_share=case.top_k, limited=True)

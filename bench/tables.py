@@ -2,7 +2,7 @@
 the phone-photo table."""
 from __future__ import annotations
 
-from bench.cases import CASES, GOAL_VS, Case
+from bench.cases import GOAL_VS, Case, bench_cases
 from bench.rows import PathRow, PhoneRow, Row
 
 SPEED_HEADER = ("| model | px | batch | rounds | method | ours img/s | ours ×fwd | torchcam img/s | torchcam ×fwd "
@@ -46,7 +46,7 @@ def _speed_cells(method: str, group: dict[tuple[str, str], Row]) -> list[str]:
         other = group.get((method, library))
         speedups[library] = _speedup(mine, other)
         cells += [*_cell(other), "" if speedups[library] is None else f"{speedups[library]:.2f}"]
-    case = next(case for case in CASES if case.label == method)
+    case = next(case for case in bench_cases() if case.label == method)
     return [*cells, _goals(case, mine, speedups)]
 
 

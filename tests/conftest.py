@@ -11,6 +11,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from camcore.cams import METHODS
 from camcore.checkpoints import Checkpoint, save_checkpoint
 from camcore.models import LoadedModel, load_model
 from camcore.preprocessing import Preprocessing
@@ -20,6 +21,13 @@ LITE0_WEIGHTS = SHARED_DATA / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
 PETS_ROOT = SHARED_DATA / "oxford-iiit-pet"
 SMALL = Preprocessing(resize_px=96, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 """Tests' input size: small photos keep CPU forwards in milliseconds."""
+
+
+def cheap_layer(method: str, default: str | None = None) -> str | None:
+    """resnet's layer1 (64 channels) for a method that runs a forward per channel (Score-CAM: 512 at layer4),
+    else `default`: the loops over every method check what holds at any layer, at an eighth of the forwards.
+    cams/test_scorecam.py checks Score-CAM itself at layer4."""
+    return "layer1" if METHODS[method].masked_scores else default
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from camcore.explain import explain
 from camcore.images import load_image
 from camcore.models import imagenet_categories
 from camcore.samples import sample_photos
-from tests.conftest import make_photo
+from tests.conftest import cheap_layer, make_photo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,9 @@ def test_every_method_explains_a_photo(method, resnet18_weights, tmp_path) -> No
     photo = tmp_path / "photo.png"
     make_photo(64, 48, seed=2).save(photo)
     out = tmp_path / "out"
-    args = _resnet_args(resnet18_weights, out, "--method", method, "--top-k", "2", "--threshold", "0.5")
+    layer = cheap_layer(method)
+    args = _resnet_args(resnet18_weights, out, "--method", method, "--top-k", "2", "--threshold", "0.5",
+                        *(["--layer", layer] if layer else []))
     assert main(["explain", str(photo), *args]) == 0
     (entry,) = _results(out)
     assert len(entry["predictions"]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_photo
+from conftest import cheap_layer, make_photo
 from PIL import Image
 
 from camcore import heads
@@ -43,7 +43,8 @@ def _assert_well_formed(explanation: Explanation, model: LoadedModel, method: st
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_explains_a_thousand_class_model(resnet18: LoadedModel, method: str) -> None:
     photos = [make_photo(seed=0), make_photo(seed=1)]
-    for explanation, photo in zip(explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX), photos):
+    explanations = explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method))
+    for explanation, photo in zip(explanations, photos):
         _assert_well_formed(explanation, resnet18, method, 3)
         logits = _logit_of(resnet18, photo)
         expected = logits.topk(3).indices.tolist()
@@ -54,7 +55,8 @@ def test_every_method_explains_a_thousand_class_model(resnet18: LoadedModel, met
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_explains_a_one_logit_head(binary_resnet: LoadedModel, photo: Image.Image, method: str) -> None:
-    (explanation,) = explain([photo], binary_resnet, method=method, top_k=5, size_px=SIZE_PX)
+    (explanation,) = explain([photo], binary_resnet, method=method, top_k=5, size_px=SIZE_PX,
+                             layer=cheap_layer(method))
     _assert_well_formed(explanation, binary_resnet, method, 5)
     z = float(_logit_of(binary_resnet, photo)[0])
     by_name = {p.class_name: p for p in explanation.predictions}
@@ -130,9 +132,9 @@ def test_unknown_layer_is_a_value_error(resnet18: LoadedModel, photo: Image.Imag
 def test_given_classes_are_mapped_in_their_order_like_the_top_k(resnet18, method: str) -> None:
     """The map of a class chosen by index (a photo's true class) is the one top-k gives that class."""
     photos = [make_photo(96, 80, seed=4), make_photo(96, 80, seed=5)]
-    top = explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX)
+    top = explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method))
     wanted = [[e.predictions[2].class_index, e.predictions[0].class_index] for e in top]
-    given = explain(photos, resnet18, method=method, size_px=SIZE_PX, classes=wanted)
+    given = explain(photos, resnet18, method=method, size_px=SIZE_PX, classes=wanted, layer=cheap_layer(method))
     for t, g, w in zip(top, given, wanted):
         assert [p.class_index for p in g.predictions] == w
         np.testing.assert_allclose(g.maps, t.maps[[2, 0]], rtol=1e-4, atol=1e-6)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import cheap_layer
 from PIL import Image
 from torch import nn
 
@@ -34,9 +35,7 @@ def assert_untouched(module: nn.Module, state: tuple[list[bool], list[bool]]) ->
 def _layer_for(method: str) -> str | None:
     """An earlier layer for the gradient methods (so a failure in layer4 happens after their hook fired), and
     for Score-CAM one of 64 channels (one forward each)."""
-    if METHODS[method].masked_scores:
-        return "layer1"
-    return "layer3" if METHODS[method].needs_gradients else None
+    return cheap_layer(method, "layer3" if METHODS[method].needs_gradients else None)
 
 
 def _raise(*_args: object, **_kwargs: object) -> None:
@@ -86,10 +85,12 @@ def test_a_training_model_is_explained_in_eval_mode_and_restored(training_model:
     state = model_state(training_model.module)
     assert any(state[0]) and not all(state[0]) and any(state[1]) and not all(state[1])
     with torch.set_grad_enabled(grad_enabled):
-        (explained,) = explain([photo], training_model, method=method, top_k=3, size_px=SIZE_PX)
+        (explained,) = explain([photo], training_model, method=method, top_k=3, size_px=SIZE_PX,
+                               layer=cheap_layer(method))
         assert torch.is_grad_enabled() == grad_enabled
     assert_untouched(training_model.module, state)
-    (reference,) = explain([photo], resnet18, method=method, top_k=3, size_px=SIZE_PX)  # same weights, eval mode
+    (reference,) = explain([photo], resnet18, method=method, top_k=3, size_px=SIZE_PX,  # same weights, eval mode
+                           layer=cheap_layer(method))
     assert [p.class_index for p in explained.predictions] == [p.class_index for p in reference.predictions]
     assert np.allclose(explained.maps, reference.maps, rtol=1e-4, atol=1e-6)
 

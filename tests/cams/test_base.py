@@ -19,6 +19,7 @@ def no_device_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(base, "_cam_steps", forbidden)
     monkeypatch.setattr(base, "_gradient_steps", forbidden)
     monkeypatch.setattr(base, "_activation_steps", forbidden)
+    monkeypatch.setattr(base, "_masked_steps", forbidden)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import cheap_layer
 from test_hooks import assert_untouched, model_state
 
 from camcore.cams import METHODS, compute_maps, layer_activations, map_steps, stage_layers, weighted_sum
@@ -14,7 +15,7 @@ from cams.conftest import photos
 @pytest.mark.parametrize("method", METHODS)
 def test_steps_compose_into_compute_maps(model: LoadedModel, method: str) -> None:
     x = photos(model)
-    layer = None if method == "cam" else "layer3"
+    layer = cheap_layer(method, None if method == "cam" else "layer3")
     steps = map_steps(model, x, method=method, top_k=2, layer=layer)
     batch = compute_maps(model, x, method=method, top_k=2, layer=layer)
     signed = weighted_sum(steps.channel_weights, steps.activations)
