@@ -1,5 +1,6 @@
 """Many sessions explaining at once on one shared model: each on its own (concurrent explain() calls) against
-camcore.batching (their photos explained together), side by side, rounds interleaved.
+camcore.batching's queue (the photos waiting when the model frees up explained together, as it does on a GPU) and
+the same queue one photo a pass, side by side, rounds interleaved. It decides camcore.batching.BATCHED_DEVICES.
 
     .venv/bin/python -m bench.bench_batching [--sessions 16] [--requests 4] [--rounds 3] [--device cpu]
 
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from camcore.batching import explain_batched
+from camcore import batching
 from camcore.explain import explain
 from camcore.models import LoadedModel, load_model
 
@@ -57,12 +58,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     model = load_model(args.model, device=args.device)
-    variants: dict[str, Explainer] = {"each on its own": explain, "batched (camcore.batching)": explain_batched}
+    batching.BATCHED_DEVICES.add(model.device.type)  # the queue on this device too, whatever the app's policy
+    variants: dict[str, tuple[Explainer, int]] = {
+        "each on its own": (explain, 0), "queued, batched": (batching.explain_batched, batching.GPU_BATCH_PHOTOS),
+        "queued, one photo a pass": (batching.explain_batched, 1)}
     walls: dict[str, list[float]] = {name: [] for name in variants}
     latencies: dict[str, list[float]] = {name: [] for name in variants}
     one_round(explain, model, 2, 1, args.method)  # warm-up
     for _ in range(args.rounds):
-        for name, explainer in variants.items():
+        for name, (explainer, batch_photos) in variants.items():
+            batching.GPU_BATCH_PHOTOS = batch_photos  # the most photos a queued pass takes
             wall, times = one_round(explainer, model, args.sessions, args.requests, args.method)
             walls[name].append(wall)
             latencies[name].extend(times)

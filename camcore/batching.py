@@ -5,6 +5,10 @@ for the same cores (each one's intra-op threads oversubscribe them), and on a GP
 that leave the card idle. Here a call queues its photos and waits for the model; whichever caller gets the model
 next explains everything queued by then in one explain() per setting (photos of one input shape share a batch),
 so while one batch runs the next one gathers. No thread of its own: nothing to stop when a model is evicted.
+
+Only on a GPU, where batching is what fills the card (up to GPU_BATCH_PHOTOS photos a pass). On these 2-core CPUs
+each caller explains on its own, at once: one batch of 16 photos takes about twice as long as 16 single passes
+(small caches), and queueing single passes one after another leaves a core idle (`python -m bench.bench_batching`).
 """
 from __future__ import annotations
 
@@ -57,6 +61,11 @@ class _Queue:
         return taken
 
 
+BATCHED_DEVICES = {"cuda"}
+"""Device types whose callers queue and share batches; elsewhere explain_batched is explain."""
+GPU_BATCH_PHOTOS = 32
+"""Most photos in one batched pass on a GPU."""
+
 _QUEUES: weakref.WeakKeyDictionary[LoadedModel, _Queue] = weakref.WeakKeyDictionary()
 _QUEUES_LOCK = threading.Lock()
 
@@ -69,6 +78,8 @@ def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method
     Results equal explain()'s (images are independent in eval mode); elapsed_s is that of the batch that held
     these photos, queueing excluded. Errors reach only the callers whose batch raised them.
     """
+    if model.device.type not in BATCHED_DEVICES:
+        return explain(images, model, method=method, top_k=top_k, layer=layer, size_px=size_px, classes=classes)
     with _QUEUES_LOCK:
         queue = _QUEUES.setdefault(model, _Queue())
     settings = _Settings(method, top_k, layer, size_px, None if classes is None else len(classes[0]))
@@ -91,7 +102,7 @@ def _run(model: LoadedModel, requests: list[_Request]) -> None:
     groups: dict[_Settings, list[_Request]] = {}
     for request in requests:
         groups.setdefault(request.settings, []).append(request)
-    for group in groups.values():
+    for group in (chunk for same in groups.values() for chunk in _chunks(same, GPU_BATCH_PHOTOS)):
         try:
             _explain_group(model, group)
         except Exception as exc:  # noqa: BLE001 - retried alone, so that a bad request fails only its caller
@@ -99,6 +110,19 @@ def _run(model: LoadedModel, requests: list[_Request]) -> None:
                 group[0].result.set_exception(exc)
             else:
                 _run_alone(model, group)
+
+
+def _chunks(requests: list[_Request], most_photos: int) -> list[list[_Request]]:
+    """Consecutive runs of requests holding at most `most_photos` photos (a larger request runs alone)."""
+    chunks: list[list[_Request]] = []
+    photos = 0
+    for request in requests:
+        if not chunks or photos + len(request.images) > most_photos:
+            chunks.append([])
+            photos = 0
+        chunks[-1].append(request)
+        photos += len(request.images)
+    return chunks
 
 
 def _run_alone(model: LoadedModel, group: list[_Request]) -> None:

@@ -17,7 +17,8 @@ from tests.conftest import make_photo
 @pytest.fixture
 def slow_first_call(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Records how many photos each explain() call held; the first call waits until every other caller has
-    queued its request, as a busy model does while requests arrive."""
+    queued its request, as a busy model does while requests arrive. The CPU batches here as a GPU does."""
+    monkeypatch.setattr(batching, "BATCHED_DEVICES", {"cuda", "cpu"})
     calls: list[int] = []
     lock = threading.Lock()
 
@@ -68,3 +69,30 @@ def test_a_bad_request_fails_only_its_caller(resnet18: LoadedModel, slow_first_c
                              for p, c in zip(photos, classes)])
     assert isinstance(results[1], ValueError) and "out of range" in str(results[1])
     assert [results[0][0].predictions[0].class_index, results[2][0].predictions[0].class_index] == [1, 2]
+
+
+def test_a_batch_holds_at_most_the_device_s_share_of_photos(resnet18: LoadedModel, slow_first_call: list[int],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "GPU_BATCH_PHOTOS", 2)
+    photos = [make_photo(64, 64, seed=seed) for seed in range(7)]
+    _concurrently([lambda p=p: batching.explain_batched([p], resnet18, size_px=64) for p in photos])
+    assert sum(slow_first_call) == 7 and max(slow_first_call) == 2, slow_first_call
+
+
+def test_on_a_cpu_each_caller_explains_at_once(resnet18: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No queue where batching is slower (bench/bench_batching.py): two callers' passes overlap in time."""
+    running, overlapped, lock = [0], [False], threading.Lock()
+
+    def recording(images, model, **options):
+        with lock:
+            running[0] += 1
+        time.sleep(0.3)
+        with lock:
+            overlapped[0] |= running[0] > 1
+            running[0] -= 1
+        return explain(images, model, **options)
+
+    monkeypatch.setattr(batching, "explain", recording)
+    results = _concurrently([lambda s=s: batching.explain_batched([make_photo(64, 64, seed=s)], resnet18, size_px=64)
+                             for s in range(2)])
+    assert overlapped[0] and all(len(result) == 1 for result in results)
