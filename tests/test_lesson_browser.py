@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from camcore.data import DATA_ENV
 from camcore.images import load_image
@@ -94,10 +95,19 @@ def quiz_map_cells(photo_name: str) -> tuple[tuple[float, float], tuple[float, f
 
 
 def click_score(page, point: tuple[float, float], previous: str | None) -> int:
-    """Clicks the photo at a photo pixel and waits for the revealed score (a new one when `previous` is given)."""
-    page.mouse.click(*page.evaluate(PLOT_POINT, list(point)))
-    page.wait_for_function("""prev => { const t = document.body.innerText.match(/hotter than \\d+% of the map/);
-        return t && t[0] !== prev; }""", arg=previous, timeout=60_000)
+    """Clicks the photo at a photo pixel and waits for the revealed score (a new one when `previous` is given).
+    The click is repeated (up to 3 times) if it landed while the last rerun was still redrawing the figure."""
+    for attempt in range(3):
+        page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')?.innerText"
+                               ".includes('Running')", timeout=60_000)
+        page.mouse.click(*page.evaluate(PLOT_POINT, list(point)))
+        try:
+            page.wait_for_function("""prev => { const t = document.body.innerText.match(/hotter than \\d+% of the map/);
+                return t && t[0] !== prev; }""", arg=previous, timeout=30_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     match = SCORE.search(page.locator("body").inner_text())
     assert match is not None
     return int(match.group(1))
