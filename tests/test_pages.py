@@ -21,7 +21,7 @@ from camcore.images import load_image
 from camcore.models import LoadedModel, imagenet_categories
 from camcore.samples import sample_photos
 from tests.conftest import make_photo
-from ui import resources
+from ui import explain_view, resources
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,3 +252,20 @@ def test_downloads_name_the_class_and_settings_they_hold(fresh_machine: None) ->
     png, npy = (button.proto for button in at.get("download_button"))
     assert png.label == f"Overlay PNG ({second}, threshold 0.5, viridis)"
     assert npy.label == f"Raw map .npy ({second})"
+
+
+
+def test_a_close_call_suggests_finercam(random_resnet: None, pets: Path, resnet18: LoadedModel,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def suggested(at: AppTest) -> bool:
+        return any("A close call" in box.value and "Finer-CAM" in box.value for box in at.info)
+
+    at = pick_samples(explain_page(), GOOD)
+    top = explain([load_image(pets / GOOD)], resnet18, top_k=5)[0].predictions
+    close = top[1].probability >= 0.5 * top[0].probability  # the rule, worked out on the model's own numbers
+    assert suggested(at) == close
+    monkeypatch.setattr(explain_view, "close_call", lambda probabilities: not close)
+    assert suggested(at.run()) == (not close)
+    monkeypatch.setattr(explain_view, "close_call", lambda probabilities: True)
+    at.selectbox(key="explain.method").set_value("finercam").run()
+    assert not at.exception and not suggested(at)

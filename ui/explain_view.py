@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from camcore import display, exports, heatmap
+from camcore.cams.finercam import close_call
 from camcore.explain import Explanation
 from ui import explain_faithfulness, explain_figures, explain_inputs, explain_sanity, resources
 from ui.inputs import method_label
@@ -38,6 +39,10 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
                          config={"displayModeBar": False})
     bar_col.caption(f"{method_label(result.method)} at layer {result.layer}: explained in "
                     f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
+    if result.method != "finercam" and close_call([p.probability for p in result.predictions]):
+        first, second = result.predictions[:2]
+        bar_col.info(f"A close call: '{first.class_name}' {first.probability:.0%}, '{second.class_name}' "
+                     f"{second.probability:.0%}. Pick Finer-CAM as the method to see what tells them apart.")
     stem = Path(name).stem
     with figure_col:
         if settings.compare:

@@ -1,5 +1,7 @@
 """Finer-CAM (Zhang et al., 2025): Grad-CAM of the class's score minus those of the classes scored nearest to it,
 so that what it shares with its look-alikes cancels out ("why a beagle rather than a basset hound?")."""
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -10,6 +12,14 @@ COMPARED = 3
 """How many look-alike classes each class is compared with (pytorch-grad-cam's and the authors' default)."""
 ALPHA = 1.0
 """How much of the look-alikes' scores is subtracted (the reference's default)."""
+CLOSE_RATIO = 0.5
+"""The runner-up's probability at least this share of the top class's: a close call, where Finer-CAM helps."""
+
+
+def close_call(probabilities: Sequence[float]) -> bool:
+    """Whether the two best classes (probabilities best first) are close enough that "why this one rather than
+    that one?" is the question to ask, which is the question Finer-CAM answers."""
+    return len(probabilities) >= 2 and probabilities[1] >= CLOSE_RATIO * probabilities[0]
 
 
 def compared_classes(logits: Tensor, chosen: Tensor, *, count: int = COMPARED) -> Tensor:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from camcore.cams import compute_maps
-from camcore.cams.finercam import compared_classes
+from camcore.cams.finercam import close_call, compared_classes
 from camcore.models import LoadedModel
 from cams.conftest import assert_close_to, own_logits, photos
 
@@ -56,3 +56,9 @@ def test_on_a_one_logit_head_finercam_is_gradcam_of_twice_the_score(binary_resne
     grad = compute_maps(binary_resnet, x, method="gradcam", top_k=2, layer="layer3")
     assert_close_to(finer.signed_maps, 2 * grad.signed_maps)
     assert_close_to(finer.logits, own_logits(binary_resnet, x))
+
+
+@pytest.mark.parametrize(("probabilities", "close"), [((0.4, 0.3, 0.1), True), ((0.4, 0.2), True),
+                                                     ((0.6, 0.29), False), ((0.9,), False), ((), False)])
+def test_a_close_call_is_a_runner_up_at_half_the_top_or_more(probabilities: tuple[float, ...], close: bool) -> None:
+    assert close_call(probabilities) is close
