@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from camcore.cams import Progress
 from camcore.explain import Explanation, explain
 from camcore.models import LoadedModel
 
@@ -72,14 +73,18 @@ _QUEUES_LOCK = threading.Lock()
 
 def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
                     layer: str | None = None, size_px: int | None = None,
-                    classes: Sequence[Sequence[int]] | None = None) -> list[Explanation]:
+                    classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None
+                    ) -> list[Explanation]:
     """explain(), with the photos of concurrent callers on the same model explained together.
 
     Results equal explain()'s (images are independent in eval mode); elapsed_s is that of the batch that held
-    these photos, queueing excluded. Errors reach only the callers whose batch raised them.
+    these photos, queueing excluded. Errors reach only the callers whose batch raised them. A call that wants
+    progress (Score-CAM's passes, seconds to minutes) runs on its own: its bar is its caller's, and it must not hold
+    the model while other sessions' quick maps wait.
     """
-    if model.device.type not in BATCHED_DEVICES:
-        return explain(images, model, method=method, top_k=top_k, layer=layer, size_px=size_px, classes=classes)
+    if model.device.type not in BATCHED_DEVICES or progress is not None:
+        return explain(images, model, method=method, top_k=top_k, layer=layer, size_px=size_px, classes=classes,
+                       progress=progress)
     with _QUEUES_LOCK:
         queue = _QUEUES.setdefault(model, _Queue())
     settings = _Settings(method, top_k, layer, size_px, None if classes is None else len(classes[0]))

@@ -1,8 +1,10 @@
-"""What the CLI's subcommands share: the model options and argparse value types."""
+"""What the CLI's subcommands share: the model, data-set and job options and argparse value types."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from camcore import data
 from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
 
@@ -32,3 +34,21 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
                         help="input shorter side in pixels (default: the model's own)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+
+
+def add_data_option(parser: argparse.ArgumentParser, *, role: str = "holding") -> None:
+    """--data ROOT, the folder of oxford-iiit-pet/ (`role`: "holding", or "to hold" for the download);
+    read it with data_root_of, which applies the default."""
+    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                        help=f"folder {role} oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+
+
+def data_root_of(args: argparse.Namespace) -> Path:
+    """--data, else the environment's or ./data (camcore.data.data_root), read when the command runs."""
+    return args.data if args.data is not None else data.data_root()
+
+
+def add_job_option(parser: argparse.ArgumentParser, *, default_place: str) -> None:
+    """--job JOB_DIR: the folder a page made for this background job to report its progress in."""
+    parser.add_argument("--job", type=Path, metavar="JOB_DIR",
+                        help=f"existing job folder to report in (default: a new one in {default_place})")

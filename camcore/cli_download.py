@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from camcore import data, jobs
+from camcore.cli_args import add_data_option, add_job_option, data_root_of
 from camcore.download_job import JOBS_FOLDER, download_locked
 from camcore.errors import CamcoreError
 from camcore.runs import RunFolder, RunStatus
@@ -19,17 +20,15 @@ def add_download(commands: argparse._SubParsersAction) -> None:
                                  description="Fetch and unpack Oxford-IIIT Pet with torchvision into ROOT/"
                                  "oxford-iiit-pet, reporting the bytes so far in a job folder's status.json. A "
                                  "second download into the same ROOT is refused while one runs.")
-    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                        help=f"folder to hold oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
-    parser.add_argument("--job", type=Path, metavar="JOB_DIR",
-                        help=f"existing job folder to report in (default: a new one in ROOT/{JOBS_FOLDER})")
+    add_data_option(parser, role="to hold")
+    add_job_option(parser, default_place=f"ROOT/{JOBS_FOLDER}")
     parser.set_defaults(run=run_download)
 
 
 def run_download(args: argparse.Namespace) -> int:
     """Exit 0 when the data set is there or the download was stopped (a `stop` file in the job folder, as the
     trainer's), 2 when it could not be had (one stderr line, also in status.json)."""
-    root = args.data if args.data is not None else data.data_root()
+    root = data_root_of(args)
     start = time.perf_counter()
     try:
         job = RunFolder(args.job) if args.job is not None else jobs.new_job(

@@ -22,7 +22,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from camcore import data, heatmap
-from camcore.cli_args import add_model_options, fraction, positive_int
+from camcore.cli_args import add_data_option, add_model_options, data_root_of, fraction, positive_int
 from camcore.device import choose_device, describe
 from camcore.errors import CamcoreError
 from camcore.evaluate import (
@@ -36,7 +36,7 @@ from camcore.evaluate import (
 )
 from camcore.files import write_atomic
 from camcore.models import load_model
-from camcore.sanity import with_randomisation_spearman
+from camcore.sanity import randomised_above_stem
 
 ALL_SPLITS = "all"
 FAITHFULNESS_STEPS = 10
@@ -50,8 +50,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
                                  "the CAM paper's box IoU >= 0.5 with the pet's box) and the head box where there "
                                  "is one (pointing game) beside a centred Gaussian and the same architecture with "
                                  "random weights; print the means overall and per breed and write FILE.json.")
-    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                        help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    add_data_option(parser)
     parser.add_argument("--split", choices=[*data.SPLITS, ALL_SPLITS], default="test")
     add_model_options(parser)
     parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
@@ -111,16 +110,15 @@ def _join_group(device: torch.device) -> None:
 def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[list[ImageResult], str | None]:
     """This rank's records[rank::world_size], scored; or the one-line error that stopped it."""
     try:
-        root = args.data if args.data is not None else data.data_root()
+        root = data_root_of(args)
         records = _chosen_records(data.pet_index(root), args.split, args.limit)
         model = load_model(args.model, weights_path=args.weights, device=args.device)
         shard = records[rank::world_size]
         with tqdm(total=len(shard), unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
             results = predict_records(root, shard, model, method=args.method, threshold_frac=args.threshold,
                                       batch_size=args.batch_size, size_px=args.size_px,
-                                      faithfulness_steps=args.faithfulness,
+                                      faithfulness_steps=args.faithfulness, stem_model=randomised_above_stem(model),
                                       progress=lambda done, _: bar.update(done - bar.n))
-        results = with_randomisation_spearman(root, shard, results, model, method=args.method, size_px=args.size_px)
         return results, None
     except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device
         return [], str(exc)

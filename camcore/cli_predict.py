@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from camcore import data, jobs
-from camcore.cli_args import add_model_options
+from camcore.cli_args import add_data_option, add_job_option, add_model_options, data_root_of
 from camcore.errors import CamcoreError, DataNotFound
 from camcore.models import load_model
 from camcore.predict_job import predict_missing
@@ -26,18 +26,16 @@ def add_predict(commands: argparse._SubParsersAction) -> None:
                                  description="Explain each photo's top-1 class, score its map against the pet's "
                                  "mask beside two baselines, and store each result as it comes, where the Dataset "
                                  "page reads it. Progress goes to a job folder's status.json.")
-    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                        help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    add_data_option(parser)
     add_model_options(parser)
     parser.add_argument("--names-file", type=Path, metavar="FILE", help="photo names, one a line (default: all)")
-    parser.add_argument("--job", type=Path, metavar="JOB_DIR",
-                        help="existing job folder to report in (default: a new one in the store's jobs/)")
+    add_job_option(parser, default_place="the store's jobs/")
     parser.set_defaults(run=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Exit 0 when every photo is stored, 2 for bad options, data or model (one stderr line, also in status)."""
-    root = args.data if args.data is not None else data.data_root()
+    root = data_root_of(args)
     start = time.perf_counter()
     try:
         store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px)

@@ -14,8 +14,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from camcore import data
-from camcore.cli_args import positive_int
+from camcore.cli_args import add_data_option, data_root_of, positive_int
 from camcore.device import DEVICE_CHOICES
 from camcore.errors import CamcoreError, DataNotFound, RunBusy
 from camcore.pretrained import default_model
@@ -35,8 +34,7 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path, metavar="RUN_DIR", help="new run folder (refused if it holds a run)")
     target.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder")
-    parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                        help=f"folder holding oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+    add_data_option(parser)
     parser.add_argument("--task", choices=TASKS, default=LESSON.task)
     parser.add_argument("--arch", default=None, help="lite0, a torchvision name (resnet18), timm:NAME, or a "
                         "checkpoint to fine-tune further (default: resnet18 when its weights are cached, else lite0)")
@@ -91,7 +89,7 @@ def _run_folder(args: argparse.Namespace, main: bool) -> tuple[RunFolder, TrainC
         if status.state in ("running", "stopping") and status.pid is not None and pid_alive(status.pid):
             raise RunBusy(f"Run {run.name} is {status.state} in process {status.pid}. Stop it first.")
         return run, None
-    root = args.data if args.data is not None else data.data_root()
+    root = data_root_of(args)
     config = TrainConfig(data_root=str(Path(root).resolve()), task=args.task, arch=args.arch or default_model(),
                          weights=args.weights, epochs=args.epochs, image_size_px=args.image_size_px,
                          batch_size=args.batch_size, lr=args.lr, freeze_backbone=args.freeze_backbone,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from camcore import data, faithfulness, heatmap, metrics
-from camcore.cams import check_applicable
+from camcore import data, faithfulness, heatmap, metrics, sanity
+from camcore.cams import Progress, check_applicable
 from camcore.explain import Explanation, explain
 from camcore.images import load_image
 from camcore.models import LoadedModel, imagenet_categories, randomised
@@ -46,8 +46,6 @@ max(0, Y - O) / Y (its mean x 100 is the average drop %) and 1.0 / 0.0 whether O
 FAITHFULNESS_BASELINES = {"model": "", "gaussian": "gauss_", "random_map": "random_map_"}
 """The maps faithfulness compares, all explaining the model's own top-1 class: its map, the centred Gaussian and
 a seeded random map (not the random-weights model of BASELINES, whose class differs)."""
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -106,13 +104,15 @@ class ImageResult:
 def predict_records(root: Path, records: Sequence[data.PetRecord], model: LoadedModel, *, method: str = "cam",
                     threshold_frac: float = heatmap.DEFAULT_THRESHOLD, batch_size: int = 16,
                     random_model: LoadedModel | None = None, size_px: int | None = None,
-                    faithfulness_steps: int | None = None, progress: Progress | None = None) -> list[ImageResult]:
+                    faithfulness_steps: int | None = None, stem_model: LoadedModel | None = None,
+                    progress: Progress | None = None) -> list[ImageResult]:
     """Explains each record's photo (top-1 class) and scores the map against its pet mask, in record order.
 
     batch_size photos at a time: one batch on the device, and only that many full-size photos in memory.
     random_model defaults to models.randomised(model); the random baseline maps that model's own top class.
     faithfulness_steps: also the FAITHFULNESS_NAMES scores, curves of that many steps (about 3 x (2 x steps + 3)
-    forward passes per photo: off by default). progress(done, total) is called after each batch.
+    forward passes per photo: off by default). stem_model (sanity.randomised_above_stem(model)): also
+    randomised_spearman, from one more map per photo. progress(done, total) is called after each batch.
     """
     check_applicable(model, method)
     if batch_size < 1:
@@ -128,8 +128,12 @@ def predict_records(root: Path, records: Sequence[data.PetRecord], model: Loaded
                 loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
             explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
             baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px)
+            stemmed = [None] * len(photos) if stem_model is None else explain(
+                photos, stem_model, method=method, size_px=size_px,
+                classes=[[mine.predictions[0].class_index] for mine in explained])
             faithful = [_faithfulness(photo, model, mine, size_px, faithfulness_steps)
-                        for photo, mine in zip(photos, explained)]
+                        | _randomised_spearman(photo, model, mine, after, size_px)
+                        for photo, mine, after in zip(photos, explained, stemmed)]
             results.extend(_result(record, mask, head, mine, theirs, model, threshold_frac, scores)
                            for record, mask, head, mine, theirs, scores
                            in zip(group, masks, head_boxes, explained, baseline, faithful))
@@ -154,6 +158,16 @@ def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanati
                                    ("random_map_", report.random_map))
             for name, value in zip(FAITHFULNESS_NAMES, (scores.deletion.auc, scores.insertion.auc, scores.drop,
                                                         float(scores.increase)))}
+
+
+def _randomised_spearman(photo: Image.Image, model: LoadedModel, explanation: Explanation,
+                         after: Explanation | None, size_px: int | None) -> dict[str, Any]:
+    """randomised_spearman: the top-1 map against `after`, the same class's map by the model randomised above its
+    stem (none without it)."""
+    if after is None:
+        return {}
+    size_hw = model.preprocessing.with_size(size_px).input_size(photo.size)
+    return {"randomised_spearman": float(sanity.compare_maps(explanation.maps[0], after.maps[:1], size_hw)[0][0])}
 
 
 def _result(record: data.PetRecord, mask: np.ndarray, head_box: metrics.Box | None, explanation: Explanation,

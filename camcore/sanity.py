@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,13 +17,10 @@ from PIL import Image
 from scipy import stats
 from skimage.metrics import structural_similarity
 
-from camcore import cams, data, heatmap
-from camcore.evaluate import ImageResult
+from camcore import cams, heatmap
 from camcore.explain import explain
-from camcore.images import load_image
 from camcore.models import LoadedModel, randomised
 
-Progress = Callable[[int, int], None]
 ORIGINAL = "original"
 """Stage 0's name: nothing randomised yet."""
 
@@ -101,7 +97,7 @@ def cumulative_randomisations(model: LoadedModel, *, seed: int = 0) -> Iterator[
 
 def cascading_randomisation(image: Image.Image, model: LoadedModel, *, method: str | None = None,
                             layer: str | None = None, class_index: int | None = None, size_px: int | None = None,
-                            seed: int = 0, progress: Progress | None = None) -> SanityCheck:
+                            seed: int = 0, progress: cams.Progress | None = None) -> SanityCheck:
     """The map of the model's top class (or class_index) with `method` (default cams.exact_method) after each
     cumulative stage of randomisation_stages; one map per stage. progress(done, total) after each map."""
     method = method or cams.exact_method(model)
@@ -148,22 +144,3 @@ def randomised_above_stem(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
     *_, (_, copy) = itertools.islice(cumulative_randomisations(model, seed=seed), len(randomisation_stages(model)))
     return copy
 
-
-def with_randomisation_spearman(root: Path, records: Sequence[data.PetRecord], results: Sequence[ImageResult],
-                                model: LoadedModel, *, method: str, size_px: int | None = None,
-                                batch_size: int = 16) -> list[ImageResult]:
-    """`results` (of predict_records on `records`, in order) with randomised_spearman set: the Spearman of each
-    top-1 map against the map of the same class by randomised_above_stem(model)."""
-    kept = randomised_above_stem(model)
-    pre = model.preprocessing.with_size(size_px)
-    scored: list[ImageResult] = []
-    for first in range(0, len(results), batch_size):
-        group, chosen = records[first:first + batch_size], results[first:first + batch_size]
-        photos = [load_image(data.image_path(root, record)) for record in group]
-        after = explain(photos, kept, method=method, size_px=size_px,
-                        classes=[[result.predicted_index] for result in chosen])
-        for photo, result, explanation in zip(photos, chosen, after):
-            rho = math.nan if result.top_map is None else float(
-                compare_maps(result.top_map, explanation.maps[:1], pre.input_size(photo.size))[0][0])
-            scored.append(replace(result, randomised_spearman=rho))
-    return scored

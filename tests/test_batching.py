@@ -96,3 +96,16 @@ def test_on_a_cpu_each_caller_explains_at_once(resnet18: LoadedModel, monkeypatc
     results = _concurrently([lambda s=s: batching.explain_batched([make_photo(64, 64, seed=s)], resnet18, size_px=64)
                              for s in range(2)])
     assert overlapped[0] and all(len(result) == 1 for result in results)
+
+
+def test_a_call_with_progress_does_not_wait_for_the_model(resnet18: LoadedModel,
+                                                          slow_first_call: list[int]) -> None:
+    """Score-CAM's minutes-long passes report to their own caller's bar and never queue behind (or hold) others."""
+    with batching._QUEUES_LOCK:
+        queue = batching._QUEUES.setdefault(resnet18, batching._Queue())
+    reports: list[tuple[int, int]] = []
+    with queue.model_lock, ThreadPoolExecutor(1) as pool:  # another batch holds the model meanwhile
+        future = pool.submit(batching.explain_batched, [make_photo(64, 64)], resnet18, size_px=64,
+                             progress=lambda done, total: reports.append((done, total)))
+        (result,) = future.result(timeout=60)
+    assert slow_first_call == [1] and len(result.predictions) == 5

@@ -116,9 +116,12 @@ def test_sample_photo_shows_predictions_maps_and_cam_identity(random_resnet: Non
 def test_class_picker_reruns_without_recomputing(random_resnet: None, pets: Path, resnet18: LoadedModel,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(resources, "explain", lambda *args, **kwargs: calls.append(1) or explain(*args, **kwargs))
+    monkeypatch.setattr(resources, "explain_batched",
+                        lambda *args, **kwargs: calls.append(1) or explain(*args, **kwargs))
+    resources._explanation.clear()  # an earlier test may have explained this photo: start from no cached maps
     at = pick_samples(explain_page(), GOOD)
     computed = len(calls)
+    assert computed == 1  # the spy sits where the page explains: a rerun that recomputed would count
     at.selectbox(key="explain.class.0").set_value(1).run()
     assert not at.exception
     assert len(calls) == computed
@@ -159,12 +162,13 @@ def test_scorecam_reports_its_forward_passes_and_a_rerun_does_not_redo_them(
     replays it (drawn, then emptied) without an error."""
     reports: list[list[tuple[int, int]]] = []
 
-    def spy(*args: object, progress: Callable[[int, int], None], **kwargs: object) -> object:
+    def spy(*args: object, progress: Callable[[int, int], None] | None = None, **kwargs: object) -> object:
         reports.append([])
+        assert progress is not None  # Score-CAM's bar reaches the engine
         return explain(*args, progress=lambda done, total: reports[-1].append((done, total)) or progress(done, total),
                        **kwargs)
 
-    monkeypatch.setattr(resources, "explain", spy)
+    monkeypatch.setattr(resources, "explain_batched", spy)
     at = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
     at.session_state["explain.device"], at.session_state["explain.method"] = "cpu", "scorecam"
     at.session_state["explain.layer"] = "layer1"

@@ -22,7 +22,6 @@ from camcore.sanity import (
     map_similarity,
     randomisation_stages,
     randomised_above_stem,
-    with_randomisation_spearman,
 )
 
 SIZE_PX = 64
@@ -147,16 +146,16 @@ def test_evaluate_number_is_one_when_randomising_changes_nothing(tiny_pets: Path
     """The resnet18 fixture is torchvision's init under seed 0, which randomised_above_stem rebuilds: its maps
     stay the same (Spearman 1, or NaN for a flat map), while the trained model's change."""
     records = data.pet_index(tiny_pets)[:4]
-    same = with_randomisation_spearman(tiny_pets, records, _results(tiny_pets, records, resnet18), resnet18,
-                                       method="cam", size_px=SIZE_PX, batch_size=3)
+    same = _results(tiny_pets, records, resnet18, batch_size=3)
     assert [r.name for r in same] == [r.name for r in records]
     assert all(math.isnan(r.randomised_spearman) or r.randomised_spearman == pytest.approx(1.0, abs=1e-3) for r in same)
     assert not all(math.isnan(r.randomised_spearman) for r in same)
-    changed = with_randomisation_spearman(tiny_pets, records, _results(tiny_pets, records, trained), trained,
-                                          method="cam", size_px=SIZE_PX)
+    changed = _results(tiny_pets, records, trained)
     assert all(r.randomised_spearman < 0.99 for r in changed if not math.isnan(r.randomised_spearman))
 
 
-def _results(root: Path, records: tuple[data.PetRecord, ...], model: LoadedModel) -> list[ImageResult]:
-    """predict_records with the model as its own random baseline: the baseline plays no part here."""
-    return predict_records(root, records, model, size_px=SIZE_PX, random_model=model)
+def _results(root: Path, records: tuple[data.PetRecord, ...], model: LoadedModel,
+             batch_size: int = 16) -> list[ImageResult]:
+    """predict_records with randomised_spearman, the model as its own random baseline (it plays no part here)."""
+    return predict_records(root, records, model, size_px=SIZE_PX, random_model=model, batch_size=batch_size,
+                           stem_model=randomised_above_stem(model))

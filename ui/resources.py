@@ -18,7 +18,7 @@ from camcore import cams, data, display, exports, lesson
 from camcore.batching import explain_batched
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
-from camcore.explain import Explanation, explain
+from camcore.explain import Explanation
 from camcore.faithfulness import FaithfulnessReport, explanation_faithfulness
 from camcore.files import modified_ns
 from camcore.images import load_image
@@ -70,11 +70,8 @@ def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | N
     model = shared_model(spec, weights_path, device)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     with _forward_pass_bar(method) as progress:
-        if progress is not None:  # Score-CAM: hundreds of passes of its own, with a bar, never batched with others
-            return explain([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
-                           classes=None if classes is None else [classes], progress=progress)[0]
         return explain_batched([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
-                               classes=None if classes is None else [classes])[0]
+                               classes=None if classes is None else [classes], progress=progress)[0]
 
 
 def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,

@@ -245,8 +245,7 @@ def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, lay
     name = layer or model.default_layer
     with eval_mode(model.module), gradient_tap(model.layer(name)) as tap, torch.no_grad():
         logits = _model_logits(model, x)
-        if not tap:
-            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
+        _check_tapped(tap, model, name)
         chosen = _chosen(logits, top_k, class_indices)
         scores = logits.gather(1, chosen) if spec.target is None else spec.target(logits, chosen)
         grads = _class_gradients(scores, tap[0]).float()
@@ -262,15 +261,25 @@ def _masked_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, layer
     input masked by each channel (camcore.cams.masking), no hook open during those, nothing on autograd's tape."""
     name = layer or model.default_layer
     with eval_mode(model.module), torch.inference_mode():
-        with output_tap(model.layer(name)) as tap:
-            logits = _model_logits(model, x)
-        if not tap:
-            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
-        acts = tap[0].float()
+        logits, acts = _tapped_forward(model, x, name)
         chosen = _chosen(logits, top_k, class_indices)
         scores = masked_scores(x, acts, chosen, lambda batch: _model_logits(model, batch), progress=progress)
         weights = spec.weights(acts.unsqueeze(1), scores)
         return MapSteps(acts, weights, logits, chosen, None, name)
+
+
+def _tapped_forward(model: LoadedModel, x: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    """One forward without gradients: float32 logits (N, classes) and the layer's activations (N, C, h, w), the
+    hook already removed when this returns (Score-CAM's masked passes that follow must not feed it)."""
+    with output_tap(model.layer(name)) as tap:
+        logits = _model_logits(model, x)
+    _check_tapped(tap, model, name)
+    return logits, tap[0].float()
+
+
+def _check_tapped(tap: list[Tensor], model: LoadedModel, name: str) -> None:
+    if not tap:
+        raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
 
 
 def _model_logits(model: LoadedModel, x: Tensor) -> Tensor:
@@ -302,12 +311,9 @@ def _activation_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, l
     activations vary over the image, so each channel's spatial mean is removed first (a principal component is
     a direction of the centred data); the weights are the same for every explained class."""
     name = layer or model.default_layer
-    with eval_mode(model.module), output_tap(model.layer(name)) as tap, torch.inference_mode():
-        logits = _model_logits(model, x)
-        if not tap:
-            raise UnsupportedMethod(f"Layer {name} is not used by {model.spec}'s forward pass; pick another.")
+    with eval_mode(model.module), torch.inference_mode():
+        logits, acts = _tapped_forward(model, x, name)
         chosen = _chosen(logits, top_k, class_indices)
-        acts = tap[0].float()
         centred = (acts - acts.mean(dim=(-2, -1), keepdim=True)).unsqueeze(1)
         weights = spec.weights(centred, centred)
         return MapSteps(centred[:, 0], weights.expand(-1, chosen.shape[1], *weights.shape[2:]), logits, chosen,

@@ -40,6 +40,14 @@ def features_by_hand(resnet: ResNet, x: Tensor) -> Tensor:
         return resnet.layer4(resnet.layer3(resnet.layer2(resnet.layer1(x))))
 
 
+def cam_per_cell_by_hand(model: LoadedModel, x: Tensor, class_indices: Tensor) -> Tensor:
+    """(N, K, h, w) sum_c w_c A_c / (h w) from the hand-run features: where a gradient method's signed map lands
+    on a GAP+Linear head, since there every pixel's gradient is w_c / (h w)."""
+    features = features_by_hand(model.module, x)
+    cam = torch.einsum("nkc,nchw->nkhw", head_rows(model)[0][class_indices], features)
+    return cam / (features.shape[-2] * features.shape[-1])
+
+
 def test_mean_of_each_map_plus_bias_is_the_logit(model: LoadedModel) -> None:
     x = photo_batch(model)
     batch = compute_maps(model, x, method="cam", top_k=3)

@@ -8,7 +8,7 @@ import torch
 from camcore.cams import compute_maps
 from camcore.models import LoadedModel
 from cams.conftest import photos
-from cams.test_cam import features_by_hand, head_rows, model_logits, photo_batch
+from cams.test_cam import cam_per_cell_by_hand, model_logits, photo_batch
 from cams.test_gradcam import LAYERS, assert_maps_close, reference_gradients
 
 
@@ -31,12 +31,10 @@ def test_hirescam_on_a_gap_linear_head_is_cam_over_map_area_signed(model: Loaded
     logits = model_logits(model, x)
     chosen = torch.stack([logits.argmax(dim=1), logits.argmin(dim=1)], dim=1)
     batch = compute_maps(model, x, method="hirescam", class_indices=chosen)
-    features = features_by_hand(model.module, x)
-    area = features.shape[-2] * features.shape[-1]
-    cam = torch.einsum("nkc,nchw->nkhw", head_rows(model)[0][batch.class_indices], features)
+    cam = cam_per_cell_by_hand(model, x, batch.class_indices)
     assert (cam < 0).any()  # the check covers the signed part too
-    assert_maps_close(batch.signed_maps, cam / area)
-    assert_maps_close(batch.maps, cam.relu() / area)
+    assert_maps_close(batch.signed_maps, cam)
+    assert_maps_close(batch.maps, cam.relu())
 
 
 @pytest.mark.parametrize(("name", "layer"), [("resnet18", None), ("resnet18", "layer3"), ("binary_resnet", "layer3"),

@@ -8,7 +8,7 @@ import torch
 from camcore.cams import compute_maps
 from camcore.models import LoadedModel
 from cams.conftest import photos
-from cams.test_cam import features_by_hand, head_rows, photo_batch
+from cams.test_cam import cam_per_cell_by_hand, photo_batch
 from cams.test_gradcam import LAYERS, assert_maps_close, reference_gradients
 
 
@@ -32,10 +32,7 @@ def test_xgradcam_on_a_gap_linear_head_is_relu_of_cam_over_map_area(model: Loade
     """g_c = w_c / (h w) at every pixel, so the activation-weighted mean of g is w_c / (h w) too."""
     x = photo_batch(model)
     batch = compute_maps(model, x, method="xgradcam", top_k=3)
-    features = features_by_hand(model.module, x)
-    area = features.shape[-2] * features.shape[-1]
-    cam = torch.einsum("nkc,nchw->nkhw", head_rows(model)[0][batch.class_indices], features)
-    assert_maps_close(batch.maps, cam.relu() / area)
+    assert_maps_close(batch.maps, cam_per_cell_by_hand(model, x, batch.class_indices).relu())
 
 
 @pytest.mark.parametrize(("name", "layer"), [("resnet18", None), ("resnet18", "layer3"), ("binary_resnet", "layer3"),
