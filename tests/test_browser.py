@@ -61,14 +61,15 @@ def wait_healthy(url: str, server: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(tmp_path: Path, **env_vars: str) -> Iterator[str]:
+def streamlit_server(tmp_path: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **env_vars: str) -> Iterator[str]:
     """`streamlit run app.py` (the README's command) on a free loopback port, with `env_vars` over a new user's
-    environment: no model preselected and no torchvision weights cached (an empty TORCH_HOME)."""
+    environment: no model preselected and no torchvision weights cached (an empty TORCH_HOME). `launcher`: what
+    runs the streamlit command line (bench.timed_server adds a clock)."""
     env = {key: value for key, value in os.environ.items() if key not in (MODEL_ENV, WEIGHTS_ENV)}
     env.update({"TORCH_HOME": str(tmp_path / "torch"), **env_vars})
     port, log = free_port(), (tmp_path / "streamlit.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
+        [sys.executable, *launcher, "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
          str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
