@@ -13,7 +13,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from camcore import data, jobs
-from camcore.cli_args import add_data_option, add_job_option, add_model_options, data_root_of
+from camcore.cli_args import add_data_option, add_job_option, add_model_options, data_root_of, positive_int
+from camcore.cli_evaluate import FAITHFULNESS_STEPS
 from camcore.errors import CamcoreError, DataNotFound
 from camcore.models import load_model
 from camcore.predict_job import predict_missing
@@ -29,6 +30,10 @@ def add_predict(commands: argparse._SubParsersAction) -> None:
     add_data_option(parser)
     add_model_options(parser)
     parser.add_argument("--names-file", type=Path, metavar="FILE", help="photo names, one a line (default: all)")
+    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=FAITHFULNESS_STEPS, metavar="STEPS",
+                        help="also deletion / insertion AUC and the drop / increase in confidence beside a random "
+                             "map and the Gaussian (curves of STEPS steps, default %(const)s; about 3 x (2 x STEPS "
+                             "+ 3) extra forward passes per photo), into a store of their own")
     add_job_option(parser, default_place="the store's jobs/")
     parser.set_defaults(run=run_predict)
 
@@ -38,7 +43,8 @@ def run_predict(args: argparse.Namespace) -> int:
     root = data_root_of(args)
     start = time.perf_counter()
     try:
-        store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px)
+        store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px,
+                                       faithfulness_steps=args.faithfulness)
         job = RunFolder(args.job) if args.job is not None else jobs.new_job(
             store.jobs_root, "predict", args.method, {"kind": "predict", **_options(args, root)})
         with jobs.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
@@ -54,7 +60,7 @@ def run_predict(args: argparse.Namespace) -> int:
                                       eta_s=(total - done) * elapsed_s / done))
 
             count = predict_missing(store, root, records, model, method=args.method, size_px=args.size_px,
-                                    progress=report, stop=job.stop_requested)
+                                    faithfulness_steps=args.faithfulness, progress=report, stop=job.stop_requested)
             total = job.status().steps_total  # the last report's; 0 when stopped before the first batch
             if count < total or job.stop_requested() and not total:
                 beat.update(RunStatus("stopped", step=count, steps_total=total, message=f"Stopped after {count} of "
@@ -85,4 +91,4 @@ def _records(root: Path, names_file: Path | None) -> list[data.PetRecord]:
 
 def _options(args: argparse.Namespace, root: Path) -> dict[str, object]:
     return {"data_root": str(Path(root).resolve()), "model": args.model, "weights": args.weights,
-            "method": args.method, "device": args.device}
+            "method": args.method, "device": args.device, "faithfulness_steps": args.faithfulness}

@@ -18,12 +18,13 @@ BATCH_SIZE = 16
 
 def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord], model: LoadedModel, *,
                     method: str, random_model: LoadedModel | None = None, size_px: int | None = None,
-                    threshold_frac: float = heatmap.DEFAULT_THRESHOLD, progress: Progress | None = None,
-                    stop: Callable[[], bool] | None = None) -> int:
+                    threshold_frac: float = heatmap.DEFAULT_THRESHOLD, faithfulness_steps: int | None = None,
+                    progress: Progress | None = None, stop: Callable[[], bool] | None = None) -> int:
     """Predicts the records the store lacks, BATCH_SIZE at a time, storing each batch before the next starts, so
     a killed job or a rerun loses one batch at most, and a stop() that turns True ends it after the current batch.
     Returns how many were predicted; progress(done, total) counts those only. random_model defaults to
-    models.randomised(model), made once here, not once per batch.
+    models.randomised(model), made once here, not once per batch. faithfulness_steps: also the faithfulness scores
+    (evaluate.predict_records'), for a store made with the same steps (PredictStore.for_model).
     """
     missing = [record for record in records if not store.has(record.name)]
     if missing and random_model is None:
@@ -33,7 +34,8 @@ def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord
             return first
         batch = missing[first:first + BATCH_SIZE]
         for result in predict_records(root, batch, model, method=method, threshold_frac=threshold_frac,
-                                      batch_size=BATCH_SIZE, random_model=random_model, size_px=size_px):
+                                      batch_size=BATCH_SIZE, random_model=random_model, size_px=size_px,
+                                      faithfulness_steps=faithfulness_steps):
             store.write(result)
         if progress is not None:
             progress(first + len(batch), len(missing))
@@ -41,7 +43,8 @@ def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord
 
 
 def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, spec: str,
-                      weights_path: str | None, method: str, device: str) -> RunFolder:
+                      weights_path: str | None, method: str, device: str,
+                      faithfulness_steps: int | None = None) -> RunFolder:
     """Starts the job predicting `names` into `store`, or returns the store's live job if there is one (a second
     click, another session): the check and the start hold the store's lock, so two can never both start.
 
@@ -54,12 +57,14 @@ def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, 
         for old in list_runs(store.jobs_root):
             delete_run(old)
         config = {"kind": "predict", "data_root": str(Path(root).resolve()), "model": spec, "weights": weights_path,
-                  "method": method, "device": device, "count": len(names)}
+                  "method": method, "device": device, "faithfulness_steps": faithfulness_steps, "count": len(names)}
         job = jobs.new_job(store.jobs_root, "predict", method, config)
         write_atomic(job.path / "names.txt", "".join(f"{name}\n" for name in names).encode())
         argv = ["predict", "--job", str(job.path), "--data", str(Path(root).resolve()), "--model", spec,
                 "--method", method, "--device", device, "--names-file", str(job.path / "names.txt")]
-        jobs.start([*argv, *(["--weights", weights_path] if weights_path else [])], job)
+        argv += ["--weights", weights_path] if weights_path else []
+        argv += ["--faithfulness", str(faithfulness_steps)] if faithfulness_steps is not None else []
+        jobs.start(argv, job)
     return job
 
 

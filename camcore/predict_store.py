@@ -2,8 +2,9 @@
 
 Layout: CACHE/predictions/KEY/ with key.json (what KEY stands for), results/NAME.npy (the top-1 class's map) and
 results/NAME.json (ImageResult's other fields), and jobs/ (the folders of "predict all" jobs, camcore.runs format).
-KEY hashes the data folder, the model spec and weights file with their modification times, the method and the input
-size: a retrained checkpoint at the same path gets a fresh store, never stale results.
+KEY hashes the data folder, the model spec and weights file with their modification times, the method, the input
+size and the faithfulness steps: a retrained checkpoint at the same path gets a fresh store, never stale results,
+and results with faithfulness scores live apart from those without.
 """
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ class PredictStore:
 
     @classmethod
     def for_model(cls, root: Path, spec: str, weights_path: str | None, method: str, *, size_px: int | None = None,
-                  cache_dir: Path | None = None) -> PredictStore:
+                  faithfulness_steps: int | None = None, cache_dir: Path | None = None) -> PredictStore:
         """The store of these settings under cache_dir (default: cache_root()/predictions), created if new."""
-        key = model_key(root, spec, weights_path, method, size_px=size_px)
+        key = model_key(root, spec, weights_path, method, size_px=size_px, faithfulness_steps=faithfulness_steps)
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         store = cls((Path(cache_dir) if cache_dir is not None else cache_root() / "predictions") / digest)
         (store.path / "results").mkdir(parents=True, exist_ok=True)
@@ -83,13 +84,16 @@ class PredictStore:
         return self.path / "results" / f"{name}{suffix}"
 
 
-def model_key(root: Path, spec: str, weights_path: str | None, method: str, *,
-              size_px: int | None = None) -> dict[str, Any]:
+def model_key(root: Path, spec: str, weights_path: str | None, method: str, *, size_px: int | None = None,
+              faithfulness_steps: int | None = None) -> dict[str, Any]:
     """What makes results differ: absolute paths (a relative one means another folder elsewhere) and the files'
-    modification times in ns (a model name like "resnet18" has none)."""
-    return {"data_root": str(Path(root).resolve()), "model": _file_or_name(spec), "model_mtime_ns": modified_ns(spec),
-            "weights": _file_or_name(weights_path) if weights_path else None,
-            "weights_mtime_ns": modified_ns(weights_path), "method": method, "size_px": size_px}
+    modification times in ns (a model name like "resnet18" has none). faithfulness_steps is in the key only when
+    set, so that a key without it hashes as before this option existed: stores made earlier stay valid."""
+    key: dict[str, Any] = {"data_root": str(Path(root).resolve()), "model": _file_or_name(spec),
+                           "model_mtime_ns": modified_ns(spec),
+                           "weights": _file_or_name(weights_path) if weights_path else None,
+                           "weights_mtime_ns": modified_ns(weights_path), "method": method, "size_px": size_px}
+    return key if faithfulness_steps is None else {**key, "faithfulness_steps": faithfulness_steps}
 
 
 def _file_or_name(spec: str) -> str:

@@ -68,7 +68,7 @@ if predicting:
             model = resources.shared_model(spec, weights_path, device) if spec else None
         if model is not None:
             method = inputs.method_ui(model, DATASET)
-            predict_all, mistakes_only = dataset_inputs.scope_ui(len(ordered))
+            predict_all, mistakes_only, faithfulness_steps = dataset_inputs.scope_ui(len(ordered))
 
 summary_box, navigation = st.container(), st.container()
 results: dict[str, ImageResult] = {}
@@ -78,7 +78,7 @@ else:
     pool = ordered if predict_all else paged(ordered)
     with reported("Predicting"):
         results = dataset_jobs.predictions_ui(root, pool, spec, weights_path, device, method=method,
-                                              predict_all=predict_all)
+                                              predict_all=predict_all, faithfulness_steps=faithfulness_steps)
     if results:
         with summary_box:
             pool = dataset_view.summary_ui(model, f"{inputs.method_label(method)} of {spec}", pool, results,

@@ -1,10 +1,10 @@
 """The Dataset page's figures: label counts per split, the trimap overlay with the head box, the clickable
-confusion matrix, and the per-breed localisation scores beside their baselines.
+confusion matrix, and the per-breed localisation and faithfulness scores beside their baselines.
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,22 +14,30 @@ from plotly.subplots import make_subplots
 
 from camcore import heatmap
 from camcore.data import SPLITS, PetRecord
-from camcore.evaluate import BASELINES, SCORE_NAMES, SCORES
+from camcore.evaluate import BASELINES, FAITHFULNESS_BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES
 from camcore.explain import DISPLAY_PX
 from ui import plot_parts
 
 TRIMAP_COLOURS = {1: ("1 pet", (40, 200, 70, 110)), 2: ("2 background", (60, 90, 220, 70)),
                   3: ("3 border", (255, 215, 0, 200))}
 """Oxford-IIIT Pet's trimap values -> (legend label, RGBA overlay colour)."""
-MAP_NAMES = {"model": "this model", "gaussian": "centred Gaussian", "random": "random weights"}
-"""camcore.evaluate.BASELINES' keys as the legends say them."""
-MAP_COLOURS = {"model": "#d62728", "gaussian": "#7f7f7f", "random": "#1f77b4"}
+MAP_NAMES = {"model": "this model", "gaussian": "centred Gaussian", "random": "random weights",
+             "random_map": "random map"}
+"""camcore.evaluate.BASELINES' and FAITHFULNESS_BASELINES' keys as the legends say them."""
+MAP_COLOURS = {"model": "#d62728", "gaussian": "#7f7f7f", "random": "#1f77b4", "random_map": "#2ca02c"}
+CURVE_TITLES = {"deletion_auc": f"{FAITHFULNESS_NAMES['deletion_auc']} (lower is better)",
+                "insertion_auc": f"{FAITHFULNESS_NAMES['insertion_auc']} (higher is better)"}
+"""The faithfulness scores drawn per breed: the areas under the deletion and insertion curves."""
 SCORES_HELP = ("Pointing game: the map's peak lies on the pet (trimap 1 or 3). Mask IoU: overlap of the map's part "
                f"at or above {heatmap.DEFAULT_THRESHOLD} of its maximum with the pet. Relative energy: the map's share "
                "on the pet divided by the pet's share of the photo (1 = no better than a uniform map). Box IoU>=0.5: "
                "the CAM paper's localisation: the box around the largest kept region overlaps the pet's box by at "
                "least half. Head pointing: the peak lies in the head box (only photos with a head annotation).")
 """What the score names mean, for captions beside the figures and tables that use them."""
+FAITHFULNESS_HELP = ("How to read: pixels are blurred away (deletion) or put back onto a blurred photo (insertion) "
+                     "in the order the map ranks them; the AUC is the area under the model's probability of its top "
+                     "class along the way. A faithful map has a lower deletion and a higher insertion AUC than the "
+                     "random map and the centred Gaussian, which know nothing of the model.")
 
 
 def label_counts(records: Sequence[PetRecord]) -> go.Figure:
@@ -92,19 +100,32 @@ def confusion_figure(pairs: Sequence[tuple[str, str]]) -> go.Figure:
 
 
 def localisation_by_breed(per_breed: Mapping[str, Mapping[str, Any]]) -> go.Figure:
-    """camcore.evaluate.summarise()'s per_breed means: one panel per score, the model's bar beside the two
-    baselines' (a dotted line at 1.0 in the energy panel: no better than a uniform map)."""
+    """camcore.evaluate.summarise()'s per_breed means: one panel per localisation score, the model's bar beside the
+    two baselines' (a dotted line at 1.0 in the energy panel: no better than a uniform map)."""
+    figure = _scores_by_breed(per_breed, SCORE_NAMES, BASELINES)
+    figure.add_vline(x=1.0, line_dash="dot", line_color="#333", row=1, col=SCORES.index("rel_energy") + 1)
+    return figure
+
+
+def faithfulness_by_breed(per_breed: Mapping[str, Mapping[str, Any]]) -> go.Figure:
+    """summarise()'s per_breed deletion and insertion AUC means, the model's map beside the centred Gaussian and
+    the random map (present when the predictions were asked for faithfulness)."""
+    return _scores_by_breed(per_breed, CURVE_TITLES, FAITHFULNESS_BASELINES)
+
+
+def _scores_by_breed(per_breed: Mapping[str, Mapping[str, Any]], titles: Mapping[str, str],
+                     maps: Collection[str]) -> go.Figure:
+    """One panel per score of `titles` (summary key -> panel title), a horizontal bar per breed for each of `maps`
+    (summary map names, keys of MAP_NAMES), grouped."""
     breeds = list(per_breed)
-    figure = make_subplots(rows=1, cols=len(SCORES), shared_yaxes=True,
-                           subplot_titles=[SCORE_NAMES[score] for score in SCORES])
-    for column, score in enumerate(SCORES, start=1):
-        for map_name in BASELINES:
+    figure = make_subplots(rows=1, cols=len(titles), shared_yaxes=True, subplot_titles=list(titles.values()))
+    for column, score in enumerate(titles, start=1):
+        for map_name in maps:
             figure.add_trace(go.Bar(x=[per_breed[breed][score][map_name] for breed in breeds], y=breeds,
                                     orientation="h", name=MAP_NAMES[map_name], legendgroup=map_name,
                                     showlegend=column == 1, marker_color=MAP_COLOURS[map_name],
                                     hovertemplate="%{y}: %{x:.2f}<extra>" + MAP_NAMES[map_name] + "</extra>"),
                              row=1, col=column)
-    figure.add_vline(x=1.0, line_dash="dot", line_color="#333", row=1, col=SCORES.index("rel_energy") + 1)
     figure.update_yaxes(autorange="reversed")
     figure.update_layout(barmode="group", height=120 + 48 * len(breeds), margin=dict(l=10, r=10, t=40, b=10))
     return figure

@@ -25,16 +25,18 @@ DOWNLOAD_STOP_HELP = "Stops the download and removes what it fetched: the data f
 
 
 def predictions_ui(root: Path, pool: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str, *,
-                   method: str, predict_all: bool) -> dict[str, ImageResult]:
+                   method: str, predict_all: bool, faithfulness_steps: int | None) -> dict[str, ImageResult]:
     """The pool's results by name. One page is predicted here, with a progress bar; for all shown photos, what is
-    stored so far, and the background job that predicts the rest (its button, or its progress)."""
+    stored so far, and the background job that predicts the rest (its button, or its progress). faithfulness_steps:
+    results with the faithfulness scores too, from their own store."""
     if not predict_all:
         bar = st.progress(0.0, text="Predicting…")
         results = resources.predictions(root, pool, spec, weights_path, device, method=method,
+                                        faithfulness_steps=faithfulness_steps,
                                         progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
         bar.empty()
         return results
-    store = resources.prediction_store(root, spec, weights_path, method)
+    store = resources.prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
     results = resources.stored_predictions(store, pool)
     job = latest_job(store)
     status = None if job is None else job.live_status()
@@ -48,7 +50,8 @@ def predictions_ui(root: Path, pool: Sequence[data.PetRecord], spec: str, weight
                              help="Runs in its own process and stores each result as it comes: a rerun, closing "
                              "the tab or another session loses nothing."):
         _follow(start_predictions(store, root, missing, spec=spec, weights_path=weights_path, method=method,
-                                  device=device), _predict_text, PREDICT_STOP_HELP)
+                                  device=device, faithfulness_steps=faithfulness_steps),
+                _predict_text, PREDICT_STOP_HELP)
     return results
 
 

@@ -1,16 +1,23 @@
 """The Dataset page's views: the thumbnail grid with each prediction's map, the summary (confusion matrix and
-per-breed scores) and the score table of one photo."""
+per-breed scores, faithfulness too when the predictions have it) and the score tables of one photo."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import streamlit as st
 
 from camcore import browse, data, heatmap, thumbnails
 from camcore.errors import ImageError
-from camcore.evaluate import BASELINES, SCORE_NAMES, SCORES, ImageResult, summarise
+from camcore.evaluate import (
+    BASELINES,
+    FAITHFULNESS_BASELINES,
+    FAITHFULNESS_NAMES,
+    SCORE_NAMES,
+    ImageResult,
+    summarise,
+)
 from camcore.images import load_image
 from camcore.models import LoadedModel
 from ui import dataset_figures, dataset_inputs
@@ -58,17 +65,39 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[data.PetRecord], r
         cell = dataset_inputs.confusion_ui(pairs)
     breed_col.plotly_chart(dataset_figures.localisation_by_breed(summary["per_breed"]), key=DATASET.key("breeds"))
     breed_col.caption(dataset_figures.SCORES_HELP)
+    if summary["deletion_auc"]["model"] is not None:  # predicted with faithfulness
+        breed_col.plotly_chart(dataset_figures.faithfulness_by_breed(summary["per_breed"]),
+                               key=DATASET.key("breed_faithfulness"))
+        breed_col.caption(dataset_figures.FAITHFULNESS_HELP)
     kept = browse.by_answers(answered, results, pairs, cell=cell, mistakes_only=mistakes_only, order=order)
     waiting = [] if cell is not None or mistakes_only else [record for record in pool if record.name not in results]
     return kept + waiting
 
 
 def scores_ui(result: ImageResult) -> None:
-    """A table of the localisation scores: one row per score, the model's column beside the two baselines'."""
-    st.table({"score": [SCORE_NAMES[score] for score in SCORES],
-              **{dataset_figures.MAP_NAMES[name]: [_score_text(score, getattr(result, prefix + score))
-                                                      for score in SCORES]
-                 for name, prefix in BASELINES.items()}}, hide_index=True)
+    """A table of the localisation scores: one row per score, the model's column beside the two baselines'; then
+    the faithfulness scores' table beside theirs, when the result has them."""
+    _table(result, SCORE_NAMES, BASELINES, _score_text)
+    if not math.isnan(result.deletion_auc):
+        _table(result, FAITHFULNESS_NAMES, FAITHFULNESS_BASELINES, _faithfulness_text)
+        st.caption("Deletion AUC: lower is better; insertion AUC: higher is better. Drop: the share of the top "
+                   "class's probability lost when the photo is multiplied by the map (lower is better); increase: "
+                   "whether it rose instead.")
+
+
+def _table(result: ImageResult, names: Mapping[str, str], maps: Mapping[str, str],
+           text: Callable[[str, float], str]) -> None:
+    """One row per score of `names` (key -> row name), one column per map of `maps` (name -> field prefix)."""
+    st.table({"score": list(names.values()),
+              **{dataset_figures.MAP_NAMES[name]: [text(score, getattr(result, prefix + score)) for score in names]
+                 for name, prefix in maps.items()}}, hide_index=True)
+
+
+def _faithfulness_text(score: str, value: float) -> str:
+    """AUCs with two decimals, the drop in confidence as a percentage, the increase as yes or no."""
+    if score == "confidence_drop":
+        return f"{value:.0%}"
+    return ("yes" if value else "no") if score == "confidence_increase" else f"{value:.2f}"
 
 
 def _score_text(score: str, value: bool | float) -> str:

@@ -195,10 +195,11 @@ def _random_model_on(spec: str, weights_path: str | None, device: str) -> Loaded
     return randomised(shared_model(spec, weights_path, device))
 
 
-def prediction_store(root: Path, spec: str, weights_path: str | None, method: str) -> PredictStore:
+def prediction_store(root: Path, spec: str, weights_path: str | None, method: str, *,
+                     faithfulness_steps: int | None = None) -> PredictStore:
     """The on-disk results of this model version and method on `root`, shared with the predict job and every
-    session (camcore.predict_store)."""
-    return PredictStore.for_model(root, spec, weights_path, method)
+    session (camcore.predict_store); with faithfulness_steps, the store of results that have those scores."""
+    return PredictStore.for_model(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -216,13 +217,15 @@ def stored_predictions(store: PredictStore, records: Sequence[data.PetRecord]) -
 
 
 def predictions(root: Path, records: Sequence[data.PetRecord], spec: str, weights_path: str | None, device: str,
-                *, method: str, progress: Progress | None = None) -> dict[str, ImageResult]:
+                *, method: str, faithfulness_steps: int | None = None,
+                progress: Progress | None = None) -> dict[str, ImageResult]:
     """Each record's result by name, predicted here (a page of photos) where no session or job has stored it yet,
-    and stored for all of them."""
-    store = prediction_store(root, spec, weights_path, method)
+    and stored for all of them; with faithfulness_steps, results with the faithfulness scores too."""
+    store = prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
     if len(stored_predictions(store, records)) < len(records):
         predict_missing(store, root, records, shared_model(spec, weights_path, device), method=method,
-                        random_model=random_model(spec, weights_path, device), progress=progress)
+                        random_model=random_model(spec, weights_path, device), faithfulness_steps=faithfulness_steps,
+                        progress=progress)
     return stored_predictions(store, records)
 
 
