@@ -1,5 +1,6 @@
 """`python -m camcore predict` and its launcher: results land in the page's store with progress in the job folder,
-stored photos are skipped, a bad name fails the job with one line, and a second start follows the live job."""
+stored photos are skipped, a bad name fails the job with one line, a second start follows the live job, and
+--faithfulness adds those scores in a store of their own."""
 from __future__ import annotations
 
 import os
@@ -9,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camcore import jobs, predict_job
+from camcore import data, jobs, predict_job
 from camcore.cli import main
 from camcore.data import pet_index
 from camcore.evaluate import ImageResult, predict_records
+from camcore.explain import explain
+from camcore.faithfulness import explanation_faithfulness
+from camcore.images import load_image
 from camcore.models import LoadedModel, randomised
 from camcore.predict_store import PredictStore
 from camcore.runs import RunFolder, RunStatus, list_runs
@@ -140,3 +144,36 @@ def test_a_stopped_job_keeps_its_results_and_a_restart_predicts_only_the_rest(
     records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
     assert_results(store.results(NAMES), predict_records(tiny_pets, records, resnet18,
                                                          random_model=randomised(resnet18)))
+
+
+def test_faithfulness_option_fills_its_own_store_with_each_photos_scores(tiny_pets: Path, resnet18_weights: Path,
+                                                                         cache: Path, resnet18: LoadedModel,
+                                                                         tmp_path: Path) -> None:
+    names_file = tmp_path / "names.txt"
+    names_file.write_text("beagle_6\n")
+    argv = [*predict_argv(tiny_pets, resnet18_weights, names_file), "--size", "64", "--faithfulness", "2"]
+    assert main(argv) == 0
+    assert not PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", size_px=64).has("beagle_6")
+    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", size_px=64,
+                                   faithfulness_steps=2)
+    stored = store.read("beagle_6")
+    (record,) = [record for record in pet_index(tiny_pets) if record.name == "beagle_6"]
+    photo = load_image(data.image_path(tiny_pets, record))
+    report = explanation_faithfulness(photo, resnet18, explain([photo], resnet18, top_k=1, size_px=64)[0],
+                                      size_px=64, steps=2)
+    assert stored.deletion_auc == pytest.approx(report.method.deletion.auc, rel=1e-4)
+    assert stored.insertion_auc == pytest.approx(report.method.insertion.auc, rel=1e-4)
+    assert stored.random_map_deletion_auc == pytest.approx(report.random_map.deletion.auc, rel=1e-4)
+    (job,) = list_runs(store.jobs_root)
+    assert job.config()["faithfulness_steps"] == 2 and job.status().state == "finished"
+
+
+def test_start_passes_the_faithfulness_steps_to_the_job(tiny_pets: Path, resnet18_weights: Path, cache: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = PredictStore.for_model(tiny_pets, "resnet18", None, "cam", faithfulness_steps=10)
+    started: list[list[str]] = []
+    monkeypatch.setattr(jobs, "start", lambda argv, run: started.append(list(argv)) or 1)
+    job = predict_job.start_predictions(store, tiny_pets, NAMES, spec="resnet18", weights_path=None, method="cam",
+                                        device="cpu", faithfulness_steps=10)
+    assert started[0][-2:] == ["--faithfulness", "10"] and job.config()["faithfulness_steps"] == 10
+    assert list_runs(store.jobs_root) == [job]

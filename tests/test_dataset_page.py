@@ -427,3 +427,72 @@ def test_detail_view_computes_the_faithfulness_curves_on_request(pets: Path, ran
     assert not at.exception and not at.error
     curves = figure(at, "dataset.detail_view.faithfulness_chart")
     assert [trace["name"].split(":")[0] for trace in curves["data"]] == ["CAM", "Random map", "Centred Gaussian"] * 2
+
+
+def charts(at: AppTest, key: str) -> list:
+    return [chart for chart in at.get("plotly_chart") if chart.proto.id.endswith(key)]
+
+
+def faithful_store(pets: Path, weights: Path) -> PredictStore:
+    return PredictStore.for_model(pets, "resnet18", str(weights), "cam", faithfulness_steps=2)
+
+
+def assert_breed_faithfulness(at: AppTest, stored: dict[str, ImageResult]) -> None:
+    """The per-breed faithfulness figure holds summarise()'s means of the results read back from the store."""
+    per_breed = summarise(stored.values())["per_breed"]
+    bars = figure(at, "dataset.breed_faithfulness")["data"]
+    assert {(bar["name"], bar["xaxis"]) for bar in bars} == {
+        (name, axis) for name in ("this model", "centred Gaussian", "random map") for axis in ("x", "x2")}
+    for bar in bars:
+        score = "deletion_auc" if bar["xaxis"] == "x" else "insertion_auc"
+        map_name = {"this model": "model", "centred Gaussian": "gaussian", "random map": "random_map"}[bar["name"]]
+        assert bar["y"] == list(per_breed)
+        np.testing.assert_allclose(bar["x"], [per_breed[breed][score][map_name] for breed in per_breed])
+
+
+def test_faithfulness_on_request_per_breed_and_per_image(pets: Path, random_resnet: None, resnet18_weights: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dataset_inputs, "FAITHFULNESS_STEPS", 2)  # the wiring is under test here, not the curves
+    at = dataset_page(predict=True, species="dog", split="test", detail="beagle_7")
+    names = ["american_bulldog_4", "american_bulldog_5", "beagle_7", "beagle_8"]
+    assert shown_names(at) == names and not at.checkbox(key="dataset.faithfulness").value
+    assert not charts(at, "breed_faithfulness") and len(at.table) == 1  # off: nothing of it
+    at.checkbox(key="dataset.faithfulness").check().run()
+    assert not at.exception and not at.error
+    stored = faithful_store(pets, resnet18_weights).results(names)
+    assert sorted(stored) == names
+    assert_breed_faithfulness(at, stored)
+    localisation, faithful = (table.value for table in at.table)
+    assert list(localisation.columns) == ["score", "this model", "centred Gaussian", "random weights"]
+    assert list(faithful.columns) == ["score", "this model", "centred Gaussian", "random map"]
+    assert list(faithful["score"]) == ["Deletion AUC", "Insertion AUC", "Drop in conf.", "Increase in conf."]
+    result = stored["beagle_7"]
+    for column, prefix in (("this model", ""), ("centred Gaussian", "gauss_"), ("random map", "random_map_")):
+        assert list(faithful[column]) == [f"{getattr(result, prefix + 'deletion_auc'):.2f}",
+                                          f"{getattr(result, prefix + 'insertion_auc'):.2f}",
+                                          f"{getattr(result, prefix + 'confidence_drop'):.0%}",
+                                          "yes" if getattr(result, prefix + "confidence_increase") else "no"]
+    at.checkbox(key="dataset.faithfulness").uncheck().run()
+    assert not charts(at, "breed_faithfulness") and len(at.table) == 1
+
+
+def test_predict_all_with_faithfulness_runs_the_job_into_its_store(pets: Path, random_resnet: None,
+                                                                   resnet18_weights: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dataset_inputs, "FAITHFULNESS_STEPS", 2)
+    started: list[list[str]] = []
+
+    def here(argv: list[str], run: RunFolder) -> int:
+        """The job's process, run in this one."""
+        started.append(list(argv))
+        main(list(argv))
+        return os.getpid()
+
+    monkeypatch.setattr(jobs, "start", here)
+    at = dataset_page(predict=True, scope="all", faithfulness=True, breed="beagle", split="test")
+    assert not charts(at, "breed_faithfulness")
+    at.button(key="dataset.predict_all").click().run()
+    assert not at.exception and not at.error
+    assert started[0][-2:] == ["--faithfulness", "2"]
+    at.run()
+    assert_breed_faithfulness(at, faithful_store(pets, resnet18_weights).results(["beagle_7", "beagle_8"]))

@@ -3,7 +3,9 @@ a half-written result counts as missing, and only missing photos are predicted, 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -11,14 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camcore import predict_job
+from camcore import data, predict_job
 from camcore.data import pet_index
 from camcore.evaluate import ImageResult, predict_records
+from camcore.explain import explain
+from camcore.faithfulness import explanation_faithfulness
+from camcore.images import load_image
 from camcore.models import LoadedModel, randomised
 from camcore.predict_store import PredictStore
 
 NAMES = ("Abyssinian_1", "beagle_7", "Bengal_12")
 """beagle_7 has no head box: its head_pointing scores are NaN, which JSON must carry."""
+SIZE_PX = 64
+"""Small inputs where the faithfulness curves' forward passes would otherwise dominate."""
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +119,40 @@ def test_predict_missing_predicts_only_what_the_store_lacks(tiny_pets: Path, res
                 assert stored[key] == value, key
     assert predict_job.predict_missing(store, tiny_pets, records, resnet18, method="cam") == 0
     assert len(batches) == 2
+
+
+def test_faithfulness_gets_its_own_store_and_the_key_without_it_hashes_as_before(tiny_pets: Path,
+                                                                                resnet18_weights: Path,
+                                                                                tmp_path: Path) -> None:
+    plain = store_of(tiny_pets, resnet18_weights, tmp_path)
+    faithful = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", faithfulness_steps=10,
+                                      cache_dir=tmp_path / "store")
+    assert faithful != plain
+    assert json.loads((faithful.path / "key.json").read_text())["faithfulness_steps"] == 10
+    before = {"data_root": str(tiny_pets.resolve()), "model": "resnet18", "model_mtime_ns": None,
+              "weights": str(resnet18_weights.resolve()), "weights_mtime_ns": resnet18_weights.stat().st_mtime_ns,
+              "method": "cam", "size_px": None}  # the key as it was before faithfulness existed
+    assert plain.path.name == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def test_predict_missing_with_faithfulness_stores_each_photos_own_scores(tiny_pets: Path, resnet18_weights: Path,
+                                                                        tmp_path: Path,
+                                                                        resnet18: LoadedModel) -> None:
+    """The stored scores equal explanation_faithfulness run on each photo alone, for all three maps."""
+    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", size_px=SIZE_PX,
+                                   faithfulness_steps=2, cache_dir=tmp_path / "store")
+    records = [record for record in pet_index(tiny_pets) if record.name in NAMES[:2]]
+    assert predict_job.predict_missing(store, tiny_pets, records, resnet18, method="cam", size_px=SIZE_PX,
+                                       faithfulness_steps=2) == 2
+    for record in records:
+        stored = store.read(record.name)
+        photo = load_image(data.image_path(tiny_pets, record))
+        explanation = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0]
+        report = explanation_faithfulness(photo, resnet18, explanation, size_px=SIZE_PX, steps=2)
+        for prefix, scores in (("", report.method), ("gauss_", report.gaussian_map),
+                               ("random_map_", report.random_map)):
+            assert getattr(stored, prefix + "deletion_auc") == pytest.approx(scores.deletion.auc, rel=1e-4)
+            assert getattr(stored, prefix + "insertion_auc") == pytest.approx(scores.insertion.auc, rel=1e-4)
+            assert getattr(stored, prefix + "confidence_drop") == pytest.approx(scores.drop, rel=1e-4, abs=1e-6)
+            assert getattr(stored, prefix + "confidence_increase") == float(scores.increase)
+        assert all(math.isfinite(getattr(stored, name)) for name in ("deletion_auc", "insertion_auc"))
