@@ -1,5 +1,6 @@
 """The Dataset page in Streamlit's AppTest on the tiny data set: grid, filters, pages, the detail view's trimap and
-head box, predictions with their scores beside both baselines, and a missing data folder; plus its figures."""
+head box, predictions with their scores beside both baselines (faithfulness on request), and a missing data folder;
+plus its figures."""
 from __future__ import annotations
 
 import base64

@@ -10,14 +10,7 @@ import streamlit as st
 
 from camcore import browse, data, heatmap, thumbnails
 from camcore.errors import ImageError
-from camcore.evaluate import (
-    BASELINES,
-    FAITHFULNESS_BASELINES,
-    FAITHFULNESS_NAMES,
-    SCORE_NAMES,
-    ImageResult,
-    summarise,
-)
+from camcore.evaluate import BASELINES, FAITHFULNESS_BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, ImageResult, summarise
 from camcore.images import load_image
 from camcore.models import LoadedModel
 from ui import dataset_figures, dataset_inputs
