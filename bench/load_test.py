@@ -233,7 +233,7 @@ async def run(sessions: int, seconds: float, least: bool) -> None:
           f"errors: {sum(len(r['errors']) for r in records)}\n")
     report(records, elapsed_s)
     print(f"\nServer time per rerun, clocked in the server, all {len(server_s)} reruns (page loads, uploads, first "
-          f"explanations included): median | p95 = {_quantiles(server_s)} s")
+          f"explanations included): median | p95 = {quantiles(server_s)} s")
 
 
 def report(records: list[dict[str, list]], elapsed_s: float) -> None:
@@ -243,14 +243,14 @@ def report(records: list[dict[str, list]], elapsed_s: float) -> None:
         pairs = [pair for r in records for kind in kinds for pair in r[kind]]
         if pairs:
             round_trips = [s for _, s in pairs if s is not None]
-            print(f"| {what} | {len(pairs)} | {len(pairs) / elapsed_s:.2f} | {_quantiles(round_trips)} | "
-                  f"{_quantiles([seen for seen, _ in pairs])} |")
+            print(f"| {what} | {len(pairs)} | {len(pairs) / elapsed_s:.2f} | {quantiles(round_trips)} | "
+                  f"{quantiles([seen for seen, _ in pairs])} |")
     for record in records:
         for error in record["errors"]:
             print(f"- {error}")
 
 
-def _quantiles(values: list[float]) -> str:
+def quantiles(values: list[float]) -> str:
     """'median | p95' of `values`, or dashes when there are none."""
     if not values:
         return "- | -"

@@ -26,21 +26,20 @@ from camcore.cli_args import add_data_option, add_model_options, data_root_of, f
 from camcore.device import choose_device, describe
 from camcore.errors import CamcoreError
 from camcore.evaluate import (
-                              FAITHFULNESS_NAMES,
-                              SCORE_NAMES,
-                              SCORES,
-                              THRESHOLD_SCORES,
-                              ImageResult,
-                              predict_records,
-                              summarise,
+    FAITHFULNESS_NAMES,
+    SCORE_NAMES,
+    SCORES,
+    THRESHOLD_SCORES,
+    ImageResult,
+    predict_records,
+    summarise,
 )
+from camcore.faithfulness import DATASET_STEPS
 from camcore.files import write_atomic
 from camcore.models import load_model
 from camcore.sanity import randomised_above_stem
 
 ALL_SPLITS = "all"
-FAITHFULNESS_STEPS = 10
-"""--faithfulness's default: 10% of the pixels per step, half the passes of the engine's 5% steps."""
 
 
 def add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -59,7 +58,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
-    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=FAITHFULNESS_STEPS, metavar="STEPS",
+    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=DATASET_STEPS, metavar="STEPS",
                         help="also deletion / insertion AUC and the drop / increase in confidence of the map, a "
                              "random map and the Gaussian (curves of STEPS steps, default %(const)s; about "
                              "3 x (2 x STEPS + 3) extra forward passes per photo)")

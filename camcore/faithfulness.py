@@ -26,6 +26,8 @@ from camcore.models import LoadedModel
 
 STEPS = 20
 """Curve points after the first: 5% of the pixels are deleted (or inserted) per step."""
+DATASET_STEPS = 10
+"""Steps when a whole data set is scored (evaluate and the Dataset page): 10% per step, half the passes."""
 BLUR_KERNEL_PX, BLUR_SIGMA_PX = 11, 5.0
 """RISE's blur (Petsiuk et al.'s gkern(11, 5)) of the photo that replaces deleted pixels."""
 FILLS = ("blur", "mean")

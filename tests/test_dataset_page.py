@@ -453,7 +453,7 @@ def assert_breed_faithfulness(at: AppTest, stored: dict[str, ImageResult]) -> No
 
 def test_faithfulness_on_request_per_breed_and_per_image(pets: Path, random_resnet: None, resnet18_weights: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dataset_inputs, "FAITHFULNESS_STEPS", 2)  # the wiring is under test here, not the curves
+    monkeypatch.setattr(dataset_inputs, "DATASET_STEPS", 2)  # the wiring is under test here, not the curves
     at = dataset_page(predict=True, species="dog", split="test", detail="beagle_7")
     names = ["american_bulldog_4", "american_bulldog_5", "beagle_7", "beagle_8"]
     assert shown_names(at) == names and not at.checkbox(key="dataset.faithfulness").value
@@ -480,7 +480,7 @@ def test_faithfulness_on_request_per_breed_and_per_image(pets: Path, random_resn
 def test_predict_all_with_faithfulness_runs_the_job_into_its_store(pets: Path, random_resnet: None,
                                                                    resnet18_weights: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dataset_inputs, "FAITHFULNESS_STEPS", 2)
+    monkeypatch.setattr(dataset_inputs, "DATASET_STEPS", 2)
     started: list[list[str]] = []
 
     def here(argv: list[str], run: RunFolder) -> int:
