@@ -1,5 +1,6 @@
-"""The Lesson in Chromium, from a shared link: presenter mode readable on a 1280x720 projector, and the quiz's
-click on the photo scored where the model's own map (computed here from its forward pass) is hot or cold."""
+"""The Lesson in Chromium, from a shared link: presenter mode readable on a 1280x720 projector at every step, and
+the quiz's click on the photo scored where the model's own map (computed here from its forward pass) is hot or
+cold."""
 from __future__ import annotations
 
 import re
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from camcore.data import DATA_ENV
@@ -25,6 +27,7 @@ HEADING_MIN_PX = 36
 BODY_MIN_PX = 21
 CAPTION_MIN_PX = 17
 QUIZ_PHOTO = "Bengal_3.jpg"
+PRESENTED_PHOTO = "saint_bernard_87.jpg"
 SCORE = re.compile(r"hotter than (\d+)% of the map")
 PLOT_POINT = """([x, y]) => { const p = document.querySelector('.js-plotly-plot'); const r = p.getBoundingClientRect();
     const xa = p._fullLayout.xaxis, ya = p._fullLayout.yaxis;
@@ -81,7 +84,7 @@ SCREENSHOTS = "/tmp/lesson_presenter_step{}.png"
 def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) -> None:
     """From a shared link on step 1, Next through the five steps: each one's heading, text and main figures on
     one 1280x720 screen at the top of the page, in large type, with no sideways scrolling."""
-    page.goto(f"{lesson_url}?presenter=1&step=0&sample=saint_bernard_87.jpg")
+    page.goto(f"{lesson_url}?presenter=1&step=0&sample={PRESENTED_PHOTO}")
     for step, (keys, phrase) in enumerate(ON_SCREEN):
         if step:
             page.get_by_role("button", name="Next").click()
@@ -100,6 +103,12 @@ def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) ->
         assert 0 < layout["text_bottom"] <= PROJECTOR["height"], f"step {step + 1}: '{phrase}' below the screen"
         assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
     page.wait_for_url(re.compile(r"[?&]step=4(&|$)"), timeout=60_000)  # the link follows (written as the run ends)
+    width, height = Image.open(SAMPLES_DIR / PRESENTED_PHOTO).size
+    click_score(page, (width / 2, height / 2), None)  # the quiz's answer: the map beside the guess
+    page.wait_for_function(FIGURES_DRAWN, arg=["reveal"], timeout=60_000)
+    page.screenshot(path=SCREENSHOTS.format("5_revealed"))
+    layout = page.evaluate(LAYOUT, [["reveal"], "Your click is hotter than"])
+    assert layout["plots"][0][3] <= PROJECTOR["height"] and layout["text_bottom"] <= PROJECTOR["height"]
 
 
 def quiz_map_cells(photo_name: str) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -47,7 +47,7 @@ def quiz_step(ctx: Lesson, result: Explanation) -> None:
     else:
         score = lesson.click_score(raw, *click, threshold_frac=heatmap.DEFAULT_THRESHOLD)
         box = heatmap.threshold_box(heatmap.normalise(raw), heatmap.DEFAULT_THRESHOLD)
-        reveal_col.plotly_chart(overlay_figure(image, raw, box, height_px=420 if ctx.presenter else 320),
+        reveal_col.plotly_chart(overlay_figure(image, raw, box, height_px=380 if ctx.presenter else 320),
                                 key=LESSON.key("reveal"))
         verdict = "inside" if score.inside else "outside"
         reveal_col.markdown(f"Your click is hotter than **{score.percentile:.0f}%** of the map, and {verdict} the "
