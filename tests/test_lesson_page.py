@@ -255,3 +255,17 @@ def test_steps_2_and_4_rerun_without_recomputing(no_data: None, monkeypatch: pyt
     at.radio(key="lesson.step").set_value(3).run()
     at.selectbox(key="lesson.grad_layer").set_value("blocks.4").run()
     assert not at.exception and calls.count("compare_weights") == 1
+
+
+def test_presenter_mode_runs_every_step_in_its_one_screen_layout(no_data: None) -> None:
+    """Presenter mode's own layouts (columns, fewer channels) run on every step; the browser test measures them."""
+    at = AppTest.from_file(LESSON, default_timeout=TIMEOUT_S)
+    at.session_state["lesson.device"] = "cpu"
+    at.query_params.update({"presenter": "1", "step": "0"})
+    at.run()
+    assert not at.exception and not at.error and at.toggle(key="lesson.presenter").value
+    grids = [len(figure["layout"]["annotations"]) for figure in figures(at)]
+    assert grids == [8, 4, 4]  # the chosen layer's two rows, then one row each for the early and late layers
+    for step in range(1, 5):
+        at.radio(key="lesson.step").set_value(step).run()
+        assert not at.exception and not at.error and figures(at), step
