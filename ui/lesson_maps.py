@@ -1,5 +1,5 @@
 """Lesson steps 3 and 4: CAM of the top-k classes thresholded into the CAM paper's box, and Grad-CAM's weights
-beside CAM's."""
+beside CAM's; on a projector each step's main maps share one row."""
 from __future__ import annotations
 
 import numpy as np
@@ -109,13 +109,12 @@ def gradcam_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
 
 def compared_maps(ctx: Lesson, comparison: lesson.WeightsComparison) -> None:
     """The weights' scatter, then CAM and Grad-CAM side by side (all three in one row on a projector)."""
-    height_px = 300 if ctx.presenter else 320
+    scatter_px, map_px = (300, 300) if ctx.presenter else (360, 320)
     scatter_col, *map_cols = st.columns(3) if ctx.presenter else [st.container(), *st.columns(2)]
-    scatter_col.plotly_chart(weights_scatter(comparison, height_px if ctx.presenter else 360),
-                             key=LESSON.key("scatter"))
+    scatter_col.plotly_chart(weights_scatter(comparison, scatter_px), key=LESSON.key("scatter"))
     for column, raw_map, title, key in zip(map_cols, (comparison.cam_map, comparison.gradcam_map),
                                            ("CAM", "Grad-CAM"), ("cam_map", "gradcam_map")):
-        column.plotly_chart(overlay_figure(ctx.photo.image, raw_map, title=title, height_px=height_px),
+        column.plotly_chart(overlay_figure(ctx.photo.image, raw_map, title=title, height_px=map_px),
                             key=LESSON.key(key))
     st.markdown(f"Correlation of the two maps: **{comparison.map_correlation:.3f}** (Grad-CAM drops the "
                 "negative part, so it is not always exactly 1).")
