@@ -19,17 +19,17 @@ with links.shared(LESSON):
     with st.sidebar if presenter else st.container():
         photo = lesson_inputs.photo_ui()
     step = lesson_inputs.step_ui(presenter)
-    ctx = lesson_inputs.Lesson(model, spec, weights_path, device, photo)
+    ctx = lesson_inputs.Lesson(model, spec, weights_path, device, photo, presenter)
     with reported(f"Lesson step {step + 1}"):
         top = ctx.explained(method=cams.exact_method(model))
         class_names = [(p.class_index, f"{p.class_name} ({p.probability:.0%})") for p in top.predictions]
         if step == 0:
             lesson_features.feature_maps_step(ctx)
         elif step == 1:
-            lesson_features.pooling_step(model, photo.image, class_names)
+            lesson_features.pooling_step(ctx, class_names)
         elif step == 2:
             lesson_maps.topk_step(ctx)
         elif step == 3:
             lesson_maps.gradcam_step(ctx, class_names)
         else:
-            lesson_quiz.quiz_step(photo.image, top)
+            lesson_quiz.quiz_step(ctx, top)

@@ -1,14 +1,15 @@
-"""The Lesson in Chromium, from a shared link: presenter mode readable on a 1280x720 projector, and the quiz's
-click on the photo scored where the model's own map (computed here from its forward pass) is hot or cold."""
+"""The Lesson in Chromium, from a shared link: presenter mode readable on a 1280x720 projector at every step, and
+the quiz's click on the photo scored where the model's own map (computed here from its forward pass) is hot or
+cold."""
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from camcore.data import DATA_ENV
@@ -16,6 +17,7 @@ from camcore.images import load_image
 from camcore.models import load_model
 from camcore.samples import SAMPLES_DIR
 from tests.test_browser import streamlit_server
+from ui.lesson_inputs import STEPS
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +25,9 @@ PROJECTOR = {"width": 1280, "height": 720}
 HEADING_MIN_PX = 36
 """The step's heading on a projector: Streamlit's own h2 is 36 px at 1.0 zoom on a laptop; presenter's is larger."""
 BODY_MIN_PX = 21
+CAPTION_MIN_PX = 17
 QUIZ_PHOTO = "Bengal_3.jpg"
+PRESENTED_PHOTO = "saint_bernard_87.jpg"
 SCORE = re.compile(r"hotter than (\d+)% of the map")
 PLOT_POINT = """([x, y]) => { const p = document.querySelector('.js-plotly-plot'); const r = p.getBoundingClientRect();
     const xa = p._fullLayout.xaxis, ya = p._fullLayout.yaxis;
@@ -46,32 +50,65 @@ def page(browser, lesson_url: str) -> Iterator:
     page.close()
 
 
-def test_presenter_mode_fits_a_projector(page, lesson_url: str, tmp_path: Path) -> None:
-    page.goto(f"{lesson_url}?presenter=1&step=2&sample=saint_bernard_87.jpg&top_k=2")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
-    page.screenshot(path=tmp_path / "presenter.png")
-    layout = page.evaluate("""() => {
-        const px = e => parseFloat(getComputedStyle(e).fontSize);
-        const main = document.querySelector('.stMainBlockContainer');
-        const headings = [...main.querySelectorAll('h2')].filter(h => h.innerText.startsWith('Step'));
-        const plot = main.querySelector('.js-plotly-plot').getBoundingClientRect();
-        return {headings: headings.map(h => h.innerText), heading_px: headings.map(px),
-                body_px: px(main.querySelector('[data-testid=stMarkdown] p')),
-                scroll_width: document.documentElement.scrollWidth,
-                plot: [plot.left, plot.top, plot.right, plot.bottom],
-                sample_visible: [...document.querySelectorAll('[data-testid=stSelectbox]')]
-                    .some(s => s.innerText.includes('a sample') && s.getBoundingClientRect().right > 0
-                               && s.checkVisibility())}; }""")
-    assert layout["headings"] == ["Step 3. Top-k and threshold"]  # one step on screen
-    assert layout["heading_px"][0] >= HEADING_MIN_PX and layout["body_px"] >= BODY_MIN_PX
-    assert layout["scroll_width"] <= PROJECTOR["width"]
-    left, top, right, bottom = layout["plot"]
-    assert left >= 0 and right <= PROJECTOR["width"] and top > 0 and bottom <= PROJECTOR["height"]
-    assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
-    page.get_by_role("button", name="Next").click()
-    page.get_by_role("heading", name="Step 4. Grad-CAM").wait_for(timeout=60_000)
-    page.wait_for_url(re.compile(r"[?&]step=3(&|$)"), timeout=60_000)  # the link follows (written as the run ends)
+ON_SCREEN = ((("grid.chosen", "grid.early", "grid.late"), "Early and late side by side"),
+             (("class_map",), "Both orders give the model's logit"),
+             (("topk.0", "topk.1", "topk.2"), "Each class has its own map"),
+             (("scatter", "cam_map", "gradcam_map"), "Correlation of the two maps"),
+             (("click",), "Guess first"))
+"""Each step's main figures (keys after "lesson.") and the last of its key sentences: all on the first screen."""
+PLOT = "k => document.querySelector(`.st-key-lesson-${k.replace('.', '-')} .js-plotly-plot`)"
+"""A figure by its key: Streamlit writes a key into its element's class, a dot as a dash."""
+FIGURES_DRAWN = f"""keys => keys.every(k => ({PLOT})(k)?._fullLayout)
+    && !document.querySelector('[data-testid=stStatusWidgetRunningIcon], [data-stale=true]')"""
+"""The step's figures drawn and its run over (no element left from the previous step)."""
+LAYOUT = f"""([keys, phrase]) => {{
+    const px = e => parseFloat(getComputedStyle(e).fontSize);
+    const main = document.querySelector('.stMainBlockContainer'), scroller = main.closest('[data-testid=stMain]');
+    scroller.scrollTo(0, 0); window.scrollTo(0, 0);
+    const text = [...main.querySelectorAll('[data-testid=stMarkdown] p')].filter(p => p.checkVisibility());
+    const box = k => {{ const r = ({PLOT})(k).getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }};
+    const headings = [...main.querySelectorAll('h2')].filter(h => h.innerText.startsWith('Step'));
+    return {{headings: headings.map(h => h.innerText), heading_px: headings.map(px),
+             text_bottom: Math.max(...text.filter(p => p.innerText.includes(phrase))
+                                       .map(p => p.getBoundingClientRect().bottom)),
+             body_px: text.filter(p => !p.closest('[data-testid=stCaptionContainer]')).map(px),
+             caption_px: text.filter(p => p.closest('[data-testid=stCaptionContainer]')).map(px),
+             scroll_width: Math.max(document.documentElement.scrollWidth, scroller.scrollWidth),
+             plots: keys.map(box),
+             sample_visible: [...document.querySelectorAll('[data-testid=stSelectbox]')]
+                 .some(s => s.innerText.includes('a sample') && s.getBoundingClientRect().right > 0
+                            && s.checkVisibility())}}; }}"""
+SCREENSHOTS = "/tmp/lesson_presenter_step{}.png"
+
+
+def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) -> None:
+    """From a shared link on step 1, Next through the five steps: each one's heading, text and main figures on
+    one 1280x720 screen at the top of the page, in large type, with no sideways scrolling."""
+    page.goto(f"{lesson_url}?presenter=1&step=0&sample={PRESENTED_PHOTO}")
+    for step, (keys, phrase) in enumerate(ON_SCREEN):
+        if step:
+            page.get_by_role("button", name="Next").click()
+        page.get_by_role("heading", name=f"Step {STEPS[step]}").wait_for(timeout=90_000)
+        page.wait_for_function(FIGURES_DRAWN, arg=list(keys), timeout=90_000)
+        page.screenshot(path=SCREENSHOTS.format(step + 1))
+        layout = page.evaluate(LAYOUT, [list(keys), phrase])
+        assert layout["headings"] == [f"Step {STEPS[step]}"]  # one step on screen
+        assert layout["heading_px"][0] >= HEADING_MIN_PX
+        assert layout["body_px"] and min(layout["body_px"]) >= BODY_MIN_PX
+        assert min(layout["caption_px"], default=CAPTION_MIN_PX) >= CAPTION_MIN_PX
+        assert layout["scroll_width"] <= PROJECTOR["width"]
+        for key, (left, top, right, bottom) in zip(keys, layout["plots"]):
+            assert left >= 0 and right <= PROJECTOR["width"] and top > 0, (step, key)
+            assert bottom <= PROJECTOR["height"], f"step {step + 1}: {key} ends at {bottom:.0f} px"
+        assert 0 < layout["text_bottom"] <= PROJECTOR["height"], f"step {step + 1}: '{phrase}' below the screen"
+        assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
+    page.wait_for_url(re.compile(r"[?&]step=4(&|$)"), timeout=60_000)  # the link follows (written as the run ends)
+    width, height = Image.open(SAMPLES_DIR / PRESENTED_PHOTO).size
+    click_score(page, (width / 2, height / 2), None)  # the quiz's answer: the map beside the guess
+    page.wait_for_function(FIGURES_DRAWN, arg=["reveal"], timeout=60_000)
+    page.screenshot(path=SCREENSHOTS.format("5_revealed"))
+    layout = page.evaluate(LAYOUT, [["reveal"], "Your click is hotter than"])
+    assert layout["plots"][0][3] <= PROJECTOR["height"] and layout["text_bottom"] <= PROJECTOR["height"]
 
 
 def quiz_map_cells(photo_name: str) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -228,3 +228,44 @@ def test_an_oxford_pet_by_name_gets_its_boxes_iou_with_the_trimap(monkeypatch: p
     union = (box[2] - box[0]) * (box[3] - box[1]) + (pet[2] - pet[0]) * (pet[3] - pet[1]) - inter
     shown = float(re.search(r"IoU with the pet (\d\.\d\d)", figure["layout"]["title"]["text"]).group(1))  # type: ignore[union-attr]
     assert shown == pytest.approx(inter / union, abs=0.006)
+
+
+def test_steps_2_and_4_rerun_without_recomputing(no_data: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 2's pooling numbers and step 4's weight comparison come from ui.resources' caches: picking another
+    class computes once, coming back to the first class or changing step 4's earlier layer computes nothing."""
+    from camcore import lesson
+    from ui import resources
+
+    calls: list[str] = []
+
+    def counted(name: str) -> object:
+        real = getattr(lesson, name)
+        return lambda *args, **kwargs: calls.append(name) or real(*args, **kwargs)
+
+    for name in ("pooling", "compare_weights"):  # the spies sit where ui.resources computes
+        monkeypatch.setattr(lesson, name, counted(name))
+    resources._pooling.clear()
+    resources._weights_comparison.clear()
+    at = lesson_page(1)
+    first = at.selectbox(key="lesson.pool_class").value
+    at.selectbox(key="lesson.pool_class").set_value(at.selectbox(key="lesson.pool_class").options[1]).run()
+    at.selectbox(key="lesson.pool_class").set_value(first).run()
+    assert not at.exception and at.selectbox(key="lesson.pool_class").value == first
+    assert calls.count("pooling") == 2
+    at.radio(key="lesson.step").set_value(3).run()
+    at.selectbox(key="lesson.grad_layer").set_value("blocks.4").run()
+    assert not at.exception and calls.count("compare_weights") == 1
+
+
+def test_presenter_mode_runs_every_step_in_its_one_screen_layout(no_data: None) -> None:
+    """Presenter mode's own layouts (columns, fewer channels) run on every step; the browser test measures them."""
+    at = AppTest.from_file(LESSON, default_timeout=TIMEOUT_S)
+    at.session_state["lesson.device"] = "cpu"
+    at.query_params.update({"presenter": "1", "step": "0"})
+    at.run()
+    assert not at.exception and not at.error and at.toggle(key="lesson.presenter").value
+    grids = [len(figure["layout"]["annotations"]) for figure in figures(at)]
+    assert grids == [8, 4, 4]  # the chosen layer's two rows, then one row each for the early and late layers
+    for step in range(1, 5):
+        at.radio(key="lesson.step").set_value(step).run()
+        assert not at.exception and not at.error and figures(at), step

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
 from camcore import data
 from camcore.errors import DataNotFound
 from camcore.explain import Explanation
 from camcore.images import load_image
-from camcore.lesson import FeatureMaps
+from camcore.lesson import FeatureMaps, Pooling, WeightsComparison
 from camcore.models import LoadedModel
 from camcore.samples import sample_label, sample_photos
 from ui import resources
@@ -24,8 +25,9 @@ PRESENTER_CSS = """<style>
 .stMainBlockContainer .stMarkdown p, .stMainBlockContainer .stMarkdown li { font-size: 1.4rem; line-height: 1.35; }
 .stMainBlockContainer h2 { font-size: 2.6rem; padding-top: 0; }
 .stMainBlockContainer label p, .stMainBlockContainer button p { font-size: 1.2rem; }
+.stMainBlockContainer [data-testid=stCaptionContainer] p { font-size: 1.1rem; }
 </style>"""
-"""Large type for a projector at 1280x720: body text 22 px, the step's heading 42 px."""
+"""Large type for a projector at 1280x720: body text 22 px, captions 18 px, the step's heading 42 px."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,13 +43,15 @@ class Photo:
 
 @dataclass(frozen=True, eq=False)
 class Lesson:
-    """The shared model and the photo; `explained` goes through ui.resources, as the Explain page does."""
+    """The shared model, the photo, and whether a projector shows it (presenter: each step fits one 1280x720
+    screen); every model pass goes through ui.resources' caches, as the Explain page's do."""
 
     model: LoadedModel
     spec: str
     weights_path: str | None
     device: str
     photo: Photo
+    presenter: bool = False
 
     def explained(self, *, method: str, top_k: int = 5, layer: str | None = None,
                   classes: tuple[int, ...] | None = None) -> Explanation:
@@ -57,6 +61,19 @@ class Lesson:
     def features(self, layer: str) -> FeatureMaps:
         return resources.feature_maps(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
                                       layer=layer)
+
+    def panes(self, widths: list[int]) -> list[DeltaGenerator]:
+        """Side-by-side columns of these widths on a projector, else one container for all: the normal page
+        keeps its top-to-bottom order."""
+        return st.columns(widths, gap="medium") if self.presenter else [st.container()] * len(widths)
+
+    def pooling(self, class_index: int) -> Pooling:
+        return resources.pooling(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
+                                 class_index=class_index)
+
+    def weights(self, class_index: int) -> WeightsComparison:
+        return resources.weights_comparison(self.photo.data, self.photo.name, self.spec, self.weights_path,
+                                            self.device, class_index=class_index)
 
 
 def presenter_ui() -> bool:

@@ -1,5 +1,5 @@
 """Lesson steps 3 and 4: CAM of the top-k classes thresholded into the CAM paper's box, and Grad-CAM's weights
-beside CAM's."""
+beside CAM's; on a projector each step's main maps share one row."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,13 +16,13 @@ from ui.state import LESSON
 
 
 def overlay_figure(image: Image.Image, raw_map: np.ndarray, box: tuple[int, int, int, int] | None = None,
-                   title: str = "") -> go.Figure:
+                   title: str = "", height_px: int = 320) -> go.Figure:
     """The photo with a map over it, and the box in white when given."""
     fig = px.imshow(np.asarray(heatmap.map_overlay(image, raw_map)))
     if box is not None:
         fig.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line=dict(color="white", width=3))
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
-    return fig.update_layout(title=title, height=320, margin=dict(l=0, r=0, t=30, b=0))
+    return fig.update_layout(title=title, height=height_px, margin=dict(l=0, r=0, t=30, b=0))
 
 
 def pet_box(name: str) -> tuple[int, int, int, int] | None:
@@ -54,7 +54,7 @@ def topk_step(ctx: Lesson) -> None:
     method = cams.exact_method(ctx.model)
     result = ctx.explained(method=method)  # the top 5, cached: the sliders only pick and threshold its maps
     image, truth, maps = ctx.photo.image, pet_box(ctx.photo.name), result.at_image_size()
-    columns = st.columns(min(top_k, 3))
+    columns = st.columns(top_k if ctx.presenter else min(top_k, 3))  # a projector shows them all in one row
     for rank, prediction in enumerate(result.predictions[:top_k]):
         with columns[rank % len(columns)]:
             box_chart(image, maps[rank], threshold, truth,
@@ -81,33 +81,40 @@ def true_class_chart(ctx: Lesson, method: str, threshold: float, truth: metrics.
               "true_class")
 
 
-def weights_scatter(comparison: lesson.WeightsComparison) -> go.Figure:
+def weights_scatter(comparison: lesson.WeightsComparison, height_px: int = 360) -> go.Figure:
     fig = px.scatter(x=comparison.cam_weights, y=comparison.grad_weights,
                      labels={"x": "Linear layer's weight (CAM)", "y": "pooled gradient (Grad-CAM)"})
-    return fig.update_layout(height=360, margin=dict(l=0, r=0, t=10, b=0))
+    return fig.update_layout(height=height_px, margin=dict(l=0, r=0, t=10, b=0))
 
 
 def gradcam_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
     model, image, layers = ctx.model, ctx.photo.image, cams.stage_layers(ctx.model)
     indices = [c for c, _ in class_names]
-    index = st.selectbox("Class", indices, key=LESSON.valid("grad_class", indices, indices[0]),
-                         format_func=dict(class_names).__getitem__)
+    class_col, text_col = ctx.panes([1, 3])
+    index = class_col.selectbox("Class", indices, key=LESSON.valid("grad_class", indices, indices[0]),
+                                format_func=dict(class_names).__getitem__)
     if model.cam is None:
-        st.info("This head is not GAP+Linear, so CAM cannot run; Grad-CAM still can, at any layer.")
+        text_col.info("This head is not GAP+Linear, so CAM cannot run; Grad-CAM still can, at any layer.")
     else:
-        comparison = lesson.compare_weights(model, image, index)
-        st.markdown("Grad-CAM weighs each channel by the **average gradient** of the class score. Behind a GAP+Linear "
-                    "head that gradient is the Linear weight divided by the number of positions: the points lie on "
-                    "a line through zero.")
-        st.plotly_chart(weights_scatter(comparison), key=LESSON.key("scatter"))
-        cam_col, grad_col = st.columns(2)
-        cam_col.plotly_chart(overlay_figure(image, comparison.cam_map, title="CAM"), key=LESSON.key("cam_map"))
-        grad_col.plotly_chart(overlay_figure(image, comparison.gradcam_map, title="Grad-CAM"),
-                              key=LESSON.key("gradcam_map"))
-        st.markdown(f"Correlation of the two maps: **{comparison.map_correlation:.3f}** (Grad-CAM drops the "
-                    "negative part, so it is not always exactly 1).")
+        text_col.markdown("Grad-CAM weighs each channel by the **average gradient** of the class score. Behind a "
+                          "GAP+Linear head that gradient is the Linear weight divided by the number of positions: "
+                          "the points lie on a line through zero.")
+        compared_maps(ctx, ctx.weights(index))
     st.markdown("Grad-CAM needs no special head, so it also works at an **earlier layer**: finer, noisier maps.")
     layer = st.selectbox("Earlier layer", layers, key=LESSON.valid("grad_layer", layers, layers[-2]))
     earlier = ctx.explained(method="gradcam", layer=layer, top_k=1, classes=(index,))
     st.plotly_chart(overlay_figure(image, earlier.at_image_size()[0], title=f"Grad-CAM at {layer}"),
                     key=LESSON.key("earlier"))
+
+
+def compared_maps(ctx: Lesson, comparison: lesson.WeightsComparison) -> None:
+    """The weights' scatter, then CAM and Grad-CAM side by side (all three in one row on a projector)."""
+    scatter_px, map_px = (300, 300) if ctx.presenter else (360, 320)
+    scatter_col, *map_cols = st.columns(3) if ctx.presenter else [st.container(), *st.columns(2)]
+    scatter_col.plotly_chart(weights_scatter(comparison, scatter_px), key=LESSON.key("scatter"))
+    for column, raw_map, title, key in zip(map_cols, (comparison.cam_map, comparison.gradcam_map),
+                                           ("CAM", "Grad-CAM"), ("cam_map", "gradcam_map")):
+        column.plotly_chart(overlay_figure(ctx.photo.image, raw_map, title=title, height_px=map_px),
+                            key=LESSON.key(key))
+    st.markdown(f"Correlation of the two maps: **{comparison.map_correlation:.3f}** (Grad-CAM drops the "
+                "negative part, so it is not always exactly 1).")

@@ -9,6 +9,7 @@ from PIL import Image
 
 from camcore import heatmap, lesson
 from camcore.explain import Explanation
+from ui.lesson_inputs import Lesson
 from ui.lesson_maps import overlay_figure
 from ui.state import LESSON
 
@@ -32,22 +33,25 @@ def clicked_point(event: object) -> tuple[float, float] | None:
     return (float(points[0]["x"]), float(points[0]["y"])) if points else None
 
 
-def quiz_step(image: Image.Image, result: Explanation) -> None:
+def quiz_step(ctx: Lesson, result: Explanation) -> None:
+    """The guess, then the map revealed (beside the photo on a projector, below it otherwise)."""
+    image = ctx.photo.image
     st.markdown(f"**Guess first.** Click where you think the model looks to say *{result.predictions[0].class_name}*.")
-    event = st.plotly_chart(click_figure(image), on_select="rerun", selection_mode="points",
-                            key=LESSON.key("click"))
+    guess_col, reveal_col = ctx.panes([1, 1])
+    event = guess_col.plotly_chart(click_figure(image), on_select="rerun", selection_mode="points",
+                                   key=LESSON.key("click"))
     click = clicked_point(event)
     raw = result.at_image_size()[0]
     if click is None:
-        st.caption("No guess yet: click on the photo.")
+        reveal_col.caption("No guess yet: click on the photo.")
     else:
         score = lesson.click_score(raw, *click, threshold_frac=heatmap.DEFAULT_THRESHOLD)
-        st.plotly_chart(overlay_figure(image, raw, heatmap.threshold_box(heatmap.normalise(raw),
-                                                                         heatmap.DEFAULT_THRESHOLD)),
-                        key=LESSON.key("reveal"))
+        box = heatmap.threshold_box(heatmap.normalise(raw), heatmap.DEFAULT_THRESHOLD)
+        reveal_col.plotly_chart(overlay_figure(image, raw, box, height_px=380 if ctx.presenter else 320),
+                                key=LESSON.key("reveal"))
         verdict = "inside" if score.inside else "outside"
-        st.markdown(f"Your click is hotter than **{score.percentile:.0f}%** of the map, and {verdict} the region "
-                    f"above {heatmap.DEFAULT_THRESHOLD:.0%} of its maximum.")
+        reveal_col.markdown(f"Your click is hotter than **{score.percentile:.0f}%** of the map, and {verdict} the "
+                            f"region above {heatmap.DEFAULT_THRESHOLD:.0%} of its maximum.")
     class_quiz(image, result)
 
 

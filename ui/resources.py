@@ -1,6 +1,7 @@
 """The app's only caches: one shared model per (spec, weights, device), explanations and their figures and
-overlay PNGs, faithfulness reports, sanity checks, the sample list,
-the data set's index, the Dataset page's per-image results as read from their store on disk, and uploaded weights.
+overlay PNGs, the Lesson's feature maps, pooling numbers and weight comparisons, faithfulness reports, sanity
+checks, the sample list, the data set's index, the Dataset page's per-image results as read from their store on
+disk, and uploaded weights.
 
 Everything cached here lives in this one module: st.cache_resource keys include the defining module, so a
 loader pasted into two pages would hold two copies of the same model.
@@ -85,6 +86,34 @@ def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | N
 def _feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, layer: str,
                   stamp: tuple[int, ...]) -> lesson.FeatureMaps:
     return lesson.feature_maps(shared_model(spec, weights_path, device), load_image(image_bytes, name=name), layer)
+
+
+def pooling(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+            class_index: int) -> lesson.Pooling:
+    """The Lesson's GAP/Linear swap with this photo's numbers for one class, cached as feature maps are."""
+    return _pooling(image_bytes, name, spec, weights_path, device, class_index=class_index,
+                    stamp=_files_stamp(spec, weights_path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _pooling(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, class_index: int,
+             stamp: tuple[int, ...]) -> lesson.Pooling:
+    return lesson.pooling(shared_model(spec, weights_path, device), load_image(image_bytes, name=name), class_index)
+
+
+def weights_comparison(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+                       class_index: int) -> lesson.WeightsComparison:
+    """Grad-CAM's pooled gradients beside CAM's weights for one class (a forward and a backward pass), cached as
+    feature maps are: a whole class rerunning the Lesson's step 4 shares one computation."""
+    return _weights_comparison(image_bytes, name, spec, weights_path, device, class_index=class_index,
+                               stamp=_files_stamp(spec, weights_path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _weights_comparison(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
+                        class_index: int, stamp: tuple[int, ...]) -> lesson.WeightsComparison:
+    return lesson.compare_weights(shared_model(spec, weights_path, device), load_image(image_bytes, name=name),
+                                  class_index)
 
 
 @contextmanager
