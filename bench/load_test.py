@@ -144,6 +144,8 @@ async def session(browser, url: str, photo: Path, deadline: float, record: dict,
         uploader = page.locator("[data-testid=stFileUploader]", has_text="Upload photos")
         await uploader.locator("input[type=file]").set_input_files(photo)
         await page.wait_for_function(f"() => {TITLE}.length > 0", timeout=WAIT_MS)
+        await page.get_by_text("Prepare the files").first.click()  # the heavier path: downloads built on each view
+        await page.get_by_role("button", name="Overlay PNG (1. ").first.wait_for(timeout=WAIT_MS)
         used, step = {"CAM"}, 0
         while time.monotonic() < deadline:
             await page.wait_for_timeout(300)  # lets the last rerun's trailing messages arrive before timing anew

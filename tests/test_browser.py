@@ -206,6 +206,7 @@ def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
         for page in pages:
             page.goto(f"{app_url}/Explain")
             page.get_by_role("button", name="Try a sample").click()
+        downloader.get_by_text("Prepare the files").first.click()  # the files are built once asked for
         wait_idle(downloader, 1)
         for _ in range(DOWNLOADS):
             for page in rerunners:

@@ -251,7 +251,8 @@ def test_downloads_name_the_class_and_settings_they_hold(fresh_machine: None) ->
     at.selectbox(key="explain.class.0").set_value(1).run()
     at.select_slider(key="explain.threshold.0").set_value(0.5).run()
     at.selectbox(key="explain.colormap.0").set_value("viridis").run()
-    assert not at.exception
+    assert not at.exception and not at.get("download_button")  # nothing built until asked for
+    at.toggle(key="explain.files.0").set_value(True).run()
     second = at.selectbox(key="explain.class.0").options[1]  # "2. <class name>"
     png, npy = (button.proto for button in at.get("download_button"))
     assert png.label == f"Overlay PNG ({second}, threshold 0.5, viridis)"

@@ -11,7 +11,7 @@ import streamlit as st
 from camcore import display, exports, heatmap
 from camcore.cams.finercam import close_call
 from camcore.explain import Explanation
-from ui import explain_faithfulness, explain_figures, explain_inputs, explain_sanity, resources
+from ui import explain_faithfulness, explain_inputs, explain_sanity, resources
 from ui.inputs import method_label
 from ui.state import EXPLAIN
 
@@ -35,7 +35,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     result = _explained(name, data, settings, settings.method)
     st.subheader(name)
     bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
-    bar_col.plotly_chart(explain_figures.top_k_bar(result.predictions), key=EXPLAIN.key(f"bar.{index}"),
+    bar_col.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}"),
                          config={"displayModeBar": False})
     bar_col.caption(f"{method_label(result.method)} at layer {result.layer}: explained in "
                     f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
@@ -91,9 +91,10 @@ def _map_chart(name: str, data: bytes, settings: Settings, result: Explanation, 
 
 
 def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, index: int) -> None:
-    """The files of one class at chosen settings. The bytes go to the buttons with the page (a file built on click
-    is dropped when other sessions rerun first: 18 of 60 downloads were lost under load), and the labels and file
-    names say which class, threshold and colours they hold, whatever the figure's sliders show."""
+    """The class the identity and the files are about, the files' settings, and the files of that class once
+    asked for. The bytes go to the buttons with the page (a file built on click is dropped when other sessions
+    rerun first: 18 of 60 downloads were lost under load); until "Prepare the files" they are not built at all:
+    with them every rerun cost about twice as much server time (bench/load_server.py)."""
     st.markdown("**Downloads** (the photo at the resolution explained)")
     class_col, threshold_col, colour_col = st.columns([2, 1, 1])
     with class_col:
@@ -102,25 +103,35 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
     threshold = threshold_col.select_slider("Threshold", thresholds, key=EXPLAIN.valid(
         f"threshold.{index}", thresholds, heatmap.DEFAULT_THRESHOLD))  # valid: a link's value may be any number
     colormap = colour_col.selectbox("Colormap", heatmap.SEQUENTIAL_COLORMAPS, key=EXPLAIN.key(f"colormap.{index}"))
+    if st.toggle("Prepare the files", key=EXPLAIN.key(f"files.{index}"),
+                 help="Builds the overlay PNG and the raw map of this class at these settings."):
+        _download_buttons(name, data, settings, result, index, rank=rank, threshold=threshold, colormap=colormap)
+    prediction = result.predictions[rank]
+    if result.bias is not None:
+        _cam_identity(result, rank)
+    if result.compared is not None:
+        st.caption(f"Finer-CAM: the map of '{prediction.class_name}' minus those of the classes scored nearest to "
+                   f"it: {', '.join(result.compared[rank])}.")
+
+
+def _download_buttons(name: str, data: bytes, settings: Settings, result: Explanation, index: int, *, rank: int,
+                      threshold: float, colormap: str) -> None:
+    """The overlay PNG and raw map buttons; their labels and file names say which class and settings they hold,
+    whatever the figure's sliders show."""
     prediction = result.predictions[rank]
     what = f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}"
     stem = f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name.replace(' ', '_')}"
-    png_col, npy_col = st.columns(2)
     png = resources.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
                                 method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
                                 size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
                                 colormap=colormap, threshold_frac=threshold)
+    png_col, npy_col = st.columns(2)
     png_col.download_button(f"Overlay PNG ({what})", png,
                             file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",
                             key=EXPLAIN.key(f"png.{index}"))
     npy_col.download_button(f"Raw map .npy ({rank + 1}. {prediction.class_name})", exports.map_npy(result, rank),
                             file_name=f"{stem}.npy", mime="application/octet-stream",
                             on_click="ignore", key=EXPLAIN.key(f"npy.{index}"))
-    if result.bias is not None:
-        _cam_identity(result, rank)
-    if result.compared is not None:
-        st.caption(f"Finer-CAM: the map of '{prediction.class_name}' minus those of the classes scored nearest to "
-                   f"it: {', '.join(result.compared[rank])}.")
 
 
 def _cam_identity(result: Explanation, rank: int) -> None:

@@ -19,7 +19,7 @@ from camcore import cams, data, display, exports, lesson
 from camcore.batching import explain_batched
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
-from camcore.explain import Explanation
+from camcore.explain import Explanation, Prediction
 from camcore.faithfulness import FaithfulnessReport, explanation_faithfulness
 from camcore.files import modified_ns
 from camcore.images import load_image
@@ -157,6 +157,13 @@ def _explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path:
             explain_figures.signed_figure(photo, layers))
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def top_k_bar(predictions: tuple[Prediction, ...]) -> go.Figure:
+    """The top-k bars, built once per answer and shared (st.plotly_chart only reads it): plotly validates every
+    figure it builds, a few ms of held GIL on each rerun of each session otherwise."""
+    return explain_figures.top_k_bar(predictions)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def faithfulness(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
                  layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
@@ -200,10 +207,11 @@ def _sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | 
                                    size_px=size_px)
 
 
-@st.cache_data(max_entries=4, ttl=60, show_spinner=False)
-def sample_photos(root: str) -> list[Path]:
-    """The data set's photos; re-listed after a minute so that a download on the Dataset page shows up."""
-    return data.pet_images(Path(root))
+@st.cache_resource(max_entries=4, ttl=60, show_spinner=False)
+def sample_photos(root: str) -> tuple[Path, ...]:
+    """The data set's photos; re-listed after a minute so that a download on the Dataset page shows up. A shared
+    tuple (cache_resource): st.cache_data would unpickle a copy of 7,000 paths on every rerun of every session."""
+    return tuple(data.pet_images(Path(root)))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
