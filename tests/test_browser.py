@@ -3,6 +3,7 @@ and read back from the rendered Plotly figure that both took effect together, wi
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -222,3 +223,41 @@ def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
     lost = [name for failure, head, name in downloads if failure is not None or head != PNG_SIGNATURE]
     assert not lost, f"{len(lost)} of {DOWNLOADS} downloads lost"
     assert all(name.startswith("Bengal_3_cam_top1_") and name.endswith("_t0.2_magma.png") for *_, name in downloads)
+
+
+STUDENTS = 4
+SHOWN = "() => [...document.querySelectorAll('[data-testid=stHeading] h3')].map(h => h.innerText.trim())"
+TITLE = f"() => {{ const i = {EXPLANATION_FIGURE}; return i < 0 ? '' : " \
+        "(document.querySelectorAll('.js-plotly-plot')[i].layout.title?.text ?? '').replace(/<[^>]*>/g, ''); }"
+"""The explanation figure's title without markup, e.g. "Grad-CAM · bn2"."""
+
+
+def test_four_sessions_each_see_only_their_own_photo(browser, app_url: str, tmp_path: Path) -> None:
+    """A class in small: four sessions upload four photos at once, then all switch the method at once; each page
+    shows its own photo's name and map only (one shared model and cache behind them)."""
+    photos = [tmp_path / f"student_{index}.png" for index in range(STUDENTS)]
+    for index, path in enumerate(photos):
+        make_photo(240 + 40 * index, 180 + 20 * index, seed=index).save(path)
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in photos]
+    pages = [context.new_page() for context in contexts]
+    try:
+        for page in pages:
+            page.goto(f"{app_url}/Explain")
+        for page, photo in zip(pages, photos):
+            page.locator("[data-testid=stFileUploader]", has_text="Upload photos").locator(
+                "input[type=file]").set_input_files(photo)
+        for page in pages:
+            page.locator("[data-testid=stSelectbox]", has_text="Method").first.wait_for(timeout=60_000)
+            page.wait_for_function(f"() => ({TITLE})().startsWith('CAM')", timeout=90_000)
+        for page in pages:
+            page.locator("[data-testid=stSelectbox]", has_text="Method").first.click()
+            page.get_by_role("option", name="Grad-CAM", exact=True).click()
+        for page in pages:
+            page.wait_for_function(f"() => ({TITLE})().startsWith('Grad-CAM ·')", timeout=90_000)
+        shown = [page.evaluate(SHOWN) for page in pages]
+        maps = [json.dumps(heat_state(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))["full"]) for page in pages]
+    finally:
+        for context in contexts:
+            context.close()
+    assert shown == [[photo.name] for photo in photos]
+    assert len(set(maps)) == STUDENTS  # four photos, four different maps: none showed another's
