@@ -6,6 +6,7 @@ does not call this.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -26,6 +27,10 @@ ALLOWED_ENV = "CAM_EXPLORER_ALLOWED_DIRS"
 """Extra folders a visitor may name, os.pathsep-separated (as $PATH)."""
 UPLOAD_LIMIT_MB = 200
 """Largest weights or checkpoint upload: resnet50's 98 MB and densenet121's 31 MB fit; 200 MB leaves room."""
+UPLOADS_KEPT_MB = 2_000
+"""Uploaded weights kept on disk at most; the least recently used go first, so that a class uploading checkpoints
+all day cannot fill the server's disk."""
+
 _TIMM_NAME = re.compile(rf"{TIMM_PREFIX}[\w.\-]+")
 
 
@@ -82,11 +87,30 @@ def store_upload(data: bytes) -> tuple[Path, bool]:
     folder = cache_root() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{hashlib.sha256(data).hexdigest()}.pt"
-    if not path.is_file():
+    if path.is_file():
+        os.utime(path)  # used again: the last to be evicted
+    else:
         write_atomic(path, data)
+        _evict_uploads(folder, keep=path)
     try:
         content = checkpoints.load_tensors(path)
     except CheckpointError:
         path.unlink(missing_ok=True)
         raise
     return path, isinstance(content, dict) and content.get("format") == checkpoints.FORMAT
+
+
+def _evict_uploads(folder: Path, *, keep: Path) -> None:
+    """Deletes the least recently used uploads (by modification time) until they fit in UPLOADS_KEPT_MB, never
+    `keep`. A session still holding a deleted file's model in memory keeps it; a new load asks for the upload again."""
+    sizes: dict[Path, tuple[int, int]] = {}  # upload -> (last used in ns, bytes)
+    for upload in folder.glob("*.pt"):
+        with contextlib.suppress(FileNotFoundError):  # another session evicting at the same time
+            sizes[upload] = (upload.stat().st_mtime_ns, upload.stat().st_size)
+    total = sum(size for _, size in sizes.values())
+    for upload in sorted(sizes, key=lambda found: sizes[found][0]):
+        if total <= UPLOADS_KEPT_MB * 1_000_000:
+            return
+        if upload != keep:
+            upload.unlink(missing_ok=True)
+            total -= sizes[upload][1]

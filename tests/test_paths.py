@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
 import torch
 import torchvision
 
+from camcore import paths
 from camcore.checkpoints import Checkpoint, save_checkpoint
 from camcore.data import DATA_ENV
 from camcore.errors import CheckpointError, PathRefused
@@ -104,6 +106,16 @@ def test_an_uploaded_state_dict_is_kept_once_by_its_hash(roots: Path) -> None:
     assert not is_checkpoint and path.parent == roots / "cache" / "uploads" and path.read_bytes() == data
     assert store_upload(data) == (path, False) and len(list(path.parent.iterdir())) == 1
     assert torch.equal(torch.load(path, weights_only=True)["fc.weight"], weights["fc.weight"])
+
+
+def test_least_recently_used_uploads_go_when_over_the_cap(roots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second, third = (saved({"weight": torch.full((64,), float(value))}) for value in range(3))
+    monkeypatch.setattr(paths, "UPLOADS_KEPT_MB", (len(first) + len(third) + len(second) // 2) / 1_000_000)
+    kept = {}
+    for data in (first, second, first, third):  # the first is used again after the second came
+        kept[data] = store_upload(data)[0]
+        time.sleep(0.02)  # file times are coarse (a few ms)
+    assert {path.name for path in (roots / "cache" / "uploads").iterdir()} == {kept[first].name, kept[third].name}
 
 
 def test_an_uploaded_checkpoint_is_recognised(roots: Path, tmp_path: Path) -> None:
