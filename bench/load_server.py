@@ -9,7 +9,7 @@ interaction, so they cannot offer the server the load a class on its own laptops
 what the browser sends (BackMsg rerun_script with the changed widgets' states, as the frontend reports them) and
 reads every ForwardMsg until script_finished, so the server does all its work: scripts, caches, model passes, the
 figures' JSON and the protobuf messages. Reported per kind of interaction: count, rate, and the time from request
-to script_finished at the client (loopback; the client runs at nice 19) and the server's own clock
+to script_finished at the client (loopback; the clients run at nice 19) and the server's own clock
 (bench.timed_server; a session's first two reruns, the page and the photo, apart). Also the server's RSS, CPU
 use, and whether every client only ever got its own photo.
 Photos: the Oxford-IIIT Pet folder's when the app finds one (CAM_EXPLORER_DATA), else the shipped samples in turn.
@@ -130,14 +130,14 @@ def photos(count: int) -> tuple[list[tuple[str, str]], str]:
     return [("explain.samples", path.name) for path in pets[::step][:count]], "distinct Oxford-IIIT Pet photos"
 
 
-async def run(sessions: int, seconds: float, think_s: float) -> None:
+async def run(sessions: int, seconds: float, think_s: float, client_nice: int) -> None:
     chosen, source = photos(sessions)
     records = [{kind: [] for kind in [*KINDS, "foreign", "errors"]} for _ in chosen]
     with tempfile.TemporaryDirectory() as folder:
         server_log = Path(folder) / "server_times.txt"
         with streamlit_server(Path(folder), ("-m", "bench.timed_server", str(server_log)),
                               **{data.DATA_ENV: str(data.data_root().resolve())}) as url:
-            os.nice(19)  # the clients only; the server started at the usual priority
+            os.nice(client_nice)  # the clients only; the server started at the usual priority
             port = int(url.rsplit(":", 1)[1])
             start_mb, start_cpu_s, start = server_rss_mb(port), server_cpu_s(port), time.monotonic()
             await asyncio.gather(*(session(url, photo, start + seconds, think_s, record)
@@ -168,8 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think-s", type=float, default=0.5, help="pause between a session's interactions")
+    parser.add_argument("--client-nice", type=int, default=19, help="niceness this process takes once the server runs")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.sessions, args.seconds, args.think_s))
+    asyncio.run(run(args.sessions, args.seconds, args.think_s, args.client_nice))
 
 
 if __name__ == "__main__":
