@@ -22,7 +22,7 @@ from camcore.pretrained import NO_DOWNLOADS_ENV
 from camcore.runs import RUNS_ENV
 from camcore.thumbnails import CACHE_ENV
 from ui import resources
-from ui.inputs import LOCK_ENV, MODEL_ENV, OTHER_MODEL, WEIGHTS_ENV
+from ui.inputs import LOCK_ENV, MODEL_ENV, NO_SLOW_METHODS_ENV, OTHER_MODEL, WEIGHTS_ENV
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 TIMEOUT_S = 60
@@ -46,7 +46,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resnet18_weights: Pa
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(MODEL_ENV, "resnet18")
     monkeypatch.setenv(WEIGHTS_ENV, str(resnet18_weights))
-    for name in (ALLOWED_ENV, LOCK_ENV, NO_DOWNLOADS_ENV):
+    for name in (ALLOWED_ENV, LOCK_ENV, NO_DOWNLOADS_ENV, NO_SLOW_METHODS_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
@@ -166,6 +166,15 @@ def test_locked_model_has_no_box_and_no_upload(server: Path, monkeypatch: pytest
     assert [uploader.key for uploader in at.file_uploader] == ["explain.uploads"]  # photos only
     assert "explain.model" not in [box.key for box in at.selectbox]
     assert calls[-1][0] == "resnet18" and "chosen by whoever runs this server" in "".join(c.value for c in at.caption)
+
+
+def test_no_slow_methods_hides_scorecam_even_from_a_link(server: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "Score-CAM" in page("1_Explain.py", **{"explain.device": "cpu"}).selectbox(key="explain.method").options
+    monkeypatch.setenv(NO_SLOW_METHODS_ENV, "1")
+    at = page("1_Explain.py", **{"explain.device": "cpu", "explain.method": "scorecam"})
+    method = at.selectbox(key="explain.method")
+    assert not at.exception and "Score-CAM" not in method.options and method.value == "cam"  # the link's is dropped
+    assert "Grad-CAM" in method.options and "Score-CAM is turned off" in "".join(c.value for c in at.caption)
 
 
 def test_no_downloads_hides_the_data_set_download(server: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,8 @@ The model choice is set up once per session from the environment ($CAM_EXPLORER_
 so a deployment can preselect real local weights; otherwise resnet18 when its weights are cached, else the
 EfficientNet-Lite0 that ships with the app (camcore.pretrained.default_model, decided from the disk alone).
 Typed paths must lie in the server's allowed folders (camcore.paths); weights can be uploaded instead. With
-$CAM_EXPLORER_LOCK_MODEL the operator's model is the only one: no box to type in, nothing to upload.
+$CAM_EXPLORER_LOCK_MODEL the operator's model is the only one: no box to type in, nothing to upload. With
+$CAM_EXPLORER_NO_SLOW_METHODS the methods that need a forward pass per channel (Score-CAM) are not offered.
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 MODEL_ENV = "CAM_EXPLORER_MODEL"
 WEIGHTS_ENV = "CAM_EXPLORER_WEIGHTS"
 LOCK_ENV = "CAM_EXPLORER_LOCK_MODEL"
+NO_SLOW_METHODS_ENV = "CAM_EXPLORER_NO_SLOW_METHODS"
+"""Set by an operator serving a class: Score-CAM at Lite0's last layer takes 34 s of both cores of a 2-core server
+(1,280 forward passes; Grad-CAM 27 ms), time every other student waits."""
 WEIGHTS_TYPES = ("pt", "pth", "ckpt", "bin")
 OTHER_MODEL = "other"
 MODEL_LABELS = {"lite0": "EfficientNet-Lite0 (ships with the app)", OTHER_MODEL: "Other: timm:NAME or a checkpoint"}
@@ -102,8 +106,11 @@ def device_ui(state: PageState) -> str:
 
 
 def method_ui(model: LoadedModel, state: PageState) -> str:
-    """A METHODS key; CAM is left out for models whose head is not global average pooling plus one Linear."""
-    options = [key for key, method in METHODS.items() if not method.needs_head or model.cam is not None]
+    """A METHODS key; CAM is left out for models whose head is not global average pooling plus one Linear, and
+    the methods with a forward pass per channel when the operator set $CAM_EXPLORER_NO_SLOW_METHODS."""
+    no_slow = env_switch(NO_SLOW_METHODS_ENV)
+    options = [key for key, method in METHODS.items()
+               if (not method.needs_head or model.cam is not None) and not (no_slow and method.masked_scores)]
     method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),
                           help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients. Score-CAM "
                           "needs neither but costs one forward pass per channel of the layer (hundreds: "
@@ -111,6 +118,8 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
                           "EigenCAM reads the activations alone.")
     if model.cam is None:
         st.caption("CAM is not offered: this model's head is not global average pooling plus one Linear layer.")
+    if no_slow:
+        st.caption("Score-CAM is turned off on this server: its forward pass per channel would hold up everyone.")
     if METHODS[method].class_agnostic:
         st.caption(f"{method_label(method)} shows the same map for every class: it reads the layer's activations "
                    "alone (their main pattern), not what the model scores.")
