@@ -48,7 +48,9 @@ class Client:
     """One browser tab, as the server sees it: the widgets it changed, sent with every rerun request."""
 
     def __init__(self, socket: websockets.ClientConnection) -> None:
-        self.socket, self.states, self.widgets = socket, {}, {}
+        self.socket = socket
+        self.states: dict[str, WidgetState] = {}  # user key -> the state sent with each request
+        self.widgets: dict[str, tuple[str, str, list[str]]] = {}  # user key -> (kind, widget id, option labels)
 
     async def rerun(self) -> list[str]:
         """Sends a rerun request and reads the answer up to script_finished; returns the run's headings."""
@@ -66,6 +68,7 @@ class Client:
                 return headings
 
     def _read(self, element: Element) -> list[str]:
+        """Notes a selectbox's or multiselect's id and options under its user key (ids end "-KEY")."""
         kind = element.WhichOneof("type")
         if kind in ("selectbox", "multiselect"):
             widget = getattr(element, kind)
