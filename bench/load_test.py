@@ -36,16 +36,12 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from bench.memory_soak import rss_mb
 from bench.timed_server import read_log
 from camcore.data import DATA_ENV
-from tests.conftest import make_photo
-from tests.test_browser import streamlit_server
+from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, make_photo
+from tests.test_browser import TITLE, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-FIGURE = "[...document.querySelectorAll('.js-plotly-plot')].find(p => p.layout?.sliders?.length === 4)"
 WAIT_MS = 180_000
 """A loaded server on 2 cores can take minutes to answer the first page of 16 sessions at once."""
-TITLE = f"(() => {{ const p = {FIGURE}; return p ? (p.layout.title?.text ?? '').replace(/<[^>]*>/g, '') : ''; }})()"
 
 
 def server_pids(port: int) -> set[str]:
@@ -189,7 +185,7 @@ def chromium_low_priority(least: bool) -> Iterator[tuple[str, str]]:
     least False: Chromium as it is, competing with the server for the CPU (a harsher test than a class).
     """
     if not least:
-        yield "/usr/bin/chromium", "competing with the server for the CPU"
+        yield str(CHROMIUM), "competing with the server for the CPU"
         return
     with tempfile.TemporaryDirectory() as folder:
         wrapper = Path(folder) / "chromium"
@@ -199,7 +195,7 @@ def chromium_low_priority(least: bool) -> Iterator[tuple[str, str]]:
             how, limit = "in a CPU cgroup with the least share", f"echo $$ > {BROWSER_CGROUP / 'cgroup.procs'}"
         except OSError:
             how, limit = "at nice 19", "echo 19 > /proc/self/autogroup 2>/dev/null; renice -n 19 $$ >/dev/null"
-        wrapper.write_text(f'#!/bin/sh\n{limit}\nexec /usr/bin/chromium "$@"\n')
+        wrapper.write_text(f'#!/bin/sh\n{limit}\nexec {CHROMIUM} "$@"\n')
         wrapper.chmod(0o755)
         try:
             yield str(wrapper), how
@@ -218,7 +214,7 @@ async def run(sessions: int, seconds: float, least: bool) -> None:
             records: list[dict[str, list]] = [{"new": [], "cached": [], "class": [], "foreign": [], "errors": []}
                                               for _ in range(sessions)]
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=chromium, args=ARGS)
+                browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
                 start = time.monotonic()
                 deadline = start + seconds
                 await asyncio.gather(*(session(browser, url, photo, deadline, record, index * 2.0)

@@ -1,4 +1,4 @@
-"""What the CLI's subcommands share: the model, data-set and job options and argparse value types."""
+"""What the CLI's subcommands share: the model, data-set, job and faithfulness options and argparse value types."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ from pathlib import Path
 from camcore import data
 from camcore.cams import METHODS
 from camcore.device import DEVICE_CHOICES
+from camcore.faithfulness import DATASET_STEPS, forward_passes
 
 
 def positive_int(text: str) -> int:
@@ -52,3 +53,11 @@ def add_job_option(parser: argparse.ArgumentParser, *, default_place: str) -> No
     """--job JOB_DIR: the folder a page made for this background job to report its progress in."""
     parser.add_argument("--job", type=Path, metavar="JOB_DIR",
                         help=f"existing job folder to report in (default: a new one in {default_place})")
+
+
+def add_faithfulness_option(parser: argparse.ArgumentParser, *, where: str = "") -> None:
+    """--faithfulness [STEPS]: also the deletion / insertion scores of camcore.faithfulness, `where` they go."""
+    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=DATASET_STEPS, metavar="STEPS",
+                        help="also deletion / insertion AUC and the drop / increase in confidence of the map beside "
+                             "a random map and the Gaussian (curves of STEPS steps, default %(const)s: "
+                             f"{forward_passes(DATASET_STEPS)} extra forward passes per photo){where}")

@@ -22,7 +22,14 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from camcore import data, heatmap
-from camcore.cli_args import add_data_option, add_model_options, data_root_of, fraction, positive_int
+from camcore.cli_args import (
+    add_data_option,
+    add_faithfulness_option,
+    add_model_options,
+    data_root_of,
+    fraction,
+    positive_int,
+)
 from camcore.device import choose_device, describe
 from camcore.errors import CamcoreError
 from camcore.evaluate import (
@@ -34,7 +41,6 @@ from camcore.evaluate import (
     predict_records,
     summarise,
 )
-from camcore.faithfulness import DATASET_STEPS
 from camcore.files import write_atomic
 from camcore.models import load_model
 from camcore.sanity import randomised_above_stem
@@ -58,10 +64,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
-    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=DATASET_STEPS, metavar="STEPS",
-                        help="also deletion / insertion AUC and the drop / increase in confidence of the map, a "
-                             "random map and the Gaussian (curves of STEPS steps, default %(const)s; about "
-                             "3 x (2 x STEPS + 3) extra forward passes per photo)")
+    add_faithfulness_option(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json",
                         help="results file (written atomically)")
     parser.set_defaults(run=run_evaluate)

@@ -13,9 +13,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from camcore import data, jobs
-from camcore.cli_args import add_data_option, add_job_option, add_model_options, data_root_of, positive_int
+from camcore.cli_args import (
+    add_data_option,
+    add_faithfulness_option,
+    add_job_option,
+    add_model_options,
+    data_root_of,
+)
 from camcore.errors import CamcoreError, DataNotFound
-from camcore.faithfulness import DATASET_STEPS
 from camcore.models import load_model
 from camcore.predict_job import predict_missing
 from camcore.predict_store import PredictStore
@@ -30,10 +35,7 @@ def add_predict(commands: argparse._SubParsersAction) -> None:
     add_data_option(parser)
     add_model_options(parser)
     parser.add_argument("--names-file", type=Path, metavar="FILE", help="photo names, one a line (default: all)")
-    parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=DATASET_STEPS, metavar="STEPS",
-                        help="also deletion / insertion AUC and the drop / increase in confidence beside a random "
-                             "map and the Gaussian (curves of STEPS steps, default %(const)s; about 3 x (2 x STEPS "
-                             "+ 3) extra forward passes per photo), into a store of their own")
+    add_faithfulness_option(parser, where=", into a store of their own")
     add_job_option(parser, default_place="the store's jobs/")
     parser.set_defaults(run=run_predict)
 

@@ -28,6 +28,8 @@ STEPS = 20
 """Curve points after the first: 5% of the pixels are deleted (or inserted) per step."""
 DATASET_STEPS = 10
 """Steps when a whole data set is scored (evaluate and the Dataset page): 10% per step, half the passes."""
+MAPS_SCORED = 3
+"""explanation_faithfulness scores the explanation's map, a random map and the centred Gaussian."""
 BLUR_KERNEL_PX, BLUR_SIGMA_PX = 11, 5.0
 """RISE's blur (Petsiuk et al.'s gkern(11, 5)) of the photo that replaces deleted pixels."""
 FILLS = ("blur", "mean")
@@ -76,6 +78,12 @@ class FaithfulnessReport:
     method: MapFaithfulness
     random_map: MapFaithfulness
     gaussian_map: MapFaithfulness
+
+
+def forward_passes(steps: int) -> int:
+    """Model inputs one photo's scores take: for each map scored, steps + 1 deleted, steps + 1 inserted and one
+    masked copy (_copies); what the options offering them say they cost."""
+    return MAPS_SCORED * (2 * (steps + 1) + 1)
 
 
 def random_map(map_hw: tuple[int, int], *, seed: int = 0) -> np.ndarray:

@@ -106,7 +106,8 @@ def _evict_uploads(folder: Path, *, keep: Path) -> None:
     sizes: dict[Path, tuple[int, int]] = {}  # upload -> (last used in ns, bytes)
     for upload in folder.glob("*.pt"):
         with contextlib.suppress(FileNotFoundError):  # another session evicting at the same time
-            sizes[upload] = (upload.stat().st_mtime_ns, upload.stat().st_size)
+            found = upload.stat()
+            sizes[upload] = (found.st_mtime_ns, found.st_size)
     total = sum(size for _, size in sizes.values())
     for upload in sorted(sizes, key=lambda found: sizes[found][0]):
         if total <= UPLOADS_KEPT_MB * 1_000_000:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore import browse, data, display
+from camcore import browse, data
 from camcore.data import PetRecord
 from camcore.errors import DataNotFound
 from camcore.evaluate import ImageResult, true_class_index
@@ -14,7 +14,6 @@ from ui import (
     dataset_jobs,
     dataset_view,
     explain_faithfulness,
-    explain_figures,
     inputs,
     resources,
 )
@@ -112,13 +111,15 @@ with reported(f"Showing {chosen}"):
             path = data.image_path(root, record)
             true_index = true_class_index(model, record.species, record.breed)
             map_true = dataset_inputs.map_target_ui(None if true_index is None else model.class_names[true_index])
-            explanation = resources.explanation(path.read_bytes(), path.name, spec, weights_path, device,
-                                                method=method, layer=None, top_k=5, size_px=None,
-                                                classes=(true_index,) if map_true else None)
-            st.plotly_chart(explain_figures.explanation_figure(photo, display.slider_layers(explanation),
-                            title=f"{inputs.method_label(method)} · {explanation.layer}"), key=DATASET.key("cam"))
+            image_bytes, classes = path.read_bytes(), ((true_index,) if map_true else None)
+            explanation = resources.explanation(image_bytes, path.name, spec, weights_path, device, method=method,
+                                                layer=None, top_k=5, size_px=None, classes=classes)
+            figure, _ = resources.explanation_figures(
+                image_bytes, path.name, spec, weights_path, device, method=method, layer=None, top_k=5, size_px=None,
+                min_side_px=None, title=f"{inputs.method_label(method)} · {explanation.layer}", classes=classes)
+            st.plotly_chart(figure, key=DATASET.key("cam"))
             st.caption(f"True: {record.breed} ({record.species}). The class slider switches between the classes shown.")
             dataset_view.scores_ui(result)
-            explain_faithfulness.expander_ui(path.read_bytes(), path.name, spec, weights_path, device, explanation,
+            explain_faithfulness.expander_ui(image_bytes, path.name, spec, weights_path, device, explanation,
                                              key=DATASET.key("detail_view"), layer=None, top_k=5, size_px=None,
-                                             min_side_px=None, classes=(true_index,) if map_true else None)
+                                             min_side_px=None, classes=classes)

@@ -227,9 +227,9 @@ def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
 
 STUDENTS = 4
 SHOWN = "() => [...document.querySelectorAll('[data-testid=stHeading] h3')].map(h => h.innerText.trim())"
-TITLE = f"() => {{ const i = {EXPLANATION_FIGURE}; return i < 0 ? '' : " \
-        "(document.querySelectorAll('.js-plotly-plot')[i].layout.title?.text ?? '').replace(/<[^>]*>/g, ''); }"
-"""The explanation figure's title without markup, e.g. "Grad-CAM · bn2"."""
+TITLE = f"(() => {{ const i = {EXPLANATION_FIGURE}; return i < 0 ? '' : " \
+        "(document.querySelectorAll('.js-plotly-plot')[i].layout.title?.text ?? '').replace(/<[^>]*>/g, ''); }})()"
+"""A JS expression: the explanation figure's title without markup, e.g. "Grad-CAM · bn2" ('' until drawn)."""
 
 
 def test_four_sessions_each_see_only_their_own_photo(browser, app_url: str, tmp_path: Path) -> None:
@@ -248,12 +248,12 @@ def test_four_sessions_each_see_only_their_own_photo(browser, app_url: str, tmp_
                 "input[type=file]").set_input_files(photo)
         for page in pages:
             page.locator("[data-testid=stSelectbox]", has_text="Method").first.wait_for(timeout=60_000)
-            page.wait_for_function(f"() => ({TITLE})().startsWith('CAM')", timeout=90_000)
+            page.wait_for_function(f"() => {TITLE}.startsWith('CAM')", timeout=90_000)
         for page in pages:
             page.locator("[data-testid=stSelectbox]", has_text="Method").first.click()
             page.get_by_role("option", name="Grad-CAM", exact=True).click()
         for page in pages:
-            page.wait_for_function(f"() => ({TITLE})().startsWith('Grad-CAM ·')", timeout=90_000)
+            page.wait_for_function(f"() => {TITLE}.startsWith('Grad-CAM ·')", timeout=90_000)
         shown = [page.evaluate(SHOWN) for page in pages]
         maps = [json.dumps(heat_state(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))["full"]) for page in pages]
     finally:

@@ -20,6 +20,7 @@ from camcore.faithfulness import (
                                   BLUR_SIGMA_PX,
                                   MapFaithfulness,
                                   explanation_faithfulness,
+                                  forward_passes,
                                   map_faithfulness,
 )
 from camcore.models import LoadedModel
@@ -143,3 +144,15 @@ def test_explanation_faithfulness_scores_three_maps_and_leaves_the_model_untouch
     assert not math.isnan(report.method.drop)
     assert_untouched(resnet18.module, state)
     assert torch.is_grad_enabled() == grad_enabled
+
+
+def test_forward_passes_counts_the_inputs_one_photos_scores_take(resnet18: LoadedModel, photo: Image.Image) -> None:
+    """What the options offering the scores say they cost: 3 maps x (4 deleted + 4 inserted + 1 masked) = 27."""
+    explanation = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0]
+    inputs: list[int] = []
+    hook = resnet18.module.conv1.register_forward_pre_hook(lambda _module, args: inputs.append(args[0].shape[0]))
+    try:
+        explanation_faithfulness(photo, resnet18, explanation, size_px=SIZE_PX, steps=3)
+    finally:
+        hook.remove()
+    assert sum(inputs) == forward_passes(3) == 27

@@ -244,8 +244,8 @@ def test_steps_2_and_4_rerun_without_recomputing(no_data: None, monkeypatch: pyt
 
     for name in ("pooling", "compare_weights"):  # the spies sit where ui.resources computes
         monkeypatch.setattr(lesson, name, counted(name))
-    resources._pooling.clear()
-    resources._weights_comparison.clear()
+    resources.pooling.clear()
+    resources.weights_comparison.clear()
     at = lesson_page(1)
     first = at.selectbox(key="lesson.pool_class").value
     at.selectbox(key="lesson.pool_class").set_value(at.selectbox(key="lesson.pool_class").options[1]).run()

@@ -118,7 +118,7 @@ def test_class_picker_reruns_without_recomputing(random_resnet: None, pets: Path
     calls = []
     monkeypatch.setattr(resources, "explain_batched",
                         lambda *args, **kwargs: calls.append(1) or explain(*args, **kwargs))
-    resources._explanation.clear()  # an earlier test may have explained this photo: start from no cached maps
+    resources.explanation.clear()  # an earlier test may have explained this photo: start from no cached maps
     at = pick_samples(explain_page(), GOOD)
     computed = len(calls)
     assert computed == 1  # the spy sits where the page explains: a rerun that recomputed would count

@@ -1,15 +1,21 @@
 """The app's caches (ui/resources.py): one shared model per resolved device, whatever the sidebar said."""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import pytest
 import torch
 import torchvision
 
+from camcore import exports
 from camcore.checkpoints import Checkpoint, save_checkpoint
 from camcore.device import choose_device
-from tests.conftest import SMALL
+from camcore.explain import explain
+from camcore.images import load_image
+from camcore.models import load_model
+from tests.conftest import SMALL, make_photo
 from ui import resources
 
 
@@ -33,6 +39,24 @@ def test_a_checkpoint_rewritten_at_the_same_path_is_loaded_again(tmp_path: Path)
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
     second = resources.shared_model(str(path), None, "cpu")
     assert second is not first and torch.equal(second.module.fc.weight, second_weights)
+
+
+def test_results_made_with_a_rewritten_checkpoint_are_made_again(tmp_path: Path) -> None:
+    """Every cache of results made with a model (here the explanation and the download's PNG) keys on the model
+    files' modification times, as the model cache does: none hands out the old checkpoint's answers."""
+    path, buffer = tmp_path / "best.pt", io.BytesIO()
+    make_photo(96, 80).save(buffer, format="PNG")
+    photo_args = (buffer.getvalue(), "pet.png", str(path), None, "cpu")
+    settings = {"method": "cam", "layer": None, "top_k": 1, "size_px": None, "min_side_px": None}
+    png_settings = {**settings, "rank": 0, "colormap": "magma", "threshold_frac": 0.2}
+    for seed in (1, 2):
+        _save_binary_checkpoint(path, seed=seed)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + seed * 1_000_000))
+        photo = load_image(buffer.getvalue(), name="pet.png")
+        expected = explain([photo], load_model(str(path), device="cpu"), method="cam", top_k=1)[0]
+        cached = resources.explanation(*photo_args, **settings)
+        assert cached.predictions[0].logit == pytest.approx(expected.predictions[0].logit, abs=1e-5)
+        assert resources.overlay_png(*photo_args, **png_settings) == exports.overlay_png(photo, expected, 0)
 
 
 def _save_binary_checkpoint(path: Path, *, seed: int) -> torch.Tensor:

@@ -8,8 +8,7 @@ import streamlit as st
 
 from camcore import browse, data
 from camcore.errors import PathRefused
-from camcore.evaluate import FAITHFULNESS_BASELINES
-from camcore.faithfulness import DATASET_STEPS
+from camcore.faithfulness import DATASET_STEPS, forward_passes
 from camcore.paths import allowed_path
 from ui import dataset_figures
 from ui.state import DATASET
@@ -58,9 +57,8 @@ def scope_ui(shown: int) -> tuple[bool, bool, int | None]:
                      format_func=lambda key: "this page" if key == "page" else f"all {shown} shown",
                      help="All: sorting and filters by the model's answers span every shown image, predicted by a "
                      "background job whose results are kept on disk for every session.")
-    passes = len(FAITHFULNESS_BASELINES) * (2 * DATASET_STEPS + 3)  # each map's deleted, inserted, masked copies
-    faithful = st.checkbox(f"Also score faithfulness (deletion / insertion; about {passes} forward passes per photo, "
-                           "slower)", key=DATASET.key("faithfulness"),
+    faithful = st.checkbox(f"Also score faithfulness (deletion / insertion; {forward_passes(DATASET_STEPS)} forward "
+                           "passes per photo, slower)", key=DATASET.key("faithfulness"),
                            help="Deletion and insertion AUC, and the drop or increase in confidence, of the map "
                            f"beside a random map and the centred Gaussian, in curves of {DATASET_STEPS} steps "
                            "(as `python -m camcore evaluate --faithfulness`). These results are stored apart from "

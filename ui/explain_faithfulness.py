@@ -1,4 +1,4 @@
-"""The Explain page's faithfulness check: on request (it costs about 130 forward passes), the deletion and
+"""The Explain page's faithfulness check: on request (it costs faithfulness.forward_passes), the deletion and
 insertion curves of the top-1 class's map beside a random map and the centred Gaussian, and the drop / increase
 in confidence of the photo multiplied by each map."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from camcore.explain import Explanation
+from camcore.faithfulness import STEPS, forward_passes
 from ui import faithfulness_figures, resources
 from ui.inputs import method_label
 from ui.state import EXPLAIN
@@ -16,7 +17,8 @@ if TYPE_CHECKING:  # explain_view imports this module
     from ui.explain_view import Settings
 
 HOW_TO_READ = ("Pixels are removed (replaced by a blurred copy of the photo) or put back onto the blurred photo in "
-               "the order the map ranks them, 5% at a time, and the model's probability of the class is recorded. "
+               f"the order the map ranks them, {100 / STEPS:.0f}% at a time, and the model's probability of the class "
+               "is recorded. "
                "A faithful map makes it fall fast when deleting (small area under the curve) and rise fast when "
                "inserting (large area), clearly more than a random map and a centred Gaussian do.")
 
@@ -35,7 +37,7 @@ def expander_ui(data: bytes, name: str, spec: str, weights_path: str | None, dev
     these settings give (resources.explanation), whose first class is scored."""
     with st.expander("Faithfulness: does the model follow the map?"):
         st.caption(HOW_TO_READ)
-        if not st.toggle(f"Compute for '{result.predictions[0].class_name}' (about 130 forward passes)",
+        if not st.toggle(f"Compute for '{result.predictions[0].class_name}' ({forward_passes(STEPS)} forward passes)",
                          key=f"{key}.faithfulness"):
             return
         with st.spinner("Deleting and inserting pixels…"):

@@ -8,9 +8,12 @@ loader pasted into two pages would hold two copies of the same model.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -30,6 +33,8 @@ from camcore.predict_store import PredictStore
 from camcore.sanity import SanityCheck, cascading_randomisation
 from ui import explain_figures
 
+T = TypeVar("T")
+
 
 def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
     """One frozen model for every session; read-only use only (camcore.hooks restores whatever it touches).
@@ -46,24 +51,32 @@ def _files_stamp(*paths: str | None) -> tuple[int, ...]:
     return tuple(stamp for stamp in map(modified_ns, paths) if stamp is not None)
 
 
+def _per_model_version(cached: Callable[..., T]) -> Callable[..., T]:
+    """A cached function of (image_bytes, name, spec, weights_path, device, *, ..., stamp) called without `stamp`:
+    the model files' modification times are added to its cache key here, so a checkpoint rewritten at the same
+    path (a training run's best.pt) misses every cache of results made with it, as shared_model reloads it."""
+    signature = inspect.signature(cached)
+
+    @functools.wraps(cached)
+    def call(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, **options: Any) -> T:
+        arguments = signature.bind(image_bytes, name, spec, weights_path, device,
+                                   stamp=_files_stamp(spec, weights_path), **options)
+        arguments.apply_defaults()  # Streamlit keys on the arguments as passed: a default left out is another key
+        return cached(*arguments.args, **arguments.kwargs)
+    call.clear = cached.clear  # type: ignore[attr-defined]  # tests start from an empty cache
+    return call
+
+
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
 def _model_on(spec: str, weights_path: str | None, device: str, stamp: tuple[int, ...]) -> LoadedModel:
     return load_model(spec, weights_path=weights_path, device=device)
 
 
+@_per_model_version
+@st.cache_data(max_entries=64, show_spinner=False)
 def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
                 method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None = None,
-                classes: tuple[int, ...] | None = None) -> Explanation:
-    """One photo explained (see _explanation), cached per model version as shared_model is."""
-    return _explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                        size_px=size_px, min_side_px=min_side_px, classes=classes,
-                        stamp=_files_stamp(spec, weights_path))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                 method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                 classes: tuple[int, ...] | None, stamp: tuple[int, ...]) -> Explanation:
+                classes: tuple[int, ...] | None = None, stamp: tuple[int, ...]) -> Explanation:
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
     does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel. min_side_px:
     decode a large JPEG at reduced scale (camcore.images.load_image), as the page decodes the photo it shows.
@@ -75,43 +88,28 @@ def _explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | N
                                classes=None if classes is None else [classes], progress=progress)[0]
 
 
-def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                 layer: str) -> lesson.FeatureMaps:
-    """One layer's activations for the Lesson, cached as explanations are: paging its channels costs no pass."""
-    return _feature_maps(image_bytes, name, spec, weights_path, device, layer=layer,
-                         stamp=_files_stamp(spec, weights_path))
-
-
+@_per_model_version
 @st.cache_data(max_entries=16, show_spinner=False)
-def _feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, layer: str,
-                  stamp: tuple[int, ...]) -> lesson.FeatureMaps:
+def feature_maps(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, layer: str,
+                 stamp: tuple[int, ...]) -> lesson.FeatureMaps:
+    """One layer's activations for the Lesson, cached as explanations are: paging its channels costs no pass."""
     return lesson.feature_maps(shared_model(spec, weights_path, device), load_image(image_bytes, name=name), layer)
 
 
-def pooling(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-            class_index: int) -> lesson.Pooling:
-    """The Lesson's GAP/Linear swap with this photo's numbers for one class, cached as feature maps are."""
-    return _pooling(image_bytes, name, spec, weights_path, device, class_index=class_index,
-                    stamp=_files_stamp(spec, weights_path))
-
-
+@_per_model_version
 @st.cache_data(max_entries=16, show_spinner=False)
-def _pooling(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, class_index: int,
-             stamp: tuple[int, ...]) -> lesson.Pooling:
+def pooling(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, class_index: int,
+            stamp: tuple[int, ...]) -> lesson.Pooling:
+    """The Lesson's GAP/Linear swap with this photo's numbers for one class, cached as feature maps are."""
     return lesson.pooling(shared_model(spec, weights_path, device), load_image(image_bytes, name=name), class_index)
 
 
+@_per_model_version
+@st.cache_data(max_entries=16, show_spinner=False)
 def weights_comparison(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                       class_index: int) -> lesson.WeightsComparison:
+                       class_index: int, stamp: tuple[int, ...]) -> lesson.WeightsComparison:
     """Grad-CAM's pooled gradients beside CAM's weights for one class (a forward and a backward pass), cached as
     feature maps are: a whole class rerunning the Lesson's step 4 shares one computation."""
-    return _weights_comparison(image_bytes, name, spec, weights_path, device, class_index=class_index,
-                               stamp=_files_stamp(spec, weights_path))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _weights_comparison(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                        class_index: int, stamp: tuple[int, ...]) -> lesson.WeightsComparison:
     return lesson.compare_weights(shared_model(spec, weights_path, device), load_image(image_bytes, name=name),
                                   class_index)
 
@@ -133,24 +131,18 @@ def _forward_pass_bar(method: str) -> Iterator[cams.Progress | None]:
         bar.empty()
 
 
+@_per_model_version
+@st.cache_resource(max_entries=64, show_spinner=False)
 def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
                         method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                        title: str) -> tuple[go.Figure, go.Figure]:
-    """(map figure with its sliders, signed figure) of one explained photo: see _explanation_figures."""
-    return _explanation_figures(image_bytes, name, spec, weights_path, device, method=method, layer=layer,
-                                top_k=top_k, size_px=size_px, min_side_px=min_side_px, title=title,
-                                stamp=_files_stamp(spec, weights_path))
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                         method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                         title: str, stamp: tuple[int, ...]) -> tuple[go.Figure, go.Figure]:
-    """Built once per photo and settings, shared by every rerun and session (st.plotly_chart only reads a figure;
-    st.cache_data would unpickle a copy of 0.8 MB of slider steps each time). A class picker or download rerun
-    then costs only Streamlit's JSON encoding of the figures (bench/bench_figures.py)."""
+                        title: str, classes: tuple[int, ...] | None = None,
+                        stamp: tuple[int, ...]) -> tuple[go.Figure, go.Figure]:
+    """(map figure with its sliders, signed figure) of one explained photo, built once per photo and settings and
+    shared by every rerun and session (st.plotly_chart only reads a figure; st.cache_data would unpickle a copy
+    of 0.8 MB of slider steps each time). A class picker or download rerun then costs only Streamlit's JSON
+    encoding of the figures (bench/bench_figures.py)."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px)
+                         size_px=size_px, min_side_px=min_side_px, classes=classes)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     layers = display.slider_layers(result)
     return (explain_figures.explanation_figure(photo, layers, title=title),
@@ -164,22 +156,25 @@ def top_k_bar(predictions: tuple[Prediction, ...]) -> go.Figure:
     return explain_figures.top_k_bar(predictions)
 
 
+@_per_model_version
 @st.cache_data(max_entries=16, show_spinner=False)
 def faithfulness(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
                  layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                 classes: tuple[int, ...] | None = None) -> FaithfulnessReport:
+                 classes: tuple[int, ...] | None = None, stamp: tuple[int, ...]) -> FaithfulnessReport:
     """The first explained class's deletion / insertion curves and confidence change beside both baseline maps
-    (about 130 forward passes, so computed once per photo and settings, on request)."""
+    (faithfulness.forward_passes: 129 at the default steps, so computed once per photo and settings, on
+    request)."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
                          size_px=size_px, min_side_px=min_side_px, classes=classes)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return explanation_faithfulness(photo, shared_model(spec, weights_path, device), result, size_px=size_px)
 
 
+@_per_model_version
 @st.cache_data(max_entries=64, show_spinner=False)
 def overlay_png(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
                 layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None, rank: int,
-                colormap: str, threshold_frac: float) -> bytes:
+                colormap: str, threshold_frac: float, stamp: tuple[int, ...]) -> bytes:
     """The download's overlay PNG (80 ms for a phone photo), kept so that a rerun for another photo, class or
     setting does not redraw it."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
@@ -188,20 +183,14 @@ def overlay_png(image_bytes: bytes, name: str, spec: str, weights_path: str | No
     return exports.overlay_png(photo, result, rank, colormap=colormap, threshold_frac=threshold_frac)
 
 
-def sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
-                 layer: str | None, size_px: int | None, min_side_px: int | None) -> SanityCheck:
-    """One photo's cascading randomisation check (camcore.sanity), cached per model version as shared_model is."""
-    return _sanity_check(image_bytes, name, spec, weights_path, device, method=method, layer=layer, size_px=size_px,
-                         min_side_px=min_side_px, stamp=_files_stamp(spec, weights_path))
-
-
+@_per_model_version
 @st.cache_data(max_entries=16, show_spinner="Randomising a copy of the model stage by stage, one map per stage…")
-def _sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
-                  layer: str | None, size_px: int | None, min_side_px: int | None,
-                  stamp: tuple[int, ...]) -> SanityCheck:
-    """A dozen forwards, kept so that a rerun for a slider or download does not repeat them. A spinner, not a
-    progress bar: st.cache_data cannot replay writes to a bar made outside it. The check works on its own copy of
-    the model; the shared one is only read."""
+def sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+                 layer: str | None, size_px: int | None, min_side_px: int | None,
+                 stamp: tuple[int, ...]) -> SanityCheck:
+    """One photo's cascading randomisation check (camcore.sanity): a dozen forwards, kept so that a rerun for a
+    slider or download does not repeat them. A spinner, not a progress bar: st.cache_data cannot replay writes to
+    a bar made outside it. The check works on its own copy of the model; the shared one is only read."""
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return cascading_randomisation(photo, shared_model(spec, weights_path, device), method=method, layer=layer,
                                    size_px=size_px)

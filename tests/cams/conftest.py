@@ -21,6 +21,9 @@ NOT_GAP_LINEAR = ("mobilenet_v3_large",)
 """Offered, but its head is Linear, Hardswish, Linear: CAM must be refused, the gradient methods still run."""
 MATHS_MODELS = ("resnet18", "binary_resnet")
 """A 1000-logit head and a one-logit head ("cat" = -z, "dog" = z): every hand-worked maths check runs on both."""
+REFERENCE_CASES = [("resnet18", None), ("resnet18", "layer3"), ("binary_resnet", "layer3"),
+                   ("mobilenet_v3_large", "features.10")]
+"""(model, layer) where XGrad-CAM and HiResCAM are checked against pytorch-grad-cam's."""
 SIZE_PX = 64
 """Short side of the test photos: 96x64 inputs, a 3x2 grid at stride 32, every forward in milliseconds."""
 

@@ -36,10 +36,8 @@ def test_eigencam_matches_pgcs_eigencam_up_to_the_svds_sign(zoo, name: str, laye
     """pgc's EigenCAM keeps whichever sign LAPACK returns; its map is ours, or ours of the opposite sign."""
     ref = pytest.importorskip("cams.test_reference_pgc")
     model = zoo(name)
-    x = photos(model, 96)
-    ours = compute_maps(model, x, method="eigencam", top_k=1, layer=layer)
-    theirs = ref.pgc_maps(model, ref.pgc.EigenCAM, ours.layer, x, ours.class_indices, ours.maps.shape[-2:])
-    for n in range(x.shape[0]):
+    ours, theirs = ref.ours_and_pgcs(model, photos(model, 96), "eigencam", ref.pgc.EigenCAM, top_k=1, layer=layer)
+    for n in range(ours.maps.shape[0]):
         same, flipped = (ours.signed_maps[n:n + 1] * sign for sign in (1, -1))
         r = max(ref.pearson(side.relu().numpy(), theirs[n:n + 1]) for side in (same, flipped))
         assert r > ref.MIN_R, (n, r)

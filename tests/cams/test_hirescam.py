@@ -7,7 +7,7 @@ import torch
 
 from camcore.cams import compute_maps
 from camcore.models import LoadedModel
-from cams.conftest import photos
+from cams.conftest import REFERENCE_CASES, photos
 from cams.test_cam import cam_per_cell_by_hand, model_logits, photo_batch
 from cams.test_gradcam import LAYERS, assert_maps_close, reference_gradients
 
@@ -37,14 +37,11 @@ def test_hirescam_on_a_gap_linear_head_is_cam_over_map_area_signed(model: Loaded
     assert_maps_close(batch.maps, cam.relu())
 
 
-@pytest.mark.parametrize(("name", "layer"), [("resnet18", None), ("resnet18", "layer3"), ("binary_resnet", "layer3"),
-                                             ("mobilenet_v3_large", "features.10")])
+@pytest.mark.parametrize(("name", "layer"), REFERENCE_CASES)
 def test_hirescam_matches_pytorch_grad_cam(zoo, name: str, layer: str | None) -> None:
     ref = pytest.importorskip("cams.test_reference_pgc")
     model = zoo(name)
-    x = photos(model, 96)
-    ours = compute_maps(model, x, method="hirescam", top_k=2, layer=layer)
+    ours, theirs = ref.ours_and_pgcs(model, photos(model, 96), "hirescam", ref.pgc.HiResCAM, layer=layer)
     maps = ours.maps.numpy()
-    theirs = ref.pgc_maps(model, ref.pgc.HiResCAM, ours.layer, x, ours.class_indices, maps.shape[-2:])
     ref.assert_maps_agree(maps, theirs)
     ref.assert_scaled_close(maps, theirs)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from torch import Tensor, nn
 
-from camcore.cams import compute_maps
+from camcore.cams import MapBatch, compute_maps
 from camcore.models import LoadedModel
 from cams.conftest import photos
 
@@ -90,6 +90,14 @@ def pgc_maps(model: LoadedModel, method: type, layer: str, x: Tensor, classes: T
     return np.stack(ranks, axis=1)
 
 
+def ours_and_pgcs(model: LoadedModel, x: Tensor, method: str, pgc_method: type, *, top_k: int = TOP_K,
+                  layer: str | None = None) -> tuple[MapBatch, np.ndarray]:
+    """Our `method`'s maps of the top_k classes at `layer`, and pgc's `pgc_method` maps of the same classes at
+    the same grid (pgc_maps)."""
+    ours = compute_maps(model, x, method=method, top_k=top_k, layer=layer)
+    return ours, pgc_maps(model, pgc_method, ours.layer, x, ours.class_indices, ours.maps.shape[-2:])
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
@@ -121,9 +129,8 @@ def test_maps_match_pytorch_grad_cam(zoo, request: pytest.FixtureRequest, name: 
     model = _model(zoo, name, request)
     layer = model.default_layer if at == "default" else earlier
     x = photos(model, 96 if name == "lite0" else 64)
-    ours = compute_maps(model, x, method=method, top_k=TOP_K, layer=layer)
-    maps = ours.maps.numpy()
-    assert_maps_agree(maps, pgc_maps(model, PGC_METHODS[method], layer, x, ours.class_indices, maps.shape[-2:]))
+    ours, theirs = ours_and_pgcs(model, x, method, PGC_METHODS[method], layer=layer)
+    assert_maps_agree(ours.maps.numpy(), theirs)
 
 
 @pytest.mark.parametrize("layer", [None, "layer3"])

@@ -15,7 +15,7 @@ from test_hooks import assert_untouched, model_state
 from camcore.cams import compute_maps, map_steps, masking
 from camcore.models import LoadedModel, load_model
 from cams.conftest import photos
-from cams.test_reference_pgc import _target, assert_maps_agree, pgc_copy, pgc_maps
+from cams.test_reference_pgc import _target, assert_maps_agree, ours_and_pgcs, pgc_copy
 
 pgc = pytest.importorskip("pytorch_grad_cam", reason="grad-cam is a test-only dependency: requirements-dev.txt")
 
@@ -27,9 +27,9 @@ pgc = pytest.importorskip("pytorch_grad_cam", reason="grad-cam is a test-only de
 def test_maps_match_pytorch_grad_cam(zoo, name: str, layer: str, top_k: int) -> None:
     model = zoo(name)
     x = photos(model, 64)[:1, :, :, :64]
-    ours = compute_maps(model, x, method="scorecam", top_k=top_k, layer=layer)
-    maps = ours.maps.numpy()  # pgc: one call per class rank, each running its C masked forwards, 16 at a time
-    assert_maps_agree(maps, pgc_maps(model, pgc.ScoreCAM, layer, x, ours.class_indices, maps.shape[-2:]))
+    # pgc: one call per class rank, each running its C masked forwards, 16 at a time
+    ours, theirs = ours_and_pgcs(model, x, "scorecam", pgc.ScoreCAM, top_k=top_k, layer=layer)
+    assert_maps_agree(ours.maps.numpy(), theirs)
 
 
 @pytest.mark.parametrize(("name", "layer"), [("resnet18", "layer2"), ("binary_resnet", "layer1")])

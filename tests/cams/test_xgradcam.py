@@ -7,7 +7,7 @@ import torch
 
 from camcore.cams import compute_maps
 from camcore.models import LoadedModel
-from cams.conftest import photos
+from cams.conftest import REFERENCE_CASES, photos
 from cams.test_cam import cam_per_cell_by_hand, photo_batch
 from cams.test_gradcam import LAYERS, assert_maps_close, reference_gradients
 
@@ -35,15 +35,12 @@ def test_xgradcam_on_a_gap_linear_head_is_relu_of_cam_over_map_area(model: Loade
     assert_maps_close(batch.maps, cam_per_cell_by_hand(model, x, batch.class_indices).relu())
 
 
-@pytest.mark.parametrize(("name", "layer"), [("resnet18", None), ("resnet18", "layer3"), ("binary_resnet", "layer3"),
-                                             ("mobilenet_v3_large", "features.10")])
+@pytest.mark.parametrize(("name", "layer"), REFERENCE_CASES)
 def test_xgradcam_matches_pytorch_grad_cam(zoo, name: str, layer: str | None) -> None:
     ref = pytest.importorskip("cams.test_reference_pgc")
     model = zoo(name)
-    x = photos(model, 96)
-    ours = compute_maps(model, x, method="xgradcam", top_k=2, layer=layer)
+    ours, theirs = ref.ours_and_pgcs(model, photos(model, 96), "xgradcam", ref.pgc.XGradCAM, layer=layer)
     maps = ours.maps.numpy()
-    theirs = ref.pgc_maps(model, ref.pgc.XGradCAM, ours.layer, x, ours.class_indices, maps.shape[-2:])
     ref.assert_maps_agree(maps, theirs)
     if name.endswith("resnet18"):  # post-ReLU layers: no channel sums near pgc's eps, so the maps are equal
         ref.assert_scaled_close(maps, theirs)
