@@ -228,7 +228,7 @@ def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
 STUDENTS = 4
 SHOWN = "() => [...document.querySelectorAll('[data-testid=stHeading] h3')].map(h => h.innerText.trim())"
 TITLE = f"(() => {{ const i = {EXPLANATION_FIGURE}; return i < 0 ? '' : " \
-        "(document.querySelectorAll('.js-plotly-plot')[i].layout.title?.text ?? '').replace(/<[^>]*>/g, ''); }})()"
+        "(document.querySelectorAll('.js-plotly-plot')[i].layout.title?.text ?? '').replace(/<[^>]*>/g, ''); })()"
 """A JS expression: the explanation figure's title without markup, e.g. "Grad-CAM · bn2" ('' until drawn)."""
 
 
