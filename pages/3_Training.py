@@ -5,7 +5,7 @@ import streamlit as st
 
 from camcore.runs import delete_run, list_runs, runs_root
 from camcore.train.launch import resume_run, start_run
-from ui import training_figures, training_inputs, training_view
+from ui import training_figures, training_inputs, training_rights, training_view
 from ui.reporting import reported
 from ui.state import TRAINING
 
@@ -21,7 +21,9 @@ with st.expander("New run", expanded=not list_runs(root)):
 if request is not None:
     config, probe_photos = request
     with reported("Starting the run"):
-        st.session_state[TRAINING.key("run")] = start_run(root, config, probe_photos=probe_photos).name
+        started = start_run(root, config, probe_photos=probe_photos)
+        training_rights.claim(started)
+        st.session_state[TRAINING.key("run")] = started.name
         st.toast("Training started in its own process.")
 
 runs = list_runs(root)
@@ -30,12 +32,12 @@ if not runs:
     st.stop()
 run = training_inputs.run_picker(runs)
 if run is not None:
-    status = run.live_status()
-    if status.state in ("stopped", "failed") and st.button("Resume from the last checkpoint",
+    status, manage = run.live_status(), training_rights.may_manage(run)
+    if manage and status.state in ("stopped", "failed") and st.button("Resume from the last checkpoint",
                                                           icon=":material/replay:", key=TRAINING.key("resume")):
         with reported("Resuming"):
             resume_run(root, run)
-    training_view.live_view(run)
+    training_view.live_view(run, manage=manage)
 
 st.header("All runs")
 training_view.runs_table(runs)
@@ -43,7 +45,7 @@ compared = training_inputs.compare_picker(runs)
 if len(compared) >= 2:
     st.plotly_chart(training_figures.curves_figure({r.name: r.history() for r in compared}),
                     key=TRAINING.key("compare_curves"))
-doomed = training_inputs.delete_picker(runs)
+doomed = training_inputs.delete_picker([run for run in runs if training_rights.may_manage(run)])
 if doomed is not None:
     with reported(f"Deleting {doomed.name}"):
         delete_run(doomed)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from camcore.runs import RUNS_ENV, RunFolder, RunStatus
 from camcore.train.config import TrainConfig
 from tests.train.helpers import run, train_args
-from ui import training_view
+from ui import training_rights, training_view
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING, EXPLAIN = str(ROOT / "pages" / "3_Training.py"), str(ROOT / "pages" / "1_Explain.py")
@@ -91,6 +91,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: 
     live = RunFolder.create(tmp_path / "live-run", TrainConfig(data_root=str(tmp_path)).to_dict())
     live.write_status(RunStatus(state="running", epoch=1, epochs=3, step=5, steps_total=20, images_per_s=12.5,
                                 eta_s=75, pid=os.getpid(), heartbeat=time.time()))
+    monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # a run found on disk: Stop needs the operator's switch
     at = training_page(monkeypatch, tmp_path)
     assert not at.exception
     [bar] = at.get("progress")
@@ -133,3 +134,41 @@ def test_the_form_takes_any_timm_model_and_a_local_weights_file(tiny_pets: Path,
     assert not at.exception and not at.error
     [config] = started
     assert config.arch == "timm:resnet10t" and config.weights == str(weights.resolve())
+
+
+def started_by_the_form(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> RunFolder:
+    """Presses Start training; the trainer's launch is replaced by this process as the run's live pid."""
+    def start(argv: list[str], run: RunFolder) -> int:
+        run.write_status(RunStatus(state="running", epochs=1, steps_total=4, pid=os.getpid(), heartbeat=time.time()))
+        return os.getpid()
+
+    monkeypatch.setattr("camcore.train.launch.jobs.start", start)
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    return RunFolder(Path(os.environ[RUNS_ENV]) / at.session_state["training.run"])
+
+
+def test_only_the_session_that_started_a_run_may_stop_resume_or_delete_it(tiny_pets: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAM_EXPLORER_DATA", str(tiny_pets))
+    mine = training_page(monkeypatch, tmp_path / "runs")
+    run_folder = started_by_the_form(mine, monkeypatch)
+    other = training_page(monkeypatch, tmp_path / "runs")
+    stop = f"training.stop.{run_folder.name}"
+    assert [b.key for b in mine.button if b.key == stop] == [stop]
+    assert not [b for b in other.button if b.key == stop]
+    assert any(training_rights.NOT_YOURS in caption.value for caption in other.caption)
+
+    run_folder.write_status(RunStatus(state="stopped", epochs=1, steps_total=4))
+    mine.run()
+    other.run()
+    assert mine.button(key="training.resume") and not [b for b in other.button if b.key == "training.resume"]
+    assert run_folder.name in mine.selectbox(key="training.delete").options
+    assert not [box for box in other.selectbox if box.key == "training.delete"]
+    other.session_state["training.delete"] = run_folder.name  # a crafted widget value for the picker it lacks
+    other.session_state["training.delete_confirm"] = True
+    other.run()
+    assert not other.exception and run_folder.path.is_dir()
+
+    monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # the operator allows everyone
+    assert run_folder.name in other.run().selectbox(key="training.delete").options

@@ -106,8 +106,11 @@ def compare_picker(runs: Sequence[RunFolder]) -> list[RunFolder]:
 
 
 def delete_picker(runs: Sequence[RunFolder]) -> RunFolder | None:
-    """The run to delete, once its name is picked and the deletion confirmed."""
+    """The run to delete, once its name is picked and the deletion confirmed; `runs`: those this session may
+    delete (ui.training_rights), so no other name can be picked, even by a crafted widget value."""
     names = [run.name for run in runs]
+    if not names:
+        return None
     name = st.selectbox("Delete a run", [None, *names], key=TRAINING.valid("delete", [None, *names], None),
                         format_func=lambda value: "—" if value is None else value)
     if name is None:

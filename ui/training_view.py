@@ -12,21 +12,21 @@ from PIL import Image
 
 from camcore import display
 from camcore.runs import RunFolder, RunStatus
-from ui import training_figures
+from ui import training_figures, training_rights
 from ui.state import TRAINING
 
 LIVE = ("starting", "running", "stopping")
 REFRESH_S = 2
 
 
-def live_view(run: RunFolder) -> None:
+def live_view(run: RunFolder, *, manage: bool) -> None:
     """The run's view, a fragment redrawn every REFRESH_S seconds on its own (only this part reruns) while the run
-    is live; a finished, stopped or failed run is drawn once and not polled."""
+    is live; a finished, stopped or failed run is drawn once and not polled. manage: offer Stop (ui.training_rights)."""
     polling = run.live_status().active
-    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(run, polling)
+    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(run, polling, manage)
 
 
-def _live_view(run: RunFolder, polling: bool) -> None:
+def _live_view(run: RunFolder, polling: bool, manage: bool) -> None:
     """Once a polled run has ended, the whole page reruns: its next draw stops polling and the page's Resume button
     and runs table catch up."""
     status = run.live_status()
@@ -35,10 +35,12 @@ def _live_view(run: RunFolder, polling: bool) -> None:
     _progress(status)
     controls, state_col = st.columns([1, 3], vertical_alignment="center")
     with controls:
-        if status.state in ("starting", "running"):
+        if manage and status.state in ("starting", "running"):
             st.button("Stop", icon=":material/stop:", key=TRAINING.key(f"stop.{run.name}"), on_click=run.request_stop,
                       help="Finishes the current step, saves a checkpoint, and stops; Resume continues from there.")
     state_col.markdown(f"**{run.name}**: {status.state}" + (f" · {status.message}" if status.message else ""))
+    if not manage:
+        state_col.caption(training_rights.NOT_YOURS)
     history = run.history()
     if history:
         st.plotly_chart(training_figures.curves_figure({run.name: history}), key=TRAINING.key("curves"))
