@@ -11,8 +11,10 @@ import streamlit as st
 from PIL import Image
 
 from camcore import display
+from camcore.errors import DataNotFound
 from camcore.runs import RunFolder, RunStatus
 from ui import training_figures, training_rights
+from ui.reporting import reported
 from ui.state import TRAINING
 
 LIVE = ("starting", "running", "stopping")
@@ -28,7 +30,17 @@ def live_view(run: RunFolder, *, manage: bool) -> None:
 
 def _live_view(run: RunFolder, polling: bool, manage: bool) -> None:
     """Once a polled run has ended, the whole page reruns: its next draw stops polling and the page's Resume button
-    and runs table catch up."""
+    and runs table catch up; so does a run deleted meanwhile (by its session, or on the server)."""
+    if not (run.path / "config.json").is_file():
+        st.info(f"Run {run.name} has been deleted.")
+        if polling:
+            st.rerun()
+        return
+    with reported(f"Showing run {run.name}"):
+        _run_view(run, polling, manage)
+
+
+def _run_view(run: RunFolder, polling: bool, manage: bool) -> None:
     status = run.live_status()
     if polling and not status.active:
         st.rerun()
@@ -101,7 +113,10 @@ def runs_table(runs: Sequence[RunFolder]) -> None:
     """One row per run: its state, settings and best test accuracy."""
     rows = []
     for run in runs:
-        config, status = run.config(), run.live_status()
+        try:
+            config, status = run.config(), run.live_status()
+        except DataNotFound:  # deleted since the page listed it
+            continue
         best = [m.get("test_accuracy") for m in run.history() if m.get("kind") == "epoch"]
         rows.append({"run": run.name, "state": status.state, "task": config.get("task"), "model": config.get("arch"),
                      "epochs": f"{status.epoch}/{config.get('epochs')}", "px": config.get("image_size_px"),
