@@ -5,6 +5,10 @@ the server).
 Run with `streamlit run app.py`. Every visit runs this script first: it starts the one thread that imports the
 engine (camcore.serving.warmup) and holds each page back until that is done, so sessions arriving together on a
 fresh server never import torch side by side. The home page's text needs none of it and paints at once.
+
+The page scripts live in app_pages/, not pages/: while a pages/ folder sits beside the main script, Streamlit runs
+a session that starts before any script has reached st.navigation in its old multipage mode, which executes the
+page file directly (no warm-up, no error guard) and names this page "app" in the sidebar.
 """
 from __future__ import annotations
 
@@ -76,10 +80,10 @@ def environment() -> None:
 
 st.set_page_config(page_title="CAM Explorer", page_icon="🔍", layout="wide")
 HOME = st.Page(home, title="Home", icon="🔍", default=True)
-EXPLAIN = st.Page("pages/1_Explain.py", title="Explain", icon="🖼️")
-DATASET = st.Page("pages/2_Dataset.py", title="Dataset", icon="🐾")
-TRAINING = st.Page("pages/3_Training.py", title="Training", icon="🏋️")
-LESSON = st.Page("pages/4_Lesson.py", title="Lesson", icon="🎓")
+EXPLAIN = st.Page("app_pages/1_Explain.py", title="Explain", icon="🖼️")
+DATASET = st.Page("app_pages/2_Dataset.py", title="Dataset", icon="🐾")
+TRAINING = st.Page("app_pages/3_Training.py", title="Training", icon="🏋️")
+LESSON = st.Page("app_pages/4_Lesson.py", title="Lesson", icon="🎓")
 
 
 def run(page: StreamlitPage) -> None:

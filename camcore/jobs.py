@@ -7,6 +7,7 @@ import dataclasses
 import fcntl
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -54,7 +55,7 @@ def start(argv: Sequence[str], run: RunFolder) -> int:
     threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()
     current = run.status()
     if current.state == "starting" and current.pid is None:
-        run.write_status(dataclasses.replace(current, pid=process.pid))
+        run.write_status(dataclasses.replace(current, pid=process.pid, host=socket.gethostname()))
     return process.pid
 
 
@@ -123,9 +124,10 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
     def update(self, status: RunStatus) -> None:
-        """Writes `status` now, stamped with this process's pid (unless set) and the current time."""
+        """Writes `status` now, stamped with this process's pid (unless set), its host and the current time."""
         with self._lock:
-            self._status = dataclasses.replace(status, pid=status.pid or os.getpid(), heartbeat=time.time())
+            self._status = dataclasses.replace(status, pid=status.pid or os.getpid(), host=socket.gethostname(),
+                                               heartbeat=time.time())
             self.run.write_status(self._status)
 
     def _beat(self) -> None:

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ class RunStatus:
     heartbeat: float = 0.0
     message: str = ""
     test_accuracy: float | None = None
+    host: str = ""
+    """The machine the pid belongs to (socket.gethostname()); "" in folders written before it was recorded."""
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -135,13 +138,15 @@ class RunFolder:
     def live_status(self, now: float | None = None) -> RunStatus:
         """status(), except that an active run whose process is gone or whose heartbeat is stale reads "failed".
 
-        A SIGKILLed or crashed trainer cannot write "failed" itself; this is how the page learns it died.
+        A SIGKILLed or crashed trainer cannot write "failed" itself; this is how the page learns it died. A run
+        on another machine sharing the runs folder (a replica on a network file system) has a pid that means nothing
+        here: only its heartbeat tells.
         """
         status = self.status()
         if not status.active:
             return status
         now = time.time() if now is None else now
-        if status.pid is not None and not pid_alive(status.pid):
+        if status.pid is not None and status.host in ("", socket.gethostname()) and not pid_alive(status.pid):
             message = f"The job's process (pid {status.pid}) ended without saying so: killed or crashed."
         elif now - status.heartbeat > HEARTBEAT_TIMEOUT_S:
             message = f"No heartbeat for {now - status.heartbeat:.0f} s: the job's process is gone or hung."

@@ -32,7 +32,7 @@ from tests.job_helpers import wait_for
 from ui import dataset_figures, dataset_inputs, resources
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
-DATASET = str(Path(__file__).resolve().parents[1] / "pages" / "2_Dataset.py")
+DATASET = str(Path(__file__).resolve().parents[1] / "app_pages" / "2_Dataset.py")
 TIMEOUT_S = 60
 """Generous: a first CPU model load on a busy 2-core machine takes several seconds."""
 NAMES = sorted(name for name, *_ in TINY_PETS)

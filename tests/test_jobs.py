@@ -3,6 +3,7 @@ failed, busy_device finds live runs on the same device only, and Heartbeat keeps
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def test_heartbeat_keeps_an_active_status_fresh_and_leaves_final_ones(tmp_path: 
     with jobs.Heartbeat(run, interval_s=0.02) as beat:
         beat.update(RunStatus("running", step=3))
         first = run.status()
-        assert first.pid == os.getpid() and first.step == 3
+        assert first.pid == os.getpid() and first.host == socket.gethostname() and first.step == 3
         deadline = time.time() + 10
         while run.status().heartbeat == first.heartbeat:
             assert time.time() < deadline, "the heartbeat thread never wrote"

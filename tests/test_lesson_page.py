@@ -22,7 +22,7 @@ from camcore.samples import sample_photos
 from tests.conftest import PETS_ROOT
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
-LESSON = str(Path(__file__).resolve().parents[1] / "pages" / "4_Lesson.py")
+LESSON = str(Path(__file__).resolve().parents[1] / "app_pages" / "4_Lesson.py")
 TIMEOUT_S = 120
 
 

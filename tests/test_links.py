@@ -17,7 +17,7 @@ from camcore.samples import sample_photos
 from ui import links
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "app_pages"
 TIMEOUT_S = 120
 
 

@@ -6,6 +6,7 @@ tests/test_browser.py uploads through a real browser.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from ui import explain_view, resources
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-APP, EXPLAIN = str(ROOT / "app.py"), str(ROOT / "pages" / "1_Explain.py")
+APP, EXPLAIN = str(ROOT / "app.py"), str(ROOT / "app_pages" / "1_Explain.py")
 TIMEOUT_S = 60
 """Generous: a first CPU model load on a busy 2-core machine takes several seconds."""
 GOOD, BROKEN = "beagle_1.jpg", "broken_1.jpg"
@@ -72,6 +73,15 @@ def explanation_figures(at: AppTest) -> list[dict]:
 
 def page_text(at: AppTest) -> str:
     return "\n".join(element.value for kind in ("markdown", "caption") for element in at.get(kind))
+
+
+def test_no_pages_folder_beside_the_app() -> None:
+    """Streamlit treats a pages/ folder beside the main script as its old multipage app until some script calls
+    st.navigation: on a fresh server, sessions arriving first would run a page file directly, skipping app.py's
+    warm-up (tests/test_first_visit.py saw them fail in one round of three)."""
+    assert not (ROOT / "pages").exists()
+    assert {Path(page).name for page in re.findall(r'st\.Page\("([^"]+)"', Path(APP).read_text())} == {
+        path.name for path in (ROOT / "app_pages").glob("*.py")}
 
 
 def test_home_page_says_what_and_where() -> None:

@@ -21,7 +21,7 @@ from tests.conftest import SMALL
 from ui import links
 from ui.inputs import MODEL_ENV, WEIGHTS_ENV
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "app_pages"
 TIMEOUT_S = 120
 HOSTILE = ("../../../../etc/passwd", "-99999999999999999999", "nan", "", "x" * 4000)
 """Values no widget holds: a path out of the app, a huge negative number, not a number, nothing, a flood."""

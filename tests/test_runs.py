@@ -2,8 +2,10 @@
 reports dead runs as failed."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -174,6 +176,19 @@ def test_live_status_reports_a_stale_heartbeat_as_failed(tmp_path: Path) -> None
     status = run.live_status(now=now)
     assert status.state == "failed" and "heartbeat" in status.message
     assert run.live_status(now=now - 2).state == "running"  # 29 s old: still fine
+
+
+def test_a_run_of_another_machine_is_judged_by_its_heartbeat_not_its_pid(tmp_path: Path) -> None:
+    """Replicas on two machines share the runs folder: the other machine's pid may not exist here, or be another
+    process; its fresh heartbeat keeps it live, a stale one does not, and here the same pid would read failed."""
+    dead = exited_pid()
+    there = make_run(tmp_path, "there", "running", pid=dead)
+    there.write_status(dataclasses.replace(there.status(), host=f"not-{socket.gethostname()}"))
+    assert there.live_status().state == "running"
+    assert there.live_status(now=time.time() + HEARTBEAT_TIMEOUT_S + 1).state == "failed"
+    here = make_run(tmp_path, "here", "running", pid=dead)
+    here.write_status(dataclasses.replace(here.status(), host=socket.gethostname()))
+    assert here.live_status().state == "failed"
 
 
 def test_list_runs_newest_first_ignoring_non_runs(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from camcore.thumbnails import CACHE_ENV
 from ui import resources
 from ui.inputs import LOCK_ENV, MODEL_ENV, NO_SLOW_METHODS_ENV, OTHER_MODEL, WEIGHTS_ENV
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "app_pages"
 TIMEOUT_S = 60
 REFUSED = ": this server opens files only in"
 

@@ -19,7 +19,7 @@ from tests.train.helpers import run, train_args
 from ui import training_rights, training_view
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING, EXPLAIN = str(ROOT / "pages" / "3_Training.py"), str(ROOT / "pages" / "1_Explain.py")
+TRAINING, EXPLAIN = str(ROOT / "app_pages" / "3_Training.py"), str(ROOT / "app_pages" / "1_Explain.py")
 TIMEOUT_S = 60
 
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A trial of the scaled-out deployment on this machine: Streamlit replicas behind nginx (deploy/nginx.conf),
+# everything on 127.0.0.1. Ctrl-C stops them all.
+#
+#   bash deploy/serve.sh        # http://127.0.0.1:8501, replicas on 8601 and 8602
+#
+# CAM_EXPLORER_PORT (8501): the proxy's port. CAM_EXPLORER_REPLICA_PORTS ("8601 8602"): one replica per port.
+# CAM_EXPLORER_SERVE_DIR: where nginx's files and every log go (default: a temporary folder, removed at the end).
+# The replicas share the runs folder ($CAM_EXPLORER_RUNS, default ./runs) and the cache ($CAM_EXPLORER_CACHE):
+# on one machine they are simply the same folders; on several, mount them from one network file system.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${CAM_EXPLORER_PORT:-8501}
+replica_ports=${CAM_EXPLORER_REPLICA_PORTS:-8601 8602}
+python=${PYTHON:-.venv/bin/python}
+state=${CAM_EXPLORER_SERVE_DIR:-$(mktemp -d)}
+mkdir -p "$state/tmp"
+directives="daemon off;"
+[ "$(id -u)" != 0 ] || directives+=" user root;"  # else its workers become nobody, who may not enter $state
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  kill "${pids[@]}" 2>/dev/null || true
+  wait || true
+  [ -n "${CAM_EXPLORER_SERVE_DIR:-}" ] || rm -rf "$state"
+}
+trap stop EXIT INT TERM
+
+upstreams=""
+for replica_port in $replica_ports; do
+  "$python" -m streamlit run app.py --server.address 127.0.0.1 --server.port "$replica_port" \
+    --server.headless true --browser.gatherUsageStats false >"$state/replica-$replica_port.log" 2>&1 &
+  pids+=($!)
+  upstreams+="server 127.0.0.1:$replica_port; "
+done
+sed -e "s/@LISTEN@/127.0.0.1:$port/" -e "s/@UPSTREAMS@/$upstreams/" deploy/nginx.conf >"$state/nginx.conf"
+nginx -p "$state" -e "$state/error.log" -c "$state/nginx.conf" -g "$directives" &
+pids+=($!)
+echo "CAM Explorer on http://127.0.0.1:$port: replicas on $replica_ports behind nginx; logs in $state"
+wait -n  # the first of them to end (a replica that failed to start, nginx refusing its config) ends the trial
