@@ -5,6 +5,7 @@ import streamlit as st
 
 from camcore.explain import decode_side_px
 from ui import explain_inputs, explain_view, inputs, links
+from ui.explain_settings import Settings
 from ui.reporting import reported
 from ui.state import EXPLAIN
 
@@ -22,10 +23,10 @@ with links.shared(EXPLAIN):  # the URL holds the choices below: a link opens the
         method = inputs.method_ui(model, EXPLAIN)
         layer = explain_inputs.layer_ui(model, method)
         top_k, size_px = explain_inputs.top_k_ui(), explain_inputs.size_ui(model)
-        settings = explain_view.Settings(spec=spec, weights_path=weights_path, device=device, method=method,
-                                         layer=layer, top_k=top_k, size_px=size_px,
-                                         compare=explain_inputs.compare_ui(model),
-                                         min_side_px=decode_side_px(model, size_px=size_px))
+        settings = Settings(spec=spec, weights_path=weights_path, device=device, method=method,
+                             layer=layer, top_k=top_k, size_px=size_px,
+                             compare=explain_inputs.compare_ui(model),
+                             min_side_px=decode_side_px(model, size_px=size_px))
 
     photos = explain_inputs.photos_ui()
     if not photos:

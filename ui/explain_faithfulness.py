@@ -3,18 +3,14 @@ insertion curves of the top-1 class's map beside a random map and the centred Ga
 in confidence of the photo multiplied by each map."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import streamlit as st
 
 from camcore.explain import Explanation
 from camcore.faithfulness import STEPS, forward_passes
 from ui import faithfulness_figures, resources
+from ui.explain_settings import Settings
 from ui.inputs import method_label
 from ui.state import EXPLAIN
-
-if TYPE_CHECKING:  # explain_view imports this module
-    from ui.explain_view import Settings
 
 HOW_TO_READ = ("Pixels are removed (replaced by a blurred copy of the photo) or put back onto the blurred photo in "
                f"the order the map ranks them, {100 / STEPS:.0f}% at a time, and the model's probability of the class "

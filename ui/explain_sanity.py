@@ -2,17 +2,13 @@
 from the head down (camcore.sanity), in one figure with a slider over the stages."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import streamlit as st
 
 from camcore.images import load_image
 from ui import resources, sanity_figures
+from ui.explain_settings import Settings
 from ui.inputs import method_label
 from ui.state import EXPLAIN
-
-if TYPE_CHECKING:  # explain_view imports this module: a runtime import back would be a cycle
-    from ui.explain_view import Settings
 
 
 def show_sanity(name: str, data: bytes, index: int, settings: Settings) -> None:

@@ -2,7 +2,6 @@
 identity with the photo's numbers, and downloads that say which class and settings they hold."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -12,23 +11,9 @@ from camcore import display, exports, heatmap
 from camcore.cams.finercam import close_call
 from camcore.explain import Explanation
 from ui import explain_faithfulness, explain_inputs, explain_sanity, resources
+from ui.explain_settings import Settings
 from ui.inputs import method_label
 from ui.state import EXPLAIN
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the sidebar chose: the model and how to explain with it."""
-
-    spec: str
-    weights_path: str | None
-    device: str
-    method: str
-    layer: str | None
-    top_k: int
-    size_px: int
-    compare: bool
-    min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
 
 
 def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:

@@ -1,0 +1,21 @@
+"""What the Explain page's sidebar chose, in one value the page's view, faithfulness and sanity sections all take.
+
+Its own module so that those sections import it without importing the view that imports them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose: the model and how to explain with it."""
+
+    spec: str
+    weights_path: str | None
+    device: str
+    method: str
+    layer: str | None
+    top_k: int
+    size_px: int
+    compare: bool
+    min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
