@@ -1,6 +1,7 @@
 """Many sessions explaining at once on one shared model: each on its own (concurrent explain() calls) against
-camcore.batching's queue (the photos waiting when the model frees up explained together, as it does on a GPU) and
-the same queue one photo a pass, side by side, rounds interleaved. It decides camcore.batching.BATCHED_DEVICES.
+camcore.serving.batching's queue (the photos waiting when the model frees up explained together, as it does on a
+GPU) and the same queue one photo a pass, side by side, rounds interleaved. It decides
+camcore.serving.batching.BATCHED_DEVICES.
 
     .venv/bin/python -m bench.bench_batching [--sessions 16] [--requests 4] [--rounds 3] [--device cpu]
 
@@ -19,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from camcore import batching
 from camcore.explain import explain
 from camcore.models import LoadedModel, load_model
+from camcore.serving import batching
 
 Explainer = Callable[..., list]
 

@@ -88,7 +88,7 @@ fi
 step bench_cams 150 "$OUT/bench_cams.md" "$PY" -m bench.bench_cams --device "$DEVICE" "${CAMS_ARGS[@]}" \
   --call-limit-s 10
 
-# 2b. many sessions at once: concurrent single passes against camcore.batching's queue (the GPU's policy)
+# 2b. many sessions at once: concurrent single passes against camcore.serving.batching's queue (the GPU's policy)
 step bench_batching 40 "$OUT/bench_batching.md" "$PY" -m bench.bench_batching --device "$DEVICE" --model resnet18 \
   --sessions 16 --requests 4 --rounds 3
 

@@ -19,7 +19,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from camcore import cams, data, display, exports, lesson
-from camcore.batching import explain_batched
 from camcore.device import choose_device
 from camcore.evaluate import ImageResult, Progress
 from camcore.explain import Explanation, Prediction
@@ -31,6 +30,7 @@ from camcore.paths import store_upload
 from camcore.predict_job import predict_missing
 from camcore.predict_store import PredictStore
 from camcore.sanity import SanityCheck, cascading_randomisation
+from camcore.serving.batching import explain_batched
 from ui import explain_figures
 
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | No
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
     does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel. min_side_px:
     decode a large JPEG at reduced scale (camcore.images.load_image), as the page decodes the photo it shows.
-    Sessions explaining at the same time share one batched model pass (camcore.batching)."""
+    Sessions explaining at the same time share one batched model pass (camcore.serving.batching)."""
     model = shared_model(spec, weights_path, device)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     with _forward_pass_bar(method) as progress:

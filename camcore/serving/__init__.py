@@ -1,1 +1,1 @@
-"""What the server shares between sessions: the first-time imports (warmup) and, later, batched model passes."""
+"""What the server shares between sessions: the first-time imports (warmup) and batched model passes (batching)."""

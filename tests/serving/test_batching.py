@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from camcore import batching
 from camcore.explain import explain
 from camcore.models import LoadedModel
+from camcore.serving import batching
 from tests.conftest import make_photo
 
 
