@@ -1,4 +1,4 @@
-"""`python -m camcore ...`: the command line of camcore.cli."""
-from camcore.cli import main
+"""`python -m camcore ...`: the command line of camcore.cli.main."""
+from camcore.cli.main import main
 
 raise SystemExit(main())

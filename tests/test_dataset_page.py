@@ -20,7 +20,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from camcore import data, faithfulness, jobs, predict_job
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.data import DATA_ENV, PetRecord, pet_index
 from camcore.evaluate import ImageResult, imagenet_species, predict_records, summarise
 from camcore.models import LoadedModel, randomised

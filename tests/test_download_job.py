@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from camcore import data, download_job, jobs
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.errors import RunBusy
 from camcore.runs import RunFolder, RunStatus, list_runs
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from camcore import data, heatmap, metrics
 from camcore.checkpoints import Checkpoint, save_checkpoint
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.evaluate import (
     IMAGENET_CATS,
     IMAGENET_DOGS,

@@ -11,7 +11,7 @@ import torch
 import torchvision
 from conftest import SMALL, make_photo
 
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.errors import CheckpointError, ModelUnsupported, UnsupportedMethod, WeightsUnavailable
 from camcore.explain import explain
 from camcore.models import TORCHVISION_CHOICES, LoadedModel, imagenet_categories, load_model

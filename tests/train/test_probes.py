@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 
 from camcore import jobs
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.errors import ImageError
 from camcore.models import load_model
 from camcore.runs import RunFolder, list_runs

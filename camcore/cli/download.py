@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from camcore import data, jobs
-from camcore.cli_args import add_data_option, add_job_option, data_root_of
+from camcore.cli.args import add_data_option, add_job_option, data_root_of
 from camcore.download_job import JOBS_FOLDER, download_locked
 from camcore.errors import CamcoreError
 from camcore.runs import RunFolder, RunStatus

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from camcore import data
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.evaluate import ImageResult
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULT_FIELDS = [name for name in ImageResult.__dataclass_fields__ if name != "top_map"]
 """Every field of a result but its map, which stays out of the JSON."""
 SCORE_KEYS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from camcore import data, jobs
-from camcore.cli_args import (
+from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
     add_job_option,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from camcore import data, jobs, predict_job
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.data import pet_index
 from camcore.evaluate import ImageResult, predict_records
 from camcore.explain import explain

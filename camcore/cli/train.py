@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from camcore.cli_args import add_data_option, data_root_of, positive_int
+from camcore.cli.args import add_data_option, data_root_of, positive_int
 from camcore.device import DEVICE_CHOICES
 from camcore.errors import CamcoreError, DataNotFound, RunBusy
 from camcore.pretrained import default_model

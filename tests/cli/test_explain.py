@@ -11,7 +11,7 @@ import pytest
 
 from camcore import heatmap
 from camcore.cams import METHODS
-from camcore.cli import main
+from camcore.cli.main import main
 from camcore.evaluate import IMAGENET_DOGS
 from camcore.explain import explain
 from camcore.images import load_image
@@ -19,7 +19,7 @@ from camcore.models import imagenet_categories
 from camcore.samples import sample_photos
 from tests.conftest import cheap_layer, make_photo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _resnet_args(weights: Path, out: Path, *extra: str) -> list[str]:

@@ -1,5 +1,4 @@
-"""Command line, `python -m camcore explain | evaluate | train | predict | download`: each subcommand calls what
-the pages call."""
+"""`python -m camcore explain`: overlays, raw maps and results.json for photos, from the explain() the pages call."""
 from __future__ import annotations
 
 import argparse
@@ -17,44 +16,19 @@ from tqdm import tqdm
 from camcore import exports, heatmap
 from camcore.cams import METHODS, check_applicable
 from camcore.cams.masking import Progress
-from camcore.cli_args import add_model_options, fraction, positive_int
-from camcore.cli_download import add_download
-from camcore.cli_evaluate import add_evaluate
-from camcore.cli_predict import add_predict
-from camcore.cli_train import add_train
+from camcore.cli.args import add_model_options, fraction, positive_int
 from camcore.device import describe
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
 from camcore.files import write_atomic
 from camcore.images import load_image
 from camcore.models import LoadedModel, load_model
-from camcore.pretrained import default_model
 
 GROUP_SIZE = 8
 """Photos per explain() call: batched on the device, yet only a few full-resolution photos in memory at once."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs one subcommand; returns the exit status (0 ok, 1 some input was bad, 2 unusable model or options)."""
-    args = build_parser().parse_args(argv)
-    if getattr(args, "model", "") is None:  # the app's rule, decided from the disk: resnet18 if cached, else lite0
-        args.model = default_model()
-    return args.run(args)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="camcore", description="Explain CNN image classifiers with class "
-                                     "activation maps.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_explain(commands)
-    add_evaluate(commands)
-    add_train(commands)
-    add_predict(commands)
-    add_download(commands)
-    return parser
-
-
-def _add_explain(commands: argparse._SubParsersAction) -> None:
+def add_explain(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("explain", help="write overlays, raw maps and results.json for photos",
                                  description="For each photo and each of its top-k classes, write an overlay PNG "
                                  "and the raw map (.npy) at the photo's resolution, plus DIR/results.json.")

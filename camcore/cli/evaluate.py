@@ -22,7 +22,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from camcore import data, heatmap
-from camcore.cli_args import (
+from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
     add_model_options,
