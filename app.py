@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from camcore.serving import warmup
-from ui.reporting import reported
+from ui.common.reporting import reported
 
 # Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table.
 HEAVY_MODULES = ("torch", "torchvision", "torchvision.models", "torchvision.transforms", "timm", "timm.data",
@@ -56,10 +56,10 @@ class, threshold, colours and opacity change instantly.
 def environment() -> None:
     """Model, device, weights and data locations; imports torch, so it runs after the text above is on screen."""
     warmup.wait()
-    from camcore.data import DATA_ENV, data_root
-    from camcore.device import choose_device, describe
-    from camcore.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
-    from ui.inputs import MODEL_ENV, WEIGHTS_ENV
+    from camcore.data.pets import DATA_ENV, data_root
+    from camcore.models.device import choose_device, describe
+    from camcore.models.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
+    from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 
     st.subheader("Where it runs")
     model = os.environ.get(MODEL_ENV) or default_model()

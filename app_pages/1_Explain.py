@@ -4,10 +4,12 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.explain import decode_side_px
-from ui import explain_inputs, explain_view, inputs, links
-from ui.explain_settings import Settings
-from ui.reporting import reported
-from ui.state import EXPLAIN
+from ui.common import inputs, links
+from ui.common.reporting import reported
+from ui.common.state import EXPLAIN
+from ui.explain import inputs as explain_inputs
+from ui.explain import view as explain_view
+from ui.explain.settings import Settings
 
 st.set_page_config(page_title="Explain · CAM Explorer", page_icon="🔍", layout="wide")
 st.title("Explain a photo")

@@ -3,22 +3,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore import browse, data
-from camcore.data import PetRecord
+from camcore.data import browse, pets
+from camcore.data.images import load_image
+from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
-from camcore.evaluate import ImageResult, true_class_index
-from camcore.images import load_image
-from ui import (
-    dataset_figures,
-    dataset_inputs,
-    dataset_jobs,
-    dataset_view,
-    explain_faithfulness,
-    inputs,
-    resources,
-)
-from ui.reporting import reported
-from ui.state import DATASET
+from camcore.scores.evaluate import ImageResult, true_class_index
+from ui.common import inputs, resources
+from ui.common.reporting import reported
+from ui.common.state import DATASET
+from ui.dataset import figures as dataset_figures
+from ui.dataset import inputs as dataset_inputs
+from ui.dataset import jobs as dataset_jobs
+from ui.dataset import view as dataset_view
+from ui.explain import faithfulness as explain_faithfulness
 
 st.set_page_config(page_title="Dataset · CAM Explorer", page_icon="🐾", layout="wide")
 st.title("Oxford-IIIT Pet")
@@ -98,17 +95,17 @@ if chosen is None:
 record, result = next(r for r in page if r.name == chosen), results.get(chosen)
 with reported(f"Showing {chosen}"):
     photo_col, cam_col = st.columns(2)
-    photo = load_image(data.image_path(root, record))
+    photo = load_image(pets.image_path(root, record))
     with photo_col:
         overlay = st.toggle("Trimap overlay", value=True, key=DATASET.key("trimap"))
-        box = data.head_box(root, record)
-        st.plotly_chart(dataset_figures.trimap_figure(photo, data.trimap(root, record) if overlay else None, box),
+        box = pets.head_box(root, record)
+        st.plotly_chart(dataset_figures.trimap_figure(photo, pets.trimap(root, record) if overlay else None, box),
                         key=DATASET.key("trimap_figure"))
         st.caption(f"{record.name}: {record.breed} ({record.species}), {record.split} split; "
                    f"{'head box from' if box else 'no head box in'} annotations/xmls.")
     if result is not None:
         with cam_col:
-            path = data.image_path(root, record)
+            path = pets.image_path(root, record)
             true_index = true_class_index(model, record.species, record.breed)
             map_true = dataset_inputs.map_target_ui(None if true_index is None else model.class_names[true_index])
             image_bytes, classes = path.read_bytes(), ((true_index,) if map_true else None)

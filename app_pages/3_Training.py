@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore.runs import delete_run, list_runs, runs_root
+from camcore.jobs.runs import delete_run, list_runs, runs_root
 from camcore.train.launch import resume_run, start_run
-from ui import training_figures, training_inputs, training_rights, training_view
-from ui.reporting import reported
-from ui.state import TRAINING
+from ui.common.reporting import reported
+from ui.common.state import TRAINING
+from ui.training import figures as training_figures
+from ui.training import inputs as training_inputs
+from ui.training import rights as training_rights
+from ui.training import view as training_view
 
 st.set_page_config(page_title="Training · CAM Explorer", page_icon="🏋️", layout="wide")
 st.title("Fine-tune and watch it learn")

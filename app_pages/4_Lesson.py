@@ -5,9 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore import cams
-from ui import inputs, lesson_features, lesson_inputs, lesson_maps, lesson_quiz, links
-from ui.reporting import reported
-from ui.state import LESSON
+from ui.common import inputs, links
+from ui.common.reporting import reported
+from ui.common.state import LESSON
+from ui.lesson import features as lesson_features
+from ui.lesson import inputs as lesson_inputs
+from ui.lesson import maps as lesson_maps
+from ui.lesson import quiz as lesson_quiz
 
 with links.shared(LESSON):
     presenter = lesson_inputs.presenter_ui()

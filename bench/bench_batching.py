@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from camcore.explain import explain
-from camcore.models import LoadedModel, load_model
+from camcore.models.loading import LoadedModel, load_model
 from camcore.serving import batching
 
 Explainer = Callable[..., list]

@@ -34,8 +34,8 @@ from bench.tables import path_table, phone_table, speed_table
 from bench.timing import Settings, Timed, measure
 from bench.user_path import bench_phone_photo, bench_user_path, photo_sets
 from camcore.cams import compute_maps
-from camcore.device import autocast, describe, memory_format
-from camcore.models import LoadedModel, load_model
+from camcore.models.device import autocast, describe, memory_format
+from camcore.models.loading import LoadedModel, load_model
 
 CPU_PIXEL_BUDGET = 16 * 224 ** 2
 """CPU rows cap batch * px^2 here (batch 16 at 224 px, 3 at 512 px): a 2-core CPU would take minutes per call

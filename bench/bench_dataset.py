@@ -18,10 +18,10 @@ import torch
 
 from bench.timing import Settings, Timed, measure
 from bench.user_path import PET_PHOTOS, generated_jpeg
-from camcore.device import autocast, choose_device, describe, memory_format
+from camcore.data.images import load_image
 from camcore.explain import explain
-from camcore.images import load_image
-from camcore.models import LoadedModel, load_model
+from camcore.models.device import autocast, choose_device, describe, memory_format
+from camcore.models.loading import LoadedModel, load_model
 
 LITE0 = PET_PHOTOS.parents[1] / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
 

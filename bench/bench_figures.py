@@ -1,5 +1,6 @@
 """What one rerun of the Explain page costs the server for one photo, before and after: the figures as validated
-go.Figure objects rebuilt every rerun (as before) against plain-dict figures built once and cached (ui.resources).
+go.Figure objects rebuilt every rerun (as before) against plain-dict figures built once and cached
+(ui.common.resources).
 
     .venv/bin/python -m bench.bench_figures [--rounds 5] [--photo assets/samples/Bengal_3.jpg]
 
@@ -19,11 +20,11 @@ import plotly.io
 import plotly.tools
 import torch
 
-from camcore import display, exports
+from camcore.data.images import load_image
 from camcore.explain import decode_side_px, explain
-from camcore.images import load_image
-from camcore.models import load_model
-from ui import explain_figures
+from camcore.maps import display, exports
+from camcore.models.loading import load_model
+from ui.explain import figures as explain_figures
 
 
 def shown(figure: go.Figure) -> str:

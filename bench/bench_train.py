@@ -21,8 +21,8 @@ if __package__ in (None, ""):  # run as a file: import from the repo root
 
 import torch
 
-from camcore.device import choose_device, describe
-from camcore.runs import RunFolder
+from camcore.jobs.runs import RunFolder
+from camcore.models.device import choose_device, describe
 from camcore.train.config import TrainConfig
 from camcore.train.data import load_split
 from camcore.train.loop import train_run
@@ -81,7 +81,7 @@ def camcore_epoch(config: TrainConfig) -> tuple[float, float]:
 
 
 def _train_count(config: TrainConfig) -> int:
-    from camcore.data import filter_records, pet_index
+    from camcore.data.pets import filter_records, pet_index
 
     return len(filter_records(pet_index(Path(config.data_root)), split="trainval"))
 

@@ -12,8 +12,8 @@ from bench.cases import Case
 from bench.timing import Timed
 from camcore.cams import get_method
 from camcore.cams.finercam import ALPHA, compared_classes
-from camcore.device import autocast
-from camcore.models import LoadedModel
+from camcore.models.device import autocast
+from camcore.models.loading import LoadedModel
 
 CLASSES: dict[str, tuple[str | None, str | None]] = {
     "cam": ("CAM", None),

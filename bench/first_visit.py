@@ -6,7 +6,7 @@ every page, all sent in the same few milliseconds, then the same again on the no
 Prints one row per round and storm: sessions that met an exception or an error box, the log's uncaught script
 errors, and the seconds until the slowest session's first title. The warm storm is the baseline: on 2 cores the
 browsers themselves take most of that time, so the fresh storm's excess is what the first-time imports cost.
-Loopback only; each storm is bounded by WAIT_MS. tests/test_first_visit.py runs it at 10 sessions.
+Loopback only; each storm is bounded by WAIT_MS. tests/browser/test_first_visit.py runs it at 10 sessions.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from camcore.data import DATA_ENV
-from camcore.runs import RUNS_ENV
+from camcore.data.pets import DATA_ENV
+from camcore.jobs.runs import RUNS_ENV
+from tests.browser.test_explain import streamlit_server
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, SHARED_DATA
-from tests.test_browser import streamlit_server
 
 PAGES = ("", "Explain", "Dataset", "Training", "Lesson")
 WAIT_MS = 180_000

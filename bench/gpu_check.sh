@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks in one prepared run, for a lent CUDA machine with no network:
 #   bench/gpu_check.sh OUT_DIR [DATA_DIR]
-# 1. the CUDA tests (tests/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 2b. bench_batching
+# 1. the CUDA tests (tests/camcore/models/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 2b. bench_batching
 # (16 sessions at once, batched or not), 3. bench_dataset
 # on cuda, 3b. bench_train (one epoch, the lesson's loop against camcore's), 4. `python -m camcore evaluate` on the
 # mini data set, timed. Each step has a hard `timeout`; together they stay under 8 minutes. Outputs (8 files, the
@@ -73,9 +73,9 @@ done
 
 # 1. CUDA tests: test_device.py plus every file with a `cuda` mark; files that cannot import here (streamlit)
 # are reported, not fatal.
-mapfile -t CUDA_FILES < <(grep -rl "pytest.mark.cuda" tests --include='test_*.py' | grep -v '^tests/test_device.py$')
+mapfile -t CUDA_FILES < <(grep -rl "pytest.mark.cuda" tests --include='test_*.py' | grep -v '^tests/camcore/models/test_device.py$')
 step pytest 100 "$OUT/pytest.log" "$PY" -m pytest -q -p no:cacheprovider -rs --continue-on-collection-errors \
-  tests/test_device.py "${CUDA_FILES[@]}" -m "cuda or not cuda"
+  tests/camcore/models/test_device.py "${CUDA_FILES[@]}" -m "cuda or not cuda"
 
 # 2. CAM speed beside the plain forward (and the libraries where installed)
 if [ "$QUICK" = 1 ]; then

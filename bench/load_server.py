@@ -33,10 +33,10 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from bench.load_test import METHODS, quantiles, server_cpu_s, server_rss_mb
 from bench.timed_server import read_log
-from camcore import data
+from camcore.data import pets
+from camcore.data.samples import sample_photos
 from camcore.errors import DataNotFound
-from camcore.samples import sample_photos
-from tests.test_browser import streamlit_server
+from tests.browser.test_explain import streamlit_server
 
 KINDS = {"open": "open the page, pick the photo (first explanation)", "new": "method, first use (a model pass)",
          "cached": "method used before (cached)", "class": "downloads class (cached)"}
@@ -125,12 +125,12 @@ def photos(count: int) -> tuple[list[tuple[str, str]], str]:
     """(multiselect key, file name) per session, and where they come from: distinct Oxford pets when the app
     finds the data set, else the shipped samples in turn (sessions then share explanations)."""
     try:
-        pets = data.pet_images(data.data_root())
+        pet_photos = pets.pet_images(pets.data_root())
     except DataNotFound:
         samples = [path.name for path in sample_photos()]
         return [("explain.shipped", samples[i % len(samples)]) for i in range(count)], "shipped samples, shared"
-    step = max(1, len(pets) // count)
-    return [("explain.samples", path.name) for path in pets[::step][:count]], "distinct Oxford-IIIT Pet photos"
+    step = max(1, len(pet_photos) // count)
+    return [("explain.samples", path.name) for path in pet_photos[::step][:count]], "distinct Oxford-IIIT Pet photos"
 
 
 async def run(sessions: int, seconds: float, think_s: float, client_nice: int) -> None:
@@ -139,7 +139,7 @@ async def run(sessions: int, seconds: float, think_s: float, client_nice: int) -
     with tempfile.TemporaryDirectory() as folder:
         server_log = Path(folder) / "server_times.txt"
         with streamlit_server(Path(folder), ("-m", "bench.timed_server", str(server_log)),
-                              **{data.DATA_ENV: str(data.data_root().resolve())}) as url:
+                              **{pets.DATA_ENV: str(pets.data_root().resolve())}) as url:
             os.nice(client_nice)  # the clients only; the server started at the usual priority
             port = int(url.rsplit(":", 1)[1])
             start_mb, start_cpu_s, start = server_rss_mb(port), server_cpu_s(port), time.monotonic()

@@ -35,9 +35,9 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.memory_soak import rss_mb
 from bench.timed_server import read_log
-from camcore.data import DATA_ENV
+from camcore.data.pets import DATA_ENV
+from tests.browser.test_explain import TITLE, streamlit_server
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, make_photo
-from tests.test_browser import TITLE, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_MS = 180_000

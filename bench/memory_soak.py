@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from camcore import display, exports
 from camcore.explain import explain
-from camcore.models import load_model
-from ui import explain_figures
+from camcore.maps import display, exports
+from camcore.models.loading import load_model
+from ui.explain import figures as explain_figures
 
 
 def rss_mb(pid: int | str = "self") -> float:

@@ -1,5 +1,5 @@
 """The cascading randomisation check on the real EfficientNet-Lite0 and a few shared photos: mean Spearman and SSIM
-of CAM's and Grad-CAM's maps against the original's after each cumulative stage (the README's table).
+of CAM's and Grad-CAM's maps against the original's after each cumulative stage (the table in docs/maps.md).
 
     CAM_EXPLORER_DATA=../shared/data python -m bench.sanity_lite0 [--photos 8]
 """
@@ -9,18 +9,18 @@ import argparse
 
 import numpy as np
 
-from camcore import data
-from camcore.images import load_image
-from camcore.models import load_model
-from camcore.sanity import cascading_randomisation
+from camcore.data import pets
+from camcore.data.images import load_image
+from camcore.models.loading import load_model
+from camcore.scores.sanity import cascading_randomisation
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=8, help="photos spread over the name-sorted data set")
     args = parser.parse_args()
-    root = data.data_root()
-    paths = data.pet_images(root)
+    root = pets.data_root()
+    paths = pets.pet_images(root)
     chosen = [paths[index * len(paths) // args.photos] for index in range(args.photos)]
     model = load_model("lite0", device="cpu")
     print(f"EfficientNet-Lite0, {len(chosen)} photos: mean (Spearman / SSIM) against the original map")

@@ -13,11 +13,11 @@ from PIL import Image
 
 from bench.rows import PathRow, PhoneRow
 from bench.timing import Settings, Timed, measure
-from camcore import display, heatmap
-from camcore.device import autocast, describe, memory_format
+from camcore.data.images import load_image
 from camcore.explain import decode_side_px, explain
-from camcore.images import load_image
-from camcore.models import LoadedModel
+from camcore.maps import display, heatmap
+from camcore.models.device import autocast, describe, memory_format
+from camcore.models.loading import LoadedModel
 
 SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 PET_PHOTOS = SHARED_DATA / "oxford-iiit-pet" / "images"

@@ -10,11 +10,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from camcore import cams, heatmap
+from camcore import cams
 from camcore.cams import finercam
 from camcore.cams.masking import Progress
-from camcore.device import describe
-from camcore.models import LoadedModel
+from camcore.maps import heatmap
+from camcore.models.device import describe
+from camcore.models.loading import LoadedModel
 
 DISPLAY_PX = 640
 """Longest side of the photo in the app's figures."""

@@ -12,9 +12,9 @@ import torchvision
 from PIL import Image
 
 from camcore.cams import METHODS
-from camcore.checkpoints import Checkpoint, save_checkpoint
-from camcore.models import LoadedModel, load_model
-from camcore.preprocessing import Preprocessing
+from camcore.models.checkpoints import Checkpoint, save_checkpoint
+from camcore.models.loading import LoadedModel, load_model
+from camcore.models.preprocessing import Preprocessing
 
 SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 LITE0_WEIGHTS = SHARED_DATA / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"

@@ -1,8 +1,8 @@
 """Helpers for the tests of background jobs (predict all, download): waiting on a job folder."""
 from __future__ import annotations
 
-from camcore.runs import RunFolder, RunStatus
-from tests.train.helpers import wait_for as wait_until
+from camcore.jobs.runs import RunFolder, RunStatus
+from tests.camcore.train.helpers import wait_for as wait_until
 
 
 def wait_for(job: RunFolder, timeout_s: float = 120.0) -> RunStatus:

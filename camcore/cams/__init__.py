@@ -13,16 +13,16 @@ from camcore.cams import cam, gradcam, gradcampp, layercam, scorecam  # noqa: F4
 from camcore.cams import xgradcam, hirescam, finercam, eigencam  # noqa: F401
 from camcore.cams.activations import layer_activations, stage_layers
 from camcore.cams.base import (
-                               METHODS,
-                               MapBatch,
-                               MapSteps,
-                               check_applicable,
-                               class_probabilities,
-                               compute_maps,
-                               exact_method,
-                               get_method,
-                               map_steps,
-                               weighted_sum,
+    METHODS,
+    MapBatch,
+    MapSteps,
+    check_applicable,
+    class_probabilities,
+    compute_maps,
+    exact_method,
+    get_method,
+    map_steps,
+    weighted_sum,
 )
 from camcore.cams.masking import Progress
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from camcore.device import autocast, memory_format
 from camcore.errors import UnsupportedMethod
-from camcore.hooks import eval_mode, output_tap
-from camcore.models import LoadedModel
+from camcore.models.device import autocast, memory_format
+from camcore.models.hooks import eval_mode, output_tap
+from camcore.models.loading import LoadedModel
 
 MIN_STAGE_CHILDREN = 2
 """A Sequential with at least this many mappable children may be a chain of stages."""
@@ -33,7 +33,7 @@ def stage_layers(model: LoadedModel) -> tuple[str, ...]:
 
 def layer_activations(model: LoadedModel, x: Tensor, layer: str) -> Tensor:
     """(N, 3, H, W) preprocessed batch -> (N, C, h, w) float32 output of `layer`: the A_c that every map
-    method weighs. No gradients, and the hook is gone afterwards (camcore.hooks)."""
+    method weighs. No gradients, and the hook is gone afterwards (camcore.models.hooks)."""
     module = model.layer(layer)
     x = x.to(model.device, memory_format=memory_format(model.device))
     with eval_mode(model.module), output_tap(module) as tap, torch.inference_mode(), autocast(model.device):

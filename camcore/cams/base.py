@@ -15,10 +15,10 @@ import torch
 from torch import Tensor
 
 from camcore.cams.masking import Progress, masked_scores
-from camcore.device import autocast, memory_format
 from camcore.errors import UnsupportedMethod
-from camcore.hooks import eval_mode, gradient_tap, output_tap
-from camcore.models import LoadedModel
+from camcore.models.device import autocast, memory_format
+from camcore.models.hooks import eval_mode, gradient_tap, output_tap
+from camcore.models.loading import LoadedModel
 
 WeightsFn = Callable[[Tensor, Tensor], Tensor]
 TargetFn = Callable[[Tensor, Tensor], Tensor]

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from camcore import data
 from camcore.cams import METHODS
-from camcore.device import DEVICE_CHOICES
-from camcore.faithfulness import DATASET_STEPS, forward_passes
+from camcore.data import pets
+from camcore.models.device import DEVICE_CHOICES
+from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 
 
 def positive_int(text: str) -> int:
@@ -41,12 +41,12 @@ def add_data_option(parser: argparse.ArgumentParser, *, role: str = "holding") -
     """--data ROOT, the folder of oxford-iiit-pet/ (`role`: "holding", or "to hold" for the download);
     read it with data_root_of, which applies the default."""
     parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                        help=f"folder {role} oxford-iiit-pet/ (default: ${data.DATA_ENV}, else ./data)")
+                        help=f"folder {role} oxford-iiit-pet/ (default: ${pets.DATA_ENV}, else ./data)")
 
 
 def data_root_of(args: argparse.Namespace) -> Path:
-    """--data, else the environment's or ./data (camcore.data.data_root), read when the command runs."""
-    return args.data if args.data is not None else data.data_root()
+    """--data, else the environment's or ./data (camcore.data.pets.data_root), read when the command runs."""
+    return args.data if args.data is not None else pets.data_root()
 
 
 def add_job_option(parser: argparse.ArgumentParser, *, default_place: str) -> None:
@@ -56,7 +56,7 @@ def add_job_option(parser: argparse.ArgumentParser, *, default_place: str) -> No
 
 
 def add_faithfulness_option(parser: argparse.ArgumentParser, *, where: str = "") -> None:
-    """--faithfulness [STEPS]: also the deletion / insertion scores of camcore.faithfulness, `where` they go."""
+    """--faithfulness [STEPS]: also the deletion / insertion scores of camcore.scores.faithfulness, `where` they go."""
     parser.add_argument("--faithfulness", type=positive_int, nargs="?", const=DATASET_STEPS, metavar="STEPS",
                         help="also deletion / insertion AUC and the drop / increase in confidence of the map beside "
                              "a random map and the Gaussian (curves of STEPS steps, default %(const)s: "

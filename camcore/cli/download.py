@@ -6,11 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-from camcore import data, jobs
 from camcore.cli.args import add_data_option, add_job_option, data_root_of
-from camcore.download_job import JOBS_FOLDER, download_locked
+from camcore.data import pets
 from camcore.errors import CamcoreError
-from camcore.runs import RunFolder, RunStatus
+from camcore.jobs import process
+from camcore.jobs.download import JOBS_FOLDER, download_locked
+from camcore.jobs.runs import RunFolder, RunStatus
 
 STOPPED = "Download stopped: nothing of it was kept. Start it again to download from the beginning."
 
@@ -31,20 +32,20 @@ def run_download(args: argparse.Namespace) -> int:
     root = data_root_of(args)
     start = time.perf_counter()
     try:
-        job = RunFolder(args.job) if args.job is not None else jobs.new_job(
+        job = RunFolder(args.job) if args.job is not None else process.new_job(
             root / JOBS_FOLDER, "download", "oxford-iiit-pet",
             {"kind": "download", "data_root": str(Path(root).resolve())})
-        with jobs.Heartbeat(job) as beat:
-            beat.update(RunStatus("running", steps_total=data.DOWNLOAD_BYTES))
+        with process.Heartbeat(job) as beat:
+            beat.update(RunStatus("running", steps_total=pets.DOWNLOAD_BYTES))
 
             def report(done: int) -> None:
-                beat.update(RunStatus("running", step=done, steps_total=data.DOWNLOAD_BYTES))
+                beat.update(RunStatus("running", step=done, steps_total=pets.DOWNLOAD_BYTES))
 
             if not download_locked(root, progress=report, stop=job.stop_requested):
-                beat.update(RunStatus("stopped", steps_total=data.DOWNLOAD_BYTES, message=STOPPED))
+                beat.update(RunStatus("stopped", steps_total=pets.DOWNLOAD_BYTES, message=STOPPED))
                 print(STOPPED)
                 return 0
-            beat.update(RunStatus("finished", step=data.DOWNLOAD_BYTES, steps_total=data.DOWNLOAD_BYTES))
+            beat.update(RunStatus("finished", step=pets.DOWNLOAD_BYTES, steps_total=pets.DOWNLOAD_BYTES))
     except CamcoreError as exc:
         print(f"camcore: {exc}", file=sys.stderr)
         return 2

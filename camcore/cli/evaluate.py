@@ -21,7 +21,6 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from camcore import data, heatmap
 from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
@@ -30,9 +29,13 @@ from camcore.cli.args import (
     fraction,
     positive_int,
 )
-from camcore.device import choose_device, describe
+from camcore.data import pets
 from camcore.errors import CamcoreError
-from camcore.evaluate import (
+from camcore.files import write_atomic
+from camcore.maps import heatmap
+from camcore.models.device import choose_device, describe
+from camcore.models.loading import load_model
+from camcore.scores.evaluate import (
     FAITHFULNESS_NAMES,
     SCORE_NAMES,
     SCORES,
@@ -41,9 +44,7 @@ from camcore.evaluate import (
     predict_records,
     summarise,
 )
-from camcore.files import write_atomic
-from camcore.models import load_model
-from camcore.sanity import randomised_above_stem
+from camcore.scores.sanity import randomised_above_stem
 
 ALL_SPLITS = "all"
 
@@ -56,7 +57,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
                                  "is one (pointing game) beside a centred Gaussian and the same architecture with "
                                  "random weights; print the means overall and per breed and write FILE.json.")
     add_data_option(parser)
-    parser.add_argument("--split", choices=[*data.SPLITS, ALL_SPLITS], default="test")
+    parser.add_argument("--split", choices=[*pets.SPLITS, ALL_SPLITS], default="test")
     add_model_options(parser)
     parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
                         help="mask IoU and the box keep map values >= T of the positive maximum "
@@ -113,7 +114,7 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[
     """This rank's records[rank::world_size], scored; or the one-line error that stopped it."""
     try:
         root = data_root_of(args)
-        records = _chosen_records(data.pet_index(root), args.split, args.limit)
+        records = _chosen_records(pets.pet_index(root), args.split, args.limit)
         model = load_model(args.model, weights_path=args.weights, device=args.device)
         shard = records[rank::world_size]
         with tqdm(total=len(shard), unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
@@ -126,9 +127,9 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[
         return [], str(exc)
 
 
-def _chosen_records(records: Sequence[data.PetRecord], split: str, limit: int | None) -> tuple[data.PetRecord, ...]:
+def _chosen_records(records: Sequence[pets.PetRecord], split: str, limit: int | None) -> tuple[pets.PetRecord, ...]:
     """The split's records (all of them for "all"); with a limit, that many spread evenly over the list."""
-    chosen = data.filter_records(records, split=None if split == ALL_SPLITS else split)
+    chosen = pets.filter_records(records, split=None if split == ALL_SPLITS else split)
     if limit is None or limit >= len(chosen):
         return chosen
     return tuple(chosen[index * len(chosen) // limit] for index in range(limit))

@@ -13,16 +13,16 @@ from typing import Any
 from PIL import Image
 from tqdm import tqdm
 
-from camcore import exports, heatmap
 from camcore.cams import METHODS, check_applicable
 from camcore.cams.masking import Progress
 from camcore.cli.args import add_model_options, fraction, positive_int
-from camcore.device import describe
+from camcore.data.images import load_image
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
 from camcore.files import write_atomic
-from camcore.images import load_image
-from camcore.models import LoadedModel, load_model
+from camcore.maps import exports, heatmap
+from camcore.models.device import describe
+from camcore.models.loading import LoadedModel, load_model
 
 GROUP_SIZE = 8
 """Photos per explain() call: batched on the device, yet only a few full-resolution photos in memory at once."""

@@ -9,7 +9,7 @@ from camcore.cli.evaluate import add_evaluate
 from camcore.cli.explain import add_explain
 from camcore.cli.predict import add_predict
 from camcore.cli.train import add_train
-from camcore.pretrained import default_model
+from camcore.models.pretrained import default_model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from camcore import data, jobs
 from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
@@ -20,11 +19,13 @@ from camcore.cli.args import (
     add_model_options,
     data_root_of,
 )
+from camcore.data import pets
 from camcore.errors import CamcoreError, DataNotFound
-from camcore.models import load_model
-from camcore.predict_job import predict_missing
-from camcore.predict_store import PredictStore
-from camcore.runs import RunFolder, RunStatus
+from camcore.jobs import process
+from camcore.jobs.predict import predict_missing
+from camcore.jobs.predict_store import PredictStore
+from camcore.jobs.runs import RunFolder, RunStatus
+from camcore.models.loading import load_model
 
 
 def add_predict(commands: argparse._SubParsersAction) -> None:
@@ -47,9 +48,9 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px,
                                        faithfulness_steps=args.faithfulness)
-        job = RunFolder(args.job) if args.job is not None else jobs.new_job(
+        job = RunFolder(args.job) if args.job is not None else process.new_job(
             store.jobs_root, "predict", args.method, {"kind": "predict", **_options(args, root)})
-        with jobs.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
+        with process.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
             beat.update(RunStatus("running", message="Loading the model"))
             records = _records(root, args.names_file)
             model = load_model(args.model, weights_path=args.weights, device=args.device)
@@ -77,9 +78,9 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(root: Path, names_file: Path | None) -> list[data.PetRecord]:
+def _records(root: Path, names_file: Path | None) -> list[pets.PetRecord]:
     """The data set's records, or those named in `names_file` in its order; an unknown name is an error."""
-    records = data.pet_index(root)
+    records = pets.pet_index(root)
     if names_file is None:
         return list(records)
     by_name = {record.name: record for record in records}

@@ -15,10 +15,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from camcore.cli.args import add_data_option, data_root_of, positive_int
-from camcore.device import DEVICE_CHOICES
 from camcore.errors import CamcoreError, DataNotFound, RunBusy
-from camcore.pretrained import default_model
-from camcore.runs import RunFolder, pid_alive
+from camcore.jobs.runs import RunFolder, pid_alive
+from camcore.models.device import DEVICE_CHOICES
+from camcore.models.pretrained import default_model
 from camcore.train.config import LESSON, TASKS, ConfigError, TrainConfig
 from camcore.train.distributed import world_from_env
 from camcore.train.loop import train_run

@@ -1,1 +1,2 @@
-"""What the server shares between sessions: the first-time imports (warmup) and batched model passes (batching)."""
+"""What the server shares between sessions: the first-time imports (warmup), batched model passes (batching) and
+the only places a visitor's typed paths are opened in (paths)."""

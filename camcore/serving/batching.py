@@ -22,7 +22,7 @@ from PIL import Image
 
 from camcore.cams import Progress
 from camcore.explain import Explanation, explain
-from camcore.models import LoadedModel
+from camcore.models.loading import LoadedModel
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The app's modules imported once, by one thread, before any page script needs them.
 
 Python locks each module while it runs, not the import as a whole: two script threads importing torchvision (or
-camcore.data) for the first time in the same second can each be handed the other's half-run module and fail with
+camcore.data.pets) for the first time in the same second can each be handed the other's half-run module and fail with
 "cannot import name ... from partially initialized module". A fresh server meets this when a class opens the link
 at once. So the first script run starts one thread that imports everything (packages walked to their last
 module); pages wait for it before their own imports, which then only read sys.modules. Standard library only, so

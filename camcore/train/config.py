@@ -5,8 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from camcore.device import DEVICE_CHOICES
 from camcore.errors import CamcoreError
+from camcore.models.device import DEVICE_CHOICES
 
 TASKS = ("binary", "breeds")
 """binary: cat vs dog, one logit, BCEWithLogits, dog = 1 (the lesson's); breeds: 37 classes, cross-entropy."""
@@ -20,9 +20,9 @@ class ConfigError(CamcoreError, ValueError):
 class TrainConfig:
     """A run's settings; the defaults are the lesson's (about 99.5% test accuracy after 3 epochs on the full data).
 
-    `arch` is a camcore.models spec (`lite0`, `resnet18`, `timm:NAME`, or a checkpoint file to fine-tune further);
-    `weights` a local ImageNet state dict for it (offline). `limit` caps the photos of each split, spread evenly
-    over it. Values are checked here, so a bad config.json fails before any photo is decoded.
+    `arch` is a camcore.models.loading spec (`lite0`, `resnet18`, `timm:NAME`, or a checkpoint file to fine-tune
+    further); `weights` a local ImageNet state dict for it (offline). `limit` caps the photos of each split, spread
+    evenly over it. Values are checked here, so a bad config.json fails before any photo is decoded.
     """
 
     data_root: str
@@ -82,7 +82,7 @@ class TrainConfig:
 
 
 LESSON = TrainConfig(data_root="data")
-"""The lesson's settings; the caller picks arch (camcore.pretrained.default_model()) and data_root."""
+"""The lesson's settings; the caller picks arch (camcore.models.pretrained.default_model()) and data_root."""
 QUICK_DEMO: dict[str, Any] = dict(image_size_px=224, epochs=1, lr=1e-3, limit=480, batch_size=32)
 """Overrides for a classroom run of about a minute on a laptop CPU: on the 480 pets of ../shared/data, Lite0 reaches
 about 1.00 held-out accuracy after this one epoch."""

@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 
-from camcore.data import SPECIES, PetRecord, filter_records, image_path, pet_index
+from camcore.data.images import load_image
+from camcore.data.pets import SPECIES, PetRecord, filter_records, image_path, pet_index
 from camcore.errors import DataNotFound
-from camcore.images import load_image
-from camcore.preprocessing import Preprocessing
+from camcore.models.preprocessing import Preprocessing
 
 BREEDS = ("Abyssinian", "american_bulldog", "american_pit_bull_terrier", "basset_hound", "beagle", "Bengal",
           "Birman", "Bombay", "boxer", "British_Shorthair", "chihuahua", "Egyptian_Mau", "english_cocker_spaniel",

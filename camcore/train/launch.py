@@ -9,11 +9,11 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from camcore import jobs
-from camcore.data import data_root
-from camcore.device import choose_device
+from camcore.data.pets import data_root
 from camcore.errors import DataNotFound, RunBusy
-from camcore.runs import RunFolder
+from camcore.jobs import process
+from camcore.jobs.runs import RunFolder
+from camcore.models.device import choose_device
 from camcore.train.config import TrainConfig
 from camcore.train.probes import checked_uploads, keep_uploads
 
@@ -27,9 +27,9 @@ def start_run(root: Path, config: TrainConfig, *, probe_photos: Sequence[tuple[s
     uploads = checked_uploads(probe_photos)
     with _device_lock(root, config.device):
         _refuse_busy(root, config.device)
-        run = RunFolder.create(root / jobs.run_name(config.task, config.arch), config.to_dict())
+        run = RunFolder.create(root / process.run_name(config.task, config.arch), config.to_dict())
         keep_uploads(run, uploads)
-        jobs.start(["train", "--resume", str(run.path)], run)
+        process.start(["train", "--resume", str(run.path)], run)
     return run
 
 
@@ -39,15 +39,15 @@ def resume_run(root: Path, run: RunFolder) -> None:
     with _device_lock(root, device):
         _refuse_busy(root, device)
         run.clear_stop()
-        jobs.start(["train", "--resume", str(run.path)], run)
+        process.start(["train", "--resume", str(run.path)], run)
 
 
 def _refuse_busy(root: Path, device: str) -> None:
-    busy = jobs.busy_device(root, device)
+    busy = process.busy_device(root, device)
     if busy is not None:
         raise RunBusy(f"{busy.name} is still training on this device: one run at a time. Stop it or wait for it.")
 
 
 def _device_lock(root: Path, device: str) -> contextlib.AbstractContextManager[None]:
     """The lock on ROOT/.lock-DEVICE, held while the device is checked and the run launched."""
-    return jobs.exclusive(root / f".lock-{choose_device(device).type}")
+    return process.exclusive(root / f".lock-{choose_device(device).type}")

@@ -1,6 +1,6 @@
 """A training run from its folder to the end: data, model, resume, epochs, metrics, checkpoints, probes, status.
 
-Rank 0 alone writes the folder (camcore.runs format); every rank trains. The state "failed" with the error's
+Rank 0 alone writes the folder (camcore.jobs.runs format); every rank trains. The state "failed" with the error's
 message is written for any exception, then the exception goes on to the caller.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from camcore.checkpoints import save_checkpoint
-from camcore.device import autocast_dtype, choose_device
 from camcore.errors import CamcoreError
-from camcore.jobs import Heartbeat
-from camcore.runs import RunFolder, RunStatus
+from camcore.jobs.process import Heartbeat
+from camcore.jobs.runs import RunFolder, RunStatus
+from camcore.models.checkpoints import save_checkpoint
+from camcore.models.device import autocast_dtype, choose_device
 from camcore.train import distributed
 from camcore.train.board import add_record, open_board
 from camcore.train.config import TrainConfig

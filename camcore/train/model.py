@@ -1,4 +1,4 @@
-"""The classifier being trained: a camcore.models spec with a new head of 1 or 37 outputs, and its views as a
+"""The classifier being trained: a camcore.models.loading spec with a new head of 1 or 37 outputs, and its views as a
 LoadedModel (for probe CAMs) and as a CAM Explorer checkpoint (what the Explain engine loads)."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from camcore import heads
-from camcore.checkpoints import Checkpoint
-from camcore.device import memory_format
 from camcore.errors import ModelUnsupported
-from camcore.models import LoadedModel, load_model
-from camcore.preprocessing import Preprocessing
+from camcore.models import heads
+from camcore.models.checkpoints import Checkpoint
+from camcore.models.device import memory_format
+from camcore.models.loading import LoadedModel, load_model
+from camcore.models.preprocessing import Preprocessing
 from camcore.train.config import TrainConfig
 from camcore.train.data import class_names
 

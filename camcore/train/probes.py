@@ -16,10 +16,10 @@ import torch
 from PIL import Image
 
 from camcore.cams import compute_maps, exact_method
+from camcore.data.images import load_image
 from camcore.errors import ImageError
 from camcore.files import write_atomic
-from camcore.images import load_image
-from camcore.runs import RunFolder
+from camcore.jobs.runs import RunFolder
 from camcore.train.data import PetTensors, normalise, squared
 from camcore.train.model import Classifier
 

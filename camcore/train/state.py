@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from camcore.checkpoints import load_tensors
 from camcore.errors import CheckpointError
 from camcore.files import write_atomic
+from camcore.models.checkpoints import load_tensors
 
 
 @dataclass(frozen=True)

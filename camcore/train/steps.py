@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from camcore.device import autocast, memory_format
-from camcore.hooks import eval_mode
+from camcore.models.device import autocast, memory_format
+from camcore.models.hooks import eval_mode
 from camcore.train.data import PetTensors, batch_to_device, normalise
 from camcore.train.distributed import World, all_sum
 from camcore.train.model import Classifier

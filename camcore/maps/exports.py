@@ -1,0 +1,80 @@
+"""One explained class -> the files users download or the CLI writes: overlay PNG, raw map .npy, box.
+
+Everything happens at the photo's original resolution: the map is upsampled once per class, and the
+overlay, the box and the .npy all come from that one upsampled map (see heatmap for each step).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from camcore.explain import Explanation
+from camcore.maps import heatmap
+
+BOX_COLOUR = (0, 255, 255)
+"""Cyan: stands out on photos and on magma, the default colormap, which has no blue-green."""
+
+
+@dataclass(frozen=True)
+class ClassExport:
+    """The files for one explained class. bbox: heatmap.threshold_box's [x0, y0, x1, y1] in photo pixels
+    (x1/y1 exclusive), or None."""
+
+    png: bytes
+    npy: bytes
+    bbox: tuple[int, int, int, int] | None
+
+
+def export_class(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",
+                 opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD) -> ClassExport:
+    """Overlay PNG, raw map .npy and box of the rank-th class from a single upsampling (what the CLI writes)."""
+    raw = _full_size(explanation, rank)
+    normalised = heatmap.normalise(raw)
+    box = heatmap.threshold_box(normalised, threshold_frac)
+    png = _overlay_bytes(image, normalised, box, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
+    return ClassExport(png=png, npy=_npy_bytes(raw), bbox=box)
+
+
+def overlay_png(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",
+                opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD) -> bytes:
+    """PNG of the photo at its own size with the rank-th class's map blended over it and its box outlined."""
+    normalised = heatmap.normalise(_full_size(explanation, rank))
+    return _overlay_bytes(image, normalised, heatmap.threshold_box(normalised, threshold_frac), colormap=colormap,
+                          opacity=opacity, threshold_frac=threshold_frac)
+
+
+def map_npy(explanation: Explanation, rank: int) -> bytes:
+    """The rank-th raw map (the method's, not normalised) as (H, W) float32 .npy bytes at the photo's size."""
+    return _npy_bytes(_full_size(explanation, rank))
+
+
+def _full_size(explanation: Explanation, rank: int) -> np.ndarray:
+    """(H, W) raw map of one class: upsampling only that one, not all K as Explanation.at_image_size does."""
+    width, height = explanation.image_size
+    return heatmap.upsample(explanation.maps[rank], (height, width))
+
+
+def _overlay_bytes(image: Image.Image, normalised: np.ndarray, box: tuple[int, int, int, int] | None, *,
+                   colormap: str, opacity: float, threshold_frac: float) -> bytes:
+    blended = heatmap.overlay(image, normalised, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
+    if box is not None:
+        x0, y0, x1, y1 = box  # PIL's rectangle includes its second corner; our x1/y1 are exclusive
+        ImageDraw.Draw(blended).rectangle((x0, y0, x1 - 1, y1 - 1), outline=BOX_COLOUR,
+                                          width=_line_width_px(blended.size))
+    buffer = io.BytesIO()
+    blended.save(buffer, format="PNG", compress_level=1)  # 2.5x faster than the default 6, 3% larger
+    return buffer.getvalue()
+
+
+def _line_width_px(size: tuple[int, int]) -> int:
+    """A few pixels, thicker on large photos so the box stays visible once the browser scales them down."""
+    return max(2, min(size) // 150)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=np.float32))
+    return buffer.getvalue()

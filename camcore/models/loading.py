@@ -1,0 +1,163 @@
+"""Model specs -> a ready, shared, read-only classifier with its class names, preprocessing and CAM parts.
+
+A spec is a torchvision classifier name (`resnet18`), `timm:NAME`, or the path of one of our checkpoints.
+ImageNet weights come from torchvision's weights API or timm's hub, or from a local state dict
+(`weights_path`): the offline path, and how every test here gets real weights.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from camcore.errors import CheckpointError, ModelUnsupported
+from camcore.models import checkpoints, heads, pretrained
+from camcore.models.device import choose_device, memory_format
+from camcore.models.preprocessing import Preprocessing, from_timm, from_torchvision
+from camcore.models.pretrained import TIMM_PREFIX
+
+TORCHVISION_CHOICES = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "densenet121")
+MODEL_CHOICES = ("lite0", *TORCHVISION_CHOICES)
+"""What the app lists: the packaged EfficientNet-Lite0 (works offline) and torchvision's classifiers."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A classifier in eval mode with nothing requiring grad, safe to share between threads.
+
+    `class_names` has two entries for a one-logit head: (negative, positive), the negative's logit being
+    minus the model's. `cam` holds the features function and Linear head when the head is global average
+    pooling plus one Linear layer (checked numerically at load), else None: then only gradient methods apply.
+    """
+
+    spec: str
+    arch: str  # the architecture: spec itself for a model name, the checkpoint's "arch" for a checkpoint
+    module: nn.Module
+    class_names: tuple[str, ...]
+    binary: bool
+    preprocessing: Preprocessing
+    layers: tuple[str, ...]
+    default_layer: str
+    cam: heads.CamParts | None
+    device: torch.device
+    training_summary: dict[str, Any] = field(default_factory=dict)
+
+    def layer(self, name: str | None) -> nn.Module:
+        """The module called `name` (default: the last convolutional block)."""
+        name = name or self.default_layer
+        if name not in self.layers:
+            raise ValueError(f"Unknown layer {name!r} for {self.spec}. Valid: {', '.join(self.layers[-8:])}...")
+        return self.module.get_submodule(name)
+
+
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1000 ImageNet class names in index order, shipped with torchvision (no download)."""
+    from torchvision.models import ResNet18_Weights
+
+    return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def is_checkpoint_spec(spec: str) -> bool:
+    return os.sep in spec or spec.endswith((".pt", ".pth", ".ckpt")) or Path(spec).is_file()
+
+
+def load_model(spec: str, *, weights_path: str | os.PathLike | None = None,
+               device: str = "auto") -> LoadedModel:
+    """Builds the model for `spec`, loads its weights, moves it to the device and freezes it for sharing."""
+    target = choose_device(device)
+    summary: dict[str, Any] = {}
+    if is_checkpoint_spec(spec):
+        ckpt = checkpoints.load_checkpoint(spec)
+        arch = ckpt.arch
+        module, _ = _build(arch, num_outputs=ckpt.num_outputs)
+        _load_weights(module, ckpt.state_dict, Path(spec).name)
+        names, binary, pre, summary = ckpt.class_names, ckpt.head == "binary", ckpt.preprocessing, ckpt.training
+    else:
+        arch = pretrained.resolve(spec)
+        module, pre = _build(arch, num_outputs=1000)
+        if weights_path is not None:
+            _load_weights(module, checkpoints.load_state_dict(weights_path), Path(weights_path).name)
+        else:
+            _pretrained_weights(module, arch)
+        names, binary = imagenet_categories(), False
+    _freeze(module, target)
+    layers, default_layer, cam = _probe_heads(module, target, spec)
+    return LoadedModel(spec=spec, arch=arch, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
+                       layers=layers, default_layer=default_layer, cam=cam, device=target,
+                       training_summary=summary)
+
+
+def _probe_heads(module: nn.Module, device: torch.device,
+                 spec: str) -> tuple[tuple[str, ...], str, heads.CamParts | None]:
+    """Layers, default layer and CAM parts, found by probe forwards; a model that fails them is refused in one
+    line naming the spec (ModelUnsupported), never a traceback on the page or in the CLI."""
+    try:
+        layers, default_layer = heads.conv_layers(module, device)
+        return layers, default_layer, heads.find_cam_parts(module, device)
+    except ModelUnsupported as exc:
+        raise ModelUnsupported(f"{spec}: {exc}") from exc
+
+
+def _freeze(module: nn.Module, device: torch.device) -> None:
+    """Eval mode, nothing requiring grad, on the device: the state a shared model keeps for good."""
+    module.requires_grad_(False).eval()
+    module.to(device, memory_format=memory_format(device))  # type: ignore[call-overload]  # torch's stubs lack it
+
+
+def _build(arch: str, *, num_outputs: int) -> tuple[nn.Module, Preprocessing]:
+    """Architecture with random weights, and the preprocessing its ImageNet weights expect."""
+    if arch.startswith(TIMM_PREFIX):
+        import timm
+
+        name = arch[len(TIMM_PREFIX):]
+        if not timm.is_model(name):
+            raise ValueError(f"Unknown timm model {name!r}. See timm.list_models().")
+        module = timm.create_model(name, pretrained=False, num_classes=num_outputs)
+        return module, from_timm(module)
+    import torchvision.models as tvm
+
+    if arch not in tvm.list_models(module=tvm):
+        raise ValueError(f"Unknown model {arch!r}. Valid: {', '.join(TORCHVISION_CHOICES)}, any torchvision "
+                         "classifier, timm:NAME or a checkpoint file.")
+    module = tvm.get_model(arch, weights=None, num_classes=num_outputs)
+    heads.expose_final_relu(module)  # densenet: CAM and Grad-CAM then share one layer, `features`
+    return module, from_torchvision(tvm.get_model_weights(arch).DEFAULT)
+
+
+def _load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], name: str) -> None:
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise CheckpointError(f"{name}: does not fit this architecture ({detail[:200]}). "
+                              "Pick the model the file was saved from.") from exc
+
+
+def _pretrained_weights(module: nn.Module, arch: str) -> None:
+    """ImageNet weights from the package, the libraries' caches or their normal download (camcore.models.pretrained)."""
+    if arch.startswith(TIMM_PREFIX) and arch != pretrained.PACKAGED_ARCH:
+        pretrained.load_timm_weights(module, arch)
+        return
+    _load_weights(module, pretrained.imagenet_state_dict(arch), arch)
+
+
+def randomised(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
+    """The same architecture freshly initialised: the sanity-check baseline of Adebayo et al. (2018).
+
+    Built again by its library under torch.manual_seed(seed), so each layer gets the architecture's own
+    initialisation. Calling every module's reset_parameters() instead (PyTorch's generic init) made
+    EfficientNet-Lite0's features vanish (max 1e-7): its CAM was flat and no baseline at all. Built on the CPU,
+    so one seed gives the same weights on any device and in every rank of a distributed run; the global RNG
+    state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module, _ = _build(model.arch, num_outputs=1 if model.binary else len(model.class_names))
+    _freeze(module, model.device)
+    return dataclasses.replace(model, module=module, cam=heads.find_cam_parts(module, model.device),
+                               training_summary={})

@@ -1,0 +1,2 @@
+"""Scores of maps: localisation against pet masks and head boxes, faithfulness (deletion / insertion), the
+cascading randomisation sanity check, and evaluate (a split's predictions and scores, torchrun-ready)."""

@@ -1,0 +1,175 @@
+"""The Training page in AppTest: a finished run read back from its folder (curves, confusion matrix, probe CAMs
+with their epoch slider, the runs table), a running one (progress and Stop), and trained checkpoints offered on the
+Explain page. tests/browser/test_training.py starts a run from the page in a real browser."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from camcore.jobs.runs import RUNS_ENV, RunFolder, RunStatus
+from camcore.train.config import TrainConfig
+from tests.camcore.train.helpers import run, train_args
+from tests.conftest import make_photo
+from ui.training import rights as training_rights
+from ui.training import view as training_view
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINING, EXPLAIN = str(ROOT / "app_pages" / "3_Training.py"), str(ROOT / "app_pages" / "1_Explain.py")
+TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_pets: Path, resnet18_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    """Two epochs of `python -m camcore train` on the tiny pets, in a runs folder of its own, with two photos of
+    the user's own as probes beside four test photos."""
+    photos = tmp_path_factory.mktemp("photos")
+    for seed in (1, 2):
+        make_photo(90, 60 + 20 * seed, seed=seed).save(photos / f"mine{seed}.png")
+    folder = tmp_path_factory.mktemp("runs") / "tiny-run"
+    done = run(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--probe-images", str(photos),
+                          "--out", str(folder)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return RunFolder(folder)
+
+
+@pytest.fixture
+def polls(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """The run_every of every fragment the Training page makes (st.fragment spied on, still doing its work)."""
+    seen: list[float | None] = []
+    real = st.fragment
+
+    def spy(func=None, *, run_every=None):
+        seen.append(run_every)
+        return real(func, run_every=run_every)
+
+    monkeypatch.setattr(st, "fragment", spy)
+    return seen
+
+
+def training_page(monkeypatch: pytest.MonkeyPatch, runs_root: Path) -> AppTest:
+    monkeypatch.setenv(RUNS_ENV, str(runs_root))
+    return AppTest.from_file(TRAINING, default_timeout=TIMEOUT_S).run()
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: RunFolder, polls: list,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    at = training_page(monkeypatch, finished_run.path.parent)
+    assert not at.exception and not at.error
+    assert polls == [None]  # drawn once: nothing runs, so nothing to poll
+    assert at.selectbox(key="training.run").value == finished_run.name
+    specs = chart_specs(at)
+    epochs_on_disk = sorted(int(path.stem.split("_")[1]) for path in (finished_run.path / "probes").glob("*.npz"))
+    assert epochs_on_disk == [0, 1, 2]
+    [probes] = [spec for spec in specs if spec["layout"].get("sliders")]
+    assert [step["label"] for step in probes["layout"]["sliders"][0]["steps"]] == ["0", "1", "2"]
+    heatmaps = [trace for trace in probes["data"] if trace["type"] == "heatmap"]
+    assert len(heatmaps) == (4 + 2) * 3  # 4 test photos and 2 of the user's, a map after each of epochs 0, 1, 2
+    titles = [title["text"] for title in probes["layout"]["annotations"]]
+    assert [title.endswith("(your photo)") for title in titles] == [False] * 4 + [True] * 2
+    curves = next(spec for spec in specs if any(t.get("name", "").endswith("test per epoch") for t in spec["data"]))
+    test_accuracy = next(t for t in curves["data"] if t["name"] == f"{finished_run.name}: test per epoch"
+                         and t["xaxis"] == "x2")
+    expected = [m["test_accuracy"] for m in finished_run.metrics() if m["kind"] == "epoch"]
+    assert test_accuracy["y"] == pytest.approx(expected)
+    assert any(spec["data"][0].get("texttemplate") == "%{z}" for spec in specs)  # the confusion matrix
+    assert "finished" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: list,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose process is alive (this one) with a fresh heartbeat: progress with images/s and ETA, and Stop;
+    its view polls the folder every REFRESH_S seconds."""
+    live = RunFolder.create(tmp_path / "live-run", TrainConfig(data_root=str(tmp_path)).to_dict())
+    live.write_status(RunStatus(state="running", epoch=1, epochs=3, step=5, steps_total=20, images_per_s=12.5,
+                                eta_s=75, pid=os.getpid(), heartbeat=time.time()))
+    monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # a run found on disk: Stop needs the operator's switch
+    at = training_page(monkeypatch, tmp_path)
+    assert not at.exception
+    [bar] = at.get("progress")
+    assert bar.proto.value == 25  # 5 of 20 steps
+    assert "12.5 images/s" in bar.proto.text and "ETA 0:01:15" in bar.proto.text
+    assert polls == [training_view.REFRESH_S]
+    at.button(key=f"training.stop.{live.name}").click().run()
+    assert live.stop_requested()
+
+
+def test_trained_checkpoints_are_offered_on_the_explain_page(finished_run: RunFolder,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNS_ENV, str(finished_run.path.parent))
+    at = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
+    at.session_state["explain.device"] = "cpu"
+    at.run()
+    options = at.selectbox(key="explain.model").options
+    assert f"Trained: {finished_run.name} · best" in options and f"Trained: {finished_run.name} · last" in options
+    at.selectbox(key="explain.model").set_value(str(finished_run.checkpoint("best"))).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="explain.method").value == "cam"
+
+
+def test_the_form_takes_any_timm_model_and_a_local_weights_file(tiny_pets: Path, resnet18_weights: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Other" names any library model; the weights file must lie in an allowed folder (here the data folder)."""
+    monkeypatch.setenv("CAM_EXPLORER_DATA", str(tmp_path))
+    (tmp_path / "oxford-iiit-pet").symlink_to(tiny_pets / "oxford-iiit-pet")
+    weights = tmp_path / "resnet18.pth"
+    weights.write_bytes(resnet18_weights.read_bytes())
+    started: list[TrainConfig] = []
+    monkeypatch.setattr("camcore.train.launch.process.start", lambda argv, run: started.append(
+        TrainConfig.from_dict(run.config())) or 0)
+    at = training_page(monkeypatch, tmp_path / "runs")
+    at.selectbox(key="training.arch").set_value("other")
+    at.text_input(key="training.arch_other").input("timm:resnet10t")
+    at.text_input(key="training.weights").input(str(weights))
+    at.text_input(key="training.data_root").input(str(tmp_path))
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    [config] = started
+    assert config.arch == "timm:resnet10t" and config.weights == str(weights.resolve())
+
+
+def started_by_the_form(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> RunFolder:
+    """Presses Start training; the trainer's launch is replaced by this process as the run's live pid."""
+    def start(argv: list[str], run: RunFolder) -> int:
+        run.write_status(RunStatus(state="running", epochs=1, steps_total=4, pid=os.getpid(), heartbeat=time.time()))
+        return os.getpid()
+
+    monkeypatch.setattr("camcore.train.launch.process.start", start)
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    return RunFolder(Path(os.environ[RUNS_ENV]) / at.session_state["training.run"])
+
+
+def test_only_the_session_that_started_a_run_may_stop_resume_or_delete_it(tiny_pets: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAM_EXPLORER_DATA", str(tiny_pets))
+    mine = training_page(monkeypatch, tmp_path / "runs")
+    run_folder = started_by_the_form(mine, monkeypatch)
+    other = training_page(monkeypatch, tmp_path / "runs")
+    stop = f"training.stop.{run_folder.name}"
+    assert [b.key for b in mine.button if b.key == stop] == [stop]
+    assert not [b for b in other.button if b.key == stop]
+    assert any(training_rights.NOT_YOURS in caption.value for caption in other.caption)
+
+    run_folder.write_status(RunStatus(state="stopped", epochs=1, steps_total=4))
+    mine.run()
+    other.run()
+    assert mine.button(key="training.resume") and not [b for b in other.button if b.key == "training.resume"]
+    assert run_folder.name in mine.selectbox(key="training.delete").options
+    assert not [box for box in other.selectbox if box.key == "training.delete"]
+    other.session_state["training.delete"] = run_folder.name  # a crafted widget value for the picker it lacks
+    other.session_state["training.delete_confirm"] = True
+    other.run()
+    assert not other.exception and run_folder.path.is_dir()
+
+    monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # the operator allows everyone
+    assert run_folder.name in other.run().selectbox(key="training.delete").options

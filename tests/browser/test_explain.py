@@ -1,0 +1,263 @@
+"""The real app in Chromium: upload a photo on the Explain page, move the figure's class and threshold sliders,
+and read back from the rendered Plotly figure that both took effect together, with no rerun of Python."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camcore.data.pets import DATA_ENV
+from camcore.models.loading import imagenet_categories
+from camcore.scores.evaluate import IMAGENET_CATS
+from tests.conftest import PETS_ROOT, make_photo
+from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = Path("/tmp/explain_page.png")
+REAL_PHOTO = PETS_ROOT / "images" / "Siamese_63.jpg"
+START_TIMEOUT_S = 60
+THRESHOLD_SLIDER, CLASS_SLIDER = 2, 3
+"""Slider order in ui.explain.figures.explanation_figure: opacity, colormap, threshold, class."""
+CHOSEN_CLASS, CHOSEN_STEP = 2, 5
+"""The third class and the threshold slider's sixth step (0.5 of the map's maximum)."""
+EXPLANATION_FIGURE = "[...document.querySelectorAll('.js-plotly-plot')].findIndex(p => p.layout?.sliders?.length === 4)"
+RESTYLED = """([i, step, rank]) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
+    const heat = p.data.filter(t => t.type === 'heatmap');
+    return heat[rank].visible === true &&
+        JSON.stringify(heat[rank].z) === JSON.stringify(p.layout.sliders[2].steps[step].args[0].z[rank]); }"""
+"""Plotly runs a slider's restyle on the next animation frame, after its `active` changes: wait for the data."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT_S} s")
+
+
+@contextlib.contextmanager
+def streamlit_server(tmp_path: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **env_vars: str) -> Iterator[str]:
+    """`streamlit run app.py` (the README's command) on a free loopback port, with `env_vars` over a new user's
+    environment: no model preselected and no torchvision weights cached (an empty TORCH_HOME). `launcher`: what
+    runs the streamlit command line (bench.timed_server adds a clock)."""
+    env = {key: value for key, value in os.environ.items() if key not in (MODEL_ENV, WEIGHTS_ENV)}
+    env.update({"TORCH_HOME": str(tmp_path / "torch"), **env_vars})
+    port, log = free_port(), (tmp_path / "streamlit.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, *launcher, "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
+         str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    """The app on a new user's machine with no data set: its default model is then the packaged Lite0."""
+    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
+        yield url
+
+
+@pytest.fixture
+def upload(tmp_path: Path) -> Path:
+    """A real pet photo where the shared data is (the real model calls it a Siamese cat at 64%: a clear
+    screenshot), else a generated one."""
+    if REAL_PHOTO.is_file():
+        return REAL_PHOTO
+    path = tmp_path / "generated.png"
+    make_photo(320, 240).save(path)
+    return path
+
+
+def click_step(plot, slider: int, step: int) -> None:
+    """Clicks the slider's rail above the step's tick, as a user would."""
+    group = plot.locator("g.slider-group").nth(slider)
+    group.scroll_into_view_if_needed()
+    tick = group.locator("rect.slider-tick-rect").nth(step).bounding_box()
+    rail = group.locator("rect.slider-rail-rect").bounding_box()
+    plot.page.mouse.click(tick["x"] + tick["width"] / 2, rail["y"] + rail["height"] / 2)
+
+
+def heat_state(page, index: int) -> dict:
+    """The heatmaps' visibility and z now, and each class's full map (the threshold slider's 0 step)."""
+    return page.evaluate("""(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
+        const heat = p.data.filter(t => t.type === 'heatmap');
+        return {visible: heat.map(t => t.visible === true), z: heat.map(t => t.z),
+                full: p.layout.sliders[2].steps[0].args[0].z.slice(0, heat.length),
+                thresholds: p.layout.sliders[2].steps.map(s => Number(s.label))}; }""", index)
+
+
+def as_array(rows: list[list[float | None]]) -> np.ndarray:
+    return np.array([[np.nan if value is None else value for value in row] for row in rows], dtype=float)
+
+
+def test_uploaded_photo_sliders_compose_in_the_app(browser, app_url: str, upload: Path) -> None:
+    """On the packaged Lite0, with nothing preselected."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    try:
+        page.goto(f"{app_url}/Explain")
+        photos = page.locator("[data-testid=stFileUploader]", has_text="Upload photos")  # not the weights uploader
+        photos.locator("input[type=file]").set_input_files(upload)
+        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=45_000)
+        index = page.evaluate(f"() => {EXPLANATION_FIGURE}")
+        before = heat_state(page, index)
+        plot = page.locator(".js-plotly-plot").nth(index)
+        click_step(plot, CLASS_SLIDER, CHOSEN_CLASS)
+        click_step(plot, THRESHOLD_SLIDER, CHOSEN_STEP)
+        page.wait_for_function(RESTYLED, arg=[index, CHOSEN_STEP, CHOSEN_CLASS], timeout=5_000)
+        after = heat_state(page, index)
+        page.screenshot(path=SCREENSHOT, full_page=True)
+    finally:
+        page.close()
+    assert before["visible"].index(True) == 0
+    assert after["visible"] == [rank == CHOSEN_CLASS for rank in range(len(after["visible"]))]
+    full, shown = as_array(after["full"][CHOSEN_CLASS]), as_array(after["z"][CHOSEN_CLASS])
+    threshold = after["thresholds"][CHOSEN_STEP]
+    positive = ~np.isnan(full)  # threshold 0 keeps the map's positive part: nothing at or below zero
+    assert positive.any() and np.isnan(shown[~positive]).all()
+    clear = positive & (np.abs(full - threshold) > 1e-2)  # the browser gets values rounded to 2 decimals
+    np.testing.assert_array_equal(np.isnan(shown)[clear], (full < threshold)[clear])
+    kept = ~np.isnan(shown)
+    np.testing.assert_array_equal(shown[kept], full[kept])
+    assert np.isnan(shown).mean() > np.isnan(as_array(before["z"][CHOSEN_CLASS])).mean()
+
+
+RERUNNERS, DOWNLOADS = 3, 12
+"""Sessions rerunning all the time, and downloads one more session makes meanwhile."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def explanation_names(page, index: int) -> list[str]:
+    """The class names of an explanation figure's heatmaps, best first ("1. tabby (54.0%)" -> "tabby")."""
+    names = page.evaluate("""(i) => document.querySelectorAll('.js-plotly-plot')[i].data
+        .filter(t => t.type === 'heatmap').map(t => t.name)""", index)
+    return [name.split(". ", 1)[1].rsplit(" (", 1)[0] for name in names]
+
+
+def test_fresh_machine_home_and_a_sample(browser, app_url: str) -> None:
+    """The README's first command on a machine with no weights cached: Home in the navigation, and "Try a sample"
+    explains a shipped cat with real ImageNet classes."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    try:
+        page.goto(app_url)
+        page.get_by_text("Default model").wait_for(timeout=30_000)
+        navigation = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+        page.goto(f"{app_url}/Explain")
+        page.get_by_role("button", name="Try a sample").click()
+        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=60_000)
+        names = explanation_names(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))
+    finally:
+        page.close()
+    assert [text.split()[-1] for text in navigation] == ["Home", "Explain", "Dataset", "Training", "Lesson"]
+    assert imagenet_categories().index(names[0]) in IMAGENET_CATS  # Bengal_3.jpg
+
+
+def wait_idle(page, photos: int) -> None:
+    """Until the session has drawn all its photos' download buttons and finished running: a session's own rerun
+    replaces its buttons' files, so a click during it is not what this test is about."""
+    page.wait_for_function("""n => [...document.querySelectorAll('[data-testid="stDownloadButton"] button')]
+        .filter(b => b.innerText.startsWith('Overlay PNG')).length === n""", arg=photos, timeout=120_000)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+
+def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
+    """One session downloads its overlay again and again while the others keep rerunning (each click explains
+    another sample, then reruns with all six): Streamlit deletes media files no session holds at the end of any
+    run, so a button that built its file on click lost 18 of 60 such downloads; bytes handed to it lose none."""
+    contexts = [browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1400})
+                for _ in range(RERUNNERS + 1)]
+    downloader, *rerunners = pages = [context.new_page() for context in contexts]
+    downloads = []
+    try:
+        for page in pages:
+            page.goto(f"{app_url}/Explain")
+            page.get_by_role("button", name="Try a sample").click()
+        downloader.get_by_text("Prepare the files").first.click()  # the files are built once asked for
+        wait_idle(downloader, 1)
+        for _ in range(DOWNLOADS):
+            for page in rerunners:
+                page.get_by_role("button", name="Try a sample").click()
+            with downloader.expect_download(timeout=30_000) as info:
+                downloader.get_by_role("button", name=re.compile("^Overlay PNG")).first.click()
+            download = info.value
+            downloads.append((download.failure(), Path(download.path()).read_bytes()[:8] if not download.failure()
+                              else b"", download.suggested_filename))
+    finally:
+        for context in contexts:
+            context.close()
+    lost = [name for failure, head, name in downloads if failure is not None or head != PNG_SIGNATURE]
+    assert not lost, f"{len(lost)} of {DOWNLOADS} downloads lost"
+    assert all(name.startswith("Bengal_3_cam_top1_") and name.endswith("_t0.2_magma.png") for *_, name in downloads)
+
+
+STUDENTS = 4
+SHOWN = "() => [...document.querySelectorAll('[data-testid=stHeading] h3')].map(h => h.innerText.trim())"
+TITLE = f"(() => {{ const i = {EXPLANATION_FIGURE}; return i < 0 ? '' : " \
+        "(document.querySelectorAll('.js-plotly-plot')[i].layout.title?.text ?? '').replace(/<[^>]*>/g, ''); })()"
+"""A JS expression: the explanation figure's title without markup, e.g. "Grad-CAM · bn2" ('' until drawn)."""
+
+
+def test_four_sessions_each_see_only_their_own_photo(browser, app_url: str, tmp_path: Path) -> None:
+    """A class in small: four sessions upload four photos at once, then all switch the method at once; each page
+    shows its own photo's name and map only (one shared model and cache behind them)."""
+    photos = [tmp_path / f"student_{index}.png" for index in range(STUDENTS)]
+    for index, path in enumerate(photos):
+        make_photo(240 + 40 * index, 180 + 20 * index, seed=index).save(path)
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in photos]
+    pages = [context.new_page() for context in contexts]
+    try:
+        for page in pages:
+            page.goto(f"{app_url}/Explain")
+        for page, photo in zip(pages, photos):
+            page.locator("[data-testid=stFileUploader]", has_text="Upload photos").locator(
+                "input[type=file]").set_input_files(photo)
+        for page in pages:
+            page.locator("[data-testid=stSelectbox]", has_text="Method").first.wait_for(timeout=60_000)
+            page.wait_for_function(f"() => {TITLE}.startsWith('CAM')", timeout=90_000)
+        for page in pages:
+            page.locator("[data-testid=stSelectbox]", has_text="Method").first.click()
+            page.get_by_role("option", name="Grad-CAM", exact=True).click()
+        for page in pages:
+            page.wait_for_function(f"() => {TITLE}.startsWith('Grad-CAM ·')", timeout=90_000)
+        shown = [page.evaluate(SHOWN) for page in pages]
+        maps = [json.dumps(heat_state(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))["full"]) for page in pages]
+    finally:
+        for context in contexts:
+            context.close()
+    assert shown == [[photo.name] for photo in photos]
+    assert len(set(maps)) == STUDENTS  # four photos, four different maps: none showed another's

@@ -1,0 +1,157 @@
+"""Inputs every model page shares: the model (with the offline default), the device and the map method.
+
+The model choice is set up once per session from the environment ($CAM_EXPLORER_MODEL, $CAM_EXPLORER_WEIGHTS),
+so a deployment can preselect real local weights; otherwise resnet18 when its weights are cached, else the
+EfficientNet-Lite0 that ships with the app (camcore.models.pretrained.default_model, decided from the disk alone).
+Typed paths must lie in the server's allowed folders (camcore.serving.paths); weights can be uploaded instead. With
+$CAM_EXPLORER_LOCK_MODEL the operator's model is the only one: no box to type in, nothing to upload. With
+$CAM_EXPLORER_NO_SLOW_METHODS the methods that need a forward pass per channel (Score-CAM) are not offered.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from camcore.cams import METHODS
+from camcore.cams.finercam import COMPARED
+from camcore.errors import CamcoreError, WeightsUnavailable
+from camcore.jobs.runs import list_runs, runs_root
+from camcore.models.device import DEVICE_CHOICES
+from camcore.models.loading import MODEL_CHOICES, LoadedModel
+from camcore.models.pretrained import PREFERRED_MODEL, default_model, env_switch, torchvision_weights_file
+from camcore.serving.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
+from ui.common import resources
+from ui.common.state import PageState
+
+logger = logging.getLogger(__name__)
+
+MODEL_ENV = "CAM_EXPLORER_MODEL"
+WEIGHTS_ENV = "CAM_EXPLORER_WEIGHTS"
+LOCK_ENV = "CAM_EXPLORER_LOCK_MODEL"
+NO_SLOW_METHODS_ENV = "CAM_EXPLORER_NO_SLOW_METHODS"
+"""Set by an operator serving a class: Score-CAM at Lite0's last layer takes 34 s of both cores of a 2-core server
+(1,280 forward passes; Grad-CAM 27 ms), time every other student waits."""
+WEIGHTS_TYPES = ("pt", "pth", "ckpt", "bin")
+OTHER_MODEL = "other"
+MODEL_LABELS = {"lite0": "EfficientNet-Lite0 (ships with the app)", OTHER_MODEL: "Other: timm:NAME or a checkpoint"}
+WEIGHTS_HELP = ("A state dict saved with torch.save(model.state_dict()) for the model chosen above, for ImageNet "
+                "weights this server cannot download. Empty: the library's own weights.")
+
+
+UPLOAD_HELP = (f"Up to {UPLOAD_LIMIT_MB} MB. A CAM Explorer checkpoint replaces the model chosen above; a state dict "
+               "gives it weights. Read with weights_only=True: a file holding code is refused.")
+
+
+def model_ui(state: PageState) -> tuple[str, str | None]:
+    """(spec, weights_path or None); spec is "" while there is no model to load yet: an 'Other' box still empty,
+    or a typed path or upload refused (its one line is shown here)."""
+    if env_switch(LOCK_ENV):
+        spec = os.environ.get(MODEL_ENV) or default_model()
+        st.caption(f"Model: {MODEL_LABELS.get(spec, spec)}, chosen by whoever runs this server.")
+        return spec, os.environ.get(WEIGHTS_ENV) or None
+    spec, typed, weights, upload = _model_widgets(state)
+    presets = (os.environ.get(MODEL_ENV), os.environ.get(WEIGHTS_ENV))
+    try:
+        if upload is not None:
+            path, is_checkpoint = resources.stored_upload(upload.file_id, upload.getvalue())
+            if is_checkpoint:
+                return path, None
+            weights = path
+        elif weights:
+            weights = str(allowed_path(weights, operator_files=presets))
+        return (allowed_model(spec, operator_files=presets) if typed and spec else spec), weights or None
+    except CamcoreError as exc:
+        st.error(str(exc))
+        return "", None
+
+
+def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | None]:
+    """(spec, whether it was typed in 'Other', typed weights path, uploaded file), as drawn: nothing checked yet."""
+    trained = trained_checkpoints()
+    choices = (*MODEL_CHOICES, *trained, OTHER_MODEL)
+    env_model = os.environ.get(MODEL_ENV) or default_model()
+    key = state.default("model", env_model if env_model in choices else OTHER_MODEL)
+    state.default("model_other", "" if env_model in choices else env_model)
+    state.valid("model", choices, MODEL_CHOICES[0])  # a deleted run's checkpoint falls back to the default
+    labels = {**MODEL_LABELS, **trained}
+    spec = st.selectbox("Model", choices, key=key, format_func=lambda name: labels.get(name, name),
+                        help="ImageNet classifiers, or a checkpoint trained on the Training page.")
+    if spec == "lite0" and not os.environ.get(MODEL_ENV):
+        st.caption(f"EfficientNet-Lite0 is the default here: {PREFERRED_MODEL}'s ImageNet weights are not in "
+                   f"{torchvision_weights_file(PREFERRED_MODEL).parent}. Pick {PREFERRED_MODEL} once with internet "
+                   "to download them; it is the default from then on.")
+    typed = spec == OTHER_MODEL
+    if typed:
+        spec = st.text_input("timm:NAME or checkpoint path", key=state.key("model_other")).strip()
+    with st.expander("Local weights file", expanded=bool(os.environ.get(WEIGHTS_ENV))):
+        key = state.default("weights", os.environ.get(WEIGHTS_ENV, ""))
+        weights = st.text_input("Weights file (optional)", key=key, help=WEIGHTS_HELP).strip()
+        upload = st.file_uploader("Or upload weights or a checkpoint", type=list(WEIGHTS_TYPES),
+                                  key=state.key("weights_upload"), max_upload_size=UPLOAD_LIMIT_MB, help=UPLOAD_HELP)
+    return spec, typed, weights, upload
+
+
+def trained_checkpoints() -> dict[str, str]:
+    """Checkpoint path -> label ("run cats-1 · best"), for every run folder's best and last checkpoints."""
+    return {str(run.checkpoint(which)): f"Trained: {run.name} · {which}"
+            for run in list_runs(runs_root()) for which in ("best", "last") if run.checkpoint(which).is_file()}
+
+
+def device_ui(state: PageState) -> str:
+    return st.selectbox("Device", DEVICE_CHOICES, key=state.default("device", "auto"),
+                        help="auto: the GPU when there is one.")
+
+
+def method_ui(model: LoadedModel, state: PageState) -> str:
+    """A METHODS key; CAM is left out for models whose head is not global average pooling plus one Linear, and
+    the methods with a forward pass per channel when the operator set $CAM_EXPLORER_NO_SLOW_METHODS."""
+    no_slow = env_switch(NO_SLOW_METHODS_ENV)
+    options = [key for key, method in METHODS.items()
+               if (not method.needs_head or model.cam is not None) and not (no_slow and method.masked_scores)]
+    method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),
+                          help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients. Score-CAM "
+                          "needs neither but costs one forward pass per channel of the layer (hundreds: "
+                          "seconds to minutes on a CPU). Finer-CAM subtracts the look-alike classes' evidence; "
+                          "EigenCAM reads the activations alone.")
+    if model.cam is None:
+        st.caption("CAM is not offered: this model's head is not global average pooling plus one Linear layer.")
+    if no_slow:
+        st.caption("Score-CAM is turned off on this server: its forward pass per channel would hold up everyone.")
+    if METHODS[method].class_agnostic:
+        st.caption(f"{method_label(method)} shows the same map for every class: it reads the layer's activations "
+                   "alone (their main pattern), not what the model scores.")
+    if method == "finercam":
+        st.caption(f"Finer-CAM compares each class with the {COMPARED} classes scored nearest to it and keeps what "
+                   "tells it apart (why a beagle rather than a basset?); it needs a model with many classes.")
+    return method
+
+
+def method_label(key: str) -> str:
+    """Human name of a method key (the CLI's names are the keys)."""
+    return METHODS[key].label
+
+
+def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
+    """The sidebar's model and device, and the shared model they name: (model, spec, weights_path, device). Stops
+    the page with one line when nothing is chosen yet or the model cannot be loaded; the app keeps serving."""
+    with st.sidebar:
+        st.header("Model")
+        spec, weights_path = model_ui(state)
+        device = device_ui(state)
+    if not spec:
+        st.info("Type a timm:NAME or the path of a checkpoint in the sidebar.")
+        st.stop()
+    try:
+        return resources.shared_model(spec, weights_path, device), spec, weights_path, device
+    except WeightsUnavailable as exc:
+        st.error(str(exc))
+        st.info("EfficientNet-Lite0 works without internet: pick it in the sidebar's Model list.")
+    except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model name, or cuda on a CPU-only machine
+        st.error(str(exc))
+    except Exception:
+        logger.exception("Loading model %s failed", spec)
+        st.error(f"{spec} could not be loaded; the server log has the details. Try another model.")
+    st.stop()

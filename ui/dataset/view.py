@@ -1,0 +1,109 @@
+"""The Dataset page's views: the thumbnail grid with each prediction's map, the summary (confusion matrix and
+per-breed scores, faithfulness too when the predictions have it) and the score tables of one photo."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from camcore.data import browse, pets, thumbnails
+from camcore.data.images import load_image
+from camcore.errors import ImageError
+from camcore.maps import heatmap
+from camcore.models.loading import LoadedModel
+from camcore.scores.evaluate import (
+    BASELINES,
+    FAITHFULNESS_BASELINES,
+    FAITHFULNESS_NAMES,
+    SCORE_NAMES,
+    ImageResult,
+    summarise,
+)
+from ui.common.state import DATASET
+from ui.dataset import figures, inputs
+
+GRID_COLUMNS, THUMBNAIL_PX = 5, 224
+YES_NO_SCORES = ("pointing", "localised", "head_pointing")
+VERDICTS = {True: "✅", False: "❌", None: "❔"}
+"""A prediction's ImageResult.correct in a caption (None: the model's classes say neither species nor breed)."""
+
+
+def thumbnail_grid_ui(root: Path, records: Sequence[pets.PetRecord], results: Mapping[str, ImageResult]) -> None:
+    """Cached thumbnails in rows of GRID_COLUMNS, captioned with the labels and any prediction, with the
+    predicted class's map over them (the lesson's gallery); a photo that cannot be read shows its error
+    instead; each one's button opens its detail view."""
+    for first in range(0, len(records), GRID_COLUMNS):
+        row = st.columns(GRID_COLUMNS, vertical_alignment="bottom")
+        for column, record in zip(row, records[first:first + GRID_COLUMNS]):
+            result = results.get(record.name)
+            verdict = "" if result is None else (f" · {VERDICTS[result.correct]} {result.predicted_name} "
+                                                 f"{result.probability:.0%}")
+            try:
+                thumb = thumbnails.thumbnail(pets.image_path(root, record), size_px=THUMBNAIL_PX)
+                shown = str(thumb) if result is None else heatmap.map_overlay(load_image(thumb), result.top_map)
+                column.image(shown, caption=f"{record.name} · {record.breed}{verdict}", width="stretch")
+            except ImageError as exc:  # one unreadable photo must not hide the other 24
+                column.warning(str(exc))
+            column.button("Details", key=DATASET.key(f"open.{record.name}"), icon=":material/zoom_in:",
+                          type="tertiary", on_click=st.session_state.__setitem__, args=(DATASET.key("detail"),
+                                                                                          record.name))
+
+
+def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], results: Mapping[str, ImageResult],
+               *, mistakes_only: bool, order: str) -> list[pets.PetRecord]:
+    """Draws the confusion matrix and per-breed scores of the pool's predicted photos; returns the pool filtered and
+    sorted by the answers. Photos not predicted yet (predict all still running) follow, unless a confusion cell or
+    mistakes only asks for answers they do not have."""
+    answered = [record for record in pool if record.name in results]
+    summary = summarise(results[record.name] for record in answered)
+    pairs = browse.confusion_pairs(model, [results[record.name] for record in answered])
+    accuracy = "" if summary["accuracy"] is None else f", accuracy {summary['accuracy']:.0%}"
+    st.subheader(f"{title} on {summary['count']} images{accuracy}")
+    matrix_col, breed_col = st.columns([1, 2])
+    with matrix_col:
+        cell = inputs.confusion_ui(pairs)
+    breed_col.plotly_chart(figures.localisation_by_breed(summary["per_breed"]), key=DATASET.key("breeds"))
+    breed_col.caption(figures.SCORES_HELP)
+    if summary["deletion_auc"]["model"] is not None:  # predicted with faithfulness
+        breed_col.plotly_chart(figures.faithfulness_by_breed(summary["per_breed"]),
+                               key=DATASET.key("breed_faithfulness"))
+        breed_col.caption(figures.FAITHFULNESS_HELP)
+    kept = browse.by_answers(answered, results, pairs, cell=cell, mistakes_only=mistakes_only, order=order)
+    waiting = [] if cell is not None or mistakes_only else [record for record in pool if record.name not in results]
+    return kept + waiting
+
+
+def scores_ui(result: ImageResult) -> None:
+    """A table of the localisation scores: one row per score, the model's column beside the two baselines'; then
+    the faithfulness scores' table beside theirs, when the result has them."""
+    _table(result, SCORE_NAMES, BASELINES, _score_text)
+    if not math.isnan(result.deletion_auc):
+        _table(result, FAITHFULNESS_NAMES, FAITHFULNESS_BASELINES, _faithfulness_text)
+        st.caption("Deletion AUC: lower is better; insertion AUC: higher is better. Drop: the share of the top "
+                   "class's probability lost when the photo is multiplied by the map (lower is better); increase: "
+                   "whether it rose instead.")
+
+
+def _table(result: ImageResult, names: Mapping[str, str], maps: Mapping[str, str],
+           text: Callable[[str, float], str]) -> None:
+    """One row per score of `names` (key -> row name), one column per map of `maps` (name -> field prefix)."""
+    st.table({"score": list(names.values()),
+              **{figures.MAP_NAMES[name]: [text(score, getattr(result, prefix + score)) for score in names]
+                 for name, prefix in maps.items()}}, hide_index=True)
+
+
+def _faithfulness_text(score: str, value: float) -> str:
+    """AUCs with two decimals, the drop in confidence as a percentage, the increase as yes or no."""
+    if score == "confidence_drop":
+        return f"{value:.0%}"
+    return ("yes" if value else "no") if score == "confidence_increase" else f"{value:.2f}"
+
+
+def _score_text(score: str, value: bool | float) -> str:
+    """Hit or miss for the yes/no scores (head pointing is 1.0/0.0 so that means can skip photos without a head
+    box), others with two decimals; "–" where a score is undefined (no mask, no head box)."""
+    if math.isnan(value):
+        return "–"
+    return ("hit" if value else "miss") if score in YES_NO_SCORES else f"{value:.2f}"

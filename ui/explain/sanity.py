@@ -1,0 +1,35 @@
+"""The Explain page's sanity-check expander: on request, the map of the top class as the model is re-initialised
+from the head down (camcore.scores.sanity), in one figure with a slider over the stages."""
+from __future__ import annotations
+
+import streamlit as st
+
+from camcore.data.images import load_image
+from ui.common import resources
+from ui.common.inputs import method_label
+from ui.common.state import EXPLAIN
+from ui.explain import sanity_figures
+from ui.explain.settings import Settings
+
+
+def show_sanity(name: str, data: bytes, index: int, settings: Settings) -> None:
+    """A button, since the check costs one map per stage; once pressed for this photo, its figure stays."""
+    with st.expander("Sanity check: randomise the model"):
+        st.markdown("A method whose maps survive randomisation is explaining the image, not the model.")
+        st.caption("The button re-initialises a copy of the model one stage at a time, from the classifier down to "
+                   "the first convolution, and maps the original top class after each stage. Spearman and SSIM "
+                   "compare each map with the original's: they should fall as soon as the classifier is random "
+                   "(Adebayo et al., 2018).")
+        shown = EXPLAIN.key(f"sanity.{index}.photo")
+        if st.button(f"Randomise and map ({method_label(settings.method)})", key=EXPLAIN.key(f"sanity.{index}")):
+            st.session_state[shown] = name
+        if st.session_state.get(shown) != name:
+            return
+        check = resources.sanity_check(data, name, settings.spec, settings.weights_path, settings.device,
+                                       method=settings.method, layer=settings.layer, size_px=settings.size_px,
+                                       min_side_px=settings.min_side_px)
+        photo = load_image(data, name=name, min_side_px=settings.min_side_px)
+        st.plotly_chart(sanity_figures.sanity_figure(photo, check), key=EXPLAIN.key(f"sanity.figure.{index}"),
+                        config={"displayModeBar": False})
+        st.caption(f"{method_label(check.method)} at {check.layer}, class '{check.class_name}' (the original's "
+                   "top class); the dotted line marks the stage the slider shows.")

@@ -1,0 +1,127 @@
+"""The Explain page's view of one photo: top-k bars, the map figure with its sliders, the signed map, CAM's
+identity with the photo's numbers, and downloads that say which class and settings they hold."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from camcore.cams.finercam import close_call
+from camcore.explain import Explanation
+from camcore.maps import display, exports, heatmap
+from ui.common import resources
+from ui.common.inputs import method_label
+from ui.common.state import EXPLAIN
+from ui.explain import faithfulness, inputs, sanity
+from ui.explain.settings import Settings
+
+
+def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
+    result = _explained(name, data, settings, settings.method)
+    st.subheader(name)
+    bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
+    bar_col.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}"),
+                         config={"displayModeBar": False})
+    bar_col.caption(f"{method_label(result.method)} at layer {result.layer}: explained in "
+                    f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
+    if result.method != "finercam" and close_call([p.probability for p in result.predictions]):
+        first, second = result.predictions[:2]
+        bar_col.info(f"A close call: '{first.class_name}' {first.probability:.0%}, '{second.class_name}' "
+                     f"{second.probability:.0%}. Pick Finer-CAM as the method to see what tells them apart.")
+    stem = Path(name).stem
+    with figure_col:
+        if settings.compare:
+            for column, method in zip(st.columns(2), ("cam", "gradcam")):
+                other = result if method == settings.method else _explained(name, data, settings, method)
+                with column:
+                    _map_chart(name, data, settings, other, f"{index}.{method}", stem)
+            st.caption("With a global-average-pooling + Linear head, Grad-CAM at the last block is ReLU(CAM) up to "
+                       "scale, so the two agree there; pick a Grad-CAM method and an earlier layer to see them differ.")
+        else:
+            _map_chart(name, data, settings, result, str(index), stem)
+        st.caption("The camera icon above the figure saves exactly what it shows: class, threshold and colours.")
+    with st.expander("Signed map (evidence for / against)"):
+        st.caption("Before the ReLU: red areas push the class's score up, blue areas push it down.")
+        st.plotly_chart(_figures(name, data, settings, result)[1], key=EXPLAIN.key(f"signed.{index}"))
+    _downloads(name, data, settings, result, index)
+    # Trust the map: does the model use what the map shows, and does the map depend on what the model learnt?
+    faithfulness.faithfulness_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
+    sanity.show_sanity(name, data, index, settings)
+
+
+def _layer(settings: Settings, method: str) -> str | None:
+    """The sidebar's layer for its method; compare's other method: CAM's head (None), else the same layer."""
+    return settings.layer if method == settings.method or method != "cam" else None
+
+
+def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:
+    with st.spinner(f"Explaining {name} with {method_label(method)}…"):
+        return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
+                                     method=method, layer=_layer(settings, method), top_k=settings.top_k,
+                                     size_px=settings.size_px, min_side_px=settings.min_side_px)
+
+
+def _figures(name: str, data: bytes, settings: Settings, result: Explanation) -> tuple[go.Figure, go.Figure]:
+    """(map figure, signed figure) of this explanation, built once (ui.common.resources): a rerun only shows them."""
+    return resources.explanation_figures(
+        data, name, settings.spec, settings.weights_path, settings.device, method=result.method,
+        layer=_layer(settings, result.method),
+        top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px,
+        title=f"{method_label(result.method)} · {result.layer}")
+
+
+def _map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
+    st.plotly_chart(_figures(name, data, settings, result)[0], key=EXPLAIN.key(f"map.{key}"),
+                    config={"toImageButtonOptions": {"filename": f"{stem}_{result.method}", "scale": 2}})
+
+
+def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, index: int) -> None:
+    """The class the identity and the files are about, the files' settings, and the files of that class once
+    asked for. The bytes go to the buttons with the page (a file built on click is dropped when other sessions
+    rerun first: 18 of 60 downloads were lost under load); until "Prepare the files" they are not built at all:
+    with them every rerun cost about twice as much server time (bench/load_server.py)."""
+    st.markdown("**Downloads** (the photo at the resolution explained)")
+    class_col, threshold_col, colour_col = st.columns([2, 1, 1])
+    with class_col:
+        rank = inputs.class_ui(result.predictions, key=f"class.{index}")
+    thresholds = [float(t) for t in display.THRESHOLDS]
+    threshold = threshold_col.select_slider("Threshold", thresholds, key=EXPLAIN.valid(
+        f"threshold.{index}", thresholds, heatmap.DEFAULT_THRESHOLD))  # valid: a link's value may be any number
+    colormap = colour_col.selectbox("Colormap", heatmap.SEQUENTIAL_COLORMAPS, key=EXPLAIN.key(f"colormap.{index}"))
+    if st.toggle("Prepare the files", key=EXPLAIN.key(f"files.{index}"),
+                 help="Builds the overlay PNG and the raw map of this class at these settings."):
+        _download_buttons(name, data, settings, result, index, rank=rank, threshold=threshold, colormap=colormap)
+    prediction = result.predictions[rank]
+    if result.bias is not None:
+        _cam_identity(result, rank)
+    if result.compared is not None:
+        st.caption(f"Finer-CAM: the map of '{prediction.class_name}' minus those of the classes scored nearest to "
+                   f"it: {', '.join(result.compared[rank])}.")
+
+
+def _download_buttons(name: str, data: bytes, settings: Settings, result: Explanation, index: int, *, rank: int,
+                      threshold: float, colormap: str) -> None:
+    """The overlay PNG and raw map buttons; their labels and file names say which class and settings they hold,
+    whatever the figure's sliders show."""
+    prediction = result.predictions[rank]
+    what = f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}"
+    stem = f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name.replace(' ', '_')}"
+    png = resources.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
+                                method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
+                                size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
+                                colormap=colormap, threshold_frac=threshold)
+    png_col, npy_col = st.columns(2)
+    png_col.download_button(f"Overlay PNG ({what})", png,
+                            file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",
+                            key=EXPLAIN.key(f"png.{index}"))
+    npy_col.download_button(f"Raw map .npy ({rank + 1}. {prediction.class_name})", exports.map_npy(result, rank),
+                            file_name=f"{stem}.npy", mime="application/octet-stream",
+                            on_click="ignore", key=EXPLAIN.key(f"npy.{index}"))
+
+
+def _cam_identity(result: Explanation, rank: int) -> None:
+    """CAM's lesson with this photo's numbers: the map's mean plus the bias is the class's logit."""
+    map_mean, bias, prediction = result.map_mean(rank), result.bias[rank], result.predictions[rank]
+    st.markdown(f"**CAM's identity:** mean of the map {map_mean:.2f} + bias {bias:.2f} = {map_mean + bias:.2f} "
+                f"= logit of '{prediction.class_name}' ({prediction.logit:.2f}).")

@@ -1,0 +1,125 @@
+"""The Training page's views of a run folder (camcore.jobs.runs): live progress, curves, the latest confusion matrix,
+the probe CAMs per epoch, the log's tail, and the runs table. Everything is read from disk, so a closed tab or a
+restarted app loses nothing and every session sees the same runs."""
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from camcore.errors import DataNotFound
+from camcore.jobs.runs import RunFolder, RunStatus
+from camcore.maps import display
+from ui.common.reporting import reported
+from ui.common.state import TRAINING
+from ui.training import figures, rights
+
+LIVE = ("starting", "running", "stopping")
+REFRESH_S = 2
+
+
+def live_view(run: RunFolder, *, manage: bool) -> None:
+    """The run's view, a fragment redrawn every REFRESH_S seconds on its own (only this part reruns) while the run
+    is live; a finished, stopped or failed run is drawn once and not polled. manage: offer Stop (ui.training.rights)."""
+    polling = run.live_status().active
+    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(run, polling, manage)
+
+
+def _live_view(run: RunFolder, polling: bool, manage: bool) -> None:
+    """Once a polled run has ended, the whole page reruns: its next draw stops polling and the page's Resume button
+    and runs table catch up; so does a run deleted meanwhile (by its session, or on the server)."""
+    if not (run.path / "config.json").is_file():
+        st.info(f"Run {run.name} has been deleted.")
+        if polling:
+            st.rerun()
+        return
+    with reported(f"Showing run {run.name}"):
+        _run_view(run, polling, manage)
+
+
+def _run_view(run: RunFolder, polling: bool, manage: bool) -> None:
+    status = run.live_status()
+    if polling and not status.active:
+        st.rerun()
+    _progress(status)
+    controls, state_col = st.columns([1, 3], vertical_alignment="center")
+    with controls:
+        if manage and status.state in ("starting", "running"):
+            st.button("Stop", icon=":material/stop:", key=TRAINING.key(f"stop.{run.name}"), on_click=run.request_stop,
+                      help="Finishes the current step, saves a checkpoint, and stops; Resume continues from there.")
+    state_col.markdown(f"**{run.name}**: {status.state}" + (f" · {status.message}" if status.message else ""))
+    if not manage:
+        state_col.caption(rights.NOT_YOURS)
+    history = run.history()
+    if history:
+        st.plotly_chart(figures.curves_figure({run.name: history}), key=TRAINING.key("curves"))
+    matrix_col, probe_col = st.columns([1, 2])
+    with matrix_col:
+        _confusion(run)
+    with probe_col:
+        _probes(run)
+    with st.expander("Log"):
+        st.code(run.log_tail() or "(nothing logged yet)", language=None)
+
+
+def _progress(status: RunStatus) -> None:
+    done = status.step / status.steps_total if status.steps_total else 0.0
+    parts = [f"epoch {status.epoch}/{status.epochs}", f"step {status.step}/{status.steps_total}"]
+    if status.images_per_s:
+        parts.append(f"{status.images_per_s:.1f} images/s")
+    if status.eta_s is not None and status.state in LIVE:
+        parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
+    st.progress(min(max(done, 0.0), 1.0), text=" · ".join(parts))
+
+
+def _confusion(run: RunFolder) -> None:
+    epochs = run.probe_epochs()
+    latest = next((run.confusion(epoch) for epoch in reversed(epochs) if run.confusion(epoch)), None)
+    if latest is None:
+        st.caption("The confusion matrix appears after the first epoch.")
+        return
+    st.plotly_chart(figures.confusion_matrix_figure(latest["labels"], latest["matrix"],
+                                                             "Test set, latest epoch"), key=TRAINING.key("confusion"))
+
+
+def _probes(run: RunFolder) -> None:
+    """The probe photos' CAMs of every epoch so far, with an epoch slider inside the figure."""
+    epochs = run.probe_epochs()
+    if not epochs:
+        st.caption("Probe CAMs appear once the model has seen its first probe photos (before epoch 1).")
+        return
+    per_epoch = [run.probes(epoch) for epoch in epochs]
+    names = [str(name) for name in per_epoch[0]["names"]]
+    photos = [Image.open(run.path / "probes" / "images" / f"{name}.jpg").convert("RGB") for name in names]
+    class_names = [str(name) for name in per_epoch[0]["class_names"]]
+    grids = [_grids(photos, probes["maps"]) for probes in per_epoch]
+    captions = [[f"{class_names[int(p)]} {q:.2f} " + (f"(true {class_names[int(t)]})" if t >= 0 else "(your photo)")
+                 for p, q, t in zip(probes["predicted"], probes["probability"], probes["labels"])]
+                for probes in per_epoch]
+    st.plotly_chart(figures.probes_figure(photos, epochs, grids, captions), key=TRAINING.key("probe_cams"))
+    st.caption("Epoch 0 is the ImageNet model before any training. Each map is the CAM of the photo's true class; "
+               "on your own photos, of the class the model predicts.")
+
+
+def _grids(photos: Sequence[Image.Image], maps: np.ndarray) -> list[np.ndarray]:
+    """(P, h, w) raw maps -> each photo's map on its display grid (photos differ in aspect, so a list)."""
+    return [display.display_grids(raw, photo.size) for photo, raw in zip(photos, maps)]
+
+
+def runs_table(runs: Sequence[RunFolder]) -> None:
+    """One row per run: its state, settings and best test accuracy."""
+    rows = []
+    for run in runs:
+        try:
+            config, status = run.config(), run.live_status()
+        except DataNotFound:  # deleted since the page listed it
+            continue
+        best = [m.get("test_accuracy") for m in run.history() if m.get("kind") == "epoch"]
+        rows.append({"run": run.name, "state": status.state, "task": config.get("task"), "model": config.get("arch"),
+                     "epochs": f"{status.epoch}/{config.get('epochs')}", "px": config.get("image_size_px"),
+                     "lr": config.get("lr"), "photos": config.get("limit") or "all",
+                     "best test accuracy": max((b for b in best if b is not None), default=None)})
+    st.dataframe(rows, hide_index=True, width="stretch")
