@@ -76,9 +76,11 @@ else:
         results = dataset_jobs.predictions_ui(root, pool, spec, weights_path, device, method=method,
                                               predict_all=predict_all, faithfulness_steps=faithfulness_steps)
     if results:
+        calibration = dataset_jobs.calibration_results(root, records, pool, spec, weights_path, method=method,
+                                                       faithfulness_steps=faithfulness_steps)
         with summary_box:
             pool = dataset_view.summary_ui(model, f"{inputs.method_label(method)} of {spec}", pool, results,
-                                           mistakes_only=mistakes_only, order=order)
+                                           mistakes_only=mistakes_only, order=order, calibration=calibration)
     page = paged(pool) if predict_all else pool
 
 with reported("Showing the thumbnails"):

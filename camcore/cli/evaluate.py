@@ -36,6 +36,7 @@ from camcore.maps import heatmap
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import load_model
 from camcore.scores.evaluate import (
+    BASELINES,
     FAITHFULNESS_NAMES,
     SCORE_NAMES,
     SCORES,
@@ -45,8 +46,10 @@ from camcore.scores.evaluate import (
     summarise,
 )
 from camcore.scores.sanity import randomised_above_stem
+from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 
 ALL_SPLITS = "all"
+NO_CALIBRATION = "none"
 
 
 def add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -65,6 +68,10 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
+    parser.add_argument("--calibrate-on", choices=[*pets.SPLITS, NO_CALIBRATION], metavar="SPLIT",
+                        help="choose the WSOL scores' thresholds on this split's photos, once, and read --split's "
+                             "scores there (default: trainval for the test split, else none: the oracle, the "
+                             "thresholds chosen on --split itself; both are always reported)")
     add_faithfulness_option(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json",
                         help="results file (written atomically)")
@@ -83,17 +90,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
         _join_group(device)
     try:
         start = time.perf_counter()
-        results, error = _score_shard(args, rank, world_size)
+        results, calibration, error = _score_shard(args, rank, world_size)
         errors = _gather_errors(error, world_size)
         if errors:
             if rank == 0:
                 for message in dict.fromkeys(errors):
                     print(f"camcore: {message}", file=sys.stderr)
             return 2
-        merged = _merge(results, world_size)
+        merged, calibration_merged = _merge(results, world_size), _merge(calibration, world_size)
         if rank == 0:
             processes = f" x {world_size} processes" if world_size > 1 else ""
-            _report(args, merged, time.perf_counter() - start, describe(device) + processes)
+            _report(args, merged, calibration_merged if calibration_split(args) else None,
+                    time.perf_counter() - start, describe(device) + processes)
         return 0
     except OSError as exc:  # the output file cannot be written
         print(f"camcore: {exc}", file=sys.stderr)
@@ -110,21 +118,38 @@ def _join_group(device: torch.device) -> None:
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
 
 
-def _score_shard(args: argparse.Namespace, rank: int, world_size: int) -> tuple[list[ImageResult], str | None]:
-    """This rank's records[rank::world_size], scored; or the one-line error that stopped it."""
+def calibration_split(args: argparse.Namespace) -> str | None:
+    """The split the WSOL thresholds are chosen on: --calibrate-on, by default trainval for test; None: the oracle."""
+    chosen = args.calibrate_on or ("trainval" if args.split == "test" else NO_CALIBRATION)
+    return None if chosen == NO_CALIBRATION else chosen
+
+
+def _score_shard(args: argparse.Namespace, rank: int, world_size: int
+                 ) -> tuple[list[ImageResult], list[ImageResult], str | None]:
+    """This rank's records[rank::world_size] of --split and of the calibration split, scored; or the one-line
+    error that stopped it. Calibration photos get no faithfulness and no sanity check: only their maps count."""
     try:
         root = data_root_of(args)
-        records = _chosen_records(pets.pet_index(root), args.split, args.limit)
+        split = calibration_split(args)
+        if split is not None and split in (args.split, ALL_SPLITS) or (split and args.split == ALL_SPLITS):
+            raise ValueError(f"--calibrate-on {split} overlaps --split {args.split}: calibrate on another split, "
+                             f"or on none (the oracle).")
+        index = pets.pet_index(root)
+        records = _chosen_records(index, args.split, args.limit)[rank::world_size]
+        calibration = [] if split is None else _chosen_records(index, split, args.limit)[rank::world_size]
         model = load_model(args.model, weights_path=args.weights, device=args.device)
-        shard = records[rank::world_size]
-        with tqdm(total=len(shard), unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
-            results = predict_records(root, shard, model, method=args.method, threshold_frac=args.threshold,
-                                      batch_size=args.batch_size, size_px=args.size_px,
-                                      faithfulness_steps=args.faithfulness, stem_model=randomised_above_stem(model),
+        total = len(records) + len(calibration)
+        with tqdm(total=total, unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
+            options = dict(method=args.method, threshold_frac=args.threshold, batch_size=args.batch_size,
+                           size_px=args.size_px)
+            results = predict_records(root, records, model, **options, faithfulness_steps=args.faithfulness,
+                                      stem_model=randomised_above_stem(model),
                                       progress=lambda done, _: bar.update(done - bar.n))
-        return results, None
-    except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device
-        return [], str(exc)
+            calibrated = predict_records(root, calibration, model, **options,
+                                         progress=lambda done, _: bar.update(len(results) + done - bar.n))
+        return results, calibrated, None
+    except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device, overlapping splits
+        return [], [], str(exc)
 
 
 def _chosen_records(records: Sequence[pets.PetRecord], split: str, limit: int | None) -> tuple[pets.PetRecord, ...]:
@@ -158,25 +183,48 @@ def _merge(results: list[ImageResult], world_size: int) -> list[ImageResult]:
     return merged
 
 
-def _report(args: argparse.Namespace, results: list[ImageResult], elapsed_s: float, where: str) -> None:
-    summary = summarise(results)
+def _report(args: argparse.Namespace, results: list[ImageResult], calibration: list[ImageResult] | None,
+            elapsed_s: float, where: str) -> None:
+    summary = summarise(results, calibration=calibration)
+    calibrated_on = calibration_split(args) if calibration is not None else None
     payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": args.threshold,
-               "size_px": args.size_px, "faithfulness_steps": args.faithfulness, "summary": summary,
-               "results": [_as_json(result) for result in results]}
+               "size_px": args.size_px, "faithfulness_steps": args.faithfulness, "calibrated_on": calibrated_on,
+               "summary": summary, "results": [_as_json(result) for result in results]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out, json.dumps(payload, indent=1).encode())
     print(format_summary(summary, threshold_frac=args.threshold))
+    print(format_wsol(summary, calibrated_on=calibrated_on, split=args.split))
     print(f"Sanity check: mean Spearman of the map with the map after randomising all but the stem "
           f"{_number(summary['randomised_spearman'])} (near 1: the map ignores what the model learnt)")
     if args.faithfulness is not None:
         print(format_faithfulness(summary))
-    print(f"{len(results)} images scored in {elapsed_s:.1f} s on {where}; wrote {args.out}")
+    extra = f" (+ {len(calibration)} {calibrated_on} photos to calibrate)" if calibration is not None else ""
+    print(f"{len(results)} images scored{extra} in {elapsed_s:.1f} s on {where}; wrote {args.out}")
+
+
+def format_wsol(summary: dict[str, Any], *, calibrated_on: str | None, split: str) -> str:
+    """The WSOL scores (overall) as a text table: per map, the score at the threshold chosen on calibrated_on
+    (calibrated) beside the one chosen on the scored split itself (oracle, which flatters every map)."""
+    chosen = f"chosen on {calibrated_on} (calib) and on {split} itself (oracle)" if calibrated_on else \
+        f"chosen on {split} itself (oracle; no calibration split)"
+    lines = [f"WSOL scores (Choe et al., 2020), thresholds {chosen}:",
+             f"{'':<22}" + "".join(f"  {name:^13}" for name in BASELINES),
+             f"{'':<22}" + "".join(f"  {'calib':>6}{'oracle':>7}" for _ in BASELINES)]
+    for key, name in WSOL_NAMES.items():
+        cells = ""
+        for kind in BASELINES:
+            calibrated = _number(summary[key][kind]) if calibrated_on else "-"
+            oracle = _number(summary[key][kind] if key == "pxap" else summary[f"{key}_oracle"][kind])
+            cells += f"  {'' if key == 'pxap' else calibrated:>6}{oracle:>7}"
+        lines.append(f"{name:<22}{cells}")
+    return "\n".join(lines)
 
 
 def _as_json(result: ImageResult) -> dict[str, Any]:
-    """A result as strict JSON: NaN (an undefined score) becomes null; the raw top-1 map stays out."""
+    """A result as strict JSON: NaN (an undefined score) becomes null; the raw top-1 map and the WSOL curves stay
+    out (the summary pools them)."""
     values = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
-              if field.name != "top_map"}
+              if field.name not in ("top_map", "curves", "gauss_curves", "random_curves")}
     return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
 
 

@@ -100,8 +100,14 @@ def trimap(root: Path, record: PetRecord) -> np.ndarray:
 
 
 def pet_mask(root: Path, record: PetRecord) -> np.ndarray:
-    """(H, W) bool: pet or its border. The border belongs to the animal (fur, whiskers), so it counts as pet."""
-    return np.isin(trimap(root, record), (TRIMAP_PET, TRIMAP_BORDER))
+    """(H, W) bool: pet or its border (see is_pet)."""
+    return is_pet(trimap(root, record))
+
+
+def is_pet(trimap: np.ndarray) -> np.ndarray:
+    """A trimap -> (H, W) bool: pet or its border. The border belongs to the animal (fur, whiskers), so it counts
+    as pet."""
+    return np.isin(trimap, (TRIMAP_PET, TRIMAP_BORDER))
 
 
 def head_box(root: Path, record: PetRecord) -> tuple[int, int, int, int] | None:

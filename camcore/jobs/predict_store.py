@@ -1,7 +1,8 @@
 """Per-image results of the Dataset page's predictions on disk, shared by the page, the predict job and every session.
 
 Layout: CACHE/predictions/KEY/ with key.json (what KEY stands for), results/NAME.npy (the top-1 class's map) and
-results/NAME.json (ImageResult's other fields), and jobs/ (the folders of "predict all" jobs, camcore.jobs.runs format).
+results/NAME.json (ImageResult's other fields, its WSOL curves as lists: a result stored without them is predicted
+again), and jobs/ (the folders of "predict all" jobs, camcore.jobs.runs format).
 KEY hashes the data folder, the model spec and weights file with their modification times, the method, the input
 size and the faithfulness steps: a retrained checkpoint at the same path gets a fresh store, never stale results,
 and results with faithfulness scores live apart from those without.
@@ -22,8 +23,11 @@ import numpy as np
 from camcore.data.thumbnails import cache_root
 from camcore.files import modified_ns, write_atomic
 from camcore.scores.evaluate import ImageResult
+from camcore.scores.wsol import MapCurves
 
-_FIELDS = tuple(field.name for field in dataclasses.fields(ImageResult) if field.name != "top_map")
+_CURVES = ("curves", "gauss_curves", "random_curves")
+"""ImageResult's MapCurves fields, stored as their lists."""
+_FIELDS = tuple(field.name for field in dataclasses.fields(ImageResult) if field.name not in ("top_map", *_CURVES))
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,10 @@ class PredictStore:
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(result.top_map), allow_pickle=False)
         write_atomic(self._file(result.name, ".npy"), buffer.getvalue())
-        fields = {name: getattr(result, name) for name in _FIELDS}
+        fields: dict[str, Any] = {name: getattr(result, name) for name in _FIELDS}
+        for name in _CURVES:
+            curves = getattr(result, name)
+            fields[name] = None if curves is None else curves.as_lists()
         write_atomic(self._file(result.name, ".json"), json.dumps(fields).encode())
 
     def read(self, name: str) -> ImageResult | None:
@@ -66,9 +73,10 @@ class PredictStore:
         try:
             fields = json.loads(json_file.read_text())
             top_map = np.load(map_file, allow_pickle=False)
-        except (FileNotFoundError, ValueError):  # ValueError: a file from an older format; predict it again
+            curves: dict[str, Any] = {name: MapCurves.from_lists(fields[name]) for name in _CURVES}
+        except (FileNotFoundError, ValueError, KeyError, TypeError):  # an older format: predict it again
             return None
-        return ImageResult(**{key: fields[key] for key in _FIELDS if key in fields}, top_map=top_map)
+        return ImageResult(**{key: fields[key] for key in _FIELDS if key in fields}, top_map=top_map, **curves)
 
     def results(self, names: Iterable[str]) -> dict[str, ImageResult]:
         """The stored results among `names`, by name."""

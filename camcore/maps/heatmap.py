@@ -45,6 +45,16 @@ def normalise(maps: np.ndarray) -> np.ndarray:
     return (positive / np.where(peak > 0, peak, 1)).astype(np.float32)
 
 
+def min_max(maps: np.ndarray) -> np.ndarray:
+    """Each (h, w) map scaled to [0, 1] by its own minimum and maximum, all zeros where it is constant (it points
+    nowhere): the WSOL papers' normalisation (Choe et al., 2020), which camcore.scores.wsol follows to be
+    comparable with their numbers; the app's figures use normalise, the CAM paper's rule."""
+    maps = np.asarray(maps, dtype=np.float32)
+    low = maps.min(axis=(-2, -1), keepdims=True)
+    spread = maps.max(axis=(-2, -1), keepdims=True) - low
+    return np.where(spread > 0, (maps - low) / np.where(spread > 0, spread, 1), 0).astype(np.float32)
+
+
 def symmetric(maps: np.ndarray) -> np.ndarray:
     """Signed maps scaled by their largest magnitude to [-1, 1], zero staying zero (for diverging colours)."""
     maps = np.asarray(maps, dtype=np.float32)
@@ -73,24 +83,34 @@ def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 def threshold_box(normalised: np.ndarray, threshold_frac: float) -> tuple[int, int, int, int] | None:
     """THE CAM paper's box (Zhou et al., 2016: "segment the regions of which the value is above 20% of the max
     value of the CAM ... take the bounding box that covers the largest connected component"): of an (H, W)
-    normalised map, the box of the largest 8-connected region of threshold_mask's pixels; None if none.
+    normalised map, the box of the largest region of region_boxes; None if nothing is kept. Equal sizes: the
+    region met first in row-major order."""
+    boxes, sizes = region_boxes(normalised, threshold_frac)
+    if not len(sizes):
+        return None
+    x0, y0, x1, y1 = (int(v) for v in boxes[sizes.argmax()])
+    return x0, y0, x1, y1
+
+
+def region_boxes(normalised: np.ndarray, threshold_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) normalised map -> (R, 4) int boxes [x0, y0, x1, y1] (x1/y1 exclusive) of every 8-connected region
+    of threshold_mask's pixels, in row-major order of their first pixel, and (R,) their sizes in pixels.
 
     8-connectivity, as MATLAB's bwlabel and OpenCV's contours (which WSOL evaluations box) join pixels: a
-    region touching itself only diagonally stays one. Equal sizes: the region met first in row-major order.
+    region touching itself only diagonally stays one.
     """
     kept = threshold_mask(normalised, threshold_frac)
     around_all = bounding_box(kept)
     if around_all is None:
-        return None
+        return np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=np.int64)
     x0, y0, x1, y1 = around_all  # label only inside the box of every kept pixel: most thresholds keep little
     labels, count = ndimage.label(kept[y0:y1, x0:x1], structure=_EIGHT_NEIGHBOURS)
     if count == 1:
-        return around_all
-    largest = int(np.bincount(labels.ravel())[1:].argmax()) + 1
-    component = bounding_box(labels == largest)
-    assert component is not None  # the largest region holds at least one pixel
-    bx0, by0, bx1, by1 = component
-    return x0 + bx0, y0 + by0, x0 + bx1, y0 + by1
+        return np.array([around_all], dtype=np.int64), np.array([int(kept.sum())], dtype=np.int64)
+    slices = ndimage.find_objects(labels)
+    boxes = np.array([(x0 + cols.start, y0 + rows.start, x0 + cols.stop, y0 + rows.stop) for rows, cols in slices],
+                     dtype=np.int64)
+    return boxes, np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.int64)
 
 
 def boxes_per_threshold(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

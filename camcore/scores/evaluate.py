@@ -24,7 +24,8 @@ from camcore.data.images import load_image
 from camcore.explain import Explanation, explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, imagenet_categories, randomised
-from camcore.scores import faithfulness, localisation, sanity
+from camcore.scores import faithfulness, localisation, sanity, wsol
+from camcore.scores.wsol import MapCurves
 
 IMAGENET_DOGS = range(151, 269)
 """ImageNet-1k indices 151..268: the dog breeds (Chihuahua .. Mexican hairless)."""
@@ -101,6 +102,11 @@ class ImageResult:
     random_map_insertion_auc: float = math.nan
     random_map_confidence_drop: float = math.nan
     random_map_confidence_increase: float = math.nan
+    curves: MapCurves | None = field(default=None, compare=False, repr=False)
+    """The WSOL scores' per-photo curves (camcore.scores.wsol) of the model's map; gauss_curves and random_curves
+    of the baselines'. Pooled over a split by summarise; not in the CLI's per-photo JSON."""
+    gauss_curves: MapCurves | None = field(default=None, compare=False, repr=False)
+    random_curves: MapCurves | None = field(default=None, compare=False, repr=False)
 
 
 def predict_records(root: Path, records: Sequence[pets.PetRecord], model: LoadedModel, *, method: str = "cam",
@@ -125,7 +131,7 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
     with ThreadPoolExecutor(max_workers=DECODE_WORKERS) as pool:
         loading = [pool.submit(_load, root, record) for record in groups[0]] if groups else []
         for index, group in enumerate(groups):
-            photos, masks, head_boxes = zip(*(future.result() for future in loading))
+            photos, trimaps, head_boxes = zip(*(future.result() for future in loading))
             if index + 1 < len(groups):  # the next batch decodes while this one runs on the device
                 loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
             explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
@@ -136,17 +142,17 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
             faithful = [_faithfulness(photo, model, mine, size_px, faithfulness_steps)
                         | _randomised_spearman(photo, model, mine, after, size_px)
                         for photo, mine, after in zip(photos, explained, stemmed)]
-            results.extend(_result(record, mask, head, mine, theirs, model, threshold_frac, scores)
-                           for record, mask, head, mine, theirs, scores
-                           in zip(group, masks, head_boxes, explained, baseline, faithful))
+            results.extend(_result(record, trimap, head, mine, theirs, model, threshold_frac, scores)
+                           for record, trimap, head, mine, theirs, scores
+                           in zip(group, trimaps, head_boxes, explained, baseline, faithful))
             if progress is not None:
                 progress(len(results), len(records))
     return results
 
 
 def _load(root: Path, record: pets.PetRecord) -> tuple[Image.Image, np.ndarray, localisation.Box | None]:
-    """A record's photo, pet mask and head box; runs in a decode worker (Pillow releases the GIL while decoding)."""
-    return load_image(pets.image_path(root, record)), pets.pet_mask(root, record), pets.head_box(root, record)
+    """A record's photo, trimap and head box; runs in a decode worker (Pillow releases the GIL while decoding)."""
+    return load_image(pets.image_path(root, record)), pets.trimap(root, record), pets.head_box(root, record)
 
 
 def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanation, size_px: int | None,
@@ -172,19 +178,23 @@ def _randomised_spearman(photo: Image.Image, model: LoadedModel, explanation: Ex
     return {"randomised_spearman": float(sanity.compare_maps(explanation.maps[0], after.maps[:1], size_hw)[0][0])}
 
 
-def _result(record: pets.PetRecord, mask: np.ndarray, head_box: localisation.Box | None, explanation: Explanation,
-            random_explanation: Explanation, model: LoadedModel, threshold_frac: float,
+def _result(record: pets.PetRecord, trimap: np.ndarray, head_box: localisation.Box | None,
+            explanation: Explanation, random_explanation: Explanation, model: LoadedModel, threshold_frac: float,
             faithful: dict[str, Any]) -> ImageResult:
-    top = explanation.predictions[0]
+    top, mask = explanation.predictions[0], pets.is_pet(trimap)
     gauss = localisation.centred_gaussian(*mask.shape)
     scores: dict[str, Any] = {prefix + score: value
               for prefix, full_map in (("", explanation.at_image_size()[0]), ("gauss_", gauss),
                                        ("random_", random_explanation.at_image_size()[0]))
               for score, value in zip(SCORES, _scores(full_map, mask, head_box, threshold_frac))}
+    gauss_small = localisation.centred_gaussian(*wsol.scored_size(mask.shape))
     return ImageResult(name=record.name, split=record.split, breed=record.breed, species=record.species,
                        label=record.label, predicted_index=top.class_index, predicted_name=top.class_name,
                        probability=top.probability, correct=_correct(model, record, top.class_index),
-                       top_map=explanation.maps[0], **scores, **faithful)
+                       top_map=explanation.maps[0], **scores, **faithful,
+                       curves=wsol.map_curves(explanation.maps[0], trimap, head_box),
+                       gauss_curves=wsol.map_curves(gauss_small, trimap, head_box),
+                       random_curves=wsol.map_curves(random_explanation.maps[0], trimap, head_box))
 
 
 def _scores(full_map: np.ndarray, mask: np.ndarray, head_box: localisation.Box | None,
@@ -244,22 +254,25 @@ def _breed_key(name: str) -> str:
     return name.strip().lower().replace(" ", "_")
 
 
-def summarise(results: Iterable[ImageResult]) -> dict[str, Any]:
+def summarise(results: Iterable[ImageResult], *, calibration: Iterable[ImageResult] | None = None) -> dict[str, Any]:
     """Means overall and per breed (sorted by name): {"count", "accuracy", each of SCORES and FAITHFULNESS_NAMES,
-    "per_breed": {breed: the same without per_breed}}, each score as {"model", "gaussian", "random"} (faithfulness:
-    "random_map" for "random"); a bool's mean is its rate.
+    the WSOL scores (camcore.scores.wsol.summary's keys), "per_breed": {breed: the same without per_breed}}, each
+    score as {"model", "gaussian", "random"} (faithfulness: "random_map" for "random"); a bool's mean is its rate.
 
     Means skip NaN (an empty mask, a photo without a head box); a mean over nothing, and the accuracy where no
-    prediction could be judged, is None.
+    prediction could be judged, is None. The WSOL scores read their thresholds off `calibration` (other photos,
+    e.g. trainval for test), chosen once for the whole of it, per breed too; without it, off the scored photos.
     """
     results = list(results)
+    chosen_on = None if calibration is None else _curves(list(calibration))
     by_breed: dict[str, list[ImageResult]] = defaultdict(list)
     for result in results:
         by_breed[result.breed].append(result)
-    return {**_means(results), "per_breed": {breed: _means(by_breed[breed]) for breed in sorted(by_breed)}}
+    return {**_means(results, chosen_on),
+            "per_breed": {breed: _means(by_breed[breed], chosen_on) for breed in sorted(by_breed)}}
 
 
-def _means(results: list[ImageResult]) -> dict[str, Any]:
+def _means(results: list[ImageResult], calibration: dict[str, list[MapCurves | None]] | None) -> dict[str, Any]:
     judged = [result.correct for result in results if result.correct is not None]
     summary: dict[str, Any] = {"count": len(results), "accuracy": _mean(judged)}
     for scores, baselines in ((SCORES, BASELINES), (FAITHFULNESS_NAMES, FAITHFULNESS_BASELINES)):
@@ -267,7 +280,11 @@ def _means(results: list[ImageResult]) -> dict[str, Any]:
             summary[score] = {name: _mean([getattr(result, prefix + score) for result in results])
                               for name, prefix in baselines.items()}
     summary["randomised_spearman"] = _mean([result.randomised_spearman for result in results])
-    return summary
+    return {**summary, **wsol.summary(_curves(results), calibration)}
+
+
+def _curves(results: list[ImageResult]) -> dict[str, list[MapCurves | None]]:
+    return {name: [getattr(result, prefix + "curves") for result in results] for name, prefix in BASELINES.items()}
 
 
 def _mean(values: Sequence[float | bool]) -> float | None:

@@ -57,15 +57,23 @@ def box_iou(box_a: Box | None, box_b: Box | None) -> float:
     """Intersection over union of two boxes in pixels; 0.0 where either is None (no box overlaps nothing)."""
     if box_a is None or box_b is None:
         return 0.0
-    width = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
-    height = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
-    intersection = max(width, 0) * max(height, 0)
-    union = _area(box_a) + _area(box_b) - intersection
-    return intersection / union if union > 0 else 0.0
+    return float(box_ious(np.array([box_a]), np.array([box_b]))[0, 0])
 
 
-def _area(box: Box) -> int:
-    return max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
+def box_ious(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(R, 4) and (G, 4) boxes, ints or floats (a true box scaled to another size) -> (R, G) IoUs; 0.0 where a
+    union is empty."""
+    a = np.asarray(boxes, dtype=np.float64)[:, None, :]
+    b = np.asarray(others, dtype=np.float64)[None, :, :]
+    width = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    height = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    intersection = np.maximum(width, 0) * np.maximum(height, 0)
+    union = _areas(a) + _areas(b) - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[..., 2] - boxes[..., 0], 0) * np.maximum(boxes[..., 3] - boxes[..., 1], 0)
 
 
 def box_localised(normalised_maps: np.ndarray, masks: np.ndarray, threshold_frac: float) -> np.ndarray:

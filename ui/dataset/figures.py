@@ -1,5 +1,5 @@
 """The Dataset page's figures: label counts per split, the trimap overlay with the head box, the clickable
-confusion matrix, and the per-breed localisation and faithfulness scores beside their baselines.
+confusion matrix, the per-breed localisation and faithfulness scores and the WSOL scores beside their baselines.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from camcore.data.pets import SPLITS, PetRecord
 from camcore.explain import DISPLAY_PX
 from camcore.maps import heatmap
 from camcore.scores.evaluate import BASELINES, FAITHFULNESS_BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES
+from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 from ui.common import plot_parts
 
 TRIMAP_COLOURS = {1: ("1 pet", (40, 200, 70, 110)), 2: ("2 background", (60, 90, 220, 70)),
@@ -34,6 +35,12 @@ SCORES_HELP = ("Pointing game: the map's peak lies on the pet (trimap 1 or 3). M
                "the CAM paper's localisation: the box around the largest kept region overlaps the pet's box by at "
                "least half. Head pointing: the peak lies in the head box (only photos with a head annotation).")
 """What the score names mean, for captions beside the figures and tables that use them."""
+WSOL_HELP = ("The WSOL field's scores (Choe et al., 2020). MaxBoxAccV2: the share of photos where a box around some "
+             "region of the map above a threshold overlaps the true box by at least 0.3, 0.5 and 0.7 (averaged); "
+             "MaxBoxAcc: the largest region's box, at least 0.5. One threshold serves every photo: bars read it off "
+             "other photos (calibrated, the honest number), diamonds off these photos themselves (the oracle, which "
+             "flatters every map). PxAP: the area under the pixel precision-recall curve against the pet, border "
+             "left out; no threshold.")
 FAITHFULNESS_HELP = ("How to read: pixels are blurred away (deletion) or put back onto a blurred photo (insertion) "
                      "in the order the map ranks them; the AUC is the area under the model's probability of its top "
                      "class along the way. A faithful map has a lower deletion and a higher insertion AUC than the "
@@ -104,6 +111,28 @@ def localisation_by_breed(per_breed: Mapping[str, Mapping[str, Any]]) -> go.Figu
     beside the two baselines' (a dotted line at 1.0 in the energy panel: no better than a uniform map)."""
     figure = _scores_by_breed(per_breed, SCORE_NAMES, BASELINES)
     figure.add_vline(x=1.0, line_dash="dot", line_color="#333", row=1, col=SCORES.index("rel_energy") + 1)
+    return figure
+
+
+def wsol_scores(summary: Mapping[str, Any], *, calibrated: bool) -> go.Figure:
+    """summarise()'s WSOL scores of the model's map beside the baselines': bars at the calibrated thresholds (the
+    oracle's when `calibrated` is False), diamonds at the oracle's."""
+    figure = go.Figure()
+    names = list(WSOL_NAMES.values())
+    for map_name in BASELINES:
+        values = [summary[key][map_name] for key in WSOL_NAMES]
+        figure.add_trace(go.Bar(x=names, y=values, name=MAP_NAMES[map_name], marker_color=MAP_COLOURS[map_name],
+                                offsetgroup=map_name, legendgroup=map_name,
+                                hovertemplate="%{x}: %{y:.2f}<extra>" + MAP_NAMES[map_name] + "</extra>"))
+        if calibrated:
+            oracle = [summary[key if key == "pxap" else f"{key}_oracle"][map_name] for key in WSOL_NAMES]
+            figure.add_trace(go.Scatter(x=names, y=oracle, mode="markers", offsetgroup=map_name,
+                                        legendgroup=map_name, showlegend=False, name=f"{MAP_NAMES[map_name]} (oracle)",
+                                        marker=dict(symbol="diamond", size=11, color=MAP_COLOURS[map_name],
+                                                    line=dict(color="#111", width=1)),
+                                        hovertemplate="%{x} (oracle): %{y:.2f}<extra></extra>"))
+    figure.update_layout(barmode="group", scattermode="group", height=320, yaxis=dict(range=[0, 1], title="fraction"),
+                         margin=dict(l=10, r=10, t=30, b=10))
     return figure
 
 

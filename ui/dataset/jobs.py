@@ -55,6 +55,17 @@ def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], spec: str, weight
     return results
 
 
+def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Sequence[pets.PetRecord], spec: str,
+                        weights_path: str | None, *, method: str, faithfulness_steps: int | None
+                        ) -> dict[str, ImageResult] | None:
+    """The trainval results already stored for this model and method, to choose the WSOL thresholds on while only
+    test photos are shown; None (the oracle) when a trainval photo is shown or none is stored. Predicts nothing."""
+    if not pool or any(record.split != "test" for record in pool):
+        return None
+    store = resources.prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
+    return resources.stored_predictions(store, [record for record in records if record.split == "trainval"]) or None
+
+
 def download_ui(root: Path) -> None:
     """The download button, or the running download's progress; the whole page reruns once it has ended. No
     button when the operator turned downloads off ($CAM_EXPLORER_NO_DOWNLOADS)."""

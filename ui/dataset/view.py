@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -52,12 +53,15 @@ def thumbnail_grid_ui(root: Path, records: Sequence[pets.PetRecord], results: Ma
 
 
 def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], results: Mapping[str, ImageResult],
-               *, mistakes_only: bool, order: str) -> list[pets.PetRecord]:
-    """Draws the confusion matrix and per-breed scores of the pool's predicted photos; returns the pool filtered and
-    sorted by the answers. Photos not predicted yet (predict all still running) follow, unless a confusion cell or
-    mistakes only asks for answers they do not have."""
+               *, mistakes_only: bool, order: str, calibration: Mapping[str, ImageResult] | None = None
+               ) -> list[pets.PetRecord]:
+    """Draws the confusion matrix, per-breed scores and WSOL scores of the pool's predicted photos (thresholds
+    calibrated on `calibration`'s results when given); returns the pool filtered and sorted by the answers. Photos
+    not predicted yet (predict all still running) follow, unless a confusion cell or mistakes only asks for answers
+    they do not have."""
     answered = [record for record in pool if record.name in results]
-    summary = summarise(results[record.name] for record in answered)
+    summary = summarise((results[record.name] for record in answered),
+                        calibration=None if calibration is None else calibration.values())
     pairs = browse.confusion_pairs(model, [results[record.name] for record in answered])
     accuracy = "" if summary["accuracy"] is None else f", accuracy {summary['accuracy']:.0%}"
     st.subheader(f"{title} on {summary['count']} images{accuracy}")
@@ -66,6 +70,7 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], r
         cell = inputs.confusion_ui(pairs)
     breed_col.plotly_chart(figures.localisation_by_breed(summary["per_breed"]), key=DATASET.key("breeds"))
     breed_col.caption(figures.SCORES_HELP)
+    _wsol_ui(summary, calibration)
     if summary["deletion_auc"]["model"] is not None:  # predicted with faithfulness
         breed_col.plotly_chart(figures.faithfulness_by_breed(summary["per_breed"]),
                                key=DATASET.key("breed_faithfulness"))
@@ -73,6 +78,16 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], r
     kept = browse.by_answers(answered, results, pairs, cell=cell, mistakes_only=mistakes_only, order=order)
     waiting = [] if cell is not None or mistakes_only else [record for record in pool if record.name not in results]
     return kept + waiting
+
+
+def _wsol_ui(summary: Mapping[str, Any], calibration: Mapping[str, ImageResult] | None) -> None:
+    st.markdown("**WSOL scores** (the weakly-supervised localisation papers' numbers)")
+    st.plotly_chart(figures.wsol_scores(summary, calibrated=calibration is not None), key=DATASET.key("wsol"))
+    chosen = (f"Thresholds chosen on {len(calibration)} trainval photos predicted earlier (bars) and on these "
+              "photos (diamonds, the oracle)." if calibration is not None else
+              "Thresholds chosen on these photos themselves (the oracle, flattering): show the test split with "
+              "trainval photos predicted (Predict all over both splits) to calibrate them on trainval.")
+    st.caption(f"{chosen} {figures.WSOL_HELP}")
 
 
 def scores_ui(result: ImageResult) -> None:

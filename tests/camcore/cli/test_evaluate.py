@@ -18,8 +18,9 @@ from camcore.scores.evaluate import ImageResult
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS
 
 REPO = Path(__file__).resolve().parents[3]
-RESULT_FIELDS = [name for name in ImageResult.__dataclass_fields__ if name != "top_map"]
-"""Every field of a result but its map, which stays out of the JSON."""
+RESULT_FIELDS = [name for name in ImageResult.__dataclass_fields__
+                 if name not in ("top_map", "curves", "gauss_curves", "random_curves")]
+"""Every field of a result but its map and WSOL curves, which stay out of the per-photo JSON."""
 SCORE_KEYS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")
 
 
@@ -75,6 +76,27 @@ def test_split_and_limit_choose_the_records(tiny_pets, resnet18_weights, tmp_pat
     assert main(_args(tiny_pets, resnet18_weights, out, "--split", "all", "--limit", "4")) == 0
     every = [record.name for record in pets.pet_index(tiny_pets)]
     assert [r["name"] for r in json.loads(out.read_text())["results"]] == [every[i] for i in (0, 3, 6, 9)]
+
+
+def test_wsol_thresholds_are_calibrated_on_trainval_never_on_test(tiny_pets, resnet18_weights, tmp_path,
+                                                                   capsys) -> None:
+    """--split test reads its WSOL scores at the thresholds trainval's own oracle picks (a separate run on
+    trainval alone says which); the oracle's, chosen on test, are reported beside them, each named."""
+    test, trainval = tmp_path / "test.json", tmp_path / "trainval.json"
+    assert main(_args(tiny_pets, resnet18_weights, test, "--split", "test")) == 0
+    table = capsys.readouterr().out
+    assert main(_args(tiny_pets, resnet18_weights, trainval, "--split", "trainval")) == 0
+    scored, chooser = json.loads(test.read_text()), json.loads(trainval.read_text())
+    assert scored["calibrated_on"] == "trainval" and chooser["calibrated_on"] is None
+    assert scored["summary"]["calibrated_threshold"] == chooser["summary"]["oracle_threshold"]
+    assert chooser["summary"]["calibrated_threshold"] is None
+    for key in ("maxboxacc_v2", "maxboxacc", "pxap", "maxboxacc_v2_oracle"):
+        for kind in ("model", "gaussian", "random"):
+            assert 0 <= scored["summary"][key][kind] <= 1
+    assert "chosen on trainval (calib) and on test itself (oracle)" in table and "MaxBoxAccV2" in table
+    assert main(_args(tiny_pets, resnet18_weights, test, "--split", "test", "--calibrate-on", "test")) == 2
+    assert _stderr_lines(capsys)[-1] == ("camcore: --calibrate-on test overlaps --split test: calibrate on another "
+                                         "split, or on none (the oracle).")
 
 
 def test_faithfulness_option_scores_and_prints_the_three_maps(tiny_pets, resnet18_weights, tmp_path, capsys) -> None:

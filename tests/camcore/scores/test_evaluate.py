@@ -22,7 +22,7 @@ from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.checkpoints import Checkpoint, save_checkpoint
 from camcore.models.loading import LoadedModel, imagenet_categories, load_model, randomised
-from camcore.scores import localisation
+from camcore.scores import localisation, wsol
 from camcore.scores.evaluate import (
     IMAGENET_CATS,
     IMAGENET_DOGS,
@@ -258,6 +258,32 @@ def _hand_means(results: list[ImageResult]) -> dict:
     return means
 
 
+WSOL_KEYS = set(wsol.summary({"model": []}))
+"""The WSOL scores' keys, which pool curves instead of averaging (test_wsol_scores_pool_... below)."""
+
+
+def _means_only(summary: dict) -> dict:
+    return {key: value for key, value in summary.items() if key not in WSOL_KEYS}
+
+
+def test_wsol_scores_pool_each_breed_at_the_calibration_photos_thresholds(resnet_results) -> None:
+    """Each map kind's WSOL scores pool that kind's curves (the baselines' their own), per breed too, read at the
+    thresholds chosen once on the calibration photos: the same as wsol.summary on those curves by hand."""
+    calibration = resnet_results[:3]
+    summary = summarise(resnet_results, calibration=calibration)
+    kinds = {"model": "curves", "gaussian": "gauss_curves", "random": "random_curves"}
+    chosen_on = {kind: [getattr(r, field) for r in calibration] for kind, field in kinds.items()}
+    for breed, means in [(None, summary), *summary["per_breed"].items()]:
+        photos = [r for r in resnet_results if breed in (None, r.breed)]
+        expected = wsol.summary({kind: [getattr(r, field) for r in photos] for kind, field in kinds.items()},
+                                chosen_on)
+        assert {key: means[key] for key in WSOL_KEYS} == expected
+    gauss_pxap = wsol.pxap(np.stack([r.gauss_curves.pet_pixels for r in resnet_results]),
+                           np.stack([r.gauss_curves.background_pixels for r in resnet_results]))
+    assert summary["pxap"]["gaussian"] == gauss_pxap != summary["pxap"]["model"]
+    assert summarise(resnet_results)["calibrated_threshold"] is None
+
+
 def _flat(means: dict) -> dict:
     """{"iou": {"model": m}} -> {"iou.model": m} (pytest.approx compares flat dicts only)."""
     return {f"{key}.{name}" if isinstance(value, dict) else key: inner
@@ -294,10 +320,10 @@ def test_summary_overall_and_per_breed_equal_hand_computed_means(which: str, req
     summary = summarise(resnet_results)
     breeds = sorted({r.breed for r in resnet_results})
     assert list(summary["per_breed"]) == breeds
-    assert _flat(summary) == pytest.approx(_flat(_hand_means(resnet_results)))
+    assert _flat(_means_only(summary)) == pytest.approx(_flat(_hand_means(resnet_results)))
     for breed in breeds:
         hand = _hand_means([r for r in resnet_results if r.breed == breed])
-        assert _flat(summary["per_breed"][breed]) == pytest.approx(_flat(hand))
+        assert _flat(_means_only(summary["per_breed"][breed])) == pytest.approx(_flat(hand))
     assert sum(means["count"] for means in summary["per_breed"].values()) == len(resnet_results)
 
 

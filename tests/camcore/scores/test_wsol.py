@@ -1,0 +1,160 @@
+"""camcore.scores.wsol against answers worked out by hand: box IoU curves of maps with several regions, MaxBoxAccV2
+and MaxBoxAcc with oracle and calibrated thresholds (ties, photos without a head box), PxAP, empty and constant
+maps, and a calibrated threshold that never looks at the scored split."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from camcore.data.pets import TRIMAP_BACKGROUND, TRIMAP_BORDER, TRIMAP_PET
+from camcore.scores import wsol
+
+T = len(wsol.THRESHOLDS)
+KEEPS_BOTH = wsol.THRESHOLDS <= 0.5
+"""The thresholds at which the half-height blob below is kept (threshold_mask keeps values >= tau)."""
+
+
+def two_blobs() -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """A 100 x 100 map with a 30 x 20 blob at 1.0 on the pet and a 10 x 10 blob at 0.5 on the 'head', the pet's
+    trimap (with a 2-row border below it, scored 1.0 too) and the head box around the small blob."""
+    score_map = np.zeros((100, 100), dtype=np.float32)
+    score_map[10:32, 10:40] = 1.0
+    score_map[60:70, 60:70] = 0.5
+    trimap = np.full((100, 100), TRIMAP_BACKGROUND, dtype=np.uint8)
+    trimap[10:30, 10:40] = TRIMAP_PET
+    trimap[30:32, 10:40] = TRIMAP_BORDER
+    return score_map, trimap, (60, 60, 70, 70)
+
+
+def test_every_region_is_boxed_and_the_largest_one_is_read_apart() -> None:
+    """Pet box (trimap 1 and 3) = the big blob's box: IoU 1 for both rules at every threshold. Head box = the small
+    blob's box: IoU 1 over all regions while the blob is kept (tau <= 0.5), else 0; the largest region is the big
+    blob, which does not overlap the head box: 0 throughout."""
+    curves = wsol.map_curves(*two_blobs())
+    np.testing.assert_array_equal(curves.pet_box_iou, np.ones((2, T)))
+    np.testing.assert_array_equal(curves.head_box_iou[wsol.ALL_REGIONS], KEEPS_BOTH.astype(np.float32))
+    np.testing.assert_array_equal(curves.head_box_iou[wsol.LARGEST_REGION], np.zeros(T))
+
+
+def test_a_region_that_half_covers_the_box_has_the_iou_worked_out_by_hand() -> None:
+    """Map blob 20 x 20 at (0, 0); true pet box 20 x 40 at (0, 0): IoU 400 / 800 = 0.5 at every threshold."""
+    score_map = np.zeros((50, 50), dtype=np.float32)
+    score_map[:20, :20] = 1.0
+    trimap = np.full((50, 50), TRIMAP_BACKGROUND, dtype=np.uint8)
+    trimap[:40, :20] = TRIMAP_PET
+    curves = wsol.map_curves(score_map, trimap, None)
+    np.testing.assert_allclose(curves.pet_box_iou, np.full((2, T), 0.5))
+    assert np.isnan(curves.head_box_iou).all()
+
+
+@pytest.mark.parametrize("value", [0.0, 3.0])
+def test_an_empty_or_constant_map_localises_nothing(value: float) -> None:
+    """min-max of a constant map is all zeros, and threshold_mask never keeps a zero: no box, IoU 0."""
+    score_map, trimap, head = two_blobs()
+    curves = wsol.map_curves(np.full_like(score_map, value), trimap, head)
+    np.testing.assert_array_equal(curves.pet_box_iou, np.zeros((2, T)))
+    np.testing.assert_array_equal(curves.head_box_iou, np.zeros((2, T)))
+    # PxAP of a map that ranks nothing: every pixel tied at 0, precision = the pet's share of scored pixels.
+    pet, background = 600, 100 * 100 - 600 - 60  # the border's 60 pixels are left out
+    assert wsol.pxap(curves.pet_pixels, curves.background_pixels) == pytest.approx(pet / (pet + background))
+
+
+def test_pxap_leaves_the_border_out() -> None:
+    """The border scores 1.0 like the pet: were it background, precision at the top would be 600/660, not 1."""
+    curves = wsol.map_curves(*two_blobs())
+    assert curves.pet_pixels.sum() == 600 and curves.background_pixels.sum() == 100 * 100 - 660
+    assert wsol.pxap(curves.pet_pixels, curves.background_pixels) == pytest.approx(1.0)
+
+
+def counts(scores: list[float]) -> np.ndarray:
+    return np.histogram(scores, wsol.SCORE_EDGES)[0]
+
+
+def test_pxap_by_hand() -> None:
+    """Pet pixels score 0.9 and 0.5, background 0.7 and 0.1. From the top: at 0.9 precision 1, recall 1/2; at 0.7
+    recall unchanged; at 0.5 precision 2/3, recall 1; at 0.1 unchanged. AP = 1 x 1/2 + 2/3 x 1/2 = 5/6."""
+    assert wsol.pxap(counts([0.9, 0.5]), counts([0.7, 0.1])) == pytest.approx(5 / 6)
+
+
+def test_pxap_pools_pixels_over_photos_not_scores_per_photo() -> None:
+    """Two photos, each with precision 1 on its own, pooled: photo A's pet at 0.5 ranks below photo B's background
+    at 0.8. Pooled from the top: B's pet 0.9 (P 1, R 1/2), B's background 0.8, A's pet 0.5 (P 2/3, R 1): 5/6."""
+    pet = np.stack([counts([0.5]), counts([0.9])])
+    background = np.stack([counts([0.2]), counts([0.8])])
+    assert wsol.pxap(pet, background) == pytest.approx(5 / 6)
+    assert wsol.pxap(counts([]), counts([0.3])) is None
+
+
+def curves_hitting(ranges: list[tuple[float, float]]) -> np.ndarray:
+    """(N, T) IoU curves: photo i has IoU 0.6 at thresholds within ranges[i] (inclusive), 0.2 elsewhere."""
+    tau = wsol.THRESHOLDS
+    inside = [(tau > low - 1e-9) & (tau < high + 1e-9) for low, high in ranges]
+    return np.stack([np.where(hits, 0.6, 0.2) for hits in inside])
+
+
+def test_max_box_acc_takes_one_threshold_for_the_whole_split() -> None:
+    """Photo A hits (IoU 0.6 >= 0.5) at tau in [0.1, 0.3], B at [0.3, 0.5], C at [0.6, 0.7]. Oracle: tau 0.3, 2 of 3
+    (no single threshold serves all three, although each photo has its own). At delta 0.7 nobody ever hits."""
+    ious = curves_hitting([(0.1, 0.3), (0.3, 0.5), (0.6, 0.7)])
+    oracle = wsol.box_accuracy(ious, (0.5,))
+    assert oracle is not None and oracle.value == pytest.approx(2 / 3) and oracle.thresholds == (0.3,)
+    v2 = wsol.box_accuracy(ious, (0.3, 0.5, 0.7))
+    assert v2 is not None and v2.value == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
+    assert v2.thresholds == (0.3, 0.3, 0.0)  # at delta 0.7 every tau ties at 0 hits: the lowest is read
+
+
+def test_ties_go_to_the_lowest_threshold_and_calibration_reads_another_split() -> None:
+    """Calibration photos hit at [0.6, 0.7] only: their best tau is 0.6, where the scored photos A, B miss (1/3 hit,
+    C). Nothing hits anywhere: every tau ties, the lowest (0.0) is read."""
+    scored = curves_hitting([(0.1, 0.3), (0.3, 0.5), (0.6, 0.7)])
+    calibrated = wsol.box_accuracy(scored, (0.5,), chosen_on=curves_hitting([(0.6, 0.7), (0.55, 0.65)]))
+    assert calibrated is not None and calibrated.thresholds == (0.6,) and calibrated.value == pytest.approx(1 / 3)
+    nothing = wsol.box_accuracy(np.full((2, T), 0.1), (0.5,))
+    assert nothing is not None and nothing.thresholds == (0.0,) and nothing.value == 0.0
+
+
+def test_photos_without_a_head_box_are_left_out() -> None:
+    ious = np.vstack([curves_hitting([(0.1, 0.3)]), np.full((1, T), np.nan)])
+    scored = wsol.box_accuracy(ious, (0.5,))
+    assert scored is not None and scored.value == 1.0
+    assert wsol.box_accuracy(np.full((2, T), np.nan), (0.5,)) is None
+
+
+def test_the_calibrated_threshold_never_looks_at_the_scored_split() -> None:
+    """Calibration photo: the pet's blob at 1.0 inside a 0.5 halo, so only tau > 0.5 boxes the pet (0.51 is read);
+    scored photos: the blob alone, boxed at every tau (the oracle reads the lowest, 0.0). The calibrated
+    thresholds are the calibration photo's own oracle ones, whatever the scored photos are."""
+    blob, trimap, _ = two_blobs()
+    blob[60:70, 60:70] = 0.0
+    halo = np.where(blob > 0, 1.0, 0.0).astype(np.float32)
+    halo[:50, :60] = np.maximum(halo[:50, :60], 0.5)
+    calibration = [wsol.map_curves(halo, trimap, None)]
+    one = wsol.split_scores([wsol.map_curves(blob, trimap, None)], calibration)
+    other = wsol.split_scores([wsol.map_curves(np.roll(blob, 30, axis=0), trimap, None)], calibration)
+    assert one["calibrated_threshold"]["maxboxacc_v2"] == (0.51, 0.51, 0.51) == \
+        wsol.split_scores(calibration)["oracle_threshold"]["maxboxacc_v2"]
+    assert other["calibrated_threshold"] == one["calibrated_threshold"]
+    assert one["oracle_threshold"]["maxboxacc_v2"] == (0.0, 0.0, 0.0)
+    assert one["maxboxacc_v2"] == 1.0 and other["maxboxacc_v2"] == 0.0  # the scores do follow the scored photos
+    assert wsol.summary({"model": calibration})["calibrated_threshold"] is None  # no calibration: oracle only
+
+
+def test_curves_round_trip_through_json() -> None:
+    curves = wsol.map_curves(*two_blobs())
+    again = wsol.MapCurves.from_lists(json.loads(json.dumps(curves.as_lists())))
+    for name in ("pet_box_iou", "head_box_iou", "pet_pixels", "background_pixels"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(curves, name))
+
+
+def test_big_photos_are_scored_at_224_px_with_their_boxes_scaled() -> None:
+    """A 448 x 896 photo is scored at 112 x 224 (half): the blob's box still matches the pet's box exactly."""
+    score_map = np.zeros((448, 896), dtype=np.float32)
+    score_map[100:300, 200:600] = 1.0
+    trimap = np.full((448, 896), TRIMAP_BACKGROUND, dtype=np.uint8)
+    trimap[100:300, 200:600] = TRIMAP_PET
+    assert wsol.scored_size(trimap.shape) == (112, 224)
+    curves = wsol.map_curves(score_map, trimap, None)
+    np.testing.assert_allclose(curves.pet_box_iou, 1.0)
+    assert curves.pet_pixels.sum() == 50 * 100
