@@ -47,7 +47,7 @@ class, threshold, colours and opacity change instantly.
     st.page_link(DATASET, label="Browse Oxford-IIIT Pet with predictions and localisation scores",
                  icon=":material/grid_view:")
     st.page_link(TRAINING, label="Fine-tune a model and watch its CAMs change", icon=":material/model_training:")
-    st.page_link(LESSON, label="A guided lesson: feature maps, pooling, CAM, Grad-CAM, a quiz",
+    st.page_link(LESSON, label="A guided lesson: feature maps, pooling, CAM, Grad-CAM, a quiz, two fixes",
                  icon=":material/school:")
     with st.spinner("Checking the device…"):
         environment()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.explain import decode_side_px
-from ui.common import inputs, links
+from ui.common import inputs, links, wsol_inputs
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
 from ui.explain import inputs as explain_inputs
@@ -28,7 +28,9 @@ with links.shared(EXPLAIN):  # the URL holds the choices below: a link opens the
         settings = Settings(spec=spec, weights_path=weights_path, device=device, method=method,
                              layer=layer, top_k=top_k, size_px=size_px,
                              compare=explain_inputs.compare_ui(model),
-                             min_side_px=decode_side_px(model, size_px=size_px))
+                             min_side_px=decode_side_px(model, size_px=size_px),
+                             clamp_negative_weights=wsol_inputs.nwc_ui(EXPLAIN, method),
+                             threshold_standard=wsol_inputs.threshold_standard_ui(EXPLAIN))
 
     photos = explain_inputs.photos_ui()
     if not photos:

@@ -8,7 +8,7 @@ from camcore.data.images import load_image
 from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
 from camcore.scores.evaluate import ImageResult, true_class_index
-from ui.common import inputs, resources
+from ui.common import inputs, resources, wsol_inputs
 from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.dataset import figures as dataset_figures
@@ -64,7 +64,10 @@ if predicting:
             model = resources.shared_model(spec, weights_path, device) if spec else None
         if model is not None:
             method = inputs.method_ui(model, DATASET)
+            clamp_negative_weights = wsol_inputs.nwc_ui(DATASET, method)
+            threshold_standard = wsol_inputs.threshold_standard_ui(DATASET)
             predict_all, mistakes_only, faithfulness_steps = dataset_inputs.scope_ui(len(ordered))
+            scoring = dataset_jobs.Scoring(method, faithfulness_steps, clamp_negative_weights, threshold_standard)
 
 summary_box, navigation = st.container(), st.container()
 results: dict[str, ImageResult] = {}
@@ -73,11 +76,10 @@ if model is None:
 else:
     pool = ordered if predict_all else paged(ordered)
     with reported("Predicting"):
-        results = dataset_jobs.predictions_ui(root, pool, spec, weights_path, device, method=method,
-                                              predict_all=predict_all, faithfulness_steps=faithfulness_steps)
+        results = dataset_jobs.predictions_ui(root, pool, spec, weights_path, device, scoring=scoring,
+                                              predict_all=predict_all)
     if results:
-        calibration = dataset_jobs.calibration_results(root, records, pool, spec, weights_path, method=method,
-                                                       faithfulness_steps=faithfulness_steps)
+        calibration = dataset_jobs.calibration_results(root, records, pool, spec, weights_path, scoring=scoring)
         with summary_box:
             pool = dataset_view.summary_ui(model, f"{inputs.method_label(method)} of {spec}", pool, results,
                                            mistakes_only=mistakes_only, order=order, calibration=calibration)
@@ -112,10 +114,12 @@ with reported(f"Showing {chosen}"):
             map_true = dataset_inputs.map_target_ui(None if true_index is None else model.class_names[true_index])
             image_bytes, classes = path.read_bytes(), ((true_index,) if map_true else None)
             explanation = resources.explanation(image_bytes, path.name, spec, weights_path, device, method=method,
-                                                layer=None, top_k=5, size_px=None, classes=classes)
+                                                layer=None, top_k=5, size_px=None, classes=classes,
+                                                clamp_negative_weights=clamp_negative_weights)
             figure, _ = resources.explanation_figures(
                 image_bytes, path.name, spec, weights_path, device, method=method, layer=None, top_k=5, size_px=None,
-                min_side_px=None, title=f"{inputs.method_label(method)} · {explanation.layer}", classes=classes)
+                min_side_px=None, title=f"{inputs.method_label(method)} · {explanation.layer}", classes=classes,
+                clamp_negative_weights=clamp_negative_weights, threshold_standard=str(threshold_standard))
             st.plotly_chart(figure, key=DATASET.key("cam"))
             st.caption(f"True: {record.breed} ({record.species}). The class slider switches between the classes shown.")
             dataset_view.scores_ui(result)

@@ -9,6 +9,7 @@ from ui.common import inputs, links
 from ui.common.reporting import reported
 from ui.common.state import LESSON
 from ui.lesson import features as lesson_features
+from ui.lesson import fixes as lesson_fixes
 from ui.lesson import inputs as lesson_inputs
 from ui.lesson import maps as lesson_maps
 from ui.lesson import quiz as lesson_quiz
@@ -35,5 +36,7 @@ with links.shared(LESSON):
             lesson_maps.topk_step(ctx)
         elif step == 3:
             lesson_maps.gradcam_step(ctx, class_names)
-        else:
+        elif step == 4:
             lesson_quiz.quiz_step(ctx, top)
+        else:
+            lesson_fixes.fixes_step(ctx)

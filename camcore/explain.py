@@ -44,6 +44,7 @@ class Explanation:
     signed_maps[k].mean() + bias[k] == predictions[k].logit. maps (K, h, w): the method's own map
     (ReLU'd for the Grad-CAM family). elapsed_s: wall time of the explain() call that made it.
     compared: Finer-CAM only, the classes whose scores each map's class is compared with (subtracted).
+    clamped: CAM with negative weights clamped (NWC), whose mean plus bias is not the logit.
     """
 
     predictions: tuple[Prediction, ...]  # best first, or in the order of explain()'s `classes`
@@ -56,9 +57,10 @@ class Explanation:
     device: str
     elapsed_s: float
     compared: tuple[tuple[str, ...], ...] | None = None
+    clamped: bool = False
 
     def map_mean(self, rank: int) -> float:
-        """Spatial mean of a class's signed map: for CAM, plus bias[rank] it is the class's logit."""
+        """Spatial mean of a class's signed map: for CAM (not clamped), plus bias[rank] it is the class's logit."""
         return float(self.signed_maps[rank].mean())
 
     def normalised(self) -> np.ndarray:
@@ -73,10 +75,12 @@ class Explanation:
 
 def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
             layer: str | None = None, size_px: int | None = None,
-            classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None) -> list[Explanation]:
+            classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None,
+            clamp_negative_weights: bool = False) -> list[Explanation]:
     """Predicts and maps the top_k classes of each photo, or the classes given per photo (e.g. its true class;
     the same number for every photo), in that order; photos of one input shape share a batch. progress(done,
-    total): masked inputs scored, for Score-CAM (one forward per channel), counted again for each batch."""
+    total): masked inputs scored, for Score-CAM (one forward per channel), counted again for each batch.
+    clamp_negative_weights: CAM's NWC (camcore.cams.base.map_steps)."""
     start = time.perf_counter()
     transform = model.preprocessing.with_size(size_px).transform()
     tensors = [transform(image) for image in images]
@@ -87,13 +91,15 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
     for indices in by_shape.values():
         chosen = None if classes is None else torch.tensor([list(classes[i]) for i in indices])
         batch = cams.compute_maps(model, torch.stack([tensors[i] for i in indices]), method=method,
-                                  top_k=top_k, layer=layer, class_indices=chosen, progress=progress)
+                                  top_k=top_k, layer=layer, class_indices=chosen, progress=progress,
+                                  clamp_negative_weights=clamp_negative_weights)
         compared = finercam.compared_classes(batch.logits, batch.class_indices).tolist() \
             if method == "finercam" else None
         for row, index in enumerate(indices):
             results[index] = (*_to_numpy(batch, row), None if compared is None else compared[row])
     elapsed_s = time.perf_counter() - start
-    return [_explanation(model, images[i], method, elapsed_s, *results[i]) for i in range(len(images))]
+    return [_explanation(model, images[i], method, elapsed_s, clamp_negative_weights, *results[i])
+            for i in range(len(images))]
 
 
 def _to_numpy(batch: cams.MapBatch, row: int) -> tuple:
@@ -105,11 +111,12 @@ def _to_numpy(batch: cams.MapBatch, row: int) -> tuple:
             batch.layer)
 
 
-def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s: float, chosen: list[int],
-                 logits: list[float], probabilities: list[float], signed: np.ndarray, maps: np.ndarray,
-                 bias: tuple[float, ...] | None, layer: str, compared: list[list[int]] | None) -> Explanation:
+def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s: float, clamped: bool,
+                 chosen: list[int], logits: list[float], probabilities: list[float], signed: np.ndarray,
+                 maps: np.ndarray, bias: tuple[float, ...] | None, layer: str,
+                 compared: list[list[int]] | None) -> Explanation:
     predictions = tuple(Prediction(c, model.class_names[c], lg, p) for c, lg, p in zip(chosen, logits, probabilities))
     names = None if compared is None else tuple(tuple(model.class_names[c] for c in row) for row in compared)
     return Explanation(predictions=predictions, signed_maps=signed, maps=maps, bias=bias,
                        image_size=image.size, method=method, layer=layer, device=describe(model.device),
-                       elapsed_s=elapsed_s, compared=names)
+                       elapsed_s=elapsed_s, compared=names, clamped=clamped)

@@ -115,11 +115,12 @@ class MapSteps:
 
 def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
                  layer: str | None = None, class_indices: Tensor | None = None,
-                 progress: Progress | None = None) -> MapBatch:
+                 progress: Progress | None = None, clamp_negative_weights: bool = False) -> MapBatch:
     """(N, 3, H, W) preprocessed batch -> maps of the top_k classes (or of `class_indices`, (N, K)).
-    progress(done, total): masked inputs scored, for methods that run them (Score-CAM: one per channel)."""
+    progress(done, total): masked inputs scored, for methods that run them (Score-CAM: one per channel).
+    clamp_negative_weights: CAM only (see map_steps)."""
     steps = map_steps(model, x, method=method, top_k=top_k, layer=layer, class_indices=class_indices,
-                      progress=progress)
+                      progress=progress, clamp_negative_weights=clamp_negative_weights)
     spec = get_method(method)
     with torch.inference_mode():
         signed = weighted_sum(steps.channel_weights, steps.activations)
@@ -129,10 +130,18 @@ def compute_maps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: i
 
 def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int = 5,
               layer: str | None = None, class_indices: Tensor | None = None,
-              progress: Progress | None = None) -> MapSteps:
+              progress: Progress | None = None, clamp_negative_weights: bool = False) -> MapSteps:
     """Steps 1 and 2 of every map: the activations at the layer and each explained class's channel weights.
-    compute_maps finishes with weighted_sum; the Lesson shows these steps on their own."""
+    compute_maps finishes with weighted_sum; the Lesson shows these steps on their own.
+
+    clamp_negative_weights: NWC (Bae et al., 2020), CAM's weights max(w_c, 0), so that channels the class argues
+    against (often the background) cannot cancel the object's less discriminative parts. The map's mean plus the
+    bias is then no longer the logit. UnsupportedMethod for the other methods: NWC is about the head's weights.
+    """
     spec = check_applicable(model, method, layer)
+    if clamp_negative_weights and not spec.needs_head:
+        raise UnsupportedMethod(f"Clamping negative weights (NWC) applies to CAM's head weights; {spec.label} "
+                                "has none. Use cam, or turn NWC off.")
     class_indices = _checked_indices(class_indices, x.shape[0], len(model.class_names), top_k)
     x = x.to(model.device, memory_format=memory_format(model.device))
     if spec.masked_scores:
@@ -141,7 +150,7 @@ def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int 
         return _activation_steps(model, x, spec, top_k, layer, class_indices)
     if spec.needs_gradients:
         return _gradient_steps(model, x, spec, top_k, layer, class_indices)
-    return _cam_steps(model, x, spec, top_k, class_indices)
+    return _cam_steps(model, x, spec, top_k, class_indices, clamp_negative_weights)
 
 
 def class_probabilities(model: LoadedModel, x: Tensor) -> Tensor:
@@ -195,7 +204,7 @@ def _head_logits(model: LoadedModel, features: Tensor) -> tuple[Tensor, Tensor, 
     bias = torch.zeros(weight.shape[0], device=weight.device) if head_bias is None else head_bias.float()
     if model.binary:
         weight, bias = torch.cat([-weight, weight]), torch.cat([-bias, bias])
-    return features.float().mean(dim=(2, 3)) @ weight.T + bias, weight, bias
+    return model.cam.pool(features.float()) @ weight.T + bias, weight, bias
 
 
 def _virtual_logits(out: Tensor, binary: bool) -> Tensor:
@@ -226,15 +235,17 @@ def weighted_sum(weights: Tensor, acts: Tensor) -> Tensor:
 
 
 def _cam_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int,
-               class_indices: Tensor | None) -> MapSteps:
-    """CAM: one forward to the features; logits and every class's weights follow from the Linear head exactly."""
+               class_indices: Tensor | None, clamp_negative_weights: bool) -> MapSteps:
+    """CAM: one forward to the features; logits and every class's weights follow from the Linear head exactly
+    (the logits always from the head as it is, NWC or not)."""
     with eval_mode(model.module), torch.inference_mode():
         with autocast(model.device):
             features = model.cam.features(x)  # type: ignore[union-attr]  # check_applicable ensured it
         acts = features.float()
         logits, weight, bias = _head_logits(model, features)
         chosen = _chosen(logits, top_k, class_indices)
-        weights = spec.weights(acts.unsqueeze(1), weight[chosen])
+        rows = weight[chosen].clamp(min=0) if clamp_negative_weights else weight[chosen]
+        weights = spec.weights(acts.unsqueeze(1), rows)
         return MapSteps(acts, weights, logits, chosen, bias[chosen], model.default_layer)
 
 

@@ -1,4 +1,5 @@
-"""What the CLI's subcommands share: the model, data-set, job and faithfulness options and argparse value types."""
+"""What the CLI's subcommands share: the model, data-set, job, faithfulness and threshold options and argparse
+value types."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from camcore.cams import METHODS
 from camcore.data import pets
+from camcore.maps import heatmap
 from camcore.models.device import DEVICE_CHOICES
 from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 
@@ -61,3 +63,35 @@ def add_faithfulness_option(parser: argparse.ArgumentParser, *, where: str = "")
                         help="also deletion / insertion AUC and the drop / increase in confidence of the map beside "
                              "a random map and the Gaussian (curves of STEPS steps, default %(const)s: "
                              f"{forward_passes(DATASET_STEPS)} extra forward passes per photo){where}")
+
+
+def add_threshold_options(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """--threshold T and the options of add_fix_options; `what` the threshold decides. Read the threshold with
+    threshold_of, which applies the standard's default."""
+    parser.add_argument("--threshold", type=fraction, default=None, metavar="T",
+                        help=f"{what} keep map values >= T of the standard (0..1, default "
+                             f"{heatmap.DEFAULT_THRESHOLD} of the maximum, {heatmap.PAS_THRESHOLD} of a percentile)")
+    add_fix_options(parser)
+
+
+def add_fix_options(parser: argparse.ArgumentParser) -> None:
+    """--threshold-standard max|percentile[:P] and --clamp-negative-weights: Bae et al., 2020's PaS and NWC."""
+    parser.add_argument("--threshold-standard", type=_standard, default=heatmap.MAXIMUM,
+                        metavar="max|percentile[:P]",
+                        help="what a threshold is a fraction of: the map's maximum (the CAM paper, default) or its "
+                             f"P-th percentile (PaS, Bae et al., 2020; P default {heatmap.PAS_PERCENTILE:g})")
+    parser.add_argument("--clamp-negative-weights", action="store_true",
+                        help="CAM only: the map uses max(w, 0) of the head's weights (NWC, Bae et al., 2020), so "
+                             "mean + bias is no longer the logit")
+
+
+def threshold_of(args: argparse.Namespace) -> float:
+    """--threshold, else the default of --threshold-standard (0.2 of the maximum, 0.35 of a percentile)."""
+    return args.threshold if args.threshold is not None else args.threshold_standard.default_threshold
+
+
+def _standard(text: str) -> heatmap.ThresholdStandard:
+    try:
+        return heatmap.threshold_standard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -25,14 +26,14 @@ from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
     add_model_options,
+    add_threshold_options,
     data_root_of,
-    fraction,
     positive_int,
+    threshold_of,
 )
 from camcore.data import pets
 from camcore.errors import CamcoreError
 from camcore.files import write_atomic
-from camcore.maps import heatmap
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import load_model
 from camcore.scores.evaluate import (
@@ -62,9 +63,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     add_data_option(parser)
     parser.add_argument("--split", choices=[*pets.SPLITS, ALL_SPLITS], default="test")
     add_model_options(parser)
-    parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
-                        help="mask IoU and the box keep map values >= T of the positive maximum "
-                             "(0..1, default %(default)s)")
+    add_threshold_options(parser, what="mask IoU and the box")
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
@@ -131,7 +130,7 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int
     try:
         root = data_root_of(args)
         split = calibration_split(args)
-        if split is not None and split in (args.split, ALL_SPLITS) or (split and args.split == ALL_SPLITS):
+        if split is not None and args.split in (split, ALL_SPLITS):
             raise ValueError(f"--calibrate-on {split} overlaps --split {args.split}: calibrate on another split, "
                              f"or on none (the oracle).")
         index = pets.pet_index(root)
@@ -140,13 +139,13 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int
         model = load_model(args.model, weights_path=args.weights, device=args.device)
         total = len(records) + len(calibration)
         with tqdm(total=total, unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
-            options = dict(method=args.method, threshold_frac=args.threshold, batch_size=args.batch_size,
-                           size_px=args.size_px)
-            results = predict_records(root, records, model, **options, faithfulness_steps=args.faithfulness,
-                                      stem_model=randomised_above_stem(model),
-                                      progress=lambda done, _: bar.update(done - bar.n))
-            calibrated = predict_records(root, calibration, model, **options,
-                                         progress=lambda done, _: bar.update(len(results) + done - bar.n))
+            score = functools.partial(predict_records, root, model=model, method=args.method,
+                                      threshold_frac=threshold_of(args), batch_size=args.batch_size,
+                                      size_px=args.size_px, clamp_negative_weights=args.clamp_negative_weights,
+                                      threshold_standard=args.threshold_standard)
+            results = score(records, faithfulness_steps=args.faithfulness, stem_model=randomised_above_stem(model),
+                            progress=lambda done, _: bar.update(done - bar.n))
+            calibrated = score(calibration, progress=lambda done, _: bar.update(len(results) + done - bar.n))
         return results, calibrated, None
     except (CamcoreError, ValueError) as exc:  # ValueError: unknown model or device, overlapping splits
         return [], [], str(exc)
@@ -187,12 +186,14 @@ def _report(args: argparse.Namespace, results: list[ImageResult], calibration: l
             elapsed_s: float, where: str) -> None:
     summary = summarise(results, calibration=calibration)
     calibrated_on = calibration_split(args) if calibration is not None else None
-    payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": args.threshold,
+    payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": threshold_of(args),
+               "threshold_standard": str(args.threshold_standard),
+               "clamp_negative_weights": args.clamp_negative_weights,
                "size_px": args.size_px, "faithfulness_steps": args.faithfulness, "calibrated_on": calibrated_on,
                "summary": summary, "results": [_as_json(result) for result in results]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out, json.dumps(payload, indent=1).encode())
-    print(format_summary(summary, threshold_frac=args.threshold))
+    print(format_summary(summary, threshold_frac=threshold_of(args)))
     print(format_wsol(summary, calibrated_on=calibrated_on, split=args.split))
     print(f"Sanity check: mean Spearman of the map with the map after randomising all but the stem "
           f"{_number(summary['randomised_spearman'])} (near 1: the map ignores what the model learnt)")

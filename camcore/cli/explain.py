@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from camcore.cams import METHODS, check_applicable
 from camcore.cams.masking import Progress
-from camcore.cli.args import add_model_options, fraction, positive_int
+from camcore.cli.args import add_model_options, add_threshold_options, positive_int, threshold_of
 from camcore.data.images import load_image
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
@@ -36,8 +36,7 @@ def add_explain(commands: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument("--layer", help="layer to map (Grad-CAM family; default: the last convolutional block)")
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="classes per photo")
-    parser.add_argument("--threshold", type=fraction, default=heatmap.DEFAULT_THRESHOLD, metavar="T",
-                        help="box around map values >= T of the maximum (0..1, default %(default)s)")
+    add_threshold_options(parser, what="the box and the overlay")
     parser.add_argument("--colormap", choices=heatmap.SEQUENTIAL_COLORMAPS, default="magma")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
     parser.set_defaults(run=run_explain)
@@ -48,6 +47,8 @@ def run_explain(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model, weights_path=args.weights, device=args.device)
         check_applicable(model, args.method, args.layer)
+        if args.clamp_negative_weights and args.method != "cam":
+            raise CamcoreError(f"--clamp-negative-weights applies to CAM's head weights; {args.method} has none.")
         args.out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         results, bad = _explain_all(args, model)
@@ -74,7 +75,8 @@ def _explain_all(args: argparse.Namespace, model: LoadedModel) -> tuple[list[dic
             photos = _load_photos(args.images, group)
             bad += len(group) - len(photos)
             explanations = explain(list(photos.values()), model, method=args.method, top_k=args.top_k,
-                                   layer=args.layer, size_px=args.size_px, progress=passes) if photos else []
+                                   layer=args.layer, size_px=args.size_px, progress=passes,
+                                   clamp_negative_weights=args.clamp_negative_weights) if photos else []
             for (index, photo), explanation in zip(photos.items(), explanations):
                 predictions = _write_predictions(args, photo, explanation, stems[index])
                 results.append({"image": args.images[index], "predictions": predictions})
@@ -122,7 +124,7 @@ def _write_predictions(args: argparse.Namespace, photo: Image.Image, explanation
     entries = []
     for rank, prediction in enumerate(explanation.predictions):
         files = exports.export_class(photo, explanation, rank, colormap=args.colormap,
-                                     threshold_frac=args.threshold)
+                                     threshold_frac=threshold_of(args), standard=args.threshold_standard)
         name = f"{stem}_top{rank + 1}_{prediction.class_index}"
         write_atomic(args.out / f"{name}.png", files.png)
         write_atomic(args.out / f"{name}.npy", files.npy)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
+    add_fix_options,
     add_job_option,
     add_model_options,
     data_root_of,
@@ -37,6 +38,7 @@ def add_predict(commands: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument("--names-file", type=Path, metavar="FILE", help="photo names, one a line (default: all)")
     add_faithfulness_option(parser, where=", into a store of their own")
+    add_fix_options(parser)
     add_job_option(parser, default_place="the store's jobs/")
     parser.set_defaults(run=run_predict)
 
@@ -46,8 +48,9 @@ def run_predict(args: argparse.Namespace) -> int:
     root = data_root_of(args)
     start = time.perf_counter()
     try:
+        fixes = {"clamp_negative_weights": args.clamp_negative_weights, "threshold_standard": args.threshold_standard}
         store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px,
-                                       faithfulness_steps=args.faithfulness)
+                                       faithfulness_steps=args.faithfulness, **fixes)
         job = RunFolder(args.job) if args.job is not None else process.new_job(
             store.jobs_root, "predict", args.method, {"kind": "predict", **_options(args, root)})
         with process.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
@@ -63,7 +66,8 @@ def run_predict(args: argparse.Namespace) -> int:
                                       eta_s=(total - done) * elapsed_s / done))
 
             count = predict_missing(store, root, records, model, method=args.method, size_px=args.size_px,
-                                    faithfulness_steps=args.faithfulness, progress=report, stop=job.stop_requested)
+                                    faithfulness_steps=args.faithfulness, progress=report, stop=job.stop_requested,
+                                    **fixes)
             total = job.status().steps_total  # the last report's; 0 when stopped before the first batch
             if count < total or job.stop_requested() and not total:
                 beat.update(RunStatus("stopped", step=count, steps_total=total, message=f"Stopped after {count} of "
@@ -94,4 +98,5 @@ def _records(root: Path, names_file: Path | None) -> list[pets.PetRecord]:
 
 def _options(args: argparse.Namespace, root: Path) -> dict[str, object]:
     return {"data_root": str(Path(root).resolve()), "model": args.model, "weights": args.weights,
-            "method": args.method, "device": args.device, "faithfulness_steps": args.faithfulness}
+            "method": args.method, "device": args.device, "faithfulness_steps": args.faithfulness,
+            "clamp_negative_weights": args.clamp_negative_weights, "threshold_standard": str(args.threshold_standard)}

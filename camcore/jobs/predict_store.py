@@ -4,8 +4,8 @@ Layout: CACHE/predictions/KEY/ with key.json (what KEY stands for), results/NAME
 results/NAME.json (ImageResult's other fields, its WSOL curves as lists: a result stored without them is predicted
 again), and jobs/ (the folders of "predict all" jobs, camcore.jobs.runs format).
 KEY hashes the data folder, the model spec and weights file with their modification times, the method, the input
-size and the faithfulness steps: a retrained checkpoint at the same path gets a fresh store, never stale results,
-and results with faithfulness scores live apart from those without.
+size, the faithfulness steps, NWC and the threshold standard: a retrained checkpoint at the same path gets a fresh
+store, never stale results, and results with faithfulness scores (or NWC, or PaS) live apart from those without.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from camcore.data.thumbnails import cache_root
 from camcore.files import modified_ns, write_atomic
+from camcore.maps import heatmap
 from camcore.scores.evaluate import ImageResult
 from camcore.scores.wsol import MapCurves
 
@@ -38,9 +39,12 @@ class PredictStore:
 
     @classmethod
     def for_model(cls, root: Path, spec: str, weights_path: str | None, method: str, *, size_px: int | None = None,
-                  faithfulness_steps: int | None = None, cache_dir: Path | None = None) -> PredictStore:
+                  faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
+                  threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM,
+                  cache_dir: Path | None = None) -> PredictStore:
         """The store of these settings under cache_dir (default: cache_root()/predictions), created if new."""
-        key = model_key(root, spec, weights_path, method, size_px=size_px, faithfulness_steps=faithfulness_steps)
+        key = model_key(root, spec, weights_path, method, size_px=size_px, faithfulness_steps=faithfulness_steps,
+                        clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard)
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         store = cls((Path(cache_dir) if cache_dir is not None else cache_root() / "predictions") / digest)
         (store.path / "results").mkdir(parents=True, exist_ok=True)
@@ -93,15 +97,22 @@ class PredictStore:
 
 
 def model_key(root: Path, spec: str, weights_path: str | None, method: str, *, size_px: int | None = None,
-              faithfulness_steps: int | None = None) -> dict[str, Any]:
+              faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
+              threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> dict[str, Any]:
     """What makes results differ: absolute paths (a relative one means another folder elsewhere) and the files'
-    modification times in ns (a model name like "resnet18" has none). faithfulness_steps is in the key only when
-    set, so that a key without it hashes as before this option existed: stores made earlier stay valid."""
+    modification times in ns (a model name like "resnet18" has none). faithfulness_steps, NWC and a percentile
+    threshold are in the key only when set, so that a key without them hashes as before these options existed."""
     key: dict[str, Any] = {"data_root": str(Path(root).resolve()), "model": _file_or_name(spec),
                            "model_mtime_ns": modified_ns(spec),
                            "weights": _file_or_name(weights_path) if weights_path else None,
                            "weights_mtime_ns": modified_ns(weights_path), "method": method, "size_px": size_px}
-    return key if faithfulness_steps is None else {**key, "faithfulness_steps": faithfulness_steps}
+    if faithfulness_steps is not None:
+        key["faithfulness_steps"] = faithfulness_steps
+    if clamp_negative_weights:
+        key["clamp_negative_weights"] = True
+    if threshold_standard != heatmap.MAXIMUM:
+        key["threshold_standard"] = str(threshold_standard)
+    return key
 
 
 def _file_or_name(spec: str) -> str:

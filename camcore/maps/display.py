@@ -15,17 +15,25 @@ from camcore.maps import heatmap
 
 THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.1), 2)
 """The threshold slider's steps, as fractions of each map's maximum."""
+PERCENTILE_THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.1), 2)
+"""The steps as fractions of a percentile: offset by 0.05, so that PaS's 0.35 is one of them."""
+
+
+def slider_thresholds(standard: heatmap.ThresholdStandard) -> np.ndarray:
+    """The threshold slider's steps for a standard (ten either way: each step is a layer the figure carries)."""
+    return THRESHOLDS if standard.percentile is None else PERCENTILE_THRESHOLDS
 
 
 @dataclass(frozen=True, eq=False)
 class SliderLayers:
     """What a figure's sliders switch between, for K explained classes and T thresholds.
 
-    photo_size (width, height): the photo the box coordinates refer to. maps (T, K, h, w): normalised maps
-    on the display grid (long side grid_px), NaN where heatmap.threshold_mask drops a cell (below the
-    threshold, or at or below zero). boxes (T, K, 4): heatmap.threshold_box's [x0, y0, x1, y1] (the largest
-    kept region) in photo pixels (x1/y1 exclusive), NaN where nothing is kept. signed (K, h, w): signed maps scaled to
-    [-1, 1] on the same grid. labels: one per class, e.g. "1. tabby (54.0%)".
+    photo_size (width, height): the photo the box coordinates refer to. thresholds (T,): fractions of what
+    `standard` says (the maximum, or a percentile). maps (T, K, h, w): normalised maps on the display grid (long
+    side grid_px), NaN where heatmap.threshold_mask drops a cell (below the threshold's level, or at or below
+    zero). boxes (T, K, 4): heatmap.threshold_box's [x0, y0, x1, y1] (the largest kept region) in photo pixels
+    (x1/y1 exclusive), NaN where nothing is kept. signed (K, h, w): signed maps scaled to [-1, 1] on the same grid.
+    labels: one per class, e.g. "1. tabby (54.0%)".
     """
 
     photo_size: tuple[int, int]
@@ -34,18 +42,21 @@ class SliderLayers:
     boxes: np.ndarray
     signed: np.ndarray
     labels: tuple[str, ...]
+    standard: heatmap.ThresholdStandard = heatmap.MAXIMUM
 
 
-def slider_layers(explanation: Explanation, *, thresholds: np.ndarray = THRESHOLDS, grid_px: int = 56,
+def slider_layers(explanation: Explanation, *, thresholds: np.ndarray | None = None,
+                  standard: heatmap.ThresholdStandard = heatmap.MAXIMUM, grid_px: int = 56,
                   box_px: int = 320) -> SliderLayers:
-    """Maps, boxes and signed maps of every explained class at every threshold.
+    """Maps, boxes and signed maps of every explained class at every threshold (default: slider_thresholds), each
+    a fraction of what `standard` says: with a percentile, each map's own level on each grid.
 
     Maps are upsampled before they are normalised, as camcore.maps.exports does at full size, so the figure's
     box and the downloaded box differ only by the box grid's resolution (one box-grid cell in photo px).
     Boxes label connected regions once per threshold and class, the costly part: 10 x 5 on the 320 px
     grid take 10-16 ms on one CPU core, so box_px stays far below a photo's size.
     """
-    thresholds = np.asarray(thresholds, dtype=np.float32)
+    thresholds = np.asarray(slider_thresholds(standard) if thresholds is None else thresholds, dtype=np.float32)
     grid_hw = _grid_size(explanation.image_size, grid_px)
     box_hw = _grid_size(explanation.image_size, box_px)
     normalised = heatmap.normalise(heatmap.upsample(explanation.maps, grid_hw))
@@ -53,11 +64,13 @@ def slider_layers(explanation: Explanation, *, thresholds: np.ndarray = THRESHOL
     return SliderLayers(
         photo_size=explanation.image_size,
         thresholds=thresholds,
-        maps=heatmap.thresholded(normalised, thresholds),
-        boxes=_to_photo_px(heatmap.boxes_per_threshold(box_grid, thresholds), box_hw, explanation.image_size),
+        maps=heatmap.thresholded(normalised, standard.levels(normalised, thresholds)[..., 0, 0]),
+        boxes=_to_photo_px(heatmap.boxes_per_threshold(box_grid, standard.levels(box_grid, thresholds)[..., 0, 0]),
+                           box_hw, explanation.image_size),
         signed=heatmap.symmetric(heatmap.upsample(explanation.signed_maps, grid_hw)),
         labels=tuple(f"{rank}. {p.class_name} ({p.probability:.1%})"
                      for rank, p in enumerate(explanation.predictions, start=1)),
+        standard=standard,
     )
 
 

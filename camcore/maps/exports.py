@@ -29,21 +29,26 @@ class ClassExport:
 
 
 def export_class(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",
-                 opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD) -> ClassExport:
-    """Overlay PNG, raw map .npy and box of the rank-th class from a single upsampling (what the CLI writes)."""
+                 opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD,
+                 standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> ClassExport:
+    """Overlay PNG, raw map .npy and box of the rank-th class from a single upsampling (what the CLI writes);
+    threshold_frac is a fraction of what `standard` says (the maximum, or a percentile)."""
     raw = _full_size(explanation, rank)
     normalised = heatmap.normalise(raw)
-    box = heatmap.threshold_box(normalised, threshold_frac)
-    png = _overlay_bytes(image, normalised, box, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
+    level = standard.level(normalised, threshold_frac)
+    box = heatmap.threshold_box(normalised, level)
+    png = _overlay_bytes(image, normalised, box, colormap=colormap, opacity=opacity, threshold_frac=level)
     return ClassExport(png=png, npy=_npy_bytes(raw), bbox=box)
 
 
 def overlay_png(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",
-                opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD) -> bytes:
+                opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD,
+                standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> bytes:
     """PNG of the photo at its own size with the rank-th class's map blended over it and its box outlined."""
     normalised = heatmap.normalise(_full_size(explanation, rank))
-    return _overlay_bytes(image, normalised, heatmap.threshold_box(normalised, threshold_frac), colormap=colormap,
-                          opacity=opacity, threshold_frac=threshold_frac)
+    level = standard.level(normalised, threshold_frac)
+    return _overlay_bytes(image, normalised, heatmap.threshold_box(normalised, level), colormap=colormap,
+                          opacity=opacity, threshold_frac=level)
 
 
 def map_npy(explanation: Explanation, rank: int) -> bytes:

@@ -1,12 +1,17 @@
 """THE place for heatmap post-processing: upsample, normalise, threshold, box, colour and overlay.
 
 Thresholds and boxes follow the CAM paper (normalise, threshold_mask, threshold_box); every caller that
-thresholds or boxes a map goes through them.
+thresholds or boxes a map goes through them. A threshold is a fraction of the map's maximum, or of a percentile
+of it (ThresholdStandard: Bae et al., 2020's PaS); either way, callers turn it into a level with
+ThresholdStandard.levels before they threshold.
 
 Colormaps come from matplotlib's registry, for the PNG overlays here and, as colour stops, for Plotly's
 figures, so a map looks the same in the browser and in a downloaded file.
 """
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,8 +24,66 @@ SEQUENTIAL_COLORMAPS = ("magma", "viridis", "inferno", "jet", "turbo")
 DIVERGING_COLORMAPS = ("bwr", "RdBu_r", "coolwarm")
 DEFAULT_THRESHOLD = 0.2
 """The CAM paper's localisation threshold: 20% of the map's maximum."""
+PAS_PERCENTILE = 90.0
+PAS_THRESHOLD = 0.35
+"""Bae et al.'s PaS setting: keep what is above 0.35 of the map's 90th percentile."""
 _EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 """scipy.ndimage.label's structure joining diagonal neighbours too (its default joins only 4)."""
+
+
+@dataclass(frozen=True)
+class ThresholdStandard:
+    """What a threshold's fraction is a fraction of: the normalised map's maximum (percentile None: the CAM
+    paper), or its p-th percentile (PaS, Bae et al., 2020, "Rethinking Class Activation Mapping for Weakly
+    Supervised Object Localization"): the level follows the map's bulk, not its peak, so a map that peaks sharply
+    on one discriminative spot no longer shrinks every other part of the object below the threshold."""
+
+    percentile: float | None = None
+
+    def levels(self, normalised: np.ndarray, threshold_frac: float | np.ndarray) -> np.ndarray:
+        """(..., H, W) normalised maps, threshold_frac (a float, or (T,) fractions) -> the levels threshold_mask
+        compares with: (..., 1, 1) per map, or (T, ..., 1, 1) for T fractions."""
+        normalised = np.asarray(normalised, dtype=np.float32)
+        fractions = np.asarray(threshold_frac, dtype=np.float32)
+        scale = np.ones((*normalised.shape[:-2], 1, 1), dtype=np.float32) if self.percentile is None else \
+            np.percentile(normalised, self.percentile, axis=(-2, -1), keepdims=True).astype(np.float32)
+        return fractions.reshape(fractions.shape + (1,) * scale.ndim) * scale
+
+    def level(self, normalised: np.ndarray, threshold_frac: float) -> float:
+        """One (H, W) map's level for one fraction."""
+        return float(self.levels(normalised, threshold_frac).reshape(-1)[0])
+
+    def __str__(self) -> str:
+        """The CLI's and links' spelling: "max" or "percentile:P"."""
+        return "max" if self.percentile is None else f"percentile:{self.percentile:g}"
+
+    def describe(self) -> str:
+        """What the fraction is of, in words: "of the maximum", "of the 90th percentile"."""
+        return "of the maximum" if self.percentile is None else f"of the {self.percentile:g}th percentile"
+
+    @property
+    def default_threshold(self) -> float:
+        """The standard's own default fraction: the CAM paper's 0.2 of the maximum, PaS's 0.35 of the percentile."""
+        return DEFAULT_THRESHOLD if self.percentile is None else PAS_THRESHOLD
+
+
+MAXIMUM = ThresholdStandard()
+PERCENTILE = ThresholdStandard(PAS_PERCENTILE)
+
+
+def threshold_standard(text: str) -> ThresholdStandard:
+    """"max", "percentile" (PAS_PERCENTILE) or "percentile:P" with 0 < P <= 100 -> the standard; ValueError else."""
+    name, _, value = text.strip().partition(":")
+    if name == "max" and not value:
+        return MAXIMUM
+    if name == "percentile":
+        try:
+            percentile = float(value) if value else PAS_PERCENTILE
+        except ValueError:
+            percentile = math.nan
+        if 0 < percentile <= 100:
+            return ThresholdStandard(percentile)
+    raise ValueError(f"Unknown threshold standard {text!r}. Valid: max, percentile, percentile:P (0 < P <= 100).")
 
 
 def upsample(maps: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -113,21 +176,24 @@ def region_boxes(normalised: np.ndarray, threshold_frac: float) -> tuple[np.ndar
     return boxes, np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.int64)
 
 
-def boxes_per_threshold(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(K, H, W) maps, (T,) thresholds -> (T, K, 4) float32 boxes as threshold_box gives them, NaN where empty."""
-    boxes = np.full((len(thresholds), len(normalised), 4), np.nan, dtype=np.float32)
-    for t, threshold_frac in enumerate(thresholds):
+def boxes_per_threshold(normalised: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(K, H, W) maps, (T,) or (T, K) levels (ThresholdStandard.levels, squeezed) -> (T, K, 4) float32 boxes as
+    threshold_box gives them, NaN where empty."""
+    levels = np.broadcast_to(np.asarray(levels, dtype=np.float32).reshape(len(levels), -1),
+                             (len(levels), len(normalised)))
+    boxes = np.full((len(levels), len(normalised), 4), np.nan, dtype=np.float32)
+    for t, row in enumerate(levels):
         for k, grid in enumerate(normalised):
-            box = threshold_box(grid, float(threshold_frac))
+            box = threshold_box(grid, float(row[k]))
             if box is not None:
                 boxes[t, k] = box
     return boxes
 
 
-def thresholded(normalised: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(K, h, w) maps, (T,) thresholds -> (T, K, h, w) with the pixels threshold_mask drops set to NaN."""
+def thresholded(normalised: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(K, h, w) maps, (T,) or (T, K) levels -> (T, K, h, w) with the pixels threshold_mask drops set to NaN."""
     maps = np.asarray(normalised, dtype=np.float32)[None]
-    levels = np.asarray(thresholds, dtype=np.float32)[:, None, None, None]
+    levels = np.asarray(levels, dtype=np.float32).reshape(len(levels), -1, 1, 1)
     return np.where(threshold_mask(maps, levels), maps, np.nan)
 
 

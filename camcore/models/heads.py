@@ -1,4 +1,5 @@
-"""Which layers a model has for maps, and whether its head allows exact CAM (global average pool + Linear)."""
+"""Which layers a model has for maps, and whether its head allows exact CAM (global pooling + Linear: average
+pooling, or TAP, whose pooling the identity then runs through)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,14 +11,26 @@ from torch import nn
 
 from camcore.errors import ModelUnsupported
 from camcore.models.hooks import output_shapes
+from camcore.models.pooling import ThresholdedAvgPool2d, pooling_name, tap_of
 
 
 @dataclass(frozen=True, eq=False)
 class CamParts:
-    """`features(x)` -> (N, C, h, w) maps whose spatial mean fed to `linear` gives the model's logits."""
+    """`features(x)` -> (N, C, h, w) maps whose pooling (the spatial mean, or `tap`'s) fed to `linear` gives the
+    model's logits. CAM's map is sum_c w_c F_c either way; only with the mean is its mean plus the bias the logit."""
 
     features: Callable[[torch.Tensor], torch.Tensor]
     linear: nn.Linear
+    tap: ThresholdedAvgPool2d | None = None
+
+    def pool(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) -> (N, C): what the model's head pools its features into."""
+        return features.mean(dim=(2, 3)) if self.tap is None else self.tap(features).flatten(1)
+
+    @property
+    def pooling(self) -> str:
+        """"avg" or "tap:TAU" (camcore.models.pooling's names)."""
+        return pooling_name(None if self.tap is None else self.tap.tau)
 
 
 class FinalReLU(nn.Module):
@@ -98,7 +111,8 @@ def _probe_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def find_cam_parts(model: nn.Module, device: torch.device) -> CamParts | None:
-    """CamParts only if Linear(mean(features)) reproduces the model's own logits on a probe input.
+    """CamParts only if Linear(pool(features)) reproduces the model's own logits on a probe input (the pool: TAP
+    where the module tree has one, else the mean).
 
     A candidate that fails to run (a wrong guess at how the body chains) only means no CAM; a failure of the
     model's own forward is ModelUnsupported.
@@ -106,12 +120,13 @@ def find_cam_parts(model: nn.Module, device: torch.device) -> CamParts | None:
     parts = _candidates(model)
     if parts is None:
         return None
+    parts = CamParts(parts.features, parts.linear, tap_of(model))
     x = _probe(device)
     with torch.inference_mode():
         logits = _probe_forward(model, x).float()
         try:
             features = parts.features(x)
-            rebuilt = parts.linear(features.float().mean(dim=(2, 3)))
+            rebuilt = parts.linear(parts.pool(features.float()))
         except (RuntimeError, TypeError, ValueError, AttributeError, IndexError, AssertionError):
             return None
     scale = logits.abs().max().clamp_min(1.0)

@@ -113,8 +113,11 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
                     threshold_frac: float = heatmap.DEFAULT_THRESHOLD, batch_size: int = 16,
                     random_model: LoadedModel | None = None, size_px: int | None = None,
                     faithfulness_steps: int | None = None, stem_model: LoadedModel | None = None,
-                    progress: Progress | None = None) -> list[ImageResult]:
+                    progress: Progress | None = None, clamp_negative_weights: bool = False,
+                    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> list[ImageResult]:
     """Explains each record's photo (top-1 class) and scores the map against its pet mask, in record order.
+    threshold_frac is a fraction of what threshold_standard says (the maximum, or a percentile: PaS), for the
+    scores at a threshold and the WSOL sweeps; clamp_negative_weights: CAM's NWC, for the model and its baselines.
 
     batch_size photos at a time: one batch on the device, and only that many full-size photos in memory.
     random_model defaults to models.randomised(model); the random baseline maps that model's own top class.
@@ -134,15 +137,18 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
             photos, trimaps, head_boxes = zip(*(future.result() for future in loading))
             if index + 1 < len(groups):  # the next batch decodes while this one runs on the device
                 loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
-            explained = explain(photos, model, method=method, top_k=1, size_px=size_px)
-            baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px)
+            nwc = clamp_negative_weights
+            explained = explain(photos, model, method=method, top_k=1, size_px=size_px, clamp_negative_weights=nwc)
+            baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px,
+                               clamp_negative_weights=nwc)
             stemmed = [None] * len(photos) if stem_model is None else explain(
-                photos, stem_model, method=method, size_px=size_px,
+                photos, stem_model, method=method, size_px=size_px, clamp_negative_weights=nwc,
                 classes=[[mine.predictions[0].class_index] for mine in explained])
             faithful = [_faithfulness(photo, model, mine, size_px, faithfulness_steps)
                         | _randomised_spearman(photo, model, mine, after, size_px)
                         for photo, mine, after in zip(photos, explained, stemmed)]
-            results.extend(_result(record, trimap, head, mine, theirs, model, threshold_frac, scores)
+            results.extend(_result(record, trimap, head, mine, theirs, model,
+                                   (threshold_frac, threshold_standard), scores)
                            for record, trimap, head, mine, theirs, scores
                            in zip(group, trimaps, head_boxes, explained, baseline, faithful))
             if progress is not None:
@@ -179,33 +185,35 @@ def _randomised_spearman(photo: Image.Image, model: LoadedModel, explanation: Ex
 
 
 def _result(record: pets.PetRecord, trimap: np.ndarray, head_box: localisation.Box | None,
-            explanation: Explanation, random_explanation: Explanation, model: LoadedModel, threshold_frac: float,
-            faithful: dict[str, Any]) -> ImageResult:
+            explanation: Explanation, random_explanation: Explanation, model: LoadedModel,
+            threshold: tuple[float, heatmap.ThresholdStandard], faithful: dict[str, Any]) -> ImageResult:
     top, mask = explanation.predictions[0], pets.is_pet(trimap)
     gauss = localisation.centred_gaussian(*mask.shape)
     scores: dict[str, Any] = {prefix + score: value
               for prefix, full_map in (("", explanation.at_image_size()[0]), ("gauss_", gauss),
                                        ("random_", random_explanation.at_image_size()[0]))
-              for score, value in zip(SCORES, _scores(full_map, mask, head_box, threshold_frac))}
+              for score, value in zip(SCORES, _scores(full_map, mask, head_box, *threshold))}
     gauss_small = localisation.centred_gaussian(*wsol.scored_size(mask.shape))
     return ImageResult(name=record.name, split=record.split, breed=record.breed, species=record.species,
                        label=record.label, predicted_index=top.class_index, predicted_name=top.class_name,
                        probability=top.probability, correct=_correct(model, record, top.class_index),
                        top_map=explanation.maps[0], **scores, **faithful,
-                       curves=wsol.map_curves(explanation.maps[0], trimap, head_box),
-                       gauss_curves=wsol.map_curves(gauss_small, trimap, head_box),
-                       random_curves=wsol.map_curves(random_explanation.maps[0], trimap, head_box))
+                       curves=wsol.map_curves(explanation.maps[0], trimap, head_box, standard=threshold[1]),
+                       gauss_curves=wsol.map_curves(gauss_small, trimap, head_box, standard=threshold[1]),
+                       random_curves=wsol.map_curves(random_explanation.maps[0], trimap, head_box,
+                                                     standard=threshold[1]))
 
 
 def _scores(full_map: np.ndarray, mask: np.ndarray, head_box: localisation.Box | None,
-            threshold_frac: float) -> tuple[bool, float, float, bool, float]:
+            threshold_frac: float, standard: heatmap.ThresholdStandard) -> tuple[bool, float, float, bool, float]:
     """(H, W) map at the photo's size -> the SCORES in their order: pointing game, mask IoU at the threshold,
     relative energy, box localisation at the threshold, pointing game on the head box."""
     maps, masks, normalised = full_map[None], mask[None], heatmap.normalise(full_map[None])
+    level = standard.level(normalised[0], threshold_frac)
     return (bool(localisation.pointing_game(maps, masks)[0]),
-            float(localisation.mask_iou(normalised, masks, threshold_frac)[0]),
+            float(localisation.mask_iou(normalised, masks, level)[0]),
             float(localisation.relative_energy(maps, masks)[0]),
-            bool(localisation.box_localised(normalised, masks, threshold_frac)[0]),
+            bool(localisation.box_localised(normalised, masks, level)[0]),
             float(localisation.pointing_game_in_boxes(maps, [head_box])[0]))
 
 

@@ -69,27 +69,29 @@ def scored_size(size_hw: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def map_curves(score_map: np.ndarray, trimap: np.ndarray, head_box: Box | None) -> MapCurves:
+def map_curves(score_map: np.ndarray, trimap: np.ndarray, head_box: Box | None, *,
+               standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> MapCurves:
     """An (h, w) map at any resolution, the photo's (H, W) trimap and its head box in photo pixels -> MapCurves,
-    at scored_size; the true boxes are scaled to it exactly (floats), the trimap by nearest neighbour."""
+    at scored_size; the true boxes are scaled to it exactly (floats), the trimap by nearest neighbour. Each tau is
+    a fraction of what `standard` says: of the min-max map's maximum (1), or of its percentile (PaS)."""
     size_hw = scored_size(trimap.shape)
     scale = np.array([size_hw[1] / trimap.shape[1], size_hw[0] / trimap.shape[0]] * 2)
     pet_box = heatmap.bounding_box(is_pet(trimap))
     truths = [None if box is None else np.asarray(box, dtype=np.float64) * scale for box in (pet_box, head_box)]
     normalised = heatmap.min_max(heatmap.upsample(score_map, size_hw))
-    pet_iou, head_iou = _box_curves(normalised, truths)
+    pet_iou, head_iou = _box_curves(normalised, standard.levels(normalised, THRESHOLDS).reshape(-1), truths)
     small = np.asarray(Image.fromarray(trimap).resize(size_hw[::-1], Image.Resampling.NEAREST))
     return MapCurves(pet_iou, head_iou, np.histogram(normalised[small == TRIMAP_PET], SCORE_EDGES)[0],
                      np.histogram(normalised[small == TRIMAP_BACKGROUND], SCORE_EDGES)[0])
 
 
-def _box_curves(normalised: np.ndarray, truths: Sequence[np.ndarray | None]) -> list[np.ndarray]:
-    """Each true box's (2, T) IoU curves; one labelling per threshold serves every true box."""
+def _box_curves(normalised: np.ndarray, levels: np.ndarray, truths: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+    """Each true box's (2, T) IoU curves at the T levels; one labelling per level serves every true box."""
     curves = [np.full((2, len(THRESHOLDS)), np.nan if truth is None else 0.0, dtype=np.float32)
               for truth in truths]
     present = [(curve, truth) for curve, truth in zip(curves, truths) if truth is not None]
-    for t, threshold_frac in enumerate(THRESHOLDS):
-        boxes, sizes = heatmap.region_boxes(normalised, float(threshold_frac))
+    for t, level in enumerate(levels):
+        boxes, sizes = heatmap.region_boxes(normalised, float(level))
         if not len(sizes):
             continue
         for curve, truth in present:

@@ -34,6 +34,7 @@ class _Settings:
     layer: str | None
     size_px: int | None
     classes_per_photo: int | None
+    clamp_negative_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ _QUEUES_LOCK = threading.Lock()
 
 def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
                     layer: str | None = None, size_px: int | None = None,
-                    classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None
-                    ) -> list[Explanation]:
+                    classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None,
+                    clamp_negative_weights: bool = False) -> list[Explanation]:
     """explain(), with the photos of concurrent callers on the same model explained together.
 
     Results equal explain()'s (images are independent in eval mode); elapsed_s is that of the batch that held
@@ -84,10 +85,11 @@ def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method
     """
     if model.device.type not in BATCHED_DEVICES or progress is not None:
         return explain(images, model, method=method, top_k=top_k, layer=layer, size_px=size_px, classes=classes,
-                       progress=progress)
+                       progress=progress, clamp_negative_weights=clamp_negative_weights)
     with _QUEUES_LOCK:
         queue = _QUEUES.setdefault(model, _Queue())
-    settings = _Settings(method, top_k, layer, size_px, None if classes is None else len(classes[0]))
+    settings = _Settings(method, top_k, layer, size_px, None if classes is None else len(classes[0]),
+                         clamp_negative_weights)
     request = _Request(images, settings, classes)
     queue.put(request)
     with queue.model_lock:
@@ -143,7 +145,8 @@ def _explain_group(model: LoadedModel, group: list[_Request]) -> None:
     images = [image for request in group for image in request.images]
     classes = None if settings.classes_per_photo is None else [c for r in group for c in r.classes or ()]
     explained = explain(images, model, method=settings.method, top_k=settings.top_k, layer=settings.layer,
-                        size_px=settings.size_px, classes=classes)
+                        size_px=settings.size_px, classes=classes,
+                        clamp_negative_weights=settings.clamp_negative_weights)
     start = 0
     for request in group:
         request.result.set_result(explained[start:start + len(request.images)])

@@ -25,6 +25,7 @@ from camcore.data.thumbnails import CACHE_ENV
 from camcore.jobs import predict, process
 from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
+from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
 from camcore.scores import faithfulness
 from camcore.scores.evaluate import ImageResult, imagenet_species, predict_records, summarise
@@ -529,3 +530,26 @@ def test_predict_all_with_faithfulness_runs_the_job_into_its_store(pets: Path, r
     assert started[0][-2:] == ["--faithfulness", "2"]
     at.run()
     assert_breed_faithfulness(at, faithful_store(pets, resnet18_weights).results(["beagle_7", "beagle_8"]))
+
+
+def test_nwc_and_percentile_threshold_score_into_a_store_of_their_own(pets: Path, random_resnet: None,
+                                                                      resnet18: LoadedModel,
+                                                                      resnet18_weights: Path) -> None:
+    """NWC and PaS on: the page's scores are predict_records' with both (PaS's own 0.35 threshold), from a store
+    of these settings, and the plain store is left empty."""
+    at = predicting(dataset_page(nwc=True, standard="percentile"))
+    assert not at.exception and not at.error
+    expected = predict_records(pets, pet_index(pets), resnet18, random_model=randomised(resnet18),
+                               threshold_frac=0.35, clamp_negative_weights=True,
+                               threshold_standard=heatmap.PERCENTILE)
+    per_breed = summarise(expected)["per_breed"]
+    bars = figure(at, "dataset.breeds")["data"]
+    model_iou = next(bar for bar in bars if bar["name"] == "this model" and bar["xaxis"] == "x2")
+    np.testing.assert_allclose(model_iou["x"], [per_breed[breed]["iou"]["model"] for breed in per_breed], rtol=1e-5)
+    fixed = PredictStore.for_model(pets, "resnet18", str(resnet18_weights), "cam", clamp_negative_weights=True,
+                                   threshold_standard=heatmap.PERCENTILE)
+    plain = PredictStore.for_model(pets, "resnet18", str(resnet18_weights), "cam")
+    assert set(fixed.results(NAMES)) == set(NAMES) and not plain.results(NAMES)
+    clamped_maps = {result.name: result.top_map for result in expected}  # NWC's maps, not the plain ones
+    for name, result in fixed.results(NAMES).items():
+        np.testing.assert_allclose(result.top_map, clamped_maps[name], rtol=1e-4, atol=1e-6)

@@ -12,6 +12,7 @@ import pytest
 import streamlit as st
 import torch
 from PIL import Image
+from scipy import ndimage
 from streamlit.testing.v1 import AppTest
 
 from camcore.cams import stage_layers
@@ -21,6 +22,7 @@ from camcore.data.samples import sample_photos
 from camcore.models.loading import LoadedModel, imagenet_categories, load_model
 from tests.conftest import PETS_ROOT
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.lesson.inputs import STEPS
 
 LESSON = str(Path(__file__).resolve().parents[2] / "app_pages" / "4_Lesson.py")
 TIMEOUT_S = 120
@@ -266,6 +268,36 @@ def test_presenter_mode_runs_every_step_in_its_one_screen_layout(no_data: None) 
     assert not at.exception and not at.error and at.toggle(key="lesson.presenter").value
     grids = [len(figure["layout"]["annotations"]) for figure in figures(at)]
     assert grids == [8, 4, 4]  # the chosen layer's two rows, then one row each for the early and late layers
-    for step in range(1, 5):
+    for step in range(1, len(STEPS)):
         at.radio(key="lesson.step").set_value(step).run()
         assert not at.exception and not at.error and figures(at), step
+
+
+def test_fixes_step_shows_vanilla_cam_beside_nwc_pas_and_both(no_data: None, lite0: LoadedModel) -> None:
+    """Four maps of the top class; each box is worked out here from the model's own features and head: CAM with
+    the head's weights or their positive part, thresholded at 0.2 of the maximum or 0.35 of the 90th
+    percentile (np.percentile), the box around the largest kept region (scipy.ndimage.label)."""
+    at = lesson_page(5)
+    charts = {chart.proto.id.rsplit("fixes.", 1)[-1]: chart for chart in at.get("plotly_chart")}
+    shown = [json.loads(charts[str(index)].proto.spec) for index in range(4)]  # by key: columns reorder them
+    titles = [figure["layout"]["title"]["text"] for figure in shown]
+    assert [title.split(",")[0] for title in titles] == ["Vanilla CAM", "NWC", "PaS", "NWC + PaS"]
+    assert all("of the photo" in title for title in titles)  # no trimap here: the box's share of the photo
+    photo = load_image(sample_photos()[0].read_bytes())
+    x = sample_input(lite0)
+    with torch.inference_mode():
+        features = lite0.module.forward_features(x)[0]
+        logits = lite0.module(x)[0]
+    weight = lite0.module.classifier.weight[int(logits.argmax())]
+    for figure, clamped, percentile in zip(shown, (False, True, False, True), (None, None, 90, 90)):
+        cam = torch.einsum("c,chw->hw", weight.clamp(min=0) if clamped else weight, features).numpy()
+        full = torch.nn.functional.interpolate(torch.from_numpy(cam)[None, None], size=(photo.height, photo.width),
+                                               mode="bilinear", align_corners=False)[0, 0].numpy()
+        normalised = np.maximum(full, 0) / np.maximum(full, 0).max()
+        level = 0.2 if percentile is None else 0.35 * np.percentile(normalised, percentile)
+        labels, _ = ndimage.label(normalised >= level, structure=np.ones((3, 3)))
+        largest = np.bincount(labels.ravel())[1:].argmax() + 1
+        rows, cols = np.nonzero(labels == largest)
+        shape = figure["layout"]["shapes"][0]
+        assert (shape["x0"], shape["y0"], shape["x1"], shape["y1"]) == \
+            (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)

@@ -285,3 +285,28 @@ def test_a_close_call_suggests_finercam(random_resnet: None, pets: Path, resnet1
     monkeypatch.setattr(explain_view, "close_call", lambda probabilities: True)
     at.selectbox(key="explain.method").set_value("finercam").run()
     assert not at.exception and not suggested(at)
+
+
+def test_nwc_and_percentile_threshold_change_the_map_and_say_so(random_resnet: None, pets: Path,
+                                                                 resnet18: LoadedModel) -> None:
+    """NWC: the map is explain()'s with clamped weights, titled so, and the identity says it no longer holds with
+    the clamped map's own numbers. PaS: the figure's threshold slider counts fractions of the 90th percentile and
+    starts at the authors' 0.35."""
+    at = pick_samples(explain_page(), GOOD)
+    at.toggle(key="explain.nwc").set_value(True).run()
+    at.radio(key="explain.standard").set_value("percentile").run()
+    assert not at.exception and not at.error
+    [figure] = explanation_figures(at)
+    assert figure["layout"]["title"]["text"] == "CAM (NWC) · layer4"
+    clamped = explain([load_image(pets / GOOD)], resnet18, top_k=5, clamp_negative_weights=True)[0]
+    top = clamped.predictions[0]
+    assert (f"mean of the clamped map {clamped.map_mean(0):.2f} + bias {clamped.bias[0]:.2f} = "
+            f"{clamped.map_mean(0) + clamped.bias[0]:.2f}, not the logit of '{top.class_name}' ({top.logit:.2f})"
+            in page_text(at))
+    threshold = next(s for s in figure["layout"]["sliders"] if s["currentvalue"]["prefix"].startswith("Threshold"))
+    assert threshold["currentvalue"]["prefix"] == "Threshold (90th percentile x): "
+    assert [step["label"] for step in threshold["steps"]][threshold["active"]] == "0.35"
+    assert at.select_slider(key="explain.threshold.0").label == "Threshold (of the 90th percentile)"
+    assert at.select_slider(key="explain.threshold.0").value == 0.35
+    at.toggle(key="explain.nwc").set_value(False).run()
+    assert "mean of the map" in page_text(at) and "(NWC)" not in explanation_figures(at)[0]["layout"]["title"]["text"]

@@ -157,6 +157,39 @@ def test_uploaded_photo_sliders_compose_in_the_app(browser, app_url: str, upload
     assert np.isnan(shown).mean() > np.isnan(as_array(before["z"][CHOSEN_CLASS])).mean()
 
 
+BOX_TRACES = """(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
+    const box = p.data.find(t => t.type === 'scatter' && t.visible !== false);
+    const slider = p.layout.sliders[2];
+    return {x: box.x, prefix: slider.currentvalue.prefix, labels: slider.steps.map(s => s.label),
+            active: slider.active}; }"""
+
+
+def test_a_percentile_threshold_moves_the_box(browser, app_url: str) -> None:
+    """A link with PaS (standard=percentile): the threshold slider counts fractions of the 90th percentile from
+    the authors' 0.35, and clicking a higher step moves the box to that step's precomputed one."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    try:
+        page.goto(f"{app_url}/Explain?standard=percentile&shipped=Bengal_3.jpg")
+        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=60_000)
+        index = page.evaluate(f"() => {EXPLANATION_FIGURE}")
+        before = page.evaluate(BOX_TRACES, index)
+        plot = page.locator(".js-plotly-plot").nth(index)
+        high = before["labels"].index("0.95")
+        click_step(plot, THRESHOLD_SLIDER, high)
+        page.wait_for_function(f"(i) => ({BOX_TRACES})(i).active === {high}", arg=index, timeout=5_000)
+        page.wait_for_function(f"([i, x]) => JSON.stringify(({BOX_TRACES})(i).x) !== JSON.stringify(x)",
+                               arg=[index, before["x"]], timeout=5_000)
+        after = page.evaluate(BOX_TRACES, index)
+        wanted = page.evaluate("""([i, step]) => document.querySelectorAll('.js-plotly-plot')[i]
+            .layout.sliders[2].steps[step].args[0].x.find(x => x !== null)""", [index, high])
+    finally:
+        page.close()
+    assert before["prefix"] == "Threshold (90th percentile x): "
+    assert before["labels"][before["active"]] == "0.35" and before["labels"][0] == "0.05"
+    assert after["x"] == wanted and after["x"] != before["x"]
+    assert max(after["x"]) - min(after["x"]) <= max(before["x"]) - min(before["x"])  # a higher level keeps less
+
+
 RERUNNERS, DOWNLOADS = 3, 12
 """Sessions rerunning all the time, and downloads one more session makes meanwhile."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -54,7 +54,8 @@ ON_SCREEN = ((("grid.chosen", "grid.early", "grid.late"), "Early and late side b
              (("class_map",), "Both orders give the model's logit"),
              (("topk.0", "topk.1", "topk.2"), "Each class has its own map"),
              (("scatter", "cam_map", "gradcam_map"), "Correlation of the two maps"),
-             (("click",), "Guess first"))
+             (("click",), "Guess first"),
+             (("fixes.0", "fixes.1", "fixes.2", "fixes.3"), "Does a fix grow the box"))
 """Each step's main figures (keys after "lesson.") and the last of its key sentences: all on the first screen."""
 PLOT = "k => document.querySelector(`.st-key-lesson-${k.replace('.', '-')} .js-plotly-plot`)"
 """A figure by its key: Streamlit writes a key into its element's class, a dot as a dash."""
@@ -82,26 +83,13 @@ SCREENSHOTS = "/tmp/lesson_presenter_step{}.png"
 
 
 def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) -> None:
-    """From a shared link on step 1, Next through the five steps: each one's heading, text and main figures on
+    """From a shared link on step 1, Next through the six steps: each one's heading, text and main figures on
     one 1280x720 screen at the top of the page, in large type, with no sideways scrolling."""
     page.goto(f"{lesson_url}?presenter=1&step=0&sample={PRESENTED_PHOTO}")
-    for step, (keys, phrase) in enumerate(ON_SCREEN):
+    for step, (keys, phrase) in enumerate(ON_SCREEN[:5]):
         if step:
             page.get_by_role("button", name="Next").click()
-        page.get_by_role("heading", name=f"Step {STEPS[step]}").wait_for(timeout=90_000)
-        page.wait_for_function(FIGURES_DRAWN, arg=list(keys), timeout=90_000)
-        page.screenshot(path=SCREENSHOTS.format(step + 1))
-        layout = page.evaluate(LAYOUT, [list(keys), phrase])
-        assert layout["headings"] == [f"Step {STEPS[step]}"]  # one step on screen
-        assert layout["heading_px"][0] >= HEADING_MIN_PX
-        assert layout["body_px"] and min(layout["body_px"]) >= BODY_MIN_PX
-        assert min(layout["caption_px"], default=CAPTION_MIN_PX) >= CAPTION_MIN_PX
-        assert layout["scroll_width"] <= PROJECTOR["width"]
-        for key, (left, top, right, bottom) in zip(keys, layout["plots"]):
-            assert left >= 0 and right <= PROJECTOR["width"] and top > 0, (step, key)
-            assert bottom <= PROJECTOR["height"], f"step {step + 1}: {key} ends at {bottom:.0f} px"
-        assert 0 < layout["text_bottom"] <= PROJECTOR["height"], f"step {step + 1}: '{phrase}' below the screen"
-        assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
+        assert_fits_the_screen(page, step, keys, phrase)
     page.wait_for_url(re.compile(r"[?&]step=4(&|$)"), timeout=60_000)  # the link follows (written as the run ends)
     width, height = Image.open(SAMPLES_DIR / PRESENTED_PHOTO).size
     click_score(page, (width / 2, height / 2), None)  # the quiz's answer: the map beside the guess
@@ -109,6 +97,25 @@ def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) ->
     page.screenshot(path=SCREENSHOTS.format("5_revealed"))
     layout = page.evaluate(LAYOUT, [["reveal"], "Your click is hotter than"])
     assert layout["plots"][0][3] <= PROJECTOR["height"] and layout["text_bottom"] <= PROJECTOR["height"]
+    page.get_by_role("button", name="Next").click()
+    assert_fits_the_screen(page, 5, *ON_SCREEN[5])
+
+
+def assert_fits_the_screen(page, step: int, keys: tuple[str, ...], phrase: str) -> None:
+    page.get_by_role("heading", name=f"Step {STEPS[step]}").wait_for(timeout=90_000)
+    page.wait_for_function(FIGURES_DRAWN, arg=list(keys), timeout=90_000)
+    page.screenshot(path=SCREENSHOTS.format(step + 1))
+    layout = page.evaluate(LAYOUT, [list(keys), phrase])
+    assert layout["headings"] == [f"Step {STEPS[step]}"]  # one step on screen
+    assert layout["heading_px"][0] >= HEADING_MIN_PX
+    assert layout["body_px"] and min(layout["body_px"]) >= BODY_MIN_PX
+    assert min(layout["caption_px"], default=CAPTION_MIN_PX) >= CAPTION_MIN_PX
+    assert layout["scroll_width"] <= PROJECTOR["width"]
+    for key, (left, top, right, bottom) in zip(keys, layout["plots"]):
+        assert left >= 0 and right <= PROJECTOR["width"] and top > 0, (step, key)
+        assert bottom <= PROJECTOR["height"], f"step {step + 1}: {key} ends at {bottom:.0f} px"
+    assert 0 < layout["text_bottom"] <= PROJECTOR["height"], f"step {step + 1}: '{phrase}' below the screen"
+    assert not layout["sample_visible"]  # the photo's inputs wait in the collapsed sidebar
 
 
 def quiz_map_cells(photo_name: str) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -122,12 +122,15 @@ def colormap_slider(heat: list[int], names: Sequence[str], colormap: str) -> dic
 def threshold_slider(layers: SliderLayers, heat: list[int], boxes: list[int], active: int) -> dict:
     """One restyle sets the heatmaps' z and the boxes' x/y: None (null) leaves an attribute a trace lacks unset."""
     nothing = [None] * len(heat)
-    steps = [_step(f"{threshold:.1f}",
+    digits = 1 if layers.standard.percentile is None else 2
+    steps = [_step(f"{threshold:.{digits}f}",
                    {"z": [to_json(grid) for grid in maps] + nothing,
                     "x": nothing + [box_x(box) for box in box_row],
                     "y": nothing + [box_y(box) for box in box_row]}, heat + boxes)
              for threshold, maps, box_row in zip(layers.thresholds, layers.maps, layers.boxes)]
-    return _slider("Threshold: ", steps, active)
+    prefix = "Threshold: " if layers.standard.percentile is None else \
+        f"Threshold ({layers.standard.percentile:g}th percentile x): "
+    return _slider(prefix, steps, active)
 
 
 def class_slider(labels: Sequence[str], traces: list[int]) -> dict:

@@ -26,7 +26,7 @@ from camcore.explain import Explanation, Prediction
 from camcore.files import modified_ns
 from camcore.jobs.predict import predict_missing
 from camcore.jobs.predict_store import PredictStore
-from camcore.maps import display, exports
+from camcore.maps import display, exports, heatmap
 from camcore.models.device import choose_device
 from camcore.models.loading import LoadedModel, load_model, randomised
 from camcore.scores.evaluate import ImageResult, Progress
@@ -79,7 +79,8 @@ def _model_on(spec: str, weights_path: str | None, device: str, stamp: tuple[int
 @st.cache_data(max_entries=64, show_spinner=False)
 def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
                 method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None = None,
-                classes: tuple[int, ...] | None = None, stamp: tuple[int, ...]) -> Explanation:
+                classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False,
+                stamp: tuple[int, ...]) -> Explanation:
     """One photo explained, keyed on its bytes and every setting, so a rerun from a download or class picker
     does not recompute. The model is fetched inside: st.cache_data cannot hash a LoadedModel. min_side_px:
     decode a large JPEG at reduced scale (camcore.data.images.load_image), as the page decodes the photo it shows.
@@ -88,7 +89,8 @@ def explanation(image_bytes: bytes, name: str, spec: str, weights_path: str | No
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     with _forward_pass_bar(method) as progress:
         return explain_batched([photo], model, method=method, top_k=top_k, layer=layer, size_px=size_px,
-                               classes=None if classes is None else [classes], progress=progress)[0]
+                               classes=None if classes is None else [classes], progress=progress,
+                               clamp_negative_weights=clamp_negative_weights)[0]
 
 
 @_per_model_version
@@ -138,16 +140,17 @@ def _forward_pass_bar(method: str) -> Iterator[cams.Progress | None]:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
                         method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                        title: str, classes: tuple[int, ...] | None = None,
-                        stamp: tuple[int, ...]) -> tuple[go.Figure, go.Figure]:
+                        title: str, classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False,
+                        threshold_standard: str = "max", stamp: tuple[int, ...]) -> tuple[go.Figure, go.Figure]:
     """(map figure with its sliders, signed figure) of one explained photo, built once per photo and settings and
     shared by every rerun and session (st.plotly_chart only reads a figure; st.cache_data would unpickle a copy
     of 0.8 MB of slider steps each time). A class picker or download rerun then costs only Streamlit's JSON
     encoding of the figures (bench/bench_figures.py)."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px, classes=classes)
+                         size_px=size_px, min_side_px=min_side_px, classes=classes,
+                         clamp_negative_weights=clamp_negative_weights)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
-    layers = display.slider_layers(result)
+    layers = display.slider_layers(result, standard=heatmap.threshold_standard(threshold_standard))
     return (explain_figures.explanation_figure(photo, layers, title=title),
             explain_figures.signed_figure(photo, layers))
 
@@ -163,12 +166,14 @@ def top_k_bar(predictions: tuple[Prediction, ...]) -> go.Figure:
 @st.cache_data(max_entries=16, show_spinner=False)
 def faithfulness(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
                  layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                 classes: tuple[int, ...] | None = None, stamp: tuple[int, ...]) -> FaithfulnessReport:
+                 classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False,
+                 stamp: tuple[int, ...]) -> FaithfulnessReport:
     """The first explained class's deletion / insertion curves and confidence change beside both baseline maps
     (faithfulness.forward_passes: 129 at the default steps, so computed once per photo and settings, on
     request)."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px, classes=classes)
+                         size_px=size_px, min_side_px=min_side_px, classes=classes,
+                         clamp_negative_weights=clamp_negative_weights)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return explanation_faithfulness(photo, shared_model(spec, weights_path, device), result, size_px=size_px)
 
@@ -177,13 +182,15 @@ def faithfulness(image_bytes: bytes, name: str, spec: str, weights_path: str | N
 @st.cache_data(max_entries=64, show_spinner=False)
 def overlay_png(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
                 layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None, rank: int,
-                colormap: str, threshold_frac: float, stamp: tuple[int, ...]) -> bytes:
+                colormap: str, threshold_frac: float, clamp_negative_weights: bool = False,
+                threshold_standard: str = "max", stamp: tuple[int, ...]) -> bytes:
     """The download's overlay PNG (80 ms for a phone photo), kept so that a rerun for another photo, class or
-    setting does not redraw it."""
+    setting does not redraw it. threshold_standard: heatmap.threshold_standard's spelling (a str hashes simply)."""
     result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px)
+                         size_px=size_px, min_side_px=min_side_px, clamp_negative_weights=clamp_negative_weights)
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
-    return exports.overlay_png(photo, result, rank, colormap=colormap, threshold_frac=threshold_frac)
+    return exports.overlay_png(photo, result, rank, colormap=colormap, threshold_frac=threshold_frac,
+                               standard=heatmap.threshold_standard(threshold_standard))
 
 
 @_per_model_version
@@ -226,10 +233,13 @@ def _random_model_on(spec: str, weights_path: str | None, device: str) -> Loaded
 
 
 def prediction_store(root: Path, spec: str, weights_path: str | None, method: str, *,
-                     faithfulness_steps: int | None = None) -> PredictStore:
+                     faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
+                     threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> PredictStore:
     """The on-disk results of this model version and method on `root`, shared with the predict job and every
-    session (camcore.jobs.predict_store); with faithfulness_steps, the store of results that have those scores."""
-    return PredictStore.for_model(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
+    session (camcore.jobs.predict_store); with faithfulness_steps, NWC or a percentile threshold, the store of
+    results made so."""
+    return PredictStore.for_model(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps,
+                                  clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -247,14 +257,17 @@ def stored_predictions(store: PredictStore, records: Sequence[pets.PetRecord]) -
 
 
 def predictions(root: Path, records: Sequence[pets.PetRecord], spec: str, weights_path: str | None, device: str,
-                *, method: str, faithfulness_steps: int | None = None,
+                *, method: str, faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
+                threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM,
                 progress: Progress | None = None) -> dict[str, ImageResult]:
     """Each record's result by name, predicted here (a page of photos) where no session or job has stored it yet,
     and stored for all of them; with faithfulness_steps, results with the faithfulness scores too."""
-    store = prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
+    store = prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps,
+                             clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard)
     if len(stored_predictions(store, records)) < len(records):
         predict_missing(store, root, records, shared_model(spec, weights_path, device), method=method,
                         random_model=random_model(spec, weights_path, device), faithfulness_steps=faithfulness_steps,
+                        clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard,
                         progress=progress)
     return stored_predictions(store, records)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -13,6 +15,7 @@ from camcore.data import pets
 from camcore.jobs.download import latest_download, start_download
 from camcore.jobs.predict import latest_job, start_predictions
 from camcore.jobs.runs import RunFolder, RunStatus
+from camcore.maps import heatmap
 from camcore.models.pretrained import downloads_allowed
 from camcore.scores.evaluate import ImageResult
 from ui.common import resources
@@ -24,19 +27,34 @@ PREDICT_STOP_HELP = "Stops after the current batch of photos; every result store
 DOWNLOAD_STOP_HELP = "Stops the download and removes what it fetched: the data folder is left as it was."
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How the page's predictions are made and scored: the method, the faithfulness curves' steps (None: none),
+    NWC and the threshold standard (ui.common.wsol_inputs); each setting has a store of its own."""
+
+    method: str
+    faithfulness_steps: int | None
+    clamp_negative_weights: bool = False
+    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM
+
+    def store_options(self) -> dict[str, Any]:
+        return {"faithfulness_steps": self.faithfulness_steps, "clamp_negative_weights": self.clamp_negative_weights,
+                "threshold_standard": self.threshold_standard}
+
+
 def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], spec: str, weights_path: str | None, device: str, *,
-                   method: str, predict_all: bool, faithfulness_steps: int | None) -> dict[str, ImageResult]:
+                   scoring: Scoring, predict_all: bool) -> dict[str, ImageResult]:
     """The pool's results by name. One page is predicted here, with a progress bar; for all shown photos, what is
-    stored so far, and the background job that predicts the rest (its button, or its progress). faithfulness_steps:
-    results with the faithfulness scores too, from their own store."""
+    stored so far, and the background job that predicts the rest (its button, or its progress)."""
+    method = scoring.method
     if not predict_all:
         bar = st.progress(0.0, text="Predicting…")
         results = resources.predictions(root, pool, spec, weights_path, device, method=method,
-                                        faithfulness_steps=faithfulness_steps,
+                                        **scoring.store_options(),
                                         progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
         bar.empty()
         return results
-    store = resources.prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
+    store = resources.prediction_store(root, spec, weights_path, method, **scoring.store_options())
     results = resources.stored_predictions(store, pool)
     job = latest_job(store)
     status = None if job is None else job.live_status()
@@ -50,19 +68,18 @@ def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], spec: str, weight
                              help="Runs in its own process and stores each result as it comes: a rerun, closing "
                              "the tab or another session loses nothing."):
         _follow(start_predictions(store, root, missing, spec=spec, weights_path=weights_path, method=method,
-                                  device=device, faithfulness_steps=faithfulness_steps),
+                                  device=device, **scoring.store_options()),
                 _predict_text, PREDICT_STOP_HELP)
     return results
 
 
 def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Sequence[pets.PetRecord], spec: str,
-                        weights_path: str | None, *, method: str, faithfulness_steps: int | None
-                        ) -> dict[str, ImageResult] | None:
-    """The trainval results already stored for this model and method, to choose the WSOL thresholds on while only
+                        weights_path: str | None, *, scoring: Scoring) -> dict[str, ImageResult] | None:
+    """The trainval results already stored for this model and scoring, to choose the WSOL thresholds on while only
     test photos are shown; None (the oracle) when a trainval photo is shown or none is stored. Predicts nothing."""
     if not pool or any(record.split != "test" for record in pool):
         return None
-    store = resources.prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps)
+    store = resources.prediction_store(root, spec, weights_path, scoring.method, **scoring.store_options())
     return resources.stored_predictions(store, [record for record in records if record.split == "trainval"]) or None
 
 

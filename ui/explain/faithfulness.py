@@ -40,7 +40,7 @@ def expander_ui(data: bytes, name: str, spec: str, weights_path: str | None, dev
         with st.spinner("Deleting and inserting pixels…"):
             report = resources.faithfulness(data, name, spec, weights_path, device, method=result.method,
                                             layer=layer, top_k=top_k, size_px=size_px, min_side_px=min_side_px,
-                                            classes=classes)
+                                            classes=classes, clamp_negative_weights=result.clamped)
         st.plotly_chart(faithfulness_figures.curves_figure(report, method_label=method_label(result.method)),
                         key=f"{key}.faithfulness_chart")
         maps = {method_label(result.method): report.method, "Random map": report.random_map,

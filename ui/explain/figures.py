@@ -17,13 +17,15 @@ from ui.common import plot_parts
 
 
 def explanation_figure(photo: Image.Image, layers: SliderLayers, *, colormap: str = "magma", opacity: float = 0.5,
-                       threshold_frac: float = heatmap.DEFAULT_THRESHOLD, title: str | None = None,
+                       threshold_frac: float | None = None, title: str | None = None,
                        max_photo_px: int = DISPLAY_PX) -> go.Figure:
     """The photo with one class's thresholded map and box; sliders for opacity, colormap, threshold and class.
+    The threshold starts at threshold_frac, by default the layers' standard's own (0.2 of the maximum, PaS's 0.35).
 
     Traces: the photo, then K heatmaps, then K boxes (only class 0 visible).
     """
-    step = int(np.argmin(np.abs(layers.thresholds - threshold_frac)))
+    start = layers.standard.default_threshold if threshold_frac is None else threshold_frac
+    step = int(np.argmin(np.abs(layers.thresholds - start)))
     classes = len(layers.labels)
     heat, boxes = list(range(1, 1 + classes)), list(range(1 + classes, 1 + 2 * classes))
     traces = [plot_parts.photo_trace(photo, layers.photo_size, max_photo_px),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from camcore.maps import heatmap
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -19,3 +21,5 @@ class Settings:
     size_px: int
     compare: bool
     min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
+    clamp_negative_weights: bool = False  # CAM's NWC (ui.common.wsol_inputs)
+    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM  # what the threshold is a fraction of (PaS)

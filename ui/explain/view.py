@@ -59,16 +59,24 @@ def _explained(name: str, data: bytes, settings: Settings, method: str) -> Expla
     with st.spinner(f"Explaining {name} with {method_label(method)}…"):
         return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
                                      method=method, layer=_layer(settings, method), top_k=settings.top_k,
-                                     size_px=settings.size_px, min_side_px=settings.min_side_px)
+                                     size_px=settings.size_px, min_side_px=settings.min_side_px,
+                                     clamp_negative_weights=_clamped(settings, method))
+
+
+def _clamped(settings: Settings, method: str) -> bool:
+    """NWC for CAM only: compare's Grad-CAM beside it stays as it is."""
+    return settings.clamp_negative_weights and method == "cam"
 
 
 def _figures(name: str, data: bytes, settings: Settings, result: Explanation) -> tuple[go.Figure, go.Figure]:
     """(map figure, signed figure) of this explanation, built once (ui.common.resources): a rerun only shows them."""
+    fixes = " (NWC)" if result.clamped else ""
     return resources.explanation_figures(
         data, name, settings.spec, settings.weights_path, settings.device, method=result.method,
         layer=_layer(settings, result.method),
         top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px,
-        title=f"{method_label(result.method)} · {result.layer}")
+        title=f"{method_label(result.method)}{fixes} · {result.layer}", clamp_negative_weights=result.clamped,
+        threshold_standard=str(settings.threshold_standard))
 
 
 def _map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
@@ -85,9 +93,11 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
     class_col, threshold_col, colour_col = st.columns([2, 1, 1])
     with class_col:
         rank = inputs.class_ui(result.predictions, key=f"class.{index}")
-    thresholds = [float(t) for t in display.THRESHOLDS]
-    threshold = threshold_col.select_slider("Threshold", thresholds, key=EXPLAIN.valid(
-        f"threshold.{index}", thresholds, heatmap.DEFAULT_THRESHOLD))  # valid: a link's value may be any number
+    standard = settings.threshold_standard
+    thresholds = [float(t) for t in display.slider_thresholds(standard)]
+    threshold = threshold_col.select_slider(
+        f"Threshold ({standard.describe()})", thresholds,
+        key=EXPLAIN.valid(f"threshold.{index}", thresholds, standard.default_threshold))  # a link's may be any
     colormap = colour_col.selectbox("Colormap", heatmap.SEQUENTIAL_COLORMAPS, key=EXPLAIN.key(f"colormap.{index}"))
     if st.toggle("Prepare the files", key=EXPLAIN.key(f"files.{index}"),
                  help="Builds the overlay PNG and the raw map of this class at these settings."):
@@ -95,6 +105,9 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
     prediction = result.predictions[rank]
     if result.bias is not None:
         _cam_identity(result, rank)
+    if result.clamped:
+        st.caption("NWC: the map sums only the channels whose head weight is positive, so its mean plus the bias "
+                   "is no longer the logit (the logit above is the model's, unchanged).")
     if result.compared is not None:
         st.caption(f"Finer-CAM: the map of '{prediction.class_name}' minus those of the classes scored nearest to "
                    f"it: {', '.join(result.compared[rank])}.")
@@ -110,7 +123,8 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
     png = resources.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
                                 method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
                                 size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
-                                colormap=colormap, threshold_frac=threshold)
+                                colormap=colormap, threshold_frac=threshold, clamp_negative_weights=result.clamped,
+                                threshold_standard=str(settings.threshold_standard))
     png_col, npy_col = st.columns(2)
     png_col.download_button(f"Overlay PNG ({what})", png,
                             file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",
@@ -121,7 +135,12 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
 
 
 def _cam_identity(result: Explanation, rank: int) -> None:
-    """CAM's lesson with this photo's numbers: the map's mean plus the bias is the class's logit."""
+    """CAM's lesson with this photo's numbers: the map's mean plus the bias is the class's logit (not with NWC,
+    whose map drops the negative weights' share: the page then shows by how much it misses)."""
     map_mean, bias, prediction = result.map_mean(rank), result.bias[rank], result.predictions[rank]
+    if result.clamped:
+        st.markdown(f"**CAM's identity, broken by NWC:** mean of the clamped map {map_mean:.2f} + bias {bias:.2f} "
+                    f"= {map_mean + bias:.2f}, not the logit of '{prediction.class_name}' ({prediction.logit:.2f}).")
+        return
     st.markdown(f"**CAM's identity:** mean of the map {map_mean:.2f} + bias {bias:.2f} = {map_mean + bias:.2f} "
                 f"= logit of '{prediction.class_name}' ({prediction.logit:.2f}).")

@@ -20,7 +20,8 @@ from ui.common import resources
 from ui.common.state import LESSON
 from ui.explain.inputs import IMAGE_TYPES, PHOTO_UPLOAD_MB
 
-STEPS = ("1. Feature maps", "2. From pooling to CAM", "3. Top-k and threshold", "4. Grad-CAM", "5. Quiz")
+STEPS = ("1. Feature maps", "2. From pooling to CAM", "3. Top-k and threshold", "4. Grad-CAM", "5. Quiz",
+         "6. Fixes")
 PRESENTER_CSS = """<style>
 .stMainBlockContainer { max-width: 100%; padding: 3.75rem 2rem 1rem; }
 .stMainBlockContainer .stMarkdown p, .stMainBlockContainer .stMarkdown li { font-size: 1.4rem; line-height: 1.35; }
@@ -55,9 +56,10 @@ class Lesson:
     presenter: bool = False
 
     def explained(self, *, method: str, top_k: int = 5, layer: str | None = None,
-                  classes: tuple[int, ...] | None = None) -> Explanation:
+                  classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False) -> Explanation:
         return resources.explanation(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
-                                     method=method, layer=layer, top_k=top_k, size_px=None, classes=classes)
+                                     method=method, layer=layer, top_k=top_k, size_px=None, classes=classes,
+                                     clamp_negative_weights=clamp_negative_weights)
 
     def features(self, layer: str) -> FeatureMaps:
         return resources.feature_maps(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,

@@ -41,11 +41,19 @@ def pet_box(name: str) -> tuple[int, int, int, int] | None:
 
 
 def box_chart(image: Image.Image, raw_map: np.ndarray, threshold: float, truth: localisation.Box | None, title: str,
-              key: str) -> None:
-    """One class's map with the CAM paper's box at `threshold`, and its IoU with the pet's box when known."""
-    box = heatmap.threshold_box(heatmap.normalise(raw_map), threshold)
-    iou = f", IoU with the pet {localisation.box_iou(box, truth):.2f}" if truth is not None else ""
-    st.plotly_chart(overlay_figure(image, raw_map, box, f"{title}{iou}"), key=LESSON.key(key))
+              key: str, *, standard: heatmap.ThresholdStandard = heatmap.MAXIMUM, height_px: int = 320,
+              show_area: bool = False) -> None:
+    """One class's map with the CAM paper's box at `threshold` (a fraction of what `standard` says), and its IoU
+    with the pet's box when known, else (show_area) the share of the photo the box covers."""
+    normalised = heatmap.normalise(raw_map)
+    box = heatmap.threshold_box(normalised, standard.level(normalised, threshold))
+    iou = ""
+    if truth is not None:
+        iou = f", IoU with the pet {localisation.box_iou(box, truth):.2f}"
+    elif show_area:
+        area = 0 if box is None else (box[2] - box[0]) * (box[3] - box[1])
+        iou = f", box {area / raw_map.size:.0%} of the photo"
+    st.plotly_chart(overlay_figure(image, raw_map, box, f"{title}{iou}", height_px), key=LESSON.key(key))
 
 
 def topk_step(ctx: Lesson) -> None:

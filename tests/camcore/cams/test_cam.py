@@ -93,3 +93,23 @@ def test_binary_cat_map_is_minus_the_dog_map(binary_resnet: LoadedModel) -> None
 def test_cam_refuses_a_layer_other_than_the_head_features(resnet18: LoadedModel) -> None:
     with pytest.raises(UnsupportedMethod, match="gradcam"):
         compute_maps(resnet18, photo_batch(resnet18), method="cam", layer="layer3")
+
+
+def test_clamped_weights_map_only_the_positive_head_rows_and_keep_the_logits(model: LoadedModel) -> None:
+    """NWC (Bae et al., 2020): the map is sum_c max(w_c, 0) A_c from the hand-run features; the logits and the
+    classes explained are the unclamped head's, so only the map changes."""
+    x = photo_batch(model)
+    plain = compute_maps(model, x, method="cam", top_k=3)
+    clamped = compute_maps(model, x, method="cam", top_k=3, clamp_negative_weights=True)
+    weight, _ = head_rows(model)
+    expected = torch.einsum("nkc,nchw->nkhw", weight[clamped.class_indices].clamp(min=0),
+                            features_by_hand(model.module, x))
+    torch.testing.assert_close(clamped.signed_maps, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(clamped.logits, plain.logits)
+    assert torch.equal(clamped.class_indices, plain.class_indices)
+    assert not torch.allclose(clamped.signed_maps, plain.signed_maps)  # random heads have negative weights
+
+
+def test_clamping_is_refused_for_methods_without_head_weights(resnet18: LoadedModel) -> None:
+    with pytest.raises(UnsupportedMethod, match="NWC"):
+        compute_maps(resnet18, photo_batch(resnet18), method="gradcam", clamp_negative_weights=True)

@@ -99,6 +99,19 @@ def test_wsol_thresholds_are_calibrated_on_trainval_never_on_test(tiny_pets, res
                                          "split, or on none (the oracle).")
 
 
+def test_pas_and_nwc_options_are_recorded_with_pas_default_threshold(tiny_pets, resnet18_weights, tmp_path,
+                                                                       capsys) -> None:
+    out = tmp_path / "fixes.json"
+    assert main(_args(tiny_pets, resnet18_weights, out, "--split", "all", "--threshold-standard", "percentile",
+                      "--clamp-negative-weights")) == 0
+    written = json.loads(out.read_text())
+    assert (written["threshold_frac"], written["threshold_standard"], written["clamp_negative_weights"]) == \
+        (0.35, "percentile:90", True)
+    assert "Mask IoU @0.35" in capsys.readouterr().out
+    assert main(_args(tiny_pets, resnet18_weights, out, "--method", "gradcam", "--clamp-negative-weights")) == 2
+    assert "NWC" in _stderr_lines(capsys)[-1]
+
+
 def test_faithfulness_option_scores_and_prints_the_three_maps(tiny_pets, resnet18_weights, tmp_path, capsys) -> None:
     out = tmp_path / "faithful.json"
     assert main(_args(tiny_pets, resnet18_weights, out, "--limit", "2", "--faithfulness", "2")) == 0

@@ -115,6 +115,28 @@ def test_every_method_explains_a_photo(method, resnet18_weights, tmp_path) -> No
         assert prediction["bbox"] == (None if box is None else list(box))
 
 
+def test_percentile_standard_and_clamped_weights_shape_the_files(resnet18, resnet18_weights, tmp_path) -> None:
+    """--threshold-standard percentile: each box keeps map values >= 0.35 (PaS's default) x the 90th percentile of
+    the written map, normalised (np.percentile here). --clamp-negative-weights: the written map is explain()'s with
+    NWC (its maths: tests/camcore/cams/test_cam.py), not the plain one."""
+    photo = tmp_path / "photo.png"
+    make_photo(96, 64, seed=3).save(photo)
+    out = tmp_path / "out"
+    assert main(["explain", str(photo), *_resnet_args(resnet18_weights, out, "--top-k", "2",
+                                                      "--threshold-standard", "percentile",
+                                                      "--clamp-negative-weights")]) == 0
+    (entry,) = _results(out)
+    clamped = explain([load_image(photo)], resnet18, top_k=2, size_px=64, clamp_negative_weights=True)[0]
+    plain = explain([load_image(photo)], resnet18, top_k=2, size_px=64)[0]
+    for rank, prediction in enumerate(entry["predictions"]):
+        raw = np.load(out / prediction["map"])
+        np.testing.assert_allclose(raw, heatmap.upsample(clamped.maps[rank], raw.shape), rtol=1e-4, atol=1e-5)
+        assert np.abs(raw - heatmap.upsample(plain.maps[rank], raw.shape)).max() > 1e-3
+        normalised = heatmap.normalise(raw)
+        box = heatmap.threshold_box(normalised, 0.35 * float(np.percentile(normalised, 90)))
+        assert prediction["bbox"] == (None if box is None else list(box))
+
+
 def test_binary_checkpoint_gives_cat_and_dog(binary_checkpoint, tmp_path) -> None:
     photo = tmp_path / "pet.jpg"
     make_photo(80, 60, seed=4).save(photo)
@@ -136,10 +158,13 @@ def _wrong_options(tmp_path: Path, weights: Path, checkpoint: Path) -> dict[str,
             "other head's weights": ["--model", "resnet18", "--weights", str(checkpoint)],
             "unknown layer": ["--model", "resnet18", "--weights", str(weights), "--method", "gradcam",
                               "--layer", "layer9"],
-            "unknown model": ["--model", "resnet9000", "--weights", str(weights)]}
+            "unknown model": ["--model", "resnet9000", "--weights", str(weights)],
+            "NWC without CAM": ["--model", "resnet18", "--weights", str(weights), "--method", "gradcam",
+                                "--clamp-negative-weights"]}
 
 
-@pytest.mark.parametrize("case", ["text as weights", "other head's weights", "unknown layer", "unknown model"])
+@pytest.mark.parametrize("case", ["text as weights", "other head's weights", "unknown layer", "unknown model",
+                                  "NWC without CAM"])
 def test_unusable_model_or_option_exits_2_with_one_line(case, inputs, resnet18_weights, binary_checkpoint,
                                                         tmp_path, capsys) -> None:
     out = tmp_path / "out"
@@ -158,7 +183,8 @@ def test_only_bad_inputs_give_an_empty_list_and_exit_1(inputs, resnet18_weights,
     assert len(_stderr_lines(capsys)) == 1
 
 
-@pytest.mark.parametrize("option", [["--threshold", "1.5"], ["--top-k", "0"], ["--method", "gradcampp"]])
+@pytest.mark.parametrize("option", [["--threshold", "1.5"], ["--top-k", "0"], ["--method", "gradcampp"],
+                                    ["--threshold-standard", "percentile:120"]])
 def test_invalid_values_are_refused_by_argparse(option, tmp_path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["explain", "x.png", "--model", "resnet18", "--out", str(tmp_path), *option])

@@ -215,3 +215,25 @@ def test_map_overlay_leaves_the_photo_where_a_signed_map_is_not_positive() -> No
     blended = np.asarray(heatmap.map_overlay(photo, np.array([[9.0, -5.0], [-5.0, -9.0]]), opacity=1.0))
     np.testing.assert_array_equal(blended[-1, -1], [128, 128, 128])
     np.testing.assert_allclose(blended[0, 0], colormaps["magma"](1.0, bytes=True)[:3], atol=2)
+
+
+def test_percentile_standard_levels_by_hand() -> None:
+    """Ten values 0.0 .. 0.9: numpy's (linear) 90th percentile is 0.81, so PaS's 0.35 keeps values >= 0.2835:
+    0.3 .. 0.9, seven pixels in one run: columns 3..10 of the one row. Of the maximum, 0.35 keeps 0.4 .. 0.9."""
+    normalised = (np.arange(10, dtype=np.float32) / 10).reshape(1, 10)
+    pas = heatmap.threshold_standard("percentile")
+    assert pas == heatmap.PERCENTILE and pas.percentile == 90
+    assert pas.level(normalised, 0.35) == pytest.approx(0.35 * 0.81)
+    assert heatmap.threshold_box(normalised, pas.level(normalised, 0.35)) == (3, 0, 10, 1)
+    assert heatmap.threshold_box(normalised, heatmap.MAXIMUM.level(normalised, 0.35)) == (4, 0, 10, 1)
+    levels = pas.levels(np.stack([normalised, normalised / 2]), np.array([0.1, 0.5]))
+    np.testing.assert_allclose(levels[..., 0, 0], [[0.081, 0.0405], [0.405, 0.2025]], rtol=1e-5)
+    assert heatmap.threshold_standard("percentile:50").level(normalised, 1.0) == pytest.approx(0.45)
+    assert str(heatmap.threshold_standard("percentile:50")) == "percentile:50" and str(heatmap.MAXIMUM) == "max"
+    assert (pas.default_threshold, heatmap.MAXIMUM.default_threshold) == (0.35, 0.2)
+
+
+@pytest.mark.parametrize("text", ["pas", "percentile:0", "percentile:101", "percentile:x", "max:3", ""])
+def test_unknown_threshold_standards_are_refused_with_the_valid_spellings(text: str) -> None:
+    with pytest.raises(ValueError, match="Valid: max, percentile, percentile:P"):
+        heatmap.threshold_standard(text)
