@@ -44,7 +44,8 @@ class Explanation:
     signed_maps[k].mean() + bias[k] == predictions[k].logit. maps (K, h, w): the method's own map
     (ReLU'd for the Grad-CAM family). elapsed_s: wall time of the explain() call that made it.
     compared: Finer-CAM only, the classes whose scores each map's class is compared with (subtracted).
-    clamped: CAM with negative weights clamped (NWC), whose mean plus bias is not the logit.
+    clamped: CAM with negative weights clamped (NWC), whose mean plus bias is not the logit. pooling: the head's
+    ("avg", or "tap:TAU": thresholded average pooling, where the logit is W . TAP(F) + b, not the map's mean + b).
     """
 
     predictions: tuple[Prediction, ...]  # best first, or in the order of explain()'s `classes`
@@ -58,9 +59,11 @@ class Explanation:
     elapsed_s: float
     compared: tuple[tuple[str, ...], ...] | None = None
     clamped: bool = False
+    pooling: str = "avg"
 
     def map_mean(self, rank: int) -> float:
-        """Spatial mean of a class's signed map: for CAM (not clamped), plus bias[rank] it is the class's logit."""
+        """Spatial mean of a class's signed map: for CAM (not clamped, average pooling), plus bias[rank] it is the
+        class's logit."""
         return float(self.signed_maps[rank].mean())
 
     def normalised(self) -> np.ndarray:
@@ -119,4 +122,5 @@ def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s:
     names = None if compared is None else tuple(tuple(model.class_names[c] for c in row) for row in compared)
     return Explanation(predictions=predictions, signed_maps=signed, maps=maps, bias=bias,
                        image_size=image.size, method=method, layer=layer, device=describe(model.device),
-                       elapsed_s=elapsed_s, compared=names, clamped=clamped)
+                       elapsed_s=elapsed_s, compared=names, clamped=clamped,
+                       pooling="avg" if model.cam is None else model.cam.pooling)

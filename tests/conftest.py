@@ -61,6 +61,22 @@ def binary_resnet(binary_checkpoint: Path) -> LoadedModel:
     return load_model(str(binary_checkpoint), device="cpu")
 
 
+@pytest.fixture(scope="session")
+def tap_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5-class resnet18 checkpoint trained, as it were, with TAP (tau 0.1): pooling "tap:0.1" in the file."""
+    torch.manual_seed(2)
+    path = tmp_path_factory.mktemp("ckpt") / "tap.pt"
+    module = torchvision.models.resnet18(num_classes=5)
+    save_checkpoint(Checkpoint(arch="resnet18", head="multiclass", class_names=tuple("abcde"), preprocessing=SMALL,
+                               state_dict=module.state_dict(), pooling="tap:0.1"), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tap_resnet(tap_checkpoint: Path) -> LoadedModel:
+    return load_model(str(tap_checkpoint), device="cpu")
+
+
 def make_photo(width: int = 120, height: int = 90, seed: int = 0) -> Image.Image:
     """A generated RGB photo: a bright disc on a noisy background."""
     rng = np.random.default_rng(seed)

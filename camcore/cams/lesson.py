@@ -38,9 +38,9 @@ def feature_maps(model: LoadedModel, image: Image.Image, layer: str) -> FeatureM
 
 @dataclass(frozen=True, eq=False)
 class Pooling:
-    """GAP then Linear, and Linear then GAP, for one class. features (C, h, w); pooled (C,) = GAP(features);
-    weight (C,) the class's row of the head; class_map (h, w) = sum_c w_c A_c. Both orders give the logit:
-    pooled @ weight + bias == class_map.mean() + bias."""
+    """GAP then Linear, and Linear then GAP, for one class. features (C, h, w); pooled (C,) = the head's pooling
+    of them (GAP, or TAP for a TAP head); weight (C,) the class's row of the head; class_map (h, w) = sum_c w_c A_c.
+    pooled @ weight + bias is the logit; with GAP so is class_map.mean() + bias (with TAP it is not)."""
 
     class_index: int
     features: np.ndarray
@@ -65,7 +65,9 @@ def pooling(model: LoadedModel, image: Image.Image, class_index: int) -> Pooling
     class_map = cams.weighted_sum(steps.channel_weights, steps.activations)[0, 0].cpu().numpy()
     features = steps.activations[0].cpu().numpy()
     assert steps.bias is not None  # CAM's steps always carry the head's bias
-    return Pooling(class_index, features, features.mean(axis=(1, 2)),
+    assert model.cam is not None  # map_steps refused CAM otherwise
+    pooled = model.cam.pool(steps.activations[:1]).cpu().numpy()[0]  # the head's own pooling: the mean, or TAP
+    return Pooling(class_index, features, pooled,
                    steps.channel_weights[0, 0, :, 0, 0].cpu().numpy(), float(steps.bias[0, 0]), class_map,
                    float(steps.logits[0, class_index]))
 

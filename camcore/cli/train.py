@@ -45,6 +45,9 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=LESSON.batch_size, metavar="B")
     parser.add_argument("--lr", type=float, default=LESSON.lr, help="Adam's learning rate (default %(default)s)")
     parser.add_argument("--freeze-backbone", action="store_true", help="train the new head only")
+    parser.add_argument("--pooling", default=LESSON.pooling, metavar="avg|tap[:TAU]",
+                        help="global pooling before the head: average (default) or TAP, Bae et al.'s thresholded "
+                             "average pooling (TAU default 0.1); the checkpoint records it")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="at most N photos of each split")
     parser.add_argument("--seed", type=int, default=LESSON.seed)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default=LESSON.device)
@@ -93,7 +96,8 @@ def _run_folder(args: argparse.Namespace, main: bool) -> tuple[RunFolder, TrainC
     config = TrainConfig(data_root=str(Path(root).resolve()), task=args.task, arch=args.arch or default_model(),
                          weights=args.weights, epochs=args.epochs, image_size_px=args.image_size_px,
                          batch_size=args.batch_size, lr=args.lr, freeze_backbone=args.freeze_backbone,
-                         limit=args.limit, seed=args.seed, device=args.device, probes=args.probes)
+                         limit=args.limit, seed=args.seed, device=args.device, probes=args.probes,
+                         pooling=args.pooling)
     if not main:
         return RunFolder(args.out), config
     uploads = checked_uploads(_probe_photos(args.probe_images))

@@ -7,6 +7,7 @@ and nothing in it can run code:
     class_names   ["cat", "dog"] for binary heads: (negative, positive), the logit is the positive class
     preprocessing Preprocessing.to_dict()           state_dict   the model's state dict
     training      summary of how it was trained (epochs, lr, accuracy...), free-form JSON-like values
+    pooling       "avg" (absent in older files) or "tap:TAU": the global pooling it was trained with
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import torch
 
 from camcore.errors import CheckpointError
 from camcore.files import write_atomic
+from camcore.models.pooling import parse_pooling, pooling_name
 from camcore.models.preprocessing import Preprocessing
 
 FORMAT = "cam-explorer-checkpoint"
@@ -39,6 +41,7 @@ class Checkpoint:
     preprocessing: Preprocessing
     state_dict: dict[str, torch.Tensor]
     training: dict[str, Any] = field(default_factory=dict)
+    pooling: str = "avg"  # camcore.models.pooling's names: TAP has no weights, so the file must say so
 
     @property
     def num_outputs(self) -> int:
@@ -93,7 +96,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(arch=_typed(name, "arch", data["arch"], str), head=data["head"], class_names=class_names,
                       preprocessing=_preprocessing(name, data["preprocessing"]),
                       state_dict=_tensors(name, data["state_dict"]),
-                      training=dict(_typed(name, "training", data.get("training", {}), dict)))
+                      training=dict(_typed(name, "training", data.get("training", {}), dict)),
+                      pooling=_pooling(name, data.get("pooling", "avg")))
 
 
 def _typed(name: str, key: str, value: Any, kind: type) -> Any:
@@ -101,6 +105,14 @@ def _typed(name: str, key: str, value: Any, kind: type) -> Any:
     if not isinstance(value, kind):
         raise CheckpointError(f"{name}: checkpoint field {key} is a {type(value).__name__}, not a {kind.__name__}.")
     return value
+
+
+def _pooling(name: str, value: Any) -> str:
+    """A pooling camcore.models.pooling knows, in its own spelling."""
+    try:
+        return pooling_name(parse_pooling(_typed(name, "pooling", value, str)))
+    except ValueError as exc:
+        raise CheckpointError(f"{name}: {exc}") from exc
 
 
 def _class_names(name: str, value: Any) -> tuple[str, ...]:
@@ -136,7 +148,7 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> None:
     path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, "arch": checkpoint.arch, "head": checkpoint.head,
                "class_names": list(checkpoint.class_names), "preprocessing": checkpoint.preprocessing.to_dict(),
-               "state_dict": checkpoint.state_dict, "training": checkpoint.training}
+               "state_dict": checkpoint.state_dict, "training": checkpoint.training, "pooling": checkpoint.pooling}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     write_atomic(path, buffer.getvalue())

@@ -18,6 +18,7 @@ from torch import nn
 from camcore.errors import CheckpointError, ModelUnsupported
 from camcore.models import checkpoints, heads, pretrained
 from camcore.models.device import choose_device, memory_format
+from camcore.models.pooling import install_pooling, parse_pooling
 from camcore.models.preprocessing import Preprocessing, from_timm, from_torchvision
 from camcore.models.pretrained import TIMM_PREFIX
 
@@ -75,6 +76,7 @@ def load_model(spec: str, *, weights_path: str | os.PathLike | None = None,
         ckpt = checkpoints.load_checkpoint(spec)
         arch = ckpt.arch
         module, _ = _build(arch, num_outputs=ckpt.num_outputs)
+        install_pooling(module, parse_pooling(ckpt.pooling))
         _load_weights(module, ckpt.state_dict, Path(spec).name)
         names, binary, pre, summary = ckpt.class_names, ckpt.head == "binary", ckpt.preprocessing, ckpt.training
     else:
@@ -158,6 +160,7 @@ def randomised(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module, _ = _build(model.arch, num_outputs=1 if model.binary else len(model.class_names))
+    install_pooling(module, None if model.cam is None else parse_pooling(model.cam.pooling))  # TAP stays TAP
     _freeze(module, model.device)
     return dataclasses.replace(model, module=module, cam=heads.find_cam_parts(module, model.device),
                                training_summary={})

@@ -7,6 +7,7 @@ from typing import Any
 
 from camcore.errors import CamcoreError
 from camcore.models.device import DEVICE_CHOICES
+from camcore.models.pooling import parse_pooling
 
 TASKS = ("binary", "breeds")
 """binary: cat vs dog, one logit, BCEWithLogits, dog = 1 (the lesson's); breeds: 37 classes, cross-entropy."""
@@ -21,7 +22,8 @@ class TrainConfig:
     """A run's settings; the defaults are the lesson's (about 99.5% test accuracy after 3 epochs on the full data).
 
     `arch` is a camcore.models.loading spec (`lite0`, `resnet18`, `timm:NAME`, or a checkpoint file to fine-tune
-    further); `weights` a local ImageNet state dict for it (offline). `limit` caps the photos of each split, spread
+    further); `weights` a local ImageNet state dict for it (offline). `pooling`: "avg", or "tap[:TAU]" (Bae et
+    al.'s thresholded average pooling, camcore.models.pooling). `limit` caps the photos of each split, spread
     evenly over it. Values are checked here, so a bad config.json fails before any photo is decoded.
     """
 
@@ -38,6 +40,7 @@ class TrainConfig:
     seed: int = 43052
     device: str = "auto"
     probes: int = 6
+    pooling: str = "avg"
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -55,6 +58,12 @@ class TrainConfig:
             raise ConfigError(f"probes must be 0 or more photos, not {self.probes!r}.")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"lr must be between 0 and 1, not {self.lr!r}.")
+        if not isinstance(self.pooling, str):
+            raise ConfigError(f"pooling must be a string such as avg or tap:0.1, not {self.pooling!r}.")
+        try:
+            parse_pooling(self.pooling)
+        except ValueError as exc:
+            raise ConfigError(f"pooling: {exc}") from exc
 
     @property
     def num_outputs(self) -> int:

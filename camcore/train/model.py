@@ -14,6 +14,7 @@ from camcore.models import heads
 from camcore.models.checkpoints import Checkpoint
 from camcore.models.device import memory_format
 from camcore.models.loading import LoadedModel, load_model
+from camcore.models.pooling import install_pooling, parse_pooling, pooling_name
 from camcore.models.preprocessing import Preprocessing
 from camcore.train.config import TrainConfig
 from camcore.train.data import class_names
@@ -28,6 +29,7 @@ class Classifier:
     module: nn.Module
     head: nn.Linear
     arch: str
+    pooling: str
     binary: bool
     class_names: tuple[str, ...]
     preprocessing: Preprocessing
@@ -59,6 +61,7 @@ def build_classifier(config: TrainConfig, device: torch.device) -> Classifier:
         torch.manual_seed(config.seed)
         head = nn.Linear(old.in_features, config.num_outputs)
     module.set_submodule(name, head)
+    install_pooling(module, parse_pooling(config.pooling))
     cam = heads.find_cam_parts(module, torch.device("cpu"))  # a numerical check that CAM still holds
     module.requires_grad_(True)
     if config.freeze_backbone:
@@ -70,7 +73,8 @@ def build_classifier(config: TrainConfig, device: torch.device) -> Classifier:
     view = dataclasses.replace(base, spec=f"{config.arch} (training)", class_names=names,
                                binary=config.task == "binary", preprocessing=pre, cam=cam, device=device,
                                training_summary={})
-    return Classifier(module=module, head=head, arch=base.arch, binary=config.task == "binary", class_names=names,
+    return Classifier(module=module, head=head, arch=base.arch, pooling=pooling_name(parse_pooling(config.pooling)),
+                      binary=config.task == "binary", class_names=names,
                       preprocessing=pre, freeze_backbone=config.freeze_backbone, loaded=view)
 
 
@@ -90,4 +94,4 @@ def to_checkpoint(classifier: Classifier, training: dict[str, Any]) -> Checkpoin
     state = {key: value.detach().cpu().contiguous().clone() for key, value in classifier.module.state_dict().items()}
     return Checkpoint(arch=classifier.arch, head="binary" if classifier.binary else "multiclass",
                       class_names=classifier.class_names, preprocessing=classifier.preprocessing, state_dict=state,
-                      training=training)
+                      training=training, pooling=classifier.pooling)

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
+from torchvision.models import mobilenet_v3_small
 
 from camcore.data.images import load_image
 from camcore.data.pets import DATA_ENV
@@ -310,3 +312,36 @@ def test_nwc_and_percentile_threshold_change_the_map_and_say_so(random_resnet: N
     assert at.select_slider(key="explain.threshold.0").value == 0.35
     at.toggle(key="explain.nwc").set_value(False).run()
     assert "mean of the map" in page_text(at) and "(NWC)" not in explanation_figures(at)[0]["layout"]["title"]["text"]
+
+
+def test_a_tap_checkpoint_says_which_identity_holds(monkeypatch: pytest.MonkeyPatch, pets: Path,
+                                                    tap_checkpoint: Path, tap_resnet: LoadedModel) -> None:
+    """A model trained with TAP: the page does not claim mean + bias = logit; it gives the map's mean, the bias
+    and the model's logit (its own forward) and says how the logit is pooled."""
+    monkeypatch.setenv(MODEL_ENV, str(tap_checkpoint))
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    at = pick_samples(explain_page(), GOOD)
+    assert not at.exception and not at.error
+    expected = explain([load_image(pets / GOOD)], tap_resnet, top_k=5)[0]
+    top = expected.predictions[0]
+    text = page_text(at)
+    assert "CAM's identity with TAP" in text and f"its logit ({top.logit:.2f})" in text
+    assert f"not the map's mean {expected.map_mean(0):.2f} + bias {expected.bias[0]:.2f}" in text
+    assert "= logit of" not in text
+
+
+def test_the_sidebar_badge_says_whether_cam_is_exact(random_resnet: None, pets: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """resnet18 (GAP + Linear): exact; mobilenet_v3_small (Linear, Hardswish, Linear after the pooling): only the
+    gradient methods, approximately. Decided from the module tree, not a list of names."""
+    at = explain_page()
+    assert any("CAM is exact here" in markdown.value for markdown in at.markdown)
+    weights = tmp_path / "mobilenet.pth"
+    torch.save(mobilenet_v3_small().state_dict(), weights)
+    monkeypatch.setenv(MODEL_ENV, "mobilenet_v3_small")
+    monkeypatch.setenv(WEIGHTS_ENV, str(weights))
+    at = explain_page()
+    assert not at.exception
+    assert any("Approximate (gradient methods only)" in markdown.value for markdown in at.markdown)
+    methods = at.selectbox(key="explain.method").options
+    assert "CAM" not in methods and "Grad-CAM" in methods

@@ -137,6 +137,20 @@ def test_the_form_takes_any_timm_model_and_a_local_weights_file(tiny_pets: Path,
     assert config.arch == "timm:resnet10t" and config.weights == str(weights.resolve())
 
 
+def test_the_form_starts_a_tap_run(tiny_pets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAM_EXPLORER_DATA", str(tiny_pets))
+    started: list[TrainConfig] = []
+    monkeypatch.setattr("camcore.train.launch.process.start", lambda argv, run: started.append(
+        TrainConfig.from_dict(run.config())) or 0)
+    at = training_page(monkeypatch, tmp_path / "runs")
+    assert at.radio(key="training.pooling").value == "avg"  # the lesson's
+    at.radio(key="training.pooling").set_value("tap:0.1")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    [config] = started
+    assert config.pooling == "tap:0.1"
+
+
 def started_by_the_form(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> RunFolder:
     """Presses Start training; the trainer's launch is replaced by this process as the run's live pid."""
     def start(argv: list[str], run: RunFolder) -> int:

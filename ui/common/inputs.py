@@ -116,6 +116,7 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
                           "needs neither but costs one forward pass per channel of the layer (hundreds: "
                           "seconds to minutes on a CPU). Finer-CAM subtracts the look-alike classes' evidence; "
                           "EigenCAM reads the activations alone.")
+    exactness_badge(model)
     if model.cam is None:
         st.caption("CAM is not offered: this model's head is not global average pooling plus one Linear layer.")
     if no_slow:
@@ -127,6 +128,18 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
         st.caption(f"Finer-CAM compares each class with the {COMPARED} classes scored nearest to it and keeps what "
                    "tells it apart (why a beagle rather than a basset?); it needs a model with many classes.")
     return method
+
+
+def exactness_badge(model: LoadedModel) -> None:
+    """Whether CAM is exact for this model, as camcore.models.heads decided it from the module tree (and checked
+    numerically at load): a GAP (or TAP) + Linear head, or something else, where only gradient methods apply."""
+    if model.cam is not None:
+        st.badge("CAM is exact here", icon=":material/check_circle:", color="green",
+                 help=f"The head is {model.cam.pooling} pooling plus one Linear layer: CAM reads its weights.")
+    else:
+        st.badge("Approximate (gradient methods only)", icon=":material/info:", color="orange",
+                 help="The head has more than pooling plus one Linear layer, so no map is exactly the logit's "
+                      "decomposition: the Grad-CAM family approximates where the score comes from.")
 
 
 def method_label(key: str) -> str:

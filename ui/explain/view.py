@@ -136,8 +136,15 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
 
 def _cam_identity(result: Explanation, rank: int) -> None:
     """CAM's lesson with this photo's numbers: the map's mean plus the bias is the class's logit (not with NWC,
-    whose map drops the negative weights' share: the page then shows by how much it misses)."""
+    whose map drops the negative weights' share, nor with a TAP head: the page then says what holds instead)."""
     map_mean, bias, prediction = result.map_mean(rank), result.bias[rank], result.predictions[rank]
+    if result.pooling != "avg":
+        tau = result.pooling.partition(":")[2]
+        st.markdown(f"**CAM's identity with TAP:** this model pools each channel over its positions above {tau} of "
+                    f"the channel's maximum, so its logit ({prediction.logit:.2f}) is the weights times those "
+                    f"thresholded means plus the bias, not the map's mean {map_mean:.2f} + bias {bias:.2f} = "
+                    f"{map_mean + bias:.2f}. The map is still the weighted sum of every position's features.")
+        return
     if result.clamped:
         st.markdown(f"**CAM's identity, broken by NWC:** mean of the clamped map {map_mean:.2f} + bias {bias:.2f} "
                     f"= {map_mean + bias:.2f}, not the logit of '{prediction.class_name}' ({prediction.logit:.2f}).")

@@ -80,13 +80,20 @@ def pooling_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
     terms = " + ".join(f"{steps.pooled[c]:.3f} x {steps.weight[c]:.3f}" for c in top)
     text_col.markdown(f"The network's body turns the photo into **{channels} x {height} x {width}** features "
                       f"({model.default_layer}). The head then does two things:")
-    text_col.markdown(f"1. **Global average pooling** → a vector of {channels} numbers, then **Linear**: "
+    pool_name = "Global average pooling" if model.cam.pooling == "avg" else "Thresholded average pooling (TAP)"
+    text_col.markdown(f"1. **{pool_name}** → a vector of {channels} numbers, then **Linear**: "
                       f"logit = {terms} + … + bias {steps.bias:.3f} = **{steps.gap_then_linear:.4f}**\n"
                       f"2. **Swapped**: Linear on every one of the {height * width} positions first gives a "
                       f"{height} x {width} **class map**; its mean {steps.class_map.mean():.4f} + bias "
                       f"{steps.bias:.3f} = **{steps.linear_then_gap:.4f}**")
-    text_col.markdown(f"Both orders give the model's logit **{steps.logit:.4f}**: averaging and a weighted sum "
-                      "commute. The swap reveals where the logit comes from: that map is the CAM.")
+    if model.cam.pooling != "avg":
+        text_col.markdown(f"This model pools with **TAP** ({model.cam.pooling}): each channel's mean over its "
+                          f"positions above a fraction of its maximum. Pooling first still gives the logit "
+                          f"**{steps.logit:.4f}**, but the swapped order does not: thresholding and a weighted sum "
+                          "do not commute. The map is still where each position's features vote.")
+    else:
+        text_col.markdown(f"Both orders give the model's logit **{steps.logit:.4f}**: averaging and a weighted sum "
+                          "commute. The swap reveals where the logit comes from: that map is the CAM.")
     fig = px.imshow(steps.class_map, color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0,
                     text_auto=".1f" if height * width <= 256 else False)
     fig.update_layout(height=380 if ctx.presenter else 420, margin=dict(l=0, r=0, t=10, b=0))

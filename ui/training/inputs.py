@@ -11,6 +11,7 @@ from camcore.data import pets
 from camcore.errors import PathRefused
 from camcore.jobs.runs import RunFolder
 from camcore.models.loading import MODEL_CHOICES
+from camcore.models.pooling import DEFAULT_TAU, pooling_name
 from camcore.models.pretrained import default_model
 from camcore.serving.paths import allowed_model, allowed_path
 from camcore.train.config import QUICK_DEMO, TASKS, TrainConfig
@@ -25,6 +26,14 @@ NUMBERS = (("epochs", "Epochs", 1, 50, 1, {}), ("batch_size", "Batch size", 1, 2
            ("limit", "Photos per split (0: all)", 0, 10_000, 32, {}), ("seed", "Seed", 0, 2**31 - 1, 1, {}),
            ("probes", "Test photos to watch (probes, half cats, half dogs)", 0, 12, 1, {}))
 """The form's number boxes: (TrainConfig field and widget key, label, min, max, step, other options)."""
+
+
+POOLING_CHOICES = ("avg", pooling_name(DEFAULT_TAU))
+POOLING_LABELS = {"avg": "average (CAM's)", pooling_name(DEFAULT_TAU): f"TAP (tau {DEFAULT_TAU})"}
+POOLING_HELP = ("TAP, thresholded average pooling (Bae et al., 2020): each channel is averaged over its positions "
+                "above a fraction of its maximum only, so training is not pushed towards one small hot spot. The "
+                "checkpoint records it; its CAM is still the weighted sum of the features, but the map's mean plus "
+                "the bias is then no longer the logit.")
 
 
 def settings_form() -> tuple[TrainConfig, list[tuple[str, bytes]]] | None:
@@ -44,6 +53,8 @@ def settings_form() -> tuple[TrainConfig, list[tuple[str, bytes]]] | None:
         task = left.radio("Task", TASKS, format_func=TASK_LABELS.__getitem__, key=TRAINING.key("task"))
         root = left.text_input("Data folder (holds oxford-iiit-pet/)", key=TRAINING.key("data_root"))
         freeze = left.checkbox("Freeze the backbone (train the new head only)", key=TRAINING.key("freeze"))
+        pooling = left.radio("Pooling before the head", POOLING_CHOICES, key=TRAINING.key("pooling"),
+                             format_func=POOLING_LABELS.__getitem__, horizontal=True, help=POOLING_HELP)
         image_px = right.select_slider("Image size (px)", [128, 160, 224, 320, 384, 448, 512],
                                        key=TRAINING.key("image_px"))
         numbers = {name: right.number_input(label, low, high, step=step, key=TRAINING.key(name), **extra)
@@ -65,7 +76,7 @@ def settings_form() -> tuple[TrainConfig, list[tuple[str, bytes]]] | None:
         return None
     lr, limit = float(numbers.pop("lr")), int(numbers.pop("limit")) or None
     config = TrainConfig(data_root=str(data_root), task=task, arch=spec, weights=weights_path, freeze_backbone=freeze,
-                         image_size_px=int(image_px), lr=lr, limit=limit, device="auto",
+                         image_size_px=int(image_px), lr=lr, limit=limit, device="auto", pooling=pooling,
                          **{name: int(value) for name, value in numbers.items()})
     return config, [(upload.name, upload.getvalue()) for upload in uploads or []]
 
@@ -86,7 +97,7 @@ def _preset_values(preset: str) -> dict[str, Any]:
     config = TrainConfig(**{**lesson.to_dict(), **QUICK_DEMO}) if preset == "quick" else lesson
     return {"arch": config.arch, "task": config.task, "data_root": config.data_root, "freeze": config.freeze_backbone,
             "image_px": config.image_size_px, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
-            "limit": config.limit or 0, "seed": config.seed, "probes": config.probes}
+            "limit": config.limit or 0, "seed": config.seed, "probes": config.probes, "pooling": config.pooling}
 
 
 def run_picker(runs: Sequence[RunFolder]) -> RunFolder | None:

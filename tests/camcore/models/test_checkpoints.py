@@ -39,6 +39,12 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temp file left beside it
 
 
+def test_pooling_round_trips_and_older_files_mean_average_pooling(tmp_path: Path) -> None:
+    save_checkpoint(_checkpoint(pooling="tap:0.25"), tmp_path / "tap.pt")
+    assert load_checkpoint(tmp_path / "tap.pt").pooling == "tap:0.25"
+    assert load_checkpoint(_save_raw(tmp_path / "old.pt")).pooling == "avg"  # no pooling key: before TAP existed
+
+
 def test_a_failed_save_leaves_nothing_and_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "model.pt"
     save_checkpoint(_checkpoint(), path)
@@ -103,6 +109,8 @@ _NO_MEAN = {key: value for key, value in SMALL.to_dict().items() if key != "mean
     ({"state_dict": [torch.ones(1)]}, "state_dict is not a mapping of names to tensors"),
     ({"arch": 18}, "arch is a int, not a str"),
     ({"training": ["epochs", 2]}, "training is a list, not a dict"),
+    ({"pooling": "max"}, "Unknown pooling 'max'. Valid: avg, tap, tap:TAU"),
+    ({"pooling": 0.1}, "pooling is a float, not a str"),
 ])
 def test_malformed_fields_are_a_checkpoint_error(tmp_path: Path, changes: dict, message: str) -> None:
     path = _save_raw(tmp_path / "bad.pt", **changes)

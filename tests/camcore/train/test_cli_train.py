@@ -13,6 +13,7 @@ import pytest
 
 from camcore.explain import explain
 from camcore.jobs.runs import RunFolder
+from camcore.models.checkpoints import load_checkpoint
 from camcore.models.loading import load_model
 from camcore.train.steps import STEP_DELAY_ENV
 from tests.camcore.train.helpers import REPO, env, free_port, metric_lines, run, start, train_args, wait_for
@@ -61,6 +62,22 @@ def test_one_epoch_writes_every_file_and_explains(tiny_pets, resnet18_weights, t
     (explanation,) = explain([make_photo()], model, top_k=2)
     assert {p.class_name for p in explanation.predictions} == {"cat", "dog"}
     assert json.loads((out / "config.json").read_text())["image_size_px"] == 64
+
+
+def test_tap_pooling_trains_into_a_checkpoint_that_loads_with_tap(tiny_pets, resnet18_weights, tmp_path) -> None:
+    """--pooling tap:0.2: the run's config and its checkpoint say so, the loaded model's head pools with TAP (its
+    own forward equals Linear(TAP(features))), and a bad pooling is one line, exit 2."""
+    out = tmp_path / "run"
+    done = run(train_args(tiny_pets, resnet18_weights, "--epochs", "1", "--pooling", "tap:0.2", "--out", str(out)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "config.json").read_text())["pooling"] == "tap:0.2"
+    assert load_checkpoint(out / "best.pt").pooling == "tap:0.2"
+    model = load_model(str(out / "best.pt"), device="cpu")
+    assert model.cam is not None and model.cam.pooling == "tap:0.2"
+    (explanation,) = explain([make_photo()], model, top_k=2)
+    assert explanation.pooling == "tap:0.2"
+    bad = run(train_args(tiny_pets, resnet18_weights, "--pooling", "tap:2", "--out", str(tmp_path / "bad")))
+    assert bad.returncode == 2 and "Unknown pooling 'tap:2'" in bad.stderr
 
 
 def test_bad_data_fails_the_run_with_its_message(tmp_path, resnet18_weights) -> None:
