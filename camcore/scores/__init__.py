@@ -1,2 +1,3 @@
-"""Scores of maps: localisation against pet masks and head boxes, faithfulness (deletion / insertion), the
-cascading randomisation sanity check, and evaluate (a split's predictions and scores, torchrun-ready)."""
+"""Scores of maps: localisation against pet masks and head boxes, the WSOL papers' MaxBoxAccV2 / PxAP (wsol),
+faithfulness (deletion / insertion), the cascading randomisation sanity check, and evaluate (a split's
+predictions and scores, torchrun-ready)."""

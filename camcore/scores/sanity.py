@@ -98,16 +98,19 @@ def cumulative_randomisations(model: LoadedModel, *, seed: int = 0) -> Iterator[
 
 def cascading_randomisation(image: Image.Image, model: LoadedModel, *, method: str | None = None,
                             layer: str | None = None, class_index: int | None = None, size_px: int | None = None,
-                            seed: int = 0, progress: cams.Progress | None = None) -> SanityCheck:
-    """The map of the model's top class (or class_index) with `method` (default cams.exact_method) after each
-    cumulative stage of randomisation_stages; one map per stage. progress(done, total) after each map."""
+                            seed: int = 0, progress: cams.Progress | None = None,
+                            clamp_negative_weights: bool = False) -> SanityCheck:
+    """The map of the model's top class (or class_index) with `method` (default cams.exact_method; with NWC when
+    clamp_negative_weights) after each cumulative stage of randomisation_stages; one map per stage.
+    progress(done, total) after each map."""
     method = method or cams.exact_method(model)
     cams.check_applicable(model, method, layer)
     total = len(randomisation_stages(model)) + 1
     classes = None if class_index is None else [[class_index]]
     names, maps, explained = [], [], None
     for name, copy in cumulative_randomisations(model, seed=seed):
-        explained = explain([image], copy, method=method, top_k=1, layer=layer, size_px=size_px, classes=classes)[0]
+        explained = explain([image], copy, method=method, top_k=1, layer=layer, size_px=size_px, classes=classes,
+                            clamp_negative_weights=clamp_negative_weights)[0]
         classes = [[explained.predictions[0].class_index]]  # stage 0's (the original's) class from now on
         names.append(name)
         maps.append(explained.maps[0])

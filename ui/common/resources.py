@@ -197,13 +197,13 @@ def overlay_png(image_bytes: bytes, name: str, spec: str, weights_path: str | No
 @st.cache_data(max_entries=16, show_spinner="Randomising a copy of the model stage by stage, one map per stage…")
 def sanity_check(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
                  layer: str | None, size_px: int | None, min_side_px: int | None,
-                 stamp: tuple[int, ...]) -> SanityCheck:
+                 clamp_negative_weights: bool = False, stamp: tuple[int, ...]) -> SanityCheck:
     """One photo's cascading randomisation check (camcore.scores.sanity): a dozen forwards, kept so that a rerun for a
     slider or download does not repeat them. A spinner, not a progress bar: st.cache_data cannot replay writes to
     a bar made outside it. The check works on its own copy of the model; the shared one is only read."""
     photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
     return cascading_randomisation(photo, shared_model(spec, weights_path, device), method=method, layer=layer,
-                                   size_px=size_px)
+                                   size_px=size_px, clamp_negative_weights=clamp_negative_weights)
 
 
 @st.cache_resource(max_entries=4, ttl=60, show_spinner=False)

@@ -76,6 +76,14 @@ def test_stage_0_is_the_models_own_map(trained: LoadedModel, photo: Image.Image,
     assert check.spearman[-1] < 0.99  # a fully random resnet18 maps something else
 
 
+def test_with_nwc_stage_0_is_the_models_own_clamped_map(trained: LoadedModel, photo: Image.Image) -> None:
+    check = cascading_randomisation(photo, trained, method="cam", size_px=SIZE_PX, clamp_negative_weights=True)
+    [clamped] = explain([photo], trained, top_k=1, size_px=SIZE_PX, clamp_negative_weights=True)
+    [plain] = explain([photo], trained, top_k=1, size_px=SIZE_PX)
+    np.testing.assert_allclose(check.maps[0], heatmap.normalise(clamped.maps)[0], atol=1e-6)
+    assert np.abs(check.maps[0] - heatmap.normalise(plain.maps)[0]).max() > 1e-3
+
+
 def test_class_index_is_the_class_mapped_at_every_stage(trained: LoadedModel, photo: Image.Image) -> None:
     check = cascading_randomisation(photo, trained, method="gradcam", class_index=3, size_px=SIZE_PX)
     [own] = explain([photo], trained, method="gradcam", classes=[[3]], size_px=SIZE_PX)
