@@ -1,5 +1,7 @@
 """Batched prediction + CAM over a folder of photos, JPEG decoding included, beside the plain forward on
-already-decoded tensors (the floor): images per second, measured side by side in interleaved rounds.
+already-decoded tensors (the floor): images per second, measured side by side in interleaved rounds. Where the
+shared Oxford-IIIT Pet is, one more row: what the Dataset page pays per photo (predict_records: the model's and the
+random baseline's CAM, the localisation scores and the WSOL curves of three maps against the trimap).
 
     .venv/bin/python -m bench.bench_dataset [--photos N] [--batch B] [--device auto|cpu|cuda]
 """
@@ -18,10 +20,13 @@ import torch
 
 from bench.timing import Settings, Timed, measure
 from bench.user_path import PET_PHOTOS, generated_jpeg
+from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.models.device import autocast, choose_device, describe, memory_format
-from camcore.models.loading import LoadedModel, load_model
+from camcore.models.loading import LoadedModel, load_model, randomised
+from camcore.scores import localisation, wsol
+from camcore.scores.evaluate import predict_records
 
 LITE0 = PET_PHOTOS.parents[1] / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
 
@@ -70,7 +75,33 @@ def variants(model: LoadedModel, data: list[bytes], batch: int) -> list[Timed]:
 
     return [Timed("forward on decoded tensors", "plain", forward),
             Timed("decode + predict + CAM", "ours", lambda: decode_and_explain("cam")),
-            Timed("decode + predict + Grad-CAM", "ours", lambda: decode_and_explain("gradcam"))]
+            Timed("decode + predict + Grad-CAM", "ours", lambda: decode_and_explain("gradcam")),
+            *scoring(model, len(data), batch)]
+
+
+def scoring(model: LoadedModel, count: int, batch: int) -> list[Timed]:
+    """The Dataset page's work on the same photos (camcore.scores.evaluate.predict_records), when they are the
+    shared Oxford pets with their trimaps; none for generated photos."""
+    if not PET_PHOTOS.is_dir():
+        return []
+    root = PET_PHOTOS.parents[1]
+    names = {path.stem for path in sorted(PET_PHOTOS.glob("*.jpg"))[:count]}
+    records = [record for record in pets.pet_index(root) if record.name in names]
+    random_model = randomised(model)
+    photos = [load_image(pets.image_path(root, record)) for record in records]
+    maps = [explanation.maps[0] for explanation in explain(photos, model, top_k=1)]
+    trimaps = [pets.trimap(root, record) for record in records]
+    boxes = [pets.head_box(root, record) for record in records]
+
+    def curves_alone() -> None:
+        """What the WSOL scores add per photo: the curves of three maps (model, Gaussian, random stand-in)."""
+        for layer_map, trimap, box in zip(maps, trimaps, boxes):
+            for each in (layer_map, localisation.centred_gaussian(*wsol.scored_size(trimap.shape)), layer_map[::-1]):
+                wsol.map_curves(each, trimap, box)
+
+    return [Timed("decode + CAM + scores + WSOL curves, random baseline too (Dataset page)", "ours",
+                  lambda: predict_records(root, records, model, batch_size=batch, random_model=random_model)),
+            Timed("of which the WSOL curves of its three maps", "ours", curves_alone)]
 
 
 def main(argv: list[str] | None = None) -> int:
