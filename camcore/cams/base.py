@@ -86,9 +86,14 @@ def exact_method(model: LoadedModel) -> str:
     return "cam" if model.cam is not None else "gradcam"
 
 
-def check_applicable(model: LoadedModel, method: str, layer: str | None = None) -> Method:
-    """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` cannot run on `model`."""
+def check_applicable(model: LoadedModel, method: str, layer: str | None = None, *,
+                     clamp_negative_weights: bool = False) -> Method:
+    """Raises UnsupportedMethod/ValueError now, before any work, if `method` at `layer` (with NWC) cannot run on
+    `model`."""
     spec = get_method(method)
+    if clamp_negative_weights and not spec.needs_head:
+        raise UnsupportedMethod(f"Clamping negative weights (NWC) applies to CAM's head weights; {spec.label} "
+                                "has none. Use cam, or turn NWC off.")
     if spec.needs_head and model.cam is None:
         raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
                                 f"{model.spec} has another. Use gradcam.")
@@ -138,10 +143,7 @@ def map_steps(model: LoadedModel, x: Tensor, *, method: str = "cam", top_k: int 
     against (often the background) cannot cancel the object's less discriminative parts. The map's mean plus the
     bias is then no longer the logit. UnsupportedMethod for the other methods: NWC is about the head's weights.
     """
-    spec = check_applicable(model, method, layer)
-    if clamp_negative_weights and not spec.needs_head:
-        raise UnsupportedMethod(f"Clamping negative weights (NWC) applies to CAM's head weights; {spec.label} "
-                                "has none. Use cam, or turn NWC off.")
+    spec = check_applicable(model, method, layer, clamp_negative_weights=clamp_negative_weights)
     class_indices = _checked_indices(class_indices, x.shape[0], len(model.class_names), top_k)
     x = x.to(model.device, memory_format=memory_format(model.device))
     if spec.masked_scores:

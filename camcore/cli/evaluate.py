@@ -38,6 +38,7 @@ from camcore.models.device import choose_device, describe
 from camcore.models.loading import load_model
 from camcore.scores.evaluate import (
     BASELINES,
+    CURVE_FIELDS,
     FAITHFULNESS_NAMES,
     SCORE_NAMES,
     SCORES,
@@ -99,8 +100,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         merged, calibration_merged = _merge(results, world_size), _merge(calibration, world_size)
         if rank == 0:
             processes = f" x {world_size} processes" if world_size > 1 else ""
-            _report(args, merged, calibration_merged if calibration_split(args) else None,
-                    time.perf_counter() - start, describe(device) + processes)
+            _report(args, merged, calibration_merged, time.perf_counter() - start, describe(device) + processes)
         return 0
     except OSError as exc:  # the output file cannot be written
         print(f"camcore: {exc}", file=sys.stderr)
@@ -182,10 +182,12 @@ def _merge(results: list[ImageResult], world_size: int) -> list[ImageResult]:
     return merged
 
 
-def _report(args: argparse.Namespace, results: list[ImageResult], calibration: list[ImageResult] | None,
-            elapsed_s: float, where: str) -> None:
-    summary = summarise(results, calibration=calibration)
-    calibrated_on = calibration_split(args) if calibration is not None else None
+def _report(args: argparse.Namespace, results: list[ImageResult], calibration: list[ImageResult], elapsed_s: float,
+            where: str) -> None:
+    """Writes and prints the summary; the WSOL thresholds read off `calibration` when there is a calibration split
+    (calibration_split), else off the results themselves (the oracle)."""
+    calibrated_on = calibration_split(args)
+    summary = summarise(results, calibration=calibration if calibrated_on else None)
     payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": threshold_of(args),
                "threshold_standard": str(args.threshold_standard),
                "clamp_negative_weights": args.clamp_negative_weights,
@@ -199,7 +201,7 @@ def _report(args: argparse.Namespace, results: list[ImageResult], calibration: l
           f"{_number(summary['randomised_spearman'])} (near 1: the map ignores what the model learnt)")
     if args.faithfulness is not None:
         print(format_faithfulness(summary))
-    extra = f" (+ {len(calibration)} {calibrated_on} photos to calibrate)" if calibration is not None else ""
+    extra = f" (+ {len(calibration)} {calibrated_on} photos to calibrate)" if calibrated_on else ""
     print(f"{len(results)} images scored{extra} in {elapsed_s:.1f} s on {where}; wrote {args.out}")
 
 
@@ -225,7 +227,7 @@ def _as_json(result: ImageResult) -> dict[str, Any]:
     """A result as strict JSON: NaN (an undefined score) becomes null; the raw top-1 map and the WSOL curves stay
     out (the summary pools them)."""
     values = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
-              if field.name not in ("top_map", "curves", "gauss_curves", "random_curves")}
+              if field.name != "top_map" and field.name not in CURVE_FIELDS.values()}
     return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
 
 

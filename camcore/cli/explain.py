@@ -46,9 +46,7 @@ def run_explain(args: argparse.Namespace) -> int:
     """`explain`: bad photos are reported and skipped; an unusable model or option stops everything (exit 2)."""
     try:
         model = load_model(args.model, weights_path=args.weights, device=args.device)
-        check_applicable(model, args.method, args.layer)
-        if args.clamp_negative_weights and args.method != "cam":
-            raise CamcoreError(f"--clamp-negative-weights applies to CAM's head weights; {args.method} has none.")
+        check_applicable(model, args.method, args.layer, clamp_negative_weights=args.clamp_negative_weights)
         args.out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         results, bad = _explain_all(args, model)

@@ -23,10 +23,10 @@ import numpy as np
 from camcore.data.thumbnails import cache_root
 from camcore.files import modified_ns, write_atomic
 from camcore.maps import heatmap
-from camcore.scores.evaluate import ImageResult
+from camcore.scores.evaluate import CURVE_FIELDS, ImageResult
 from camcore.scores.wsol import MapCurves
 
-_CURVES = ("curves", "gauss_curves", "random_curves")
+_CURVES = tuple(CURVE_FIELDS.values())
 """ImageResult's MapCurves fields, stored as their lists."""
 _FIELDS = tuple(field.name for field in dataclasses.fields(ImageResult) if field.name not in ("top_map", *_CURVES))
 

@@ -42,6 +42,8 @@ SCORES = tuple(SCORE_NAMES)
 """The per-image scores, each stored for the model's map and as gauss_* and random_* for the baselines."""
 BASELINES = {"model": "", "gaussian": "gauss_", "random": "random_"}
 """summarise()'s name of each map -> its prefix in ImageResult's field names."""
+CURVE_FIELDS = {name: prefix + "curves" for name, prefix in BASELINES.items()}
+"""Each map's ImageResult field of WSOL curves (camcore.scores.wsol.MapCurves): arrays, kept out of JSON."""
 FAITHFULNESS_NAMES = {"deletion_auc": "Deletion AUC", "insertion_auc": "Insertion AUC",
                       "confidence_drop": "Drop in conf.", "confidence_increase": "Increase in conf."}
 """The faithfulness scores (camcore.scores.faithfulness), NaN unless predict_records was asked for them: the curves'
@@ -125,7 +127,7 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
     forward passes per photo: off by default). stem_model (sanity.randomised_above_stem(model)): also
     randomised_spearman, from one more map per photo. progress(done, total) is called after each batch.
     """
-    check_applicable(model, method)
+    check_applicable(model, method, clamp_negative_weights=clamp_negative_weights)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     random_model = randomised(model) if random_model is None else random_model
@@ -147,8 +149,8 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
             faithful = [_faithfulness(photo, model, mine, size_px, faithfulness_steps)
                         | _randomised_spearman(photo, model, mine, after, size_px)
                         for photo, mine, after in zip(photos, explained, stemmed)]
-            results.extend(_result(record, trimap, head, mine, theirs, model,
-                                   (threshold_frac, threshold_standard), scores)
+            results.extend(_result(record, trimap, head, mine, theirs, model, threshold_frac, threshold_standard,
+                                   scores)
                            for record, trimap, head, mine, theirs, scores
                            in zip(group, trimaps, head_boxes, explained, baseline, faithful))
             if progress is not None:
@@ -185,23 +187,23 @@ def _randomised_spearman(photo: Image.Image, model: LoadedModel, explanation: Ex
 
 
 def _result(record: pets.PetRecord, trimap: np.ndarray, head_box: localisation.Box | None,
-            explanation: Explanation, random_explanation: Explanation, model: LoadedModel,
-            threshold: tuple[float, heatmap.ThresholdStandard], faithful: dict[str, Any]) -> ImageResult:
+            explanation: Explanation, random_explanation: Explanation, model: LoadedModel, threshold_frac: float,
+            standard: heatmap.ThresholdStandard, faithful: dict[str, Any]) -> ImageResult:
     top, mask = explanation.predictions[0], pets.is_pet(trimap)
     gauss = localisation.centred_gaussian(*mask.shape)
     scores: dict[str, Any] = {prefix + score: value
               for prefix, full_map in (("", explanation.at_image_size()[0]), ("gauss_", gauss),
                                        ("random_", random_explanation.at_image_size()[0]))
-              for score, value in zip(SCORES, _scores(full_map, mask, head_box, *threshold))}
+              for score, value in zip(SCORES, _scores(full_map, mask, head_box, threshold_frac, standard))}
     gauss_small = localisation.centred_gaussian(*wsol.scored_size(mask.shape))
     return ImageResult(name=record.name, split=record.split, breed=record.breed, species=record.species,
                        label=record.label, predicted_index=top.class_index, predicted_name=top.class_name,
                        probability=top.probability, correct=_correct(model, record, top.class_index),
                        top_map=explanation.maps[0], **scores, **faithful,
-                       curves=wsol.map_curves(explanation.maps[0], trimap, head_box, standard=threshold[1]),
-                       gauss_curves=wsol.map_curves(gauss_small, trimap, head_box, standard=threshold[1]),
+                       curves=wsol.map_curves(explanation.maps[0], trimap, head_box, standard=standard),
+                       gauss_curves=wsol.map_curves(gauss_small, trimap, head_box, standard=standard),
                        random_curves=wsol.map_curves(random_explanation.maps[0], trimap, head_box,
-                                                     standard=threshold[1]))
+                                                     standard=standard))
 
 
 def _scores(full_map: np.ndarray, mask: np.ndarray, head_box: localisation.Box | None,
@@ -292,7 +294,7 @@ def _means(results: list[ImageResult], calibration: dict[str, list[MapCurves | N
 
 
 def _curves(results: list[ImageResult]) -> dict[str, list[MapCurves | None]]:
-    return {name: [getattr(result, prefix + "curves") for result in results] for name, prefix in BASELINES.items()}
+    return {name: [getattr(result, field) for result in results] for name, field in CURVE_FIELDS.items()}
 
 
 def _mean(values: Sequence[float | bool]) -> float | None:

@@ -104,7 +104,7 @@ def cascading_randomisation(image: Image.Image, model: LoadedModel, *, method: s
     clamp_negative_weights) after each cumulative stage of randomisation_stages; one map per stage.
     progress(done, total) after each map."""
     method = method or cams.exact_method(model)
-    cams.check_applicable(model, method, layer)
+    cams.check_applicable(model, method, layer, clamp_negative_weights=clamp_negative_weights)
     total = len(randomisation_stages(model)) + 1
     classes = None if class_index is None else [[class_index]]
     names, maps, explained = [], [], None

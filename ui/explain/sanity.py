@@ -28,8 +28,7 @@ def show_sanity(name: str, data: bytes, index: int, settings: Settings) -> None:
         check = resources.sanity_check(data, name, settings.spec, settings.weights_path, settings.device,
                                        method=settings.method, layer=settings.layer, size_px=settings.size_px,
                                        min_side_px=settings.min_side_px,
-                                       clamp_negative_weights=settings.clamp_negative_weights
-                                       and settings.method == "cam")
+                                       clamp_negative_weights=settings.clamps(settings.method))
         photo = load_image(data, name=name, min_side_px=settings.min_side_px)
         st.plotly_chart(sanity_figures.sanity_figure(photo, check), key=EXPLAIN.key(f"sanity.figure.{index}"),
                         config={"displayModeBar": False})

@@ -23,3 +23,7 @@ class Settings:
     min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
     clamp_negative_weights: bool = False  # CAM's NWC (ui.common.wsol_inputs)
     threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM  # what the threshold is a fraction of (PaS)
+
+    def clamps(self, method: str) -> bool:
+        """NWC for `method`: CAM only, so compare's Grad-CAM beside it stays as it is."""
+        return self.clamp_negative_weights and method == "cam"

@@ -60,12 +60,7 @@ def _explained(name: str, data: bytes, settings: Settings, method: str) -> Expla
         return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
                                      method=method, layer=_layer(settings, method), top_k=settings.top_k,
                                      size_px=settings.size_px, min_side_px=settings.min_side_px,
-                                     clamp_negative_weights=_clamped(settings, method))
-
-
-def _clamped(settings: Settings, method: str) -> bool:
-    """NWC for CAM only: compare's Grad-CAM beside it stays as it is."""
-    return settings.clamp_negative_weights and method == "cam"
+                                     clamp_negative_weights=settings.clamps(method))
 
 
 def _figures(name: str, data: bytes, settings: Settings, result: Explanation) -> tuple[go.Figure, go.Figure]:
