@@ -9,6 +9,7 @@ from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
 from camcore.scores.evaluate import ImageResult, true_class_index
 from ui.common import inputs, resources, wsol_inputs
+from ui.common.notes import fixed_size_note
 from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.dataset import figures as dataset_figures
@@ -63,6 +64,8 @@ if predicting:
         with reported(f"Loading {spec}", ValueError):  # ValueError: an unknown model name, or cuda without a GPU
             model = resources.shared_model(spec, weights_path, device) if spec else None
         if model is not None:
+            if note := fixed_size_note(model):
+                st.caption(note)
             method = inputs.method_ui(model, DATASET)
             clamp_negative_weights = wsol_inputs.nwc_ui(DATASET, method)
             threshold_standard = wsol_inputs.threshold_standard_ui(DATASET)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from camcore import cams
 from ui.common import inputs, links
+from ui.common.notes import squashed_note
 from ui.common.reporting import reported
 from ui.common.state import LESSON
 from ui.lesson import features as lesson_features
@@ -27,6 +28,8 @@ with links.shared(LESSON):
     ctx = lesson_inputs.Lesson(model, spec, weights_path, device, photo, presenter)
     with reported(f"Lesson step {step + 1}"):
         top = ctx.explained(method=cams.exact_method(model))
+        if note := squashed_note(top):
+            st.caption(note)
         class_names = [(p.class_index, f"{p.class_name} ({p.probability:.0%})") for p in top.predictions]
         if step == 0:
             lesson_features.feature_maps_step(ctx)

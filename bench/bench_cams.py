@@ -24,6 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: import from the repo root, not from bench/ (its tables, timing...)
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+import timm
 import torch
 import torchvision
 
@@ -36,6 +37,7 @@ from bench.user_path import bench_phone_photo, bench_user_path, photo_sets
 from camcore.cams import compute_maps
 from camcore.models.device import autocast, describe, memory_format
 from camcore.models.loading import LoadedModel, load_model
+from camcore.models.pretrained import TIMM_PREFIX, resolve
 
 CPU_PIXEL_BUDGET = 16 * 224 ** 2
 """CPU rows cap batch * px^2 here (batch 16 at 224 px, 3 at 512 px): a 2-core CPU would take minutes per call
@@ -45,11 +47,16 @@ at batch 64, and the libraries' full autograd graphs at 512 px would not fit a s
 # ---------------------------------------------------------------- the variants of one row
 
 def random_models(names: Sequence[str], device: torch.device, folder: Path) -> dict[str, LoadedModel]:
-    """Random-weight models through load_model's offline path (a local state dict), as users load them."""
+    """Random-weight models through load_model's offline path (a local state dict), as users load them: torchvision
+    names, timm:NAME, and the app's short names (swin_tiny)."""
     models = {}
     for name in names:
-        path = folder / f"{name}.pth"
-        torch.save(torchvision.models.get_model(name).state_dict(), path)
+        arch, path = resolve(name), folder / f"{name}.pth"
+        if arch.startswith(TIMM_PREFIX):
+            module = timm.create_model(arch.removeprefix(TIMM_PREFIX), pretrained=False)
+        else:
+            module = torchvision.models.get_model(arch)
+        torch.save(module.state_dict(), path)
         models[name] = load_model(name, weights_path=path, device=str(device))
     return models
 
@@ -78,6 +85,8 @@ def row_variants(model: LoadedModel, x: torch.Tensor, stack: ExitStack, cases: S
     (bench.competitors.CLASSES)."""
     variants = [plain_forward(model, x)]
     for case in cases:
+        if case.layer is not None and case.layer not in model.layers:
+            continue  # resnet's layer4 on a Swin: the case is not this model's
         variants.append(ours(model, x, case))
         for adapter, module in ((torchcam_variant, "torchcam"), (pgc_variant, "pytorch_grad_cam")):
             timed = adapter(model, x, case, stack) if installed(module) else None
@@ -162,7 +171,8 @@ def bench_device(device: torch.device, args: argparse.Namespace, folder: Path) -
     sizes, batches = [int(s) for s in args.sizes.split(",")], [int(b) for b in args.batches.split(",")]
     parts = args.cases.split(",") if args.cases else [""]
     cases = [case for case in bench_cases() if any(part in case.label for part in parts)]
-    speed = [row for model in models for size_px in sizes
+    speed = [row for model in models for size_px in sizes if model.preprocessing.fixed_size
+             in (None, (size_px, size_px))  # a Swin or ViT runs at its own size only
              for batch in dict.fromkeys(batch_for(device, b, size_px) for b in batches)
              for row in bench_row(model, size_px, batch, settings, cases)]
     photos = {} if args.speed_only else photo_sets(args.photos_limit)

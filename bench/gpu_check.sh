@@ -82,7 +82,8 @@ if [ "$QUICK" = 1 ]; then
   CAMS_ARGS=(--quick --rounds 3 --budget-s 1 --photos-limit 1)
 else
   # the head and gradient rows only: Score-CAM's (a forward per channel) would not fit at 512 px x 64
-  CAMS_ARGS=(--models resnet18,resnet50 --sizes 224,512 --batches 1,64 --rounds 5 --budget-s 8 --photos-limit 8
+  # swin_tiny: Swin-T's CAM against its own forward (issue 17's CUDA row; 224 px only, the size it was built for)
+  CAMS_ARGS=(--models resnet18,resnet50,swin_tiny --sizes 224,512 --batches 1,64 --rounds 5 --budget-s 8 --photos-limit 8
              --cases "CAM top,Grad-CAM layer")
 fi
 step bench_cams 150 "$OUT/bench_cams.md" "$PY" -m bench.bench_cams --device "$DEVICE" "${CAMS_ARGS[@]}" \

@@ -16,6 +16,7 @@ from camcore.cams.masking import Progress
 from camcore.maps import heatmap
 from camcore.models.device import describe
 from camcore.models.loading import LoadedModel
+from camcore.models.preprocessing import Preprocessing
 
 DISPLAY_PX = 640
 """Longest side of the photo in the app's figures."""
@@ -46,6 +47,8 @@ class Explanation:
     compared: Finer-CAM only, the classes whose scores each map's class is compared with (subtracted).
     clamped: CAM with negative weights clamped (NWC), whose mean plus bias is not the logit. pooling: the head's
     ("avg", or "tap:TAU": thresholded average pooling, where the logit is W . TAP(F) + b, not the map's mean + b).
+    input_size: (H, W) the network saw; squashed: a fixed-size model changed the photo's aspect to get it (the
+    map, stretched back over the photo, lines up with it again; the pages say so).
     """
 
     predictions: tuple[Prediction, ...]  # best first, or in the order of explain()'s `classes`
@@ -60,6 +63,8 @@ class Explanation:
     compared: tuple[tuple[str, ...], ...] | None = None
     clamped: bool = False
     pooling: str = "avg"
+    input_size: tuple[int, int] = (0, 0)
+    squashed: bool = False
 
     def map_mean(self, rank: int) -> float:
         """Spatial mean of a class's signed map: for CAM (not clamped, average pooling), plus bias[rank] it is the
@@ -85,7 +90,8 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
     total): masked inputs scored, for Score-CAM (one forward per channel), counted again for each batch.
     clamp_negative_weights: CAM's NWC (camcore.cams.base.map_steps)."""
     start = time.perf_counter()
-    transform = model.preprocessing.with_size(size_px).transform()
+    preprocessing = model.preprocessing.with_size(size_px)
+    transform = preprocessing.transform()
     tensors = [transform(image) for image in images]
     by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for index, tensor in enumerate(tensors):
@@ -101,7 +107,7 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
         for row, index in enumerate(indices):
             results[index] = (*_to_numpy(batch, row), None if compared is None else compared[row])
     elapsed_s = time.perf_counter() - start
-    return [_explanation(model, images[i], method, elapsed_s, clamp_negative_weights, *results[i])
+    return [_explanation(model, preprocessing, images[i], method, elapsed_s, clamp_negative_weights, *results[i])
             for i in range(len(images))]
 
 
@@ -114,8 +120,8 @@ def _to_numpy(batch: cams.MapBatch, row: int) -> tuple:
             batch.layer)
 
 
-def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s: float, clamped: bool,
-                 chosen: list[int], logits: list[float], probabilities: list[float], signed: np.ndarray,
+def _explanation(model: LoadedModel, preprocessing: Preprocessing, image: Image.Image, method: str, elapsed_s: float,
+                 clamped: bool, chosen: list[int], logits: list[float], probabilities: list[float], signed: np.ndarray,
                  maps: np.ndarray, bias: tuple[float, ...] | None, layer: str,
                  compared: list[list[int]] | None) -> Explanation:
     predictions = tuple(Prediction(c, model.class_names[c], lg, p) for c, lg, p in zip(chosen, logits, probabilities))
@@ -123,4 +129,5 @@ def _explanation(model: LoadedModel, image: Image.Image, method: str, elapsed_s:
     return Explanation(predictions=predictions, signed_maps=signed, maps=maps, bias=bias,
                        image_size=image.size, method=method, layer=layer, device=describe(model.device),
                        elapsed_s=elapsed_s, compared=names, clamped=clamped,
-                       pooling="avg" if model.cam is None else model.cam.pooling)
+                       pooling="avg" if model.cam is None else model.cam.pooling,
+                       input_size=preprocessing.input_size(image.size), squashed=preprocessing.squashes(image.size))

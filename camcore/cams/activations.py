@@ -40,4 +40,4 @@ def layer_activations(model: LoadedModel, x: Tensor, layer: str) -> Tensor:
         model.module(x)
     if not tap:
         raise UnsupportedMethod(f"Layer {layer} is not used by {model.spec}'s forward pass; pick another.")
-    return tap[0].float()
+    return model.to_maps(layer, tap[0]).float()

@@ -95,8 +95,8 @@ def check_applicable(model: LoadedModel, method: str, layer: str | None = None, 
         raise UnsupportedMethod(f"Clamping negative weights (NWC) applies to CAM's head weights; {spec.label} "
                                 "has none. Use cam, or turn NWC off.")
     if spec.needs_head and model.cam is None:
-        raise UnsupportedMethod(f"CAM needs a head of global average pooling plus one Linear layer; "
-                                f"{model.spec} has another. Use gradcam.")
+        raise UnsupportedMethod(f"{model.spec}: {model.cam_refusal or 'its head is not pooling plus one Linear'}. "
+                                f"Use gradcam (at {model.default_layer}).")
     if spec.needs_head and layer not in (None, model.default_layer):
         raise UnsupportedMethod(f"CAM uses the features that feed the head ({model.default_layer}); "
                                 "pick gradcam for another layer.")
@@ -261,8 +261,8 @@ def _gradient_steps(model: LoadedModel, x: Tensor, spec: Method, top_k: int, lay
         _check_tapped(tap, model, name)
         chosen = _chosen(logits, top_k, class_indices)
         scores = logits.gather(1, chosen) if spec.target is None else spec.target(logits, chosen)
-        grads = _class_gradients(scores, tap[0]).float()
-    acts = tap[0].detach().float()
+        grads = model.to_maps(name, _class_gradients(scores, tap[0])).float()
+    acts = model.to_maps(name, tap[0].detach()).float()
     with torch.inference_mode():
         weights = spec.weights(acts.unsqueeze(1), grads)
         return MapSteps(acts, weights, logits.detach(), chosen, None, name)
@@ -287,7 +287,7 @@ def _tapped_forward(model: LoadedModel, x: Tensor, name: str) -> tuple[Tensor, T
     with output_tap(model.layer(name)) as tap:
         logits = _model_logits(model, x)
     _check_tapped(tap, model, name)
-    return logits, tap[0].float()
+    return logits, model.to_maps(name, tap[0]).float()
 
 
 def _check_tapped(tap: list[Tensor], model: LoadedModel, name: str) -> None:

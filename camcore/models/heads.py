@@ -11,7 +11,9 @@ from torch import nn
 
 from camcore.errors import ModelUnsupported
 from camcore.models.hooks import output_shapes
+from camcore.models.layouts import NCHW, Layout, layout_of, token_grid
 from camcore.models.pooling import ThresholdedAvgPool2d, pooling_name, tap_of
+from camcore.models.preprocessing import fixed_input_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,71 +80,139 @@ def _candidates(model: nn.Module) -> CamParts | None:
 
 
 PROBE_PX = 128
-"""Side of the probe input: small enough to be cheap at load time, large enough (4x4 after a stride of 32)
-that the last block still has a spatial output."""
+"""Side of the probe input for models that take any size: small enough to be cheap at load time, large enough
+(4x4 after a stride of 32) that the last block still has a spatial output. Fixed-size models get their own size."""
 
 
 _PASSTHROUGH = (nn.Identity, nn.Dropout, nn.Dropout2d)
 """Modules that hand their input on unchanged in eval mode: not worth a place in the layer list."""
 
 
-def _probe(device: torch.device) -> torch.Tensor:
+def probe_size(model: nn.Module) -> tuple[int, int]:
+    """(H, W) of the probe: the size a fixed-size model was built for (a timm ViT or Swin), else PROBE_PX square."""
+    return fixed_input_size(model) or (PROBE_PX, PROBE_PX)
+
+
+def _probe(model: nn.Module, device: torch.device) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
-    return torch.randn(1, 3, PROBE_PX, PROBE_PX, generator=generator).to(device)
+    return torch.randn(1, 3, *probe_size(model), generator=generator).to(device)
 
 
 def _probe_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The model's own forward on the probe; any failure becomes one ModelUnsupported line.
 
-    Architectures fail in their own ways (a ViT asserts its input size, inception's kernels outgrow a small
-    input, a model in train mode returns a namedtuple): none of that may reach a user as a traceback.
+    Architectures fail in their own ways (inception's kernels outgrow a small input, a model in train mode
+    returns a namedtuple): none of that may reach a user as a traceback.
     """
     try:
         out = model(x)
     except Exception as exc:  # noqa: BLE001  (any architecture's failure; the cause is kept)
         detail = (str(exc).splitlines() or [""])[0][:160]
-        raise ModelUnsupported(f"{type(model).__name__} fails on a {PROBE_PX}x{PROBE_PX} probe image "
-                               f"({type(exc).__name__}: {detail}). Pick a CNN classifier that takes any input "
-                               "size, such as resnet18.") from exc
+        height, width = x.shape[-2:]
+        raise ModelUnsupported(f"{type(model).__name__} fails on a {height}x{width} probe image "
+                               f"({type(exc).__name__}: {detail}). Pick a classifier that takes images, "
+                               "such as resnet18.") from exc
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         raise ModelUnsupported(f"{type(model).__name__} returns {type(out).__name__}, not (N, classes) logits. "
                                "Pick a plain classifier, such as resnet18.")
     return out
 
 
+def _channels_first(features: Callable[[torch.Tensor], torch.Tensor],
+                    layout: Layout) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`features` with its output turned into (N, C, h, w) (Swin's channels-last features, permuted)."""
+    return features if layout == NCHW else lambda x: layout.to_maps(features(x))
+
+
 def find_cam_parts(model: nn.Module, device: torch.device) -> CamParts | None:
     """CamParts only if Linear(pool(features)) reproduces the model's own logits on a probe input (the pool: TAP
-    where the module tree has one, else the mean).
+    where the module tree has one, else the mean; the features in whatever layout they come, made channels-first).
 
     A candidate that fails to run (a wrong guess at how the body chains) only means no CAM; a failure of the
-    model's own forward is ModelUnsupported.
+    model's own forward is ModelUnsupported. A ViT's tokens pool to their mean, which is not its class token's
+    logit: no CAM, as it should be.
     """
     parts = _candidates(model)
     if parts is None:
         return None
-    parts = CamParts(parts.features, parts.linear, tap_of(model))
-    x = _probe(device)
+    x = _probe(model, device)
     with torch.inference_mode():
         logits = _probe_forward(model, x).float()
         try:
-            features = parts.features(x)
-            rebuilt = parts.linear(parts.pool(features.float()))
+            raw = parts.features(x)
+            layout = layout_of(raw.shape, token_grid(model))
+            if layout is None:
+                return None
+            parts = CamParts(_channels_first(parts.features, layout), parts.linear, tap_of(model))
+            rebuilt = parts.linear(parts.pool(layout.to_maps(raw).float()))
         except (RuntimeError, TypeError, ValueError, AttributeError, IndexError, AssertionError):
             return None
     scale = logits.abs().max().clamp_min(1.0)
     return parts if rebuilt.shape == logits.shape and ((rebuilt - logits).abs().max() / scale) < 1e-4 else None
 
 
-def conv_layers(model: nn.Module, device: torch.device) -> tuple[tuple[str, ...], str]:
-    """Names of modules with spatial (N, C, h>1 or w>1) outputs, and the last one to finish: the default
-    Grad-CAM layer (a whole block such as resnet's `layer4`, since children finish before their parents)."""
+@dataclass(frozen=True)
+class MapLayers:
+    """What a model offers maps from: `layouts`, the mappable layers in model order with their output's layout;
+    `default`, the gradient methods' default layer; `after_default`, the classes of the modules that run after it
+    (the head, in the order they run), for saying why a head allows no exact CAM."""
+
+    layouts: dict[str, Layout]
+    default: str
+    after_default: tuple[str, ...]
+
+
+def map_layers(model: nn.Module, device: torch.device) -> MapLayers:
+    """The modules with map-shaped outputs (camcore.models.layouts) found by one probe forward.
+
+    The default is the last one to finish (a whole block such as resnet's `layer4`, since children finish
+    before their parents), except where the head reads prefix tokens (a ViT's class token): those see the
+    patches only through attention, so after the last block's attention no patch token reaches the logits and
+    their gradients are zero. The default is then the last block's first layer (timm's `blocks.11.norm1`), the
+    last place whose patch tokens the class token still attends to.
+    """
     with output_shapes(model) as shapes, torch.inference_mode():
-        _probe_forward(model, _probe(device))
+        _probe_forward(model, _probe(model, device))
     passthrough = {name for name, module in model.named_modules() if isinstance(module, _PASSTHROUGH)}
-    spatial = [name for name, shape in shapes
-               if len(shape) == 4 and shape[2] * shape[3] > 1 and name not in passthrough]
-    if not spatial:
-        raise ModelUnsupported(f"{type(model).__name__} has no layer with a spatial (N, C, h, w) output: not a "
-                               "CNN, so there is nothing to map. Pick a CNN classifier, such as resnet18.")
+    tokens = token_grid(model)
+    finished = [(name, layout) for name, shape in shapes
+                if name not in passthrough and (layout := layout_of(shape, tokens)) is not None]
+    if not finished:
+        raise ModelUnsupported(f"{type(model).__name__} has no layer whose output is a map ((N, C, h, w), "
+                               "channels-last or patch tokens), so there is nothing to map. Pick an image "
+                               "classifier, such as resnet18.")
     order = {name: i for i, (name, _) in enumerate(model.named_modules())}
-    return tuple(sorted(set(spatial), key=order.__getitem__)), spatial[-1]
+    layouts = dict(sorted(dict(finished).items(), key=lambda item: order[item[0]]))
+    default = finished[-1][0]
+    if layouts[default].kind == "tokens" and layouts[default].prefix > 0:
+        default = _last_block_input(model, layouts) or default
+    return MapLayers(layouts, default, _run_after(model, [name for name, _ in shapes], default, passthrough))
+
+
+def _run_after(model: nn.Module, finished: list[str], layer: str, passthrough: set[str]) -> tuple[str, ...]:
+    """The classes of the leaf modules that finish after `layer`'s last call, in order, without passthroughs."""
+    last_call = max(i for i, name in enumerate(finished) if name == layer)
+    modules = dict(model.named_modules())
+    return tuple(type(modules[name]).__name__ for name in dict.fromkeys(finished[last_call + 1:])
+                 if next(modules[name].children(), None) is None and name not in passthrough)
+
+
+def _last_block_input(model: nn.Module, layouts: dict[str, Layout]) -> str | None:
+    """The first mappable layer inside the last block of the model's chain of blocks (a top-level Sequential)."""
+    chains = [(name, child) for name, child in model.named_children() if isinstance(child, nn.Sequential) and child]
+    if not chains:
+        return None
+    name, chain = chains[-1]
+    last = f"{name}.{len(chain) - 1}"
+    return next((layer for layer in layouts if layer.startswith(f"{last}.")), None)
+
+
+def cam_refusal(model: nn.Module, layers: MapLayers) -> str:
+    """Why CAM is not exact for a model that find_cam_parts refused, in one line read from its module tree."""
+    if getattr(model, "global_pool", None) == "token" or layers.layouts[layers.default].prefix > 0:
+        return ("the class token decides the score and it attends to the patches; no pooled map adds up to the "
+                "logit, so CAM is not exact")
+    if layers.after_default:
+        return (f"after its features the head runs {' → '.join(layers.after_default)}: the score is not one "
+                "Linear layer of the pooled features, so CAM is not exact")
+    return "its head is not global average pooling plus one Linear layer, so CAM is not exact"

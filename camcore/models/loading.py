@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,15 @@ from torch import nn
 from camcore.errors import CheckpointError, ModelUnsupported
 from camcore.models import checkpoints, heads, pretrained
 from camcore.models.device import choose_device, memory_format
+from camcore.models.layouts import NCHW, Layout
 from camcore.models.pooling import install_pooling, parse_pooling
-from camcore.models.preprocessing import Preprocessing, from_timm, from_torchvision
+from camcore.models.preprocessing import Preprocessing, fixed_input_size, from_timm, from_torchvision
 from camcore.models.pretrained import TIMM_PREFIX
 
 TORCHVISION_CHOICES = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "densenet121")
-MODEL_CHOICES = ("lite0", *TORCHVISION_CHOICES)
-"""What the app lists: the packaged EfficientNet-Lite0 (works offline) and torchvision's classifiers."""
+MODEL_CHOICES = ("lite0", *TORCHVISION_CHOICES, "swin_tiny", "deit_tiny")
+"""What the app lists: the packaged EfficientNet-Lite0 (works offline), torchvision's classifiers, and two timm
+transformers (a Swin, whose CAM is exact, and a ViT, whose class token allows gradient methods only)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +36,9 @@ class LoadedModel:
 
     `class_names` has two entries for a one-logit head: (negative, positive), the negative's logit being
     minus the model's. `cam` holds the features function and Linear head when the head is global average
-    pooling plus one Linear layer (checked numerically at load), else None: then only gradient methods apply.
+    pooling plus one Linear layer (checked numerically at load), else None: then only gradient methods apply,
+    and `cam_refusal` says why in the user's words. `layouts`: each mappable layer and how its output is laid
+    out (camcore.models.layouts), in model order.
     """
 
     spec: str
@@ -42,11 +47,17 @@ class LoadedModel:
     class_names: tuple[str, ...]
     binary: bool
     preprocessing: Preprocessing
-    layers: tuple[str, ...]
+    layouts: Mapping[str, Layout]
     default_layer: str
     cam: heads.CamParts | None
     device: torch.device
     training_summary: dict[str, Any] = field(default_factory=dict)
+    cam_refusal: str = ""
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The mappable layers' names, in model order."""
+        return tuple(self.layouts)
 
     def layer(self, name: str | None) -> nn.Module:
         """The module called `name` (default: the last convolutional block)."""
@@ -54,6 +65,10 @@ class LoadedModel:
         if name not in self.layers:
             raise ValueError(f"Unknown layer {name!r} for {self.spec}. Valid: {', '.join(self.layers[-8:])}...")
         return self.module.get_submodule(name)
+
+    def to_maps(self, name: str | None, output: torch.Tensor) -> torch.Tensor:
+        """A hooked output (or its gradient) of layer `name` (default: the default layer) as (..., C, h, w)."""
+        return self.layouts.get(name or self.default_layer, NCHW).to_maps(output)
 
 
 def imagenet_categories() -> tuple[str, ...]:
@@ -88,19 +103,18 @@ def load_model(spec: str, *, weights_path: str | os.PathLike | None = None,
             _pretrained_weights(module, arch)
         names, binary = imagenet_categories(), False
     _freeze(module, target)
-    layers, default_layer, cam = _probe_heads(module, target, spec)
-    return LoadedModel(spec=spec, arch=arch, module=module, class_names=tuple(names), binary=binary, preprocessing=pre,
-                       layers=layers, default_layer=default_layer, cam=cam, device=target,
-                       training_summary=summary)
+    layers, cam = _probe_heads(module, target, spec)
+    return LoadedModel(spec=spec, arch=arch, module=module, class_names=tuple(names), binary=binary,
+                       preprocessing=dataclasses.replace(pre, fixed_size=fixed_input_size(module)),
+                       layouts=layers.layouts, default_layer=layers.default, cam=cam, device=target,
+                       training_summary=summary, cam_refusal="" if cam else heads.cam_refusal(module, layers))
 
 
-def _probe_heads(module: nn.Module, device: torch.device,
-                 spec: str) -> tuple[tuple[str, ...], str, heads.CamParts | None]:
-    """Layers, default layer and CAM parts, found by probe forwards; a model that fails them is refused in one
-    line naming the spec (ModelUnsupported), never a traceback on the page or in the CLI."""
+def _probe_heads(module: nn.Module, device: torch.device, spec: str) -> tuple[heads.MapLayers, heads.CamParts | None]:
+    """Mappable layers and CAM parts, found by probe forwards; a model that fails them is refused in one line
+    naming the spec (ModelUnsupported), never a traceback on the page or in the CLI."""
     try:
-        layers, default_layer = heads.conv_layers(module, device)
-        return layers, default_layer, heads.find_cam_parts(module, device)
+        return heads.map_layers(module, device), heads.find_cam_parts(module, device)
     except ModelUnsupported as exc:
         raise ModelUnsupported(f"{spec}: {exc}") from exc
 

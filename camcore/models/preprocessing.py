@@ -13,6 +13,10 @@ stretching them over the photo's width shifted a map by up to 6% of it. Rounding
 most half a stride per side (299x224 -> 288x224, 4%). Padding the input up to the stride instead would keep the
 aspect but show the network borders that are not in the photo, and leave maps to be cropped in every caller.
 Bonus: far more photos share an input shape, so explain() batches them together.
+
+A model built for one input size (timm's ViT, DeiT and Swin: their patch grid and position embeddings are fixed)
+gets that size whatever the photo: the photo is squashed to it, nothing cropped, and its map stretched back over
+the photo lines up with it again; the pages say so when the photo's aspect changed (`squashes`).
 """
 from __future__ import annotations
 
@@ -26,8 +30,12 @@ import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 
+from camcore.errors import ModelUnsupported
+
 LONG_SIDE_FACTOR = 4
 """The longer side is capped at this many times resize_px, so that a panorama cannot exhaust memory."""
+SQUASH_TOLERANCE = 0.02
+"""A fixed-size model's change of a photo's aspect above this is worth a line on the page."""
 STRIDE_PX = 32
 """Every input side is a multiple of this: the total stride of every CNN classifier offered (resnets,
 efficientnets, densenet, mobilenet, timm CNNs), and a multiple of the 16 and 8 of shallower layers."""
@@ -41,15 +49,20 @@ class Preprocessing:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     interpolation: str = "bilinear"
+    fixed_size: tuple[int, int] | None = None
+    """(H, W) of every input, for a model that takes no other (set at load from the module: fixed_input_size)."""
 
     @property
     def short_side_px(self) -> int:
         """The input's shorter side (unless LONG_SIDE_FACTOR caps a panorama): resize_px to the stride."""
-        return _to_stride(self.resize_px)
+        return min(self.fixed_size) if self.fixed_size else _to_stride(self.resize_px)
 
     def input_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
         """(width, height) of a photo -> (H, W) of the network input: the shorter side about resize_px, the
-        longer at most LONG_SIDE_FACTOR * resize_px, each rounded to the nearest multiple of STRIDE_PX."""
+        longer at most LONG_SIDE_FACTOR * resize_px, each rounded to the nearest multiple of STRIDE_PX
+        (a fixed-size model: its size)."""
+        if self.fixed_size:
+            return self.fixed_size
         width, height = image_size
         cap_px = max(STRIDE_PX, LONG_SIDE_FACTOR * self.resize_px // STRIDE_PX * STRIDE_PX)
         scale = min(self.resize_px / min(width, height), LONG_SIDE_FACTOR * self.resize_px / max(width, height))
@@ -65,9 +78,25 @@ class Preprocessing:
             return to_float(resize(v2.functional.to_image(image)))
         return apply
 
+    def squashes(self, image_size: tuple[int, int]) -> bool:
+        """Whether a fixed-size model's input changes a (width, height) photo's aspect by more than
+        SQUASH_TOLERANCE (the other models' rounding to the stride, at most half a stride per side, is not this)."""
+        if not self.fixed_size:
+            return False
+        width, height = image_size
+        input_height, input_width = self.input_size(image_size)
+        return abs((input_width / input_height) / (width / height) - 1) > SQUASH_TOLERANCE
+
     def with_size(self, resize_px: int | None) -> Preprocessing:
-        """The same preprocessing at another input size (None keeps the weights' own)."""
-        return self if resize_px is None else dataclasses.replace(self, resize_px=int(resize_px))
+        """The same preprocessing at another input size (None keeps the weights' own); ModelUnsupported (a
+        ValueError) for a fixed-size model asked for another size."""
+        if resize_px is None or (self.fixed_size and int(resize_px) == min(self.fixed_size)):
+            return self
+        if self.fixed_size:
+            height, width = self.fixed_size
+            raise ModelUnsupported(f"This model takes {height}x{width} inputs only, the size it was built for; "
+                             f"{resize_px} px cannot be used. Use {min(self.fixed_size)}.")
+        return dataclasses.replace(self, resize_px=int(resize_px))
 
     def to_dict(self) -> dict[str, Any]:
         return {"resize_px": self.resize_px, "mean": list(self.mean), "std": list(self.std),
@@ -104,3 +133,14 @@ def from_timm(model: torch.nn.Module) -> Preprocessing:
     config = timm.data.resolve_data_config({}, model=model)
     return Preprocessing(resize_px=int(config["input_size"][-1]), mean=tuple(config["mean"]),
                          std=tuple(config["std"]), interpolation=config["interpolation"])
+
+
+def fixed_input_size(module: torch.nn.Module) -> tuple[int, int] | None:
+    """(H, W) that a model accepts and no other, read from its module tree: a timm PatchEmbed with
+    `strict_img_size` (ViT, DeiT, Swin, MLP-Mixer), whose position embeddings and windows are built for that grid;
+    else None."""
+    embed = next((m for m in module.modules() if getattr(m, "strict_img_size", False)), None)
+    if embed is None:
+        return None
+    height, width = (int(side) for side in embed.img_size)  # type: ignore[union-attr]  # timm: a (H, W) tuple
+    return height, width

@@ -25,8 +25,10 @@ from camcore.models.checkpoints import load_state_dict
 
 TIMM_PREFIX = "timm:"
 PACKAGED_ARCH = f"{TIMM_PREFIX}tf_efficientnet_lite0"
-ALIASES = {"lite0": PACKAGED_ARCH}
-"""Short names of models: what the app's model list and the CLI's --model accept besides library names."""
+ALIASES = {"lite0": PACKAGED_ARCH, "swin_tiny": f"{TIMM_PREFIX}swin_tiny_patch4_window7_224",
+           "deit_tiny": f"{TIMM_PREFIX}deit_tiny_patch16_224"}
+"""Short names of models: what the app's model list and the CLI's --model accept besides library names (torchvision
+has its own `swin_t`, so Swin-T here is `swin_tiny`: timm's, whose features feed its head directly)."""
 PREFERRED_MODEL = "resnet18"
 """The lesson's model: the default whenever its torchvision weights are already cached."""
 HUB_PROBE_S = 2.0

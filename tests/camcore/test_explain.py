@@ -175,12 +175,12 @@ class _PoolNet(torch.nn.Module):
 def pool_net() -> LoadedModel:
     module = _PoolNet().requires_grad_(False).eval()
     device = torch.device("cpu")
-    layers, default_layer = heads.conv_layers(module, device)
+    layers = heads.map_layers(module, device)
     cam = heads.find_cam_parts(module, device)
     assert cam is not None
     return LoadedModel(spec="poolnet", arch="poolnet", module=module, class_names=("bright", "dark"), binary=False,
                        preprocessing=Preprocessing(resize_px=224, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
-                       layers=layers, default_layer=default_layer, cam=cam, device=device)
+                       layouts=layers.layouts, default_layer=layers.default, cam=cam, device=device)
 
 
 ODD_PHOTOS = {(500, 375): (7, 9), (333, 517): (11, 7), (1001, 251): (7, 28)}

@@ -24,6 +24,7 @@ from camcore.models.loading import MODEL_CHOICES, LoadedModel
 from camcore.models.pretrained import PREFERRED_MODEL, default_model, env_switch, torchvision_weights_file
 from camcore.serving.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
 from ui.common import resources
+from ui.common.notes import fixed_size_note
 from ui.common.state import PageState
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ NO_SLOW_METHODS_ENV = "CAM_EXPLORER_NO_SLOW_METHODS"
 (1,280 forward passes; Grad-CAM 27 ms), time every other student waits."""
 WEIGHTS_TYPES = ("pt", "pth", "ckpt", "bin")
 OTHER_MODEL = "other"
-MODEL_LABELS = {"lite0": "EfficientNet-Lite0 (ships with the app)", OTHER_MODEL: "Other: timm:NAME or a checkpoint"}
+MODEL_LABELS = {"lite0": "EfficientNet-Lite0 (ships with the app)", "swin_tiny": "Swin-T (a transformer, exact CAM)",
+                "deit_tiny": "DeiT-tiny (a ViT: gradient methods only)",
+                OTHER_MODEL: "Other: timm:NAME or a checkpoint"}
 WEIGHTS_HELP = ("A state dict saved with torch.save(model.state_dict()) for the model chosen above, for ImageNet "
                 "weights this server cannot download. Empty: the library's own weights.")
 
@@ -118,7 +121,7 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
                           "EigenCAM reads the activations alone.")
     exactness_badge(model)
     if model.cam is None:
-        st.caption("CAM is not offered: this model's head is not global average pooling plus one Linear layer.")
+        st.caption(f"CAM is not offered: {model.cam_refusal}.")
     if no_slow:
         st.caption("Score-CAM is turned off on this server: its forward pass per channel would hold up everyone.")
     if METHODS[method].class_agnostic:
@@ -138,8 +141,8 @@ def exactness_badge(model: LoadedModel) -> None:
                  help=f"The head is {model.cam.pooling} pooling plus one Linear layer: CAM reads its weights.")
     else:
         st.badge("Approximate (gradient methods only)", icon=":material/info:", color="orange",
-                 help="The head has more than pooling plus one Linear layer, so no map is exactly the logit's "
-                      "decomposition: the Grad-CAM family approximates where the score comes from.")
+                 help=f"For {model.spec}, {model.cam_refusal}: no map is exactly the logit's decomposition, and the "
+                      "Grad-CAM family approximates where the score comes from.")
 
 
 def method_label(key: str) -> str:
@@ -158,7 +161,10 @@ def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
         st.info("Type a timm:NAME or the path of a checkpoint in the sidebar.")
         st.stop()
     try:
-        return resources.shared_model(spec, weights_path, device), spec, weights_path, device
+        model = resources.shared_model(spec, weights_path, device)
+        if note := fixed_size_note(model):
+            st.sidebar.caption(note)
+        return model, spec, weights_path, device
     except WeightsUnavailable as exc:
         st.error(str(exc))
         st.info("EfficientNet-Lite0 works without internet: pick it in the sidebar's Model list.")

@@ -36,11 +36,13 @@ def top_k_ui() -> int:
 
 
 def size_ui(model: LoadedModel) -> int:
-    """Shorter side fed to the network: the weights' own size, or SHARP_SIZE_PX for a finer map grid (slower)."""
-    own_px = model.preprocessing.resize_px
-    options = sorted({own_px, SHARP_SIZE_PX})
+    """Shorter side fed to the network: the weights' own size, or SHARP_SIZE_PX for a finer map grid (slower);
+    a fixed-size model (a ViT or Swin) has its own size only."""
+    fixed = model.preprocessing.fixed_size is not None
+    own_px = model.preprocessing.short_side_px if fixed else model.preprocessing.resize_px
+    options = [own_px] if fixed else sorted({own_px, SHARP_SIZE_PX})
     return st.radio("Input size (shorter side)", options, key=EXPLAIN.valid("size_px", options, own_px),
-                    horizontal=True,
+                    horizontal=True, disabled=fixed,
                     format_func=lambda px: f"model's {px} px" if px == own_px else f"{px} px (sharper maps)")
 
 

@@ -12,6 +12,7 @@ from camcore.explain import Explanation
 from camcore.maps import display, exports, heatmap
 from ui.common import resources
 from ui.common.inputs import method_label
+from ui.common.notes import squashed_note
 from ui.common.state import EXPLAIN
 from ui.explain import faithfulness, inputs, sanity
 from ui.explain.settings import Settings
@@ -25,6 +26,8 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
                          config={"displayModeBar": False})
     bar_col.caption(f"{method_label(result.method)} at layer {result.layer}: explained in "
                     f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
+    if note := squashed_note(result):
+        bar_col.caption(note)
     if result.method != "finercam" and close_call([p.probability for p in result.predictions]):
         first, second = result.predictions[:2]
         bar_col.info(f"A close call: '{first.class_name}' {first.probability:.0%}, '{second.class_name}' "

@@ -68,7 +68,8 @@ def early_late(ctx: Lesson, stages: list[str]) -> None:
 def pooling_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
     model = ctx.model
     if model.cam is None:
-        st.info(f"{model.spec}'s head is not global average pooling plus one Linear layer: this step needs one.")
+        st.info(f"This step needs a head of global average pooling plus one Linear layer; for {model.spec}, "
+                f"{model.cam_refusal}.")
         return
     text_col, map_col = ctx.panes([3, 2])
     indices = [c for c, _ in class_names]

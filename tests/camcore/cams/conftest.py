@@ -13,12 +13,17 @@ from torch import Tensor
 from camcore.models.loading import LoadedModel, load_model
 from tests.conftest import make_photo
 
+SWIN = "timm:swin_tiny_patch4_window7_224"
+DEIT = "timm:deit_tiny_patch16_224"
 GAP_LINEAR = ("resnet18", "resnet50", "efficientnet_b0", "densenet121", "timm:tf_efficientnet_lite0",
-              "timm:resnet10t", "binary_resnet")
+              "timm:resnet10t", SWIN, "binary_resnet")
 """Models whose head is global average pooling plus one Linear layer: torchvision's offered ones, two timm
-CNNs, and a one-logit checkpoint (the `binary_resnet` fixture of tests/conftest.py)."""
-NOT_GAP_LINEAR = ("mobilenet_v3_large",)
-"""Offered, but its head is Linear, Hardswish, Linear: CAM must be refused, the gradient methods still run."""
+CNNs, Swin-T (channels-last features, 224x224 inputs only) and a one-logit checkpoint (the `binary_resnet`
+fixture of tests/conftest.py)."""
+NOT_GAP_LINEAR = {"mobilenet_v3_large": "Linear → Hardswish → Linear", "timm:convnext_atto": "LayerNorm2d",
+                  DEIT: "class token"}
+"""Models without exact CAM, and what the refusal must say of why: MobileNetV3's head has layers after the
+pooling, ConvNeXt normalises the pooled features, a ViT scores its class token. The gradient methods still run."""
 MATHS_MODELS = ("resnet18", "binary_resnet")
 """A 1000-logit head and a one-logit head ("cat" = -z, "dog" = z): every hand-worked maths check runs on both."""
 REFERENCE_CASES = [("resnet18", None), ("resnet18", "layer3"), ("binary_resnet", "layer3"),
@@ -62,8 +67,9 @@ def gap_model(request: pytest.FixtureRequest, zoo) -> LoadedModel:
 
 
 def photos(model: LoadedModel, size_px: int = SIZE_PX) -> Tensor:
-    """Two generated photos preprocessed as explain() does: (2, 3, 64, 96)."""
-    transform = model.preprocessing.with_size(size_px).transform()
+    """Two generated photos preprocessed as explain() does: (2, 3, 64, 96), or a fixed-size model's own size."""
+    fixed = model.preprocessing.fixed_size is not None
+    transform = model.preprocessing.with_size(None if fixed else size_px).transform()
     return torch.stack([transform(make_photo(120, 80, seed)) for seed in (0, 1)])
 
 

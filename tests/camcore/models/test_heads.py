@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 from camcore.errors import ModelUnsupported
-from camcore.models.heads import FinalReLU, conv_layers, expose_final_relu, find_cam_parts
+from camcore.models.heads import FinalReLU, expose_final_relu, find_cam_parts, map_layers
 from camcore.models.loading import LoadedModel
 
 CPU = torch.device("cpu")
@@ -50,28 +50,30 @@ class WithAux(nn.Module):
         return self.fc(self.avgpool(self.conv(x)).flatten(1))
 
 
-def test_conv_layers_lists_spatial_modules_in_model_order_and_the_last_to_finish() -> None:
-    names, default = conv_layers(tiny(nn.Linear(8, 3)), CPU)
+def test_map_layers_lists_spatial_modules_in_model_order_and_the_last_to_finish() -> None:
+    layers = map_layers(tiny(nn.Linear(8, 3)), CPU)
+    names, default = tuple(layers.layouts), layers.default
     assert names == ("features", "features.0", "features.1", "features.3")  # no Identity, Dropout or head
     assert default == "features"  # the whole block finishes after its children
 
 
-def test_conv_layers_of_resnet18_default_to_layer4(resnet18: LoadedModel) -> None:
-    names, default = conv_layers(resnet18.module, CPU)
+def test_map_layers_of_resnet18_default_to_layer4(resnet18: LoadedModel) -> None:
+    layers = map_layers(resnet18.module, CPU)
+    names, default = tuple(layers.layouts), layers.default
     assert default == "layer4" and {"conv1", "layer3", "layer4.1.relu"} <= set(names)
     assert not {"avgpool", "fc"} & set(names)
 
 
 def test_a_model_without_spatial_layers_is_refused_in_one_line() -> None:
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(3 * 128 * 128, 4)).eval()
-    with pytest.raises(ModelUnsupported, match="not a CNN") as info:
-        conv_layers(mlp, CPU)
+    with pytest.raises(ModelUnsupported, match="nothing to map") as info:
+        map_layers(mlp, CPU)
     assert "\n" not in str(info.value)
 
 
 def test_a_model_whose_forward_fails_on_the_probe_is_refused_in_one_line() -> None:
     broken = tiny(nn.Linear(7, 3))  # 8 channels pooled, 7 expected by the head
-    for probe in (conv_layers, find_cam_parts):
+    for probe in (map_layers, find_cam_parts):
         with pytest.raises(ModelUnsupported, match="RuntimeError") as info:
             probe(broken, CPU)
         assert "\n" not in str(info.value) and "probe" in str(info.value)
@@ -83,7 +85,7 @@ def test_a_model_that_returns_no_logits_tensor_is_refused() -> None:
             return x, x
 
     with pytest.raises(ModelUnsupported, match="tuple"):
-        conv_layers(Pair(), CPU)
+        map_layers(Pair(), CPU)
 
 
 @pytest.mark.parametrize("classifier", [nn.Linear(8, 3), nn.Sequential(nn.Dropout(0.2), nn.Linear(8, 3))],

@@ -183,28 +183,29 @@ def test_a_planted_file_in_torch_home_is_not_run(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture(scope="module")
-def vit_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-weight ViT: it asserts a 224 px input, so the 128 px probe at load fails."""
+def levit_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight LeViT: its attention biases are built for a 224 px input (a 14x14 grid), and nothing in
+    its module tree says so, so the 128 px probe at load fails."""
     import timm
 
-    path = tmp_path_factory.mktemp("vit") / "vit_random.pth"
-    torch.save(timm.create_model("vit_tiny_patch16_224", pretrained=False).state_dict(), path)
+    path = tmp_path_factory.mktemp("levit") / "levit_random.pth"
+    torch.save(timm.create_model("levit_128s", pretrained=False).state_dict(), path)
     return path
 
 
-def test_a_model_that_fails_the_probe_is_refused_in_one_line(vit_weights: Path) -> None:
+def test_a_model_that_fails_the_probe_is_refused_in_one_line(levit_weights: Path) -> None:
     with pytest.raises(ModelUnsupported) as info:
-        load_model("timm:vit_tiny_patch16_224", weights_path=vit_weights, device="cpu")
+        load_model("timm:levit_128s", weights_path=levit_weights, device="cpu")
     message = str(info.value)
-    assert message.startswith("timm:vit_tiny_patch16_224: ") and "AssertionError" in message and "\n" not in message
+    assert message.startswith("timm:levit_128s: ") and "RuntimeError" in message and "\n" not in message
 
 
-def test_the_cli_reports_an_unusable_model_in_one_line(vit_weights: Path, tmp_path: Path,
+def test_the_cli_reports_an_unusable_model_in_one_line(levit_weights: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     photo = tmp_path / "cat.png"
     make_photo().save(photo)
-    status = main(["explain", str(photo), "--model", "timm:vit_tiny_patch16_224", "--weights", str(vit_weights),
+    status = main(["explain", str(photo), "--model", "timm:levit_128s", "--weights", str(levit_weights),
                    "--device", "cpu", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
-    assert status == 2 and err.startswith("camcore: timm:vit_tiny_patch16_224: ") and "\n" not in err
+    assert status == 2 and err.startswith("camcore: timm:levit_128s: ") and "\n" not in err
     assert "Traceback" not in err

@@ -46,7 +46,7 @@ class QuadrantModel(nn.Module):
 
 def _toy() -> LoadedModel:
     return LoadedModel(spec="toy", arch="toy", module=QuadrantModel(), class_names=("other", "quadrant"),
-                       binary=False, preprocessing=SMALL, layers=(), default_layer="", cam=None,
+                       binary=False, preprocessing=SMALL, layouts={}, default_layer="", cam=None,
                        device=torch.device("cpu"))
 
 

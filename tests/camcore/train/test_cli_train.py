@@ -10,13 +10,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from camcore.explain import explain
 from camcore.jobs.runs import RunFolder
 from camcore.models.checkpoints import load_checkpoint
 from camcore.models.loading import load_model
 from camcore.train.steps import STEP_DELAY_ENV
-from tests.camcore.train.helpers import REPO, env, free_port, metric_lines, run, start, train_args, wait_for
+from tests.camcore.train.helpers import REPO, TINY, env, free_port, metric_lines, run, start, train_args, wait_for
 from tests.conftest import make_photo
 
 STEP_KEYS = {"kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time"}
@@ -160,3 +161,23 @@ def test_two_gloo_processes_match_one(tiny_pets, resnet18_weights, tmp_path) -> 
                 assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
     assert RunFolder(tmp_path / "two").status().state == "finished"
     assert RunFolder(tmp_path / "two").probe_epochs() == [0, 1, 2]
+
+
+def test_swin_fine_tunes_at_its_own_size_into_an_exact_cam_checkpoint(tiny_pets, tmp_path) -> None:
+    """Swin-T (random weights) trains at 224 px, the size it was built for, and its checkpoint keeps exact CAM at
+    `norm`; at another size the run is refused in one line before any work."""
+    import timm
+
+    weights = tmp_path / "swin.pth"
+    torch.manual_seed(0)
+    torch.save(timm.create_model("swin_tiny_patch4_window7_224", pretrained=False).state_dict(), weights)
+    swin = ["train", "--data", str(tiny_pets), "--arch", "swin_tiny", "--weights", str(weights), *TINY, "--epochs", "1"]
+    refused = run([*swin, "--out", str(tmp_path / "small")])  # TINY's 64 px
+    assert refused.returncode == 2 and "224x224 inputs only" in refused.stderr
+    out = tmp_path / "run"
+    done = run([*swin, "--image-size", "224", "--out", str(out)], timeout_s=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = load_model(str(out / "best.pt"), device="cpu")
+    assert model.cam is not None and model.default_layer == "norm" and model.preprocessing.fixed_size == (224, 224)
+    (explanation,) = explain([make_photo()], model, top_k=2)
+    assert explanation.maps.shape == (2, 7, 7) and explanation.squashed
