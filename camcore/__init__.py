@@ -7,7 +7,8 @@
 - data/: images (any upload -> RGB), Oxford-IIIT Pet, samples, thumbnails, the Dataset page's orders
 - scores/: localisation, the WSOL papers' scores, faithfulness, the sanity check, evaluate
 - train/: fine-tuning into a run folder; jobs/: the job process, run folders, predict and download jobs
-- cli/: `python -m camcore ...`; serving/: what the server shares between sessions (warmup, batching, paths)
+- cli/: `python -m camcore ...`; serving/: what the server shares between sessions (warmup, batching, paths,
+  live frames)
 - At the top: explain.py, errors.py (one CamcoreError family) and files.py (all-or-nothing writes, used by all).
 
 Importing the package is cheap (no torch): submodules are imported where they are used, so that the

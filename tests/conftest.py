@@ -2,7 +2,9 @@
 data and weights of ../shared/data when present (tests using them skip cleanly otherwise)."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +113,8 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
-def browser():
+@contextlib.contextmanager
+def chromium(*extra_flags: str) -> Iterator:
     """Debian's Chromium driven by Playwright (never `playwright install`). CI installs it, so there a missing
     browser fails; on a developer's machine without it the browser tests skip."""
     if not CHROMIUM.exists():
@@ -122,9 +124,15 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, *extra_flags])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with chromium() as launched:
+        yield launched
 
 
 TINY_PETS = (  # name, official CLASS_ID, SPECIES (1 cat, 2 dog), BREED_ID (within species), split

@@ -122,7 +122,7 @@ def map_faithfulness(model: LoadedModel, x: Tensor, maps: Sequence[np.ndarray], 
     if fill not in FILLS:
         raise ValueError(f"Unknown fill {fill!r}. Valid: {', '.join(FILLS)}.")
     x = x.float()
-    substrate = gaussian_blur(x, [BLUR_KERNEL_PX] * 2, [BLUR_SIGMA_PX] * 2) if fill == "blur" else torch.zeros_like(x)
+    substrate = blur_substrate(x) if fill == "blur" else torch.zeros_like(x)
     fractions = np.linspace(0.0, 1.0, steps + 1)
     full = [heatmap.upsample(np.asarray(grid, dtype=np.float32), (x.shape[-2], x.shape[-1])) for grid in maps]
     return [_scores(_probabilities(model, _copies(x, substrate, grid, fractions, seed), class_index, batch_size),
@@ -135,15 +135,26 @@ def _probabilities(model: LoadedModel, copies: Tensor, class_index: int, batch_s
                            for chunk in copies.split(batch_size)]).astype(np.float64)
 
 
-def _copies(x: Tensor, substrate: Tensor, full_map: np.ndarray, fractions: np.ndarray, seed: int) -> Tensor:
-    """(2S+3, 3, H, W): deletion steps, insertion steps, then x times the normalised map."""
+def blur_substrate(x: Tensor) -> Tensor:
+    """(3, H, W) normalised input -> RISE's blurred copy, what deleted (or hidden) pixels become."""
+    return gaussian_blur(x, [BLUR_KERNEL_PX] * 2, [BLUR_SIGMA_PX] * 2)
+
+
+def deletion_masks(full_map: np.ndarray, fractions: np.ndarray, seed: int) -> Tensor:
+    """(H, W) map -> (F, 1, H, W) bool: the map's top `fraction` of pixels for each fraction, most relevant first,
+    equal values in a seeded random order (a ReLU'd map's zeros are not deleted top rows first)."""
     height, width = full_map.shape
     ties = np.random.default_rng(seed).random(full_map.size)
-    order = np.lexsort((ties, -full_map.ravel()))  # most relevant first; equal values in a seeded random order
+    order = np.lexsort((ties, -full_map.ravel()))
     rank = np.empty(full_map.size, dtype=np.int64)
     rank[order] = np.arange(full_map.size)
     counts = np.rint(fractions * full_map.size).astype(np.int64)
-    chosen = torch.from_numpy(rank[None] < counts[:, None]).reshape(len(fractions), 1, height, width)
+    return torch.from_numpy(rank[None] < counts[:, None]).reshape(len(fractions), 1, height, width)
+
+
+def _copies(x: Tensor, substrate: Tensor, full_map: np.ndarray, fractions: np.ndarray, seed: int) -> Tensor:
+    """(2S+3, 3, H, W): deletion steps, insertion steps, then x times the normalised map."""
+    chosen = deletion_masks(full_map, fractions, seed)
     deleted = torch.where(chosen, substrate, x)
     inserted = torch.where(chosen, x, substrate)
     multiplied = x * torch.from_numpy(heatmap.normalise(full_map))

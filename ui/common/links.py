@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from ui.common.inputs import OTHER_MODEL
-from ui.common.state import EXPLAIN, LESSON, PageState
+from ui.common.state import EXPLAIN, LESSON, LIVE, PageState
 
 Parse = Callable[[list[str]], Any]
 """All the values a parameter has in the URL (a list, as ?shipped=a&shipped=b) -> the widget's value, or
@@ -71,7 +71,10 @@ EXPLAIN_LINK: dict[str, Parse] = {
     "nwc": flag, "standard": text, "percentile": integer, "shipped": texts, "samples": texts,
     **{f"class.{index}": integer for index in range(LINKED_PHOTOS)},
     **{f"threshold.{index}": number(0.0, 0.95) for index in range(LINKED_PHOTOS)}}
-PAGES: dict[str, dict[str, Parse]] = {LESSON.page: LESSON_LINK, EXPLAIN.page: EXPLAIN_LINK}
+LIVE_LINK: dict[str, Parse] = {
+    "model": model, "class": integer, "opacity": number(0.0, 1.0), "colormap": text, "threshold": number(0.05, 0.95),
+    "mirror": flag, "method": text, "presenter": flag}
+PAGES: dict[str, dict[str, Parse]] = {LESSON.page: LESSON_LINK, EXPLAIN.page: EXPLAIN_LINK, LIVE.page: LIVE_LINK}
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from camcore.models.device import choose_device
 from camcore.models.loading import LoadedModel, load_model, randomised
 from camcore.scores.evaluate import ImageResult, Progress
 from camcore.scores.faithfulness import FaithfulnessReport, explanation_faithfulness
+from camcore.scores.occlusion import Box, Occlusion, hide_box, hide_top
 from camcore.scores.sanity import SanityCheck, cascading_randomisation
 from camcore.serving.batching import explain_batched
 from camcore.serving.paths import store_upload
@@ -278,3 +279,20 @@ def stored_upload(file_id: str, _data: bytes) -> tuple[str, bool]:
     Streamlit's file id: hashing up to 200 MB on every rerun would be slow)."""
     path, is_checkpoint = store_upload(_data)
     return str(path), is_checkpoint
+
+
+@_per_model_version
+@st.cache_data(max_entries=64, show_spinner="Blurring the region out…")
+def occlusion(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+              layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+              clamp_negative_weights: bool = False, box: Box | None, fraction: float | None,
+              stamp: tuple[int, ...]) -> tuple[Occlusion, ...]:
+    """The first explained class with the dragged box hidden, then with the map's top `fraction` and as many random
+    pixels hidden (whichever is given): one forward pass each, cached per region."""
+    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
+                         size_px=size_px, min_side_px=min_side_px, clamp_negative_weights=clamp_negative_weights)
+    model = shared_model(spec, weights_path, device)
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    boxed = () if box is None else (hide_box(model, photo, result, box, size_px=size_px),)
+    top = () if fraction is None else hide_top(model, photo, result, fraction, size_px=size_px)
+    return (*boxed, *top)

@@ -46,4 +46,4 @@ class PageState:
 
 
 EXPLAIN, DATASET, TRAINING = PageState("explain"), PageState("dataset"), PageState("training")
-LESSON = PageState("lesson")
+LESSON, LIVE = PageState("lesson"), PageState("live")

@@ -65,3 +65,18 @@ def top_k_bar(predictions: Sequence[Prediction]) -> go.Figure:
     return figure
 
 
+
+
+def selection_figure(photo: Image.Image, raw_map: np.ndarray, *, colormap: str = "magma", opacity: float = 0.5,
+                     max_photo_px: int = DISPLAY_PX) -> go.Figure:
+    """The photo with the map blended over it (raw_map at the photo's pixels), in box-select mode: the box a
+    student drags comes back in the photo's pixel coordinates (st.plotly_chart's on_select)."""
+    blended = heatmap.map_overlay(photo, raw_map, colormap=colormap, opacity=opacity)
+    trace = plot_parts.image_trace(blended, photo.size, max_photo_px, "JPEG", "photo and map")
+    width, height = photo.size
+    figure = go.Figure(trace)
+    figure.update_layout(dragmode="select", height=plot_parts.PLOT_HEIGHT_PX, showlegend=False,
+                         margin=dict(l=10, r=10, t=10, b=10),
+                         xaxis=dict(visible=False, range=[0, width], constrain="domain"),
+                         yaxis=dict(visible=False, range=[height, 0], scaleanchor="x", constrain="domain"))
+    return figure

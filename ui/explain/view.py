@@ -14,7 +14,7 @@ from ui.common import resources
 from ui.common.inputs import method_label
 from ui.common.notes import squashed_note
 from ui.common.state import EXPLAIN
-from ui.explain import faithfulness, inputs, sanity
+from ui.explain import faithfulness, inputs, occlusion, sanity
 from ui.explain.settings import Settings
 
 
@@ -50,6 +50,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     _downloads(name, data, settings, result, index)
     # Trust the map: does the model use what the map shows, and does the map depend on what the model learnt?
     faithfulness.faithfulness_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
+    occlusion.occlusion_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
     sanity.show_sanity(name, data, index, settings)
 
 

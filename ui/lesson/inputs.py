@@ -22,14 +22,6 @@ from ui.explain.inputs import IMAGE_TYPES, PHOTO_UPLOAD_MB
 
 STEPS = ("1. Feature maps", "2. From pooling to CAM", "3. Top-k and threshold", "4. Grad-CAM", "5. Quiz",
          "6. Fixes")
-PRESENTER_CSS = """<style>
-.stMainBlockContainer { max-width: 100%; padding: 3.75rem 2rem 1rem; }
-.stMainBlockContainer .stMarkdown p, .stMainBlockContainer .stMarkdown li { font-size: 1.4rem; line-height: 1.35; }
-.stMainBlockContainer h2 { font-size: 2.6rem; padding-top: 0; }
-.stMainBlockContainer label p, .stMainBlockContainer button p { font-size: 1.2rem; }
-.stMainBlockContainer [data-testid=stCaptionContainer] p { font-size: 1.1rem; }
-</style>"""
-"""Large type for a projector at 1280x720: body text 22 px, captions 18 px, the step's heading 42 px."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,15 +69,6 @@ class Lesson:
     def weights(self, class_index: int) -> WeightsComparison:
         return resources.weights_comparison(self.photo.data, self.photo.name, self.spec, self.weights_path,
                                             self.device, class_index=class_index)
-
-
-def presenter_ui() -> bool:
-    """Presenter mode (large type, one step per screen, inputs in the sidebar); a link can open it."""
-    on = st.sidebar.toggle("Presenter mode", key=LESSON.default("presenter", False),
-                           help="Large type and one step per screen, for a projector; the photo moves here.")
-    if on:
-        st.html(PRESENTER_CSS)
-    return on
 
 
 def step_ui(presenter: bool) -> int:

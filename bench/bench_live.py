@@ -1,0 +1,195 @@
+"""Frames per second of the Live page's server work, per stream and with 1, 2 and 4 streams on one shared model: a
+camera-sized VP8 video decoded, each frame mapped by camcore.serving.live (forward + CAM at the model's 224 px, then
+the overlay at the frame's size), and encoded to VP8 again, as streamlit-webrtc's peer does.
+
+Prints a markdown table: the time per frame split into decode, forward + CAM, overlay and encode, and the plain
+forward's frames/s on the same frames in the same run (×fwd = the stream's frames/s over it), and the process's
+memory after the first MEMORY_EVERY_S and at the end (a long --seconds is the soak test). Several streams run as
+threads at once, as every student's stream does in the server; their frames/s are per stream.
+
+    .venv/bin/python -m bench.bench_live [--models lite0,resnet18] [--streams 1,2,4] [--seconds 8] [--device cpu]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: put the repo root first, as `python -m` does
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import av
+import torch
+import torchvision
+from PIL import Image
+
+from bench.user_path import PET_PHOTOS, generated_jpeg
+from camcore.models.device import describe
+from camcore.models.loading import LoadedModel, load_model
+from camcore.serving.live import LiveSettings, as_shown, explain_frame
+
+FPS = 30
+MEMORY_EVERY_S = 10.0
+"""The memory column: RSS once the streams have run this long (their buffers allocated), and at the end."""
+
+
+def camera_video(size: tuple[int, int], count: int) -> list[av.Packet]:
+    """`count` VP8 packets of camera-sized frames: Oxford pets photos where the shared data is, else generated."""
+    paths = sorted(PET_PHOTOS.glob("*.jpg"))[:count] if PET_PHOTOS.is_dir() else []
+    sources = [path.read_bytes() for path in paths] or [generated_jpeg()]
+    photos = [Image.open(io.BytesIO(data)).convert("RGB").resize(size) for data in sources]
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = *size, "yuv420p", Fraction(1, FPS)
+    packets: list[av.Packet] = []
+    for index in range(count):
+        frame = av.VideoFrame.from_image(photos[index % len(photos)]).reformat(format="yuv420p")
+        frame.pts = index
+        packets += encoder.encode(frame)
+    return packets + list(encoder.encode(None))
+
+
+@dataclass
+class StreamTimes:
+    """One stream's seconds per frame, by stage."""
+
+    decode: list[float]
+    explain: list[float]
+    overlay: list[float]
+    encode: list[float]
+    frames: int = 0
+    elapsed_s: float = 0.0
+
+
+def run_stream(model: LoadedModel, packets: list[av.Packet], size: tuple[int, int], seconds: float,
+               start: threading.Barrier) -> StreamTimes:
+    """One stream's loop for `seconds`: decode, map and encode frame after frame, as fast as it goes."""
+    decoder = av.CodecContext.create("libvpx", "r")
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = *size, "yuv420p", Fraction(1, FPS)
+    settings = LiveSettings()
+    times = StreamTimes([], [], [], [])
+    start.wait()
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        packet = packets[times.frames % len(packets)]
+        t0 = time.perf_counter()
+        decoded = decoder.decode(packet)
+        if not decoded:
+            continue
+        rgb = decoded[-1].to_ndarray(format="rgb24")
+        t1 = time.perf_counter()
+        result = explain_frame(model, as_shown(rgb, settings), settings)
+        t2 = time.perf_counter()
+        out = av.VideoFrame.from_ndarray(result.image, format="rgb24").reformat(format="yuv420p")
+        out.pts = times.frames
+        encoder.encode(out)
+        t3 = time.perf_counter()
+        times.decode.append(t1 - t0)
+        times.explain.append(result.explain_s)
+        times.overlay.append(result.overlay_s)
+        times.encode.append(t3 - t2)
+        times.frames += 1
+    times.elapsed_s = time.perf_counter() - began
+    return times
+
+
+def forward_fps(model: LoadedModel, packets: list[av.Packet], seconds: float) -> float:
+    """The plain forward's frames/s on the same frames at the same input size (preprocessing included)."""
+    decoder = av.CodecContext.create("libvpx", "r")
+    frames = [frame.to_image() for packet in packets for frame in decoder.decode(packet)][:8]
+    transform = model.preprocessing.transform()
+    began, count = time.perf_counter(), 0
+    with torch.inference_mode():
+        while time.perf_counter() - began < seconds:
+            model.module(transform(frames[count % len(frames)]).unsqueeze(0).to(model.device))
+            count += 1
+    return count / (time.perf_counter() - began)
+
+
+def bench_streams(model: LoadedModel, packets: list[av.Packet], size: tuple[int, int], streams: int,
+                  seconds: float, memory_mb: list[float] | None = None) -> list[StreamTimes]:
+    """`streams` threads streaming at once for `seconds`; memory_mb gets the process's RSS every MEMORY_EVERY_S."""
+    barrier = threading.Barrier(streams)
+    results: list[StreamTimes | None] = [None] * streams
+    done = threading.Event()
+
+    def sample() -> None:
+        while memory_mb is not None and not done.wait(MEMORY_EVERY_S):
+            memory_mb.append(rss_mb())
+
+    def work(index: int) -> None:
+        results[index] = run_stream(model, packets, size, seconds, barrier)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(streams)]
+    sampler = threading.Thread(target=sample)
+    for thread in (*threads, sampler):
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    sampler.join()
+    return [result for result in results if result is not None]
+
+
+def load(name: str, folder: Path, device: str) -> LoadedModel:
+    """lite0 with its packaged ImageNet weights; a torchvision name with random weights (speed does not depend on
+    their values, and nothing is downloaded)."""
+    if name == "lite0":
+        return load_model(name, device=device)
+    path = folder / f"{name}.pth"
+    torch.save(torchvision.models.get_model(name).state_dict(), path)
+    return load_model(name, weights_path=path, device=device)
+
+
+def rss_mb() -> float:
+    """This process's resident memory (Linux's /proc), to see whether streaming leaks."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def table_rows(model: LoadedModel, streams: int, times: list[StreamTimes], forward: float,
+               memory_mb: list[float]) -> str:
+    per_stream = statistics.mean(t.frames / t.elapsed_s for t in times)
+    ms = {stage: 1000 * statistics.median([s for t in times for s in getattr(t, stage)])
+          for stage in ("decode", "explain", "overlay", "encode")}
+    return (f"| {model.spec} | {streams} | {per_stream:.1f} | {per_stream * streams:.1f} | {ms['decode']:.1f} | "
+            f"{ms['explain']:.1f} | {ms['overlay']:.1f} | {ms['encode']:.1f} | {forward:.1f} | "
+            f"{per_stream / forward:.2f} | {' → '.join(f'{mb:.0f}' for mb in memory_mb[:1] + memory_mb[-1:])} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="lite0,resnet18")
+    parser.add_argument("--streams", default="1,2,4")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--frame", default="640x480", help="the camera's frame, WIDTHxHEIGHT")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    args = parser.parse_args(argv)
+    width, height = (int(side) for side in args.frame.split("x"))
+    packets = camera_video((width, height), 30)
+    print(f"## {describe(torch.device(args.device))} · {width}x{height} frames · torch {torch.__version__}\n")
+    print("| model | streams | frames/s per stream | frames/s in all | decode ms | forward + CAM ms | overlay ms | "
+          f"encode ms | forward alone frames/s | ×fwd | RSS MB at {MEMORY_EVERY_S:.0f} s → end |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.models.split(","):
+            model = load(name, Path(folder), args.device)
+            bench_streams(model, packets, (width, height), 1, 1.0)  # warm-up
+            for streams in (int(count) for count in args.streams.split(",")):
+                forward = forward_fps(model, packets, args.seconds / 2)
+                memory_mb: list[float] = []
+                times = bench_streams(model, packets, (width, height), streams, args.seconds, memory_mb)
+                print(table_rows(model, streams, times, forward, memory_mb), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The Live page in Chromium with its synthetic camera, on 127.0.0.1 with no ICE servers: START, and the video
+the server sends back plays while the page counts the frames the model mapped (each a CAM over the frame)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from camcore.data.pets import DATA_ENV
+from tests.browser.test_explain import streamlit_server
+from tests.conftest import chromium
+
+pytestmark = pytest.mark.browser
+
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+MAPPED = re.compile(r"Frames mapped: (\d+)")
+FRAMES_SHOWN = """() => [...document.querySelectorAll('video')].map(v => [v.videoWidth, v.currentTime,
+    v.getVideoPlaybackQuality().totalVideoFrames])"""
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp_path = tmp_path_factory.mktemp("live_server")
+    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
+        yield f"{url}/Live"
+
+
+def test_the_synthetic_camera_comes_back_mapped(live_url: str) -> None:
+    with chromium(*FAKE_CAMERA) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(live_url)
+        frame = page.frame_locator("iframe[title*=webrtc]")
+        frame.get_by_role("button", name="START").click(timeout=90_000)
+        page.wait_for_function("() => true")
+        counted = 0
+        for _ in range(60):  # the status refreshes once a second; 60 s at most
+            page.wait_for_timeout(1000)
+            found = MAPPED.search(page.inner_text("[data-testid=stMain]"))
+            counted = int(found[1]) if found else 0
+            if counted >= 5:
+                break
+        assert counted >= 5, "the server mapped fewer than 5 frames in 60 s"
+        shown = frame.locator("video").evaluate_all("vs => vs.map(v => [v.videoWidth, v.getVideoPlaybackQuality()"
+                                                    ".totalVideoFrames])")
+        assert shown and shown[0][0] > 0 and shown[0][1] > 0, shown
+        assert "Class on the newest frame" in page.inner_text("[data-testid=stMain]")
+        page.close()
