@@ -51,6 +51,7 @@ class, threshold, colours and opacity change instantly.
     st.page_link(TRAINING, label="Fine-tune a model and watch its CAMs change", icon=":material/model_training:")
     st.page_link(LESSON, label="A guided lesson: feature maps, pooling, CAM, Grad-CAM, a quiz, two fixes",
                  icon=":material/school:")
+    st.page_link(LIVE, label="Live: the camera's video with the model's CAM on every frame", icon=":material/videocam:")
     with st.spinner("Checking the device…"):
         environment()
 

@@ -7,6 +7,7 @@ from camcore.explain import decode_side_px
 from ui.common import inputs, links, wsol_inputs
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
+from ui.explain import compare_models
 from ui.explain import inputs as explain_inputs
 from ui.explain import view as explain_view
 from ui.explain.settings import Settings
@@ -31,6 +32,7 @@ with links.shared(EXPLAIN):  # the URL holds the choices below: a link opens the
                              min_side_px=decode_side_px(model, size_px=size_px),
                              clamp_negative_weights=wsol_inputs.nwc_ui(EXPLAIN, method),
                              threshold_standard=wsol_inputs.threshold_standard_ui(EXPLAIN))
+        others = compare_models.others_ui(spec)
 
     photos = explain_inputs.photos_ui()
     if not photos:
@@ -40,6 +42,9 @@ with links.shared(EXPLAIN):  # the URL holds the choices below: a link opens the
     progress = st.progress(0.0, text="Explaining…")
     for index, (name, data) in enumerate(photos):
         with st.container(border=True), reported(f"Explaining {name}"):
-            explain_view.show_photo(name, data, index, settings)
+            if others:
+                compare_models.show_compared(name, data, index, settings, others)
+            else:
+                explain_view.show_photo(name, data, index, settings)
         progress.progress((index + 1) / len(photos), text=f"{index + 1} of {len(photos)} photos explained")
     progress.empty()

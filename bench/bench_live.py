@@ -37,6 +37,8 @@ from camcore.models.loading import LoadedModel, load_model
 from camcore.serving.live import LiveSettings, as_shown, explain_frame
 
 FPS = 30
+FORWARD_S = 10.0
+"""The plain forward's measurement, at most (a soak's long --seconds need not repeat it)."""
 MEMORY_EVERY_S = 10.0
 """The memory column: RSS once the streams have run this long (their buffers allocated), and at the end."""
 
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             model = load(name, Path(folder), args.device)
             bench_streams(model, packets, (width, height), 1, 1.0)  # warm-up
             for streams in (int(count) for count in args.streams.split(",")):
-                forward = forward_fps(model, packets, args.seconds / 2)
+                forward = forward_fps(model, packets, min(args.seconds / 2, FORWARD_S))
                 memory_mb: list[float] = []
                 times = bench_streams(model, packets, (width, height), streams, args.seconds, memory_mb)
                 print(table_rows(model, streams, times, forward, memory_mb), flush=True)

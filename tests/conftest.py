@@ -2,9 +2,7 @@
 data and weights of ../shared/data when present (tests using them skip cleanly otherwise)."""
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -113,10 +111,11 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-sync", "--no-first-run"]
 
 
-@contextlib.contextmanager
-def chromium(*extra_flags: str) -> Iterator:
-    """Debian's Chromium driven by Playwright (never `playwright install`). CI installs it, so there a missing
-    browser fails; on a developer's machine without it the browser tests skip."""
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """One Playwright for the session (two sync Playwrights cannot share a thread). Debian's Chromium, never
+    `playwright install`: CI installs it, so there a missing browser fails; on a developer's machine without it
+    the browser tests skip."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
@@ -124,15 +123,19 @@ def chromium(*extra_flags: str) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, *extra_flags])
-        yield launched
-        launched.close()
+        yield playwright
+
+
+def launch_chromium(playwright_driver, *extra_flags: str):
+    """Chromium with the flags every browser test uses, and `extra_flags` (e.g. a synthetic camera)."""
+    return playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, *extra_flags])
 
 
 @pytest.fixture(scope="session")
-def browser():
-    with chromium() as launched:
-        yield launched
+def browser(playwright_driver):
+    launched = launch_chromium(playwright_driver)
+    yield launched
+    launched.close()
 
 
 TINY_PETS = (  # name, official CLASS_ID, SPECIES (1 cat, 2 dog), BREED_ID (within species), split

@@ -1,6 +1,6 @@
 """The training run folder: one on-disk format that the trainer writes and any page or CLI reads.
 
-RUN_DIR/config.json, status.json (atomic), metrics.jsonl (appended), log.txt, last.pt, best.pt, resume.pt,
+RUN_DIR/config.json, status.json (atomic), metrics.jsonl (appended), log.txt, start.pt, last.pt, best.pt, resume.pt,
 probes/epoch_NNN.npz, probes/images/, confusion/epoch_NNN.json, stop. See docs/training.md, "Run folder".
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ ACTIVE_STATES = ("starting", "running", "stopping")
 HEARTBEAT_TIMEOUT_S = 30.0
 """A live run rewrites status.json at least this often (camcore.jobs.process.Heartbeat does it from a thread, since one
 512 px CPU step or the first image cache can take longer); older means the process or its host is gone."""
-CHECKPOINTS = ("last", "best")
+CHECKPOINTS = ("start", "last", "best")
+"""start: the model before training (ImageNet backbone, new head), for comparing it with best; last, best."""
 _TAIL_BYTES = 256 * 1024
 
 
@@ -205,7 +206,7 @@ class RunFolder:
         (self.path / "stop").unlink(missing_ok=True)
 
     def checkpoint(self, which: str) -> Path:
-        """RUN_DIR/last.pt or best.pt (which = "last" | "best")."""
+        """RUN_DIR/start.pt, last.pt or best.pt (which = "start" | "last" | "best")."""
         if which not in CHECKPOINTS:
             raise ValueError(f"Unknown checkpoint {which!r}. Valid: {', '.join(CHECKPOINTS)}.")
         return self.path / f"{which}.pt"

@@ -132,6 +132,8 @@ def _prepare(config: TrainConfig, run: RunFolder, world: World, device: torch.de
         write_probe_images(run, session.probes)
         if not state.model:
             write_probe_maps(run, 0, classifier, session.probes)
+            start = {"epoch": 0, "step": 0, "test_accuracy": None, "config": config.to_dict()}
+            save_checkpoint(to_checkpoint(classifier, start), run.checkpoint("start"))  # to compare with best
     return session
 
 

@@ -187,3 +187,29 @@ def test_only_the_session_that_started_a_run_may_stop_resume_or_delete_it(tiny_p
 
     monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # the operator allows everyone
     assert run_folder.name in other.run().selectbox(key="training.delete").options
+
+
+def test_compare_before_and_after_opens_explain_on_the_probe_photos(finished_run: RunFolder,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's button hands Explain its best checkpoint, the start checkpoint beside it and the run's name;
+    Explain then shows each probe photo with one row per model."""
+    switched: list[tuple[str, dict]] = []
+    monkeypatch.setattr(st, "switch_page", lambda page, query_params=None: switched.append((page, query_params)))
+    at = training_page(monkeypatch, finished_run.path.parent)
+    at.button(key=f"training.compare.{finished_run.name}").click().run()
+    assert not at.exception
+    best, start = str(finished_run.checkpoint("best")), str(finished_run.checkpoint("start"))
+    [(page, params)] = switched
+    assert page == "app_pages/1_Explain.py"
+    assert params == {"model": best, "compare_models": start, "probes": finished_run.name}
+    explain = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
+    explain.session_state["explain.device"] = "cpu"
+    explain.query_params.update(params)
+    explain.run()
+    assert not explain.exception and not explain.error
+    probes = sorted(path.name for path in (finished_run.path / "probes" / "images").glob("*.jpg"))
+    assert [header.value for header in explain.subheader] == probes and len(probes) == 6
+    rows = [m.value for m in explain.markdown if m.value.startswith("**Trained")]
+    assert rows[:2] == [f"**Trained: {finished_run.name} · best** · CAM is exact here.",
+                        f"**Trained: {finished_run.name} · before training** · CAM is exact here."]
+    assert len(rows) == 2 * len(probes)

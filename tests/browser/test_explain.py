@@ -216,7 +216,7 @@ def test_fresh_machine_home_and_a_sample(browser, app_url: str) -> None:
         names = explanation_names(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))
     finally:
         page.close()
-    assert [text.split()[-1] for text in navigation] == ["Home", "Explain", "Dataset", "Training", "Lesson"]
+    assert [text.split()[-1] for text in navigation] == ["Home", "Explain", "Dataset", "Training", "Lesson", "Live"]
     assert imagenet_categories().index(names[0]) in IMAGENET_CATS  # Bengal_3.jpg
 
 

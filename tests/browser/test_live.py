@@ -9,14 +9,14 @@ import pytest
 
 from camcore.data.pets import DATA_ENV
 from tests.browser.test_explain import streamlit_server
-from tests.conftest import chromium
+from tests.conftest import launch_chromium
 
 pytestmark = pytest.mark.browser
 
 FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 MAPPED = re.compile(r"Frames mapped: (\d+)")
-FRAMES_SHOWN = """() => [...document.querySelectorAll('video')].map(v => [v.videoWidth, v.currentTime,
-    v.getVideoPlaybackQuality().totalVideoFrames])"""
+FRAMES_SHOWN = "vs => vs.map(v => [v.videoWidth, v.getVideoPlaybackQuality().totalVideoFrames])"
+"""Each video element's width and the frames it has shown: the server's stream, played back in the page."""
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,20 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"{url}/Live"
 
 
-def test_the_synthetic_camera_comes_back_mapped(live_url: str) -> None:
-    with chromium(*FAKE_CAMERA) as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+@pytest.fixture(scope="module")
+def camera_browser(playwright_driver) -> Iterator:
+    """Chromium with its synthetic camera, allowed without asking."""
+    launched = launch_chromium(playwright_driver, *FAKE_CAMERA)
+    yield launched
+    launched.close()
+
+
+def test_the_synthetic_camera_comes_back_mapped(camera_browser, live_url: str) -> None:
+    page = camera_browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
         page.goto(live_url)
         frame = page.frame_locator("iframe[title*=webrtc]")
         frame.get_by_role("button", name="START").click(timeout=90_000)
-        page.wait_for_function("() => true")
         counted = 0
         for _ in range(60):  # the status refreshes once a second; 60 s at most
             page.wait_for_timeout(1000)
@@ -41,8 +48,8 @@ def test_the_synthetic_camera_comes_back_mapped(live_url: str) -> None:
             if counted >= 5:
                 break
         assert counted >= 5, "the server mapped fewer than 5 frames in 60 s"
-        shown = frame.locator("video").evaluate_all("vs => vs.map(v => [v.videoWidth, v.getVideoPlaybackQuality()"
-                                                    ".totalVideoFrames])")
+        shown = frame.locator("video").evaluate_all(FRAMES_SHOWN)
         assert shown and shown[0][0] > 0 and shown[0][1] > 0, shown
         assert "Class on the newest frame" in page.inner_text("[data-testid=stMain]")
+    finally:
         page.close()

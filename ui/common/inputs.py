@@ -98,9 +98,11 @@ def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | Non
 
 
 def trained_checkpoints() -> dict[str, str]:
-    """Checkpoint path -> label ("run cats-1 · best"), for every run folder's best and last checkpoints."""
-    return {str(run.checkpoint(which)): f"Trained: {run.name} · {which}"
-            for run in list_runs(runs_root()) for which in ("best", "last") if run.checkpoint(which).is_file()}
+    """Checkpoint path -> label ("Trained: cats-1 · best"), for every run folder's best and last checkpoints and
+    its start (the model before training)."""
+    names = {"best": "best", "last": "last", "start": "before training"}
+    return {str(run.checkpoint(which)): f"Trained: {run.name} · {label}"
+            for run in list_runs(runs_root()) for which, label in names.items() if run.checkpoint(which).is_file()}
 
 
 def device_ui(state: PageState) -> str:

@@ -68,7 +68,8 @@ LINKED_PHOTOS = 8
 """The Explain page links each photo's download class and threshold for its first 8 photos."""
 EXPLAIN_LINK: dict[str, Parse] = {
     "model": model, "method": text, "layer": text, "top_k": integer, "size_px": integer, "compare": flag,
-    "nwc": flag, "standard": text, "percentile": integer, "shipped": texts, "samples": texts,
+    "nwc": flag, "standard": text, "percentile": integer, "shipped": texts, "samples": texts, "compare_models": texts,
+    "probes": text,
     **{f"class.{index}": integer for index in range(LINKED_PHOTOS)},
     **{f"threshold.{index}": number(0.0, 0.95) for index in range(LINKED_PHOTOS)}}
 LIVE_LINK: dict[str, Parse] = {

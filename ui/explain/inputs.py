@@ -1,5 +1,5 @@
-"""The Explain page's inputs: photos (uploads, camera, the shipped samples, Oxford pets when present) and the
-map's settings. Each *_ui() draws its widgets and returns plain values."""
+"""The Explain page's inputs: photos (uploads, camera, the shipped samples, Oxford pets when present, a linked
+training run's probe photos) and the map's settings. Each *_ui() draws its widgets and returns plain values."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,6 +11,7 @@ from camcore.data import pets
 from camcore.data.samples import sample_photos
 from camcore.errors import DataNotFound
 from camcore.explain import Prediction
+from camcore.jobs.runs import list_runs, runs_root
 from camcore.models.loading import LoadedModel
 from ui.common import resources
 from ui.common.state import EXPLAIN
@@ -64,8 +65,24 @@ def photos_ui() -> list[tuple[str, bytes]]:
             if shot is not None:
                 photos.append(("camera.jpg", shot.getvalue()))
     with sample_col:
-        photos += [(path.name, path.read_bytes()) for path in [*shipped_samples_ui(), *pet_samples_ui()]]
+        photos += [(path.name, path.read_bytes())
+                   for path in [*shipped_samples_ui(), *pet_samples_ui(), *probe_photos_ui()]]
     return photos
+
+
+def probe_photos_ui() -> list[Path]:
+    """A training run's probe photos, when the Training page's "Compare before and after" link names the run (one
+    of the runs folder's, so a link cannot point anywhere else)."""
+    name = EXPLAIN.get("probes")
+    if not name:
+        return []
+    run = next((run for run in list_runs(runs_root()) if run.name == name), None)
+    if run is None:
+        st.caption(f"The linked run {name!r} is not on this server.")
+        return []
+    paths = sorted((run.path / "probes" / "images").glob("*.jpg"))
+    label = f"The probe photos of run {name} ({len(paths)})"
+    return paths if st.toggle(label, key=EXPLAIN.default("probes_on", True)) else []
 
 
 def shipped_samples_ui() -> list[Path]:

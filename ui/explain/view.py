@@ -38,11 +38,11 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
             for column, method in zip(st.columns(2), ("cam", "gradcam")):
                 other = result if method == settings.method else _explained(name, data, settings, method)
                 with column:
-                    _map_chart(name, data, settings, other, f"{index}.{method}", stem)
+                    map_chart(name, data, settings, other, f"{index}.{method}", stem)
             st.caption("With a global-average-pooling + Linear head, Grad-CAM at the last block is ReLU(CAM) up to "
                        "scale, so the two agree there; pick a Grad-CAM method and an earlier layer to see them differ.")
         else:
-            _map_chart(name, data, settings, result, str(index), stem)
+            map_chart(name, data, settings, result, str(index), stem)
         st.caption("The camera icon above the figure saves exactly what it shows: class, threshold and colours.")
     with st.expander("Signed map (evidence for / against)"):
         st.caption("Before the ReLU: red areas push the class's score up, blue areas push it down.")
@@ -78,7 +78,8 @@ def _figures(name: str, data: bytes, settings: Settings, result: Explanation) ->
         threshold_standard=str(settings.threshold_standard))
 
 
-def _map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
+def map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
+    """The map figure with its in-figure sliders; the camera icon saves it as STEM_METHOD.png."""
     st.plotly_chart(_figures(name, data, settings, result)[0], key=EXPLAIN.key(f"map.{key}"),
                     config={"toImageButtonOptions": {"filename": f"{stem}_{result.method}", "scale": 2}})
 

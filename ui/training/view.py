@@ -61,6 +61,7 @@ def _run_view(run: RunFolder, polling: bool, manage: bool) -> None:
         _confusion(run)
     with probe_col:
         _probes(run)
+        _compare_link(run)
     with st.expander("Log"):
         st.code(run.log_tail() or "(nothing logged yet)", language=None)
 
@@ -102,6 +103,18 @@ def _probes(run: RunFolder) -> None:
     st.plotly_chart(figures.probes_figure(photos, epochs, grids, captions), key=TRAINING.key("probe_cams"))
     st.caption("Epoch 0 is the ImageNet model before any training. Each map is the CAM of the photo's true class; "
                "on your own photos, of the class the model predicts.")
+
+
+def _compare_link(run: RunFolder) -> None:
+    """One click to the Explain page: the best checkpoint beside the model before training, on the probe photos."""
+    start, best = run.checkpoint("start"), run.checkpoint("best")
+    if not (start.is_file() and best.is_file()):
+        return
+    if st.button("Compare before and after on Explain", icon=":material/compare:",
+                 key=TRAINING.key(f"compare.{run.name}"),
+                 help="Opens Explain with the best checkpoint beside the model before training, on the probe photos."):
+        st.switch_page("app_pages/1_Explain.py",
+                       query_params={"model": str(best), "compare_models": str(start), "probes": run.name})
 
 
 def _grids(photos: Sequence[Image.Image], maps: np.ndarray) -> list[np.ndarray]:

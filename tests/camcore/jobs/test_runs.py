@@ -239,8 +239,9 @@ def test_checkpoint_paths(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
     assert run.checkpoint("last") == tmp_path / "last.pt"
     assert run.checkpoint("best") == tmp_path / "best.pt"
+    assert run.checkpoint("start") == tmp_path / "start.pt"
     assert run.resume_file == tmp_path / "resume.pt"
-    with pytest.raises(ValueError, match="Valid: last, best"):
+    with pytest.raises(ValueError, match="Valid: start, last, best"):
         run.checkpoint("final")
 
 

@@ -40,7 +40,7 @@ def test_one_epoch_writes_every_file_and_explains(tiny_pets, resnet18_weights, t
     done = run(train_args(tiny_pets, resnet18_weights, "--epochs", "1", "--out", str(out)))
     assert done.returncode == 0, done.stderr[-3000:]
     folder = RunFolder(out)
-    for name in ("config.json", "status.json", "metrics.jsonl", "last.pt", "best.pt", "resume.pt",
+    for name in ("config.json", "status.json", "metrics.jsonl", "start.pt", "last.pt", "best.pt", "resume.pt",
                  "probes/epoch_000.npz", "probes/epoch_001.npz", "confusion/epoch_001.json"):
         assert (out / name).is_file(), name
     status = folder.status()
@@ -63,6 +63,9 @@ def test_one_epoch_writes_every_file_and_explains(tiny_pets, resnet18_weights, t
     (explanation,) = explain([make_photo()], model, top_k=2)
     assert {p.class_name for p in explanation.predictions} == {"cat", "dog"}
     assert json.loads((out / "config.json").read_text())["image_size_px"] == 64
+    start, best = load_checkpoint(out / "start.pt"), load_checkpoint(out / "best.pt")
+    assert start.training["step"] == 0 and start.class_names == best.class_names  # the model before training
+    assert not torch.equal(start.state_dict["fc.weight"], best.state_dict["fc.weight"])
 
 
 def test_tap_pooling_trains_into_a_checkpoint_that_loads_with_tap(tiny_pets, resnet18_weights, tmp_path) -> None:

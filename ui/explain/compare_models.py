@@ -1,0 +1,74 @@
+"""Explain's "Compare models": the same photo explained by two to four of the app's models at once (ImageNet
+models, trained checkpoints), one row each with its top classes and map, the same method, top-k and figure sliders,
+and a line per model saying whether CAM is exact for it. Each model's explanation is cached as a single one is."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from camcore.cams import METHODS
+from camcore.explain import decode_side_px
+from camcore.models.loading import MODEL_CHOICES, LoadedModel
+from ui.common import resources
+from ui.common.inputs import MODEL_LABELS, method_label, trained_checkpoints
+from ui.common.reporting import reported
+from ui.common.state import EXPLAIN
+from ui.explain import view
+from ui.explain.settings import Settings
+
+MAX_OTHERS = 3
+"""Besides the sidebar's model: four rows at most, each a full map figure."""
+
+
+def others_ui(spec: str) -> tuple[str, ...]:
+    """Up to MAX_OTHERS more of the sidebar's model choices, explained beside it (a shared link keeps them)."""
+    trained = trained_checkpoints()
+    options = [choice for choice in (*MODEL_CHOICES, *trained) if choice != spec]
+    labels = {**MODEL_LABELS, **trained}
+    chosen = st.multiselect("Compare with other models", options, key=EXPLAIN.valid_many("compare_models", options),
+                            max_selections=MAX_OTHERS, format_func=lambda name: labels.get(name, name),
+                            help="The same photo, method and sliders, one row per model: e.g. the ImageNet model "
+                                 "beside a checkpoint fine-tuned on the Training page.")
+    return tuple(chosen)
+
+
+def row_settings(settings: Settings, spec: str, model: LoadedModel) -> tuple[Settings, str]:
+    """The sidebar's settings as they apply to another model, and a line on what changed: CAM falls back to
+    Grad-CAM where it is not exact, a layer picked for the sidebar's model is its own default, a fixed-size model
+    keeps its size."""
+    if spec == settings.spec:
+        return settings, ""
+    method, note = settings.method, ""
+    if METHODS[method].needs_head and model.cam is None:
+        method, note = "gradcam", f" Shown with Grad-CAM: {model.cam_refusal}."
+    size_px = model.preprocessing.short_side_px if model.preprocessing.fixed_size else settings.size_px
+    other = dataclasses.replace(settings, spec=spec, weights_path=None, method=method, layer=None, size_px=size_px,
+                                min_side_px=decode_side_px(model, size_px=size_px), compare=False,
+                                clamp_negative_weights=settings.clamp_negative_weights and model.cam is not None)
+    return other, note
+
+
+def show_compared(name: str, data: bytes, index: int, settings: Settings, others: Sequence[str]) -> None:
+    """One row per model for this photo; a model that cannot be loaded is one line in its row."""
+    st.subheader(name)
+    labels = {**MODEL_LABELS, **trained_checkpoints()}
+    for row, spec in enumerate((settings.spec, *others)):
+        with st.container(border=True), reported(f"Explaining {name} with {spec}"):
+            model = resources.shared_model(spec, settings.weights_path if spec == settings.spec else None,
+                                           settings.device)
+            mine, note = row_settings(settings, spec, model)
+            result = resources.explanation(data, name, mine.spec, mine.weights_path, mine.device, method=mine.method,
+                                           layer=mine.layer, top_k=mine.top_k, size_px=mine.size_px,
+                                           min_side_px=mine.min_side_px,
+                                           clamp_negative_weights=mine.clamps(mine.method))
+            exact = "CAM is exact here" if model.cam is not None else f"Approximate: {model.cam_refusal}"
+            st.markdown(f"**{labels.get(spec, spec)}** · {exact}.{note}")
+            bars, figure = st.columns([1, 2])
+            bars.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}.{row}"),
+                              config={"displayModeBar": False})
+            bars.caption(f"{method_label(result.method)} at {result.layer}, {result.elapsed_s * 1000:.0f} ms.")
+            with figure:
+                view.map_chart(name, data, mine, result, f"{index}.model{row}", f"{Path(name).stem}_{row}")
