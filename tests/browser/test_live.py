@@ -1,9 +1,14 @@
 """The Live page in Chromium with its synthetic camera, on 127.0.0.1 with no ICE servers: START, and the video
-the server sends back plays while the page counts the frames the model mapped (each a CAM over the frame)."""
+the server sends back plays while the page counts the frames the model mapped (each a CAM over the frame); once the
+tab closes, the server stops working on the stream."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,5 +56,27 @@ def test_the_synthetic_camera_comes_back_mapped(camera_browser, live_url: str) -
         shown = frame.locator("video").evaluate_all(FRAMES_SHOWN)
         assert shown and shown[0][0] > 0 and shown[0][1] > 0, shown
         assert "Class on the newest frame" in page.inner_text("[data-testid=stMain]")
+        server = server_pid(live_url)
+        streaming_s = cpu_seconds(server, over_s=3.0)
     finally:
         page.close()
+    page_closed = time.monotonic()
+    while time.monotonic() - page_closed < 30 and cpu_seconds(server, over_s=3.0) > streaming_s / 4:
+        pass  # the stream winds down once the session's tab is gone
+    assert cpu_seconds(server, over_s=3.0) < streaming_s / 4, "the server kept working after the tab closed"
+
+
+def server_pid(url: str) -> int:
+    """The Streamlit server's process, found by the port in its command line (127.0.0.1:PORT/...)."""
+    port = url.split(":")[2].split("/")[0]
+    return int(subprocess.check_output(["pgrep", "-f", "--", f"--server.port {port}"]).split()[0])
+
+
+def cpu_seconds(pid: int, *, over_s: float) -> float:
+    """CPU seconds (user + system, all threads) the process used in the next over_s seconds."""
+    def used() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    before = used()
+    time.sleep(over_s)
+    return used() - before
