@@ -86,6 +86,14 @@ def streamlit_server(tmp_path: Path, launcher: tuple[str, ...] = ("-m", "streaml
         log.close()
 
 
+@contextlib.contextmanager
+def page_without_data(tmp_path_factory: pytest.TempPathFactory, page: str) -> Iterator[str]:
+    """One server for a test file's page, with no data set: the packaged Lite0 and the shipped samples."""
+    tmp_path = tmp_path_factory.mktemp(f"{page.lower()}_server")
+    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
+        yield f"{url}/{page}"
+
+
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     """The app on a new user's machine with no data set: its default model is then the packaged Lite0."""

@@ -13,10 +13,9 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from camcore.data.images import load_image
-from camcore.data.pets import DATA_ENV
 from camcore.data.samples import SAMPLES_DIR
 from camcore.models.loading import load_model
-from tests.browser.test_explain import streamlit_server
+from tests.browser.test_explain import page_without_data
 from ui.lesson.inputs import STEPS
 
 pytestmark = pytest.mark.browser
@@ -37,10 +36,8 @@ PLOT_POINT = """([x, y]) => { const p = document.querySelector('.js-plotly-plot'
 
 @pytest.fixture(scope="module")
 def lesson_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One server for the file, with no data set: the packaged Lite0 and the shipped samples."""
-    tmp_path = tmp_path_factory.mktemp("lesson_server")
-    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
-        yield f"{url}/Lesson"
+    with page_without_data(tmp_path_factory, "Lesson") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from camcore.data.pets import DATA_ENV
-from tests.browser.test_explain import streamlit_server
+from tests.browser.test_explain import page_without_data
 from tests.conftest import launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -26,9 +25,8 @@ FRAMES_SHOWN = "vs => vs.map(v => [v.videoWidth, v.getVideoPlaybackQuality().tot
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp_path = tmp_path_factory.mktemp("live_server")
-    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
-        yield f"{url}/Live"
+    with page_without_data(tmp_path_factory, "Live") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
