@@ -43,14 +43,15 @@ class Occlusion:
 def hide_box(model: LoadedModel, photo: Image.Image, explanation: Explanation, box: Box, *, rank: int = 0,
              size_px: int | None = None) -> Occlusion:
     """The class of explanation.predictions[rank] with the photo's `box` blurred out."""
-    x, grid = _input(model, photo, size_px), _map(explanation, rank, model, photo, size_px)
+    x = model.preprocessing.with_size(size_px).transform()(photo).float()
     height, width = x.shape[-2:]
     scale_x, scale_y = width / photo.width, height / photo.height
     x0, y0, x1, y1 = box
-    mask = torch.zeros(1, 1, height, width, dtype=torch.bool)
-    mask[..., round(y0 * scale_y):max(round(y1 * scale_y), round(y0 * scale_y) + 1),
-         round(x0 * scale_x):max(round(x1 * scale_x), round(x0 * scale_x) + 1)] = True
-    return _occlusion("your box", model, x, mask, grid, explanation.predictions[rank].class_index)
+    top, left = round(y0 * scale_y), round(x0 * scale_x)
+    mask = torch.zeros(1, height, width, dtype=torch.bool)
+    mask[:, top:max(round(y1 * scale_y), top + 1), left:max(round(x1 * scale_x), left + 1)] = True
+    (hidden,) = _occlusions(model, x, explanation, rank, {"your box": mask})
+    return hidden
 
 
 def hide_top(model: LoadedModel, photo: Image.Image, explanation: Explanation, fraction: float, *, rank: int = 0,
@@ -59,34 +60,30 @@ def hide_top(model: LoadedModel, photo: Image.Image, explanation: Explanation, f
     at the map's resolution): the deletion curves' point at `fraction` for the map and its random baseline."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"The hidden fraction must be in (0, 1], not {fraction}.")
-    x, grid = _input(model, photo, size_px), _map(explanation, rank, model, photo, size_px)
+    x = model.preprocessing.with_size(size_px).transform()(photo).float()
+    shape = (x.shape[-2], x.shape[-1])
+    ranked = {f"the map's top {fraction:.0%}": _input_map(explanation.maps[rank], shape),
+              f"a random {fraction:.0%}": _input_map(random_map(explanation.maps[rank].shape, seed=seed), shape)}
+    masks = {what: deletion_masks(grid, np.array([fraction]), seed)[0] for what, grid in ranked.items()}
+    top, random = _occlusions(model, x, explanation, rank, masks)
+    return top, random
+
+
+def _input_map(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An (h, w) map upsampled to the network input, as the deletion curves rank it."""
+    return heatmap.upsample(np.asarray(grid, dtype=np.float32), shape)
+
+
+def _occlusions(model: LoadedModel, x: torch.Tensor, explanation: Explanation, rank: int,
+                masks: dict[str, torch.Tensor]) -> list[Occlusion]:
+    """One forward pass of the photo and one blurred-out copy per (1, H, W) mask; each mask's share of the
+    explained map's positive mass, at the input's resolution."""
+    substrate = blur_substrate(x)
+    copies = torch.stack([x, *(torch.where(mask, substrate, x) for mask in masks.values())])
     class_index = explanation.predictions[rank].class_index
-    shape = x.shape[-2:]
-    noise = heatmap.upsample(random_map(explanation.maps[rank].shape, seed=seed), (shape[0], shape[1]))
-    def hidden(what: str, ranked: np.ndarray) -> Occlusion:
-        mask = deletion_masks(ranked, np.array([fraction]), seed)[0][None]
-        return _occlusion(what, model, x, mask, grid, class_index)
-    return hidden(f"the map's top {fraction:.0%}", grid), hidden(f"a random {fraction:.0%}", noise)
-
-
-def _input(model: LoadedModel, photo: Image.Image, size_px: int | None) -> torch.Tensor:
-    return model.preprocessing.with_size(size_px).transform()(photo).float()
-
-
-def _map(explanation: Explanation, rank: int, model: LoadedModel, photo: Image.Image,
-         size_px: int | None) -> np.ndarray:
-    """The explained class's map upsampled to the network input, as the deletion curves rank it."""
-    height, width = model.preprocessing.with_size(size_px).input_size(photo.size)
-    return heatmap.upsample(np.asarray(explanation.maps[rank], dtype=np.float32), (height, width))
-
-
-def _occlusion(what: str, model: LoadedModel, x: torch.Tensor, mask: torch.Tensor, grid: np.ndarray,
-               class_index: int) -> Occlusion:
-    """One forward pass of the photo and its copy with `mask` (1, 1, H, W) blurred out."""
-    hidden = torch.where(mask[0], blur_substrate(x), x)
-    probabilities = class_probabilities(model, torch.stack([x, hidden]))[:, class_index].cpu().numpy()
-    positive = np.clip(grid, 0, None)
-    inside = mask[0, 0].numpy()
+    probabilities = class_probabilities(model, copies)[:, class_index].cpu().numpy()
+    positive = np.clip(_input_map(explanation.maps[rank], (x.shape[-2], x.shape[-1])), 0, None)
     total = float(positive.sum())
-    return Occlusion(what, float(probabilities[0]), float(probabilities[1]), float(inside.mean()),
-                     float(positive[inside].sum()) / total if total > 0 else 0.0)
+    return [Occlusion(what, float(probabilities[0]), float(hidden), float(mask.float().mean()),
+                      float(positive[mask[0].numpy()].sum()) / total if total > 0 else 0.0)
+            for (what, mask), hidden in zip(masks.items(), probabilities[1:])]

@@ -71,15 +71,19 @@ def model_ui(state: PageState) -> tuple[str, str | None]:
         return "", None
 
 
+def model_choices() -> dict[str, str]:
+    """Every model the sidebar lists, with its label: the app's models, then the training runs' checkpoints."""
+    return {**{choice: MODEL_LABELS.get(choice, choice) for choice in MODEL_CHOICES}, **trained_checkpoints()}
+
+
 def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | None]:
     """(spec, whether it was typed in 'Other', typed weights path, uploaded file), as drawn: nothing checked yet."""
-    trained = trained_checkpoints()
-    choices = (*MODEL_CHOICES, *trained, OTHER_MODEL)
+    labels = {**model_choices(), OTHER_MODEL: MODEL_LABELS[OTHER_MODEL]}
+    choices = tuple(labels)
     env_model = os.environ.get(MODEL_ENV) or default_model()
     key = state.default("model", env_model if env_model in choices else OTHER_MODEL)
     state.default("model_other", "" if env_model in choices else env_model)
     state.valid("model", choices, MODEL_CHOICES[0])  # a deleted run's checkpoint falls back to the default
-    labels = {**MODEL_LABELS, **trained}
     spec = st.selectbox("Model", choices, key=key, format_func=lambda name: labels.get(name, name),
                         help="ImageNet classifiers, or a checkpoint trained on the Training page.")
     if spec == "lite0" and not os.environ.get(MODEL_ENV):

@@ -156,6 +156,20 @@ def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: 
             explain_figures.signed_figure(photo, layers))
 
 
+@_per_model_version
+@st.cache_resource(max_entries=64, show_spinner=False)
+def selection_figure(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
+                     layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
+                     clamp_negative_weights: bool = False, stamp: tuple[int, ...]) -> go.Figure:
+    """Hide a region's photo with its first class's map, in box-select mode: built once per photo and settings,
+    as explanation_figures are (the expander's body runs on every rerun, open or not)."""
+    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
+                         size_px=size_px, min_side_px=min_side_px, clamp_negative_weights=clamp_negative_weights)
+    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    width, height = photo.size
+    return explain_figures.selection_figure(photo, heatmap.upsample(result.maps[0], (height, width)))
+
+
 @st.cache_resource(max_entries=256, show_spinner=False)
 def top_k_bar(predictions: tuple[Prediction, ...]) -> go.Figure:
     """The top-k bars, built once per answer and shared (st.plotly_chart only reads it): plotly validates every

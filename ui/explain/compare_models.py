@@ -11,9 +11,9 @@ import streamlit as st
 
 from camcore.cams import METHODS
 from camcore.explain import decode_side_px
-from camcore.models.loading import MODEL_CHOICES, LoadedModel
+from camcore.models.loading import LoadedModel
 from ui.common import resources
-from ui.common.inputs import MODEL_LABELS, method_label, trained_checkpoints
+from ui.common.inputs import method_label, model_choices
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
 from ui.explain import view
@@ -25,9 +25,8 @@ MAX_OTHERS = 3
 
 def others_ui(spec: str) -> tuple[str, ...]:
     """Up to MAX_OTHERS more of the sidebar's model choices, explained beside it (a shared link keeps them)."""
-    trained = trained_checkpoints()
-    options = [choice for choice in (*MODEL_CHOICES, *trained) if choice != spec]
-    labels = {**MODEL_LABELS, **trained}
+    labels = model_choices()
+    options = [choice for choice in labels if choice != spec]
     chosen = st.multiselect("Compare with other models", options, key=EXPLAIN.valid_many("compare_models", options),
                             max_selections=MAX_OTHERS, format_func=lambda name: labels.get(name, name),
                             help="The same photo, method and sliders, one row per model: e.g. the ImageNet model "
@@ -44,7 +43,7 @@ def row_settings(settings: Settings, spec: str, model: LoadedModel) -> tuple[Set
     method, note = settings.method, ""
     if METHODS[method].needs_head and model.cam is None:
         method, note = "gradcam", f" Shown with Grad-CAM: {model.cam_refusal}."
-    size_px = model.preprocessing.short_side_px if model.preprocessing.fixed_size else settings.size_px
+    size_px = None if model.preprocessing.fixed_size else settings.size_px  # None: the model's own
     other = dataclasses.replace(settings, spec=spec, weights_path=None, method=method, layer=None, size_px=size_px,
                                 min_side_px=decode_side_px(model, size_px=size_px), compare=False,
                                 clamp_negative_weights=settings.clamp_negative_weights and model.cam is not None)
@@ -54,7 +53,7 @@ def row_settings(settings: Settings, spec: str, model: LoadedModel) -> tuple[Set
 def show_compared(name: str, data: bytes, index: int, settings: Settings, others: Sequence[str]) -> None:
     """One row per model for this photo; a model that cannot be loaded is one line in its row."""
     st.subheader(name)
-    labels = {**MODEL_LABELS, **trained_checkpoints()}
+    labels = model_choices()
     for row, spec in enumerate((settings.spec, *others)):
         with st.container(border=True), reported(f"Explaining {name} with {spec}"):
             model = resources.shared_model(spec, settings.weights_path if spec == settings.spec else None,

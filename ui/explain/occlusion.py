@@ -7,12 +7,10 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from camcore.data.images import load_image
 from camcore.explain import Explanation
 from camcore.scores.occlusion import Box, Occlusion
 from ui.common import resources
 from ui.common.state import EXPLAIN
-from ui.explain import figures
 from ui.explain.settings import Settings
 
 FRACTIONS = (0.1, 0.3)
@@ -29,19 +27,19 @@ def occlusion_ui(name: str, data: bytes, settings: Settings, result: Explanation
     # keyed, with its state kept: the reruns a dragged box or a button starts must not fold it away
     with st.expander("Hide a region: does the class need what the map shows?", key=f"{key}.open", on_change="rerun"):
         st.caption(HOW_TO_READ)
-        photo = load_image(data, name=name, min_side_px=settings.min_side_px)
-        event = st.plotly_chart(figures.selection_figure(photo, result.at_image_size()[0]), key=f"{key}.figure",
-                                on_select="rerun", selection_mode=("box",), config={"displayModeBar": False})
+        common = dict(method=result.method, layer=layer, top_k=settings.top_k, size_px=settings.size_px,
+                      min_side_px=settings.min_side_px, clamp_negative_weights=result.clamped)
+        figure = resources.selection_figure(data, name, settings.spec, settings.weights_path, settings.device, **common)
+        event = st.plotly_chart(figure, key=f"{key}.figure", on_select="rerun", selection_mode=("box",),
+                                config={"displayModeBar": False})
         columns = st.columns(len(FRACTIONS))
         for column, fraction in zip(columns, FRACTIONS):
             if column.button(f"Hide the map's top {fraction:.0%}", key=f"{key}.top{fraction:g}"):
                 st.session_state[f"{key}.fraction"] = fraction
-        box = selected_box(event.selection.get("box", []) if event else [], photo.size)
+        box = selected_box(event.selection.get("box", []) if event else [], result.image_size)
         fraction = st.session_state.get(f"{key}.fraction")
         if box is None and fraction is None:
             return
-        common = dict(method=result.method, layer=layer, top_k=settings.top_k, size_px=settings.size_px,
-                      min_side_px=settings.min_side_px, clamp_negative_weights=result.clamped)
         rows = [*resources.occlusion(data, name, settings.spec, settings.weights_path, settings.device, box=box,
                                      fraction=fraction, **common)]
         occlusion_table(rows, result.predictions[0].class_name)

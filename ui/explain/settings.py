@@ -18,7 +18,7 @@ class Settings:
     method: str
     layer: str | None
     top_k: int
-    size_px: int
+    size_px: int | None  # None: the model's own input size
     compare: bool
     min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
     clamp_negative_weights: bool = False  # CAM's NWC (ui.common.wsol_inputs)

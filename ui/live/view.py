@@ -50,9 +50,8 @@ def pause_ui(model: LoadedModel, stream: LiveStream, spec: str, weights_path: st
     if st.button("Resume: close the paused frame", key=LIVE.key("resume")):
         del st.session_state[LIVE.key("paused")]
         st.rerun()
-    size_px = model.preprocessing.short_side_px if model.preprocessing.fixed_size else model.preprocessing.resize_px
     settings = Settings(spec=spec, weights_path=weights_path, device=device, method=method, layer=None, top_k=5,
-                        size_px=size_px, compare=False, min_side_px=decode_side_px(model, size_px=size_px))
+                        size_px=None, compare=False, min_side_px=decode_side_px(model))
     with st.container(border=True):
         explain_view.show_photo("paused_frame.png", paused, 0, settings)
 
