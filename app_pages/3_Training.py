@@ -4,9 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.jobs.runs import delete_run, list_runs, runs_root
-from camcore.train.launch import resume_run, start_run
+from camcore.train.launch import resume_run, start_queued, start_run
 from ui.common.reporting import reported
 from ui.common.state import TRAINING
+from ui.common.text import plain
+from ui.common.visitor import visitor_token
 from ui.training import figures as training_figures
 from ui.training import inputs as training_inputs
 from ui.training import rights as training_rights
@@ -19,28 +21,30 @@ st.write("Train an ImageNet classifier on Oxford-IIIT Pet, as the lesson does: o
          "it); below, its curves and the CAMs of a few test photos after every epoch.")
 
 root = runs_root()
+start_queued(root)  # a queue whose trainer was killed moves on as soon as anyone looks
 with st.expander("New run", expanded=not list_runs(root)):
     request = training_inputs.settings_form()
 if request is not None:
     config, probe_photos = request
     with reported("Starting the run"):
-        started = start_run(root, config, probe_photos=probe_photos)
-        training_rights.claim(started)
+        started = start_run(root, config, probe_photos=probe_photos, owner=visitor_token())
         st.session_state[TRAINING.key("run")] = started.name
-        st.toast("Training started in its own process.")
+        st.toast("Queued: another run is training." if started.status().state == "queued" else
+                 "Training started in its own process.")
 
 runs = list_runs(root)
 if not runs:
-    st.info(f"No runs yet in {root}. Pick a preset above and press Start training.")
+    st.info(f"No runs yet. The server keeps each run in a folder of its own under {plain(root.resolve())}. Pick a "
+            "preset above and press Start training.")
     st.stop()
 run = training_inputs.run_picker(runs)
 if run is not None:
     status, manage = run.live_status(), training_rights.may_manage(run)
-    if manage and status.state in ("stopped", "failed") and st.button("Resume from the last checkpoint",
-                                                          icon=":material/replay:", key=TRAINING.key("resume")):
+    if manage and status.resumable and st.button("Resume from the last checkpoint", icon=":material/replay:",
+                                                 key=TRAINING.key("resume")):
         with reported("Resuming"):
             resume_run(root, run)
-    training_view.live_view(run, manage=manage)
+    training_view.live_view(root, run, manage=manage)
 
 st.header("All runs")
 training_view.runs_table(runs)

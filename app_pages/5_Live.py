@@ -7,6 +7,7 @@ from ui.common import inputs, links
 from ui.common.presenter import presenter_ui
 from ui.common.reporting import reported
 from ui.common.state import LIVE
+from ui.common.text import plain
 from ui.live import inputs as live_inputs
 from ui.live import view as live_view
 from ui.live.stream import camera_stream
@@ -24,8 +25,8 @@ with links.shared(LIVE):
     settings = live_inputs.controls_ui(model)
     stream = live_inputs.session_stream(model, settings)
     if model.cam is None:
-        st.info(f"No map on the video for {spec}: {model.cam_refusal}. The video plays as it is; Pause and explain "
-                "maps a frame with the gradient methods.")
+        st.info(f"No map on the video for {plain(spec)}: {plain(model.cam_refusal)}. The video plays as it is; "
+                "Pause and explain maps a frame with the gradient methods.")
     video_col, status_col = st.columns([5, 1] if presenter else [3, 1])
     with video_col, reported("The camera stream"):
         camera_stream(LIVE.key("camera"), stream)

@@ -37,6 +37,7 @@ from camcore.data import pets
 from camcore.data.samples import sample_photos
 from camcore.errors import DataNotFound
 from tests.browser.test_explain import streamlit_server
+from ui.common.text import read_back
 
 KINDS = {"open": "open the page, pick the photo (first explanation)", "new": "method, first use (a model pass)",
          "cached": "method used before (cached)", "class": "downloads class (cached)"}
@@ -73,7 +74,7 @@ class Client:
         if kind in ("selectbox", "multiselect"):
             widget = getattr(element, kind)
             self.widgets[widget.id.rsplit("-", 1)[-1]] = (kind, widget.id, list(widget.options))
-        return [element.heading.body] if kind == "heading" else []
+        return [read_back(element.heading.body)] if kind == "heading" else []
 
     def choose(self, key: str, option: str | int) -> None:
         """Sets the widget with user key `key` to an option (a rank picks the rank-th), as the frontend would."""

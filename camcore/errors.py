@@ -39,3 +39,7 @@ class RunBusy(CamcoreError, RuntimeError):
 
 class PathRefused(CamcoreError, PermissionError):
     """A path typed in the app that lies outside the folders the server may open (the same for missing paths)."""
+
+
+class SettingError(CamcoreError, ValueError):
+    """A CAM_EXPLORER_* variable the operator set to a value it cannot hold."""

@@ -15,6 +15,7 @@ from camcore.cams import METHODS
 from camcore.models.checkpoints import Checkpoint, save_checkpoint
 from camcore.models.loading import LoadedModel, load_model
 from camcore.models.preprocessing import Preprocessing
+from tests.browser.deadlines import PAGE_MS
 
 SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 LITE0_WEIGHTS = SHARED_DATA / "imagenet_cnn" / "tf_efficientnet_lite0_in1k.pth"
@@ -126,9 +127,31 @@ def playwright_driver():
         yield playwright
 
 
-def launch_chromium(playwright_driver, *extra_flags: str):
+class PatientBrowser:
+    """A launched Chromium whose pages and contexts wait up to tests.browser.deadlines.PAGE_MS for anything by
+    default (Playwright's own default, 30 s, is too short for a first figure on a busy 2-core machine)."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_page(self, **options):
+        page = self._browser.new_page(**options)
+        page.set_default_timeout(PAGE_MS)
+        return page
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(PAGE_MS)
+        return context
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
+def launch_chromium(playwright_driver, *extra_flags: str) -> PatientBrowser:
     """Chromium with the flags every browser test uses, and `extra_flags` (e.g. a synthetic camera)."""
-    return playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, *extra_flags])
+    return PatientBrowser(playwright_driver.chromium.launch(executable_path=str(CHROMIUM),
+                                                            args=[*CHROMIUM_FLAGS, *extra_flags]))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """`python -m camcore train`: fine-tune a classifier on Oxford-IIIT Pet into a run folder (or resume one).
 
 Runs alone, or as one rank of `torchrun --nproc_per_node N` (WORLD_SIZE > 1): DistributedDataParallel, gloo on
-CPUs and NCCL on GPUs; rank 0 creates and writes the run folder and shows the progress bar.
+CPUs and NCCL on GPUs; rank 0 creates and writes the run folder and shows the progress bar. A run resumed from a
+runs folder hands the device on as it ends: rank 0 launches the oldest run queued there (camcore.train.launch).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from camcore.models.device import DEVICE_CHOICES
 from camcore.models.pretrained import default_model
 from camcore.train.config import LESSON, TASKS, ConfigError, TrainConfig
 from camcore.train.distributed import world_from_env
+from camcore.train.launch import start_queued
 from camcore.train.loop import train_run
 from camcore.train.probes import checked_uploads, keep_uploads
 
@@ -73,6 +75,9 @@ def run_train(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001  (the run folder already says "failed"; the log gets the traceback)
         traceback.print_exc()
         return 1
+    finally:
+        if world.main and args.resume is not None:
+            start_queued(args.resume.parent)
     if world.main:
         accuracy = "-" if status.test_accuracy is None else f"{status.test_accuracy:.3f}"
         print(f"{status.state}: step {status.step}/{status.steps_total}, test accuracy {accuracy}, "

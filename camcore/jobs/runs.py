@@ -1,11 +1,13 @@
 """The training run folder: one on-disk format that the trainer writes and any page or CLI reads.
 
 RUN_DIR/config.json, status.json (atomic), metrics.jsonl (appended), log.txt, start.pt, last.pt, best.pt, resume.pt,
-probes/epoch_NNN.npz, probes/images/, confusion/epoch_NNN.json, stop. See docs/training.md, "Run folder".
+probes/epoch_NNN.npz, probes/images/, confusion/epoch_NNN.json, stop, owner. See docs/training.md, "Run folder".
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -23,9 +25,10 @@ from camcore.errors import DataNotFound, RunBusy, RunExists
 from camcore.files import write_atomic
 
 RUNS_ENV = "CAM_EXPLORER_RUNS"
-STATES = ("starting", "running", "stopping", "stopped", "finished", "failed")
+STATES = ("queued", "starting", "running", "stopping", "stopped", "finished", "failed")
 ACTIVE_STATES = ("starting", "running", "stopping")
-"""States in which a process should be alive and beating; the others are final."""
+"""States in which a process should be alive and beating. "queued" waits for the device, with no process yet
+(camcore.train.launch starts it); the others are final."""
 HEARTBEAT_TIMEOUT_S = 30.0
 """A live run rewrites status.json at least this often (camcore.jobs.process.Heartbeat does it from a thread, since one
 512 px CPU step or the first image cache can take longer); older means the process or its host is gone."""
@@ -56,6 +59,8 @@ class RunStatus:
     test_accuracy: float | None = None
     host: str = ""
     """The machine the pid belongs to (socket.gethostname()); "" in folders written before it was recorded."""
+    deadline: float | None = None
+    """Unix time at which the server's limit on a run's wall time stops this process (camcore.settings)."""
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -65,6 +70,16 @@ class RunStatus:
     def active(self) -> bool:
         """True while the run should have a live process (starting, running, stopping)."""
         return self.state in ACTIVE_STATES
+
+    @property
+    def ongoing(self) -> bool:
+        """Queued or active: not over yet, so a page keeps following it."""
+        return self.state == "queued" or self.active
+
+    @property
+    def resumable(self) -> bool:
+        """Stopped or failed: Resume continues from the last checkpoint."""
+        return self.state in ("stopped", "failed")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,16 +119,20 @@ class RunFolder:
     path: Path
 
     @classmethod
-    def create(cls, path: Path, config: dict[str, Any]) -> RunFolder:
-        """Makes the folder with config.json and a fresh "starting" status; refuses a folder that holds a run.
+    def create(cls, path: Path, config: dict[str, Any], *, state: str = "starting",
+               owner: str | None = None) -> RunFolder:
+        """Makes the folder with config.json and a fresh status (`state`: "starting", or "queued" for the device);
+        refuses a folder that holds a run. `owner`: the starter's secret token (see owned_by).
 
-        status.json is written before config.json: config.json is what marks a folder as a run for list_runs.
+        status.json and the owner are written before config.json: config.json marks a folder as a run for list_runs.
         """
         run = cls(Path(path))
         if (run.path / "config.json").exists():
             raise RunExists(f"{run.path} already holds a run. Choose another folder, or resume this one.")
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_status(RunStatus("starting", heartbeat=time.time()))
+        run.write_status(RunStatus(state, heartbeat=time.time()))
+        if owner is not None:
+            write_atomic(run.path / "owner", _digest(owner).encode())
         write_atomic(run.path / "config.json", json.dumps(config, indent=2, sort_keys=True).encode())
         return run
 
@@ -194,6 +213,15 @@ class RunFolder:
             elif record.get("kind") in ("step", "epoch"):
                 kept.append(record)
         return kept
+
+    def owned_by(self, token: str) -> bool:
+        """True when `token` is the one the run was created with. The folder keeps only its SHA-256, compared in
+        constant time; a run created without an owner (from the command line) is nobody's."""
+        try:
+            kept = (self.path / "owner").read_bytes().decode(errors="replace")
+        except FileNotFoundError:
+            return False
+        return hmac.compare_digest(kept, _digest(token))
 
     def request_stop(self) -> None:
         """Asks the trainer to stop after its current step (it polls stop_requested())."""
@@ -281,6 +309,10 @@ class RunFolder:
     def _epochs(self, folder: str, suffix: str) -> list[int]:
         names = (path.name for path in (self.path / folder).glob(f"epoch_*{suffix}"))
         return sorted(int(name[6:-len(suffix)]) for name in names if name[6:-len(suffix)].isdigit())
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def list_runs(root: Path) -> list[RunFolder]:

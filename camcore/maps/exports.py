@@ -6,6 +6,7 @@ overlay, the box and the .npy all come from that one upsampled map (see heatmap 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from PIL import Image, ImageDraw
 from camcore.explain import Explanation
 from camcore.maps import heatmap
 
+UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
 BOX_COLOUR = (0, 255, 255)
 """Cyan: stands out on photos and on magma, the default colormap, which has no blue-green."""
 
@@ -26,6 +28,12 @@ class ClassExport:
     png: bytes
     npy: bytes
     bbox: tuple[int, int, int, int] | None
+
+
+def file_stem(text: str) -> str:
+    """`text` as a download's file name stem: letters, digits, ".", "_" and "-" kept, every other run "_" (a photo's
+    or class's name may hold slashes, quotes or markup)."""
+    return UNSAFE_IN_FILE_NAMES.sub("_", text).strip("._") or "map"
 
 
 def export_class(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",

@@ -1,7 +1,9 @@
 """A training run from its folder to the end: data, model, resume, epochs, metrics, checkpoints, probes, status.
 
 Rank 0 alone writes the folder (camcore.jobs.runs format); every rank trains. The state "failed" with the error's
-message is written for any exception, then the exception goes on to the caller.
+message is written for any exception, then the exception goes on to the caller. A stop file, whenever it was written
+from "starting" on, ends the run "stopped" (and is removed once honoured); so does the server's limit on a run's wall
+time (camcore.settings.run_limit_s), with its checkpoints kept for Resume.
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ from camcore.jobs.process import Heartbeat
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.models.checkpoints import save_checkpoint
 from camcore.models.device import autocast_dtype, choose_device
+from camcore.settings import RUN_LIMIT_ENV, run_limit_s
 from camcore.train import distributed
 from camcore.train.board import add_record, open_board
 from camcore.train.config import TrainConfig
 from camcore.train.data import PetTensors, load_split, on_device
-from camcore.train.distributed import World
+from camcore.train.distributed import World, all_sum
 from camcore.train.model import Classifier, build_classifier, to_checkpoint
 from camcore.train.probes import choose_probes, probe_set, write_probe_images, write_probe_maps
 from camcore.train.state import ResumeState, load_resume, save_resume
@@ -53,6 +56,8 @@ class Session:
     test_images: torch.Tensor
     state: ResumeState
     probes: PetTensors
+    deadline: float | None = None
+    """Unix time at which the server's limit on a run's wall time stops this process; None: no limit."""
     beat: Heartbeat | None = None
     board: SummaryWriter | None = None
     started_s: float = field(default_factory=time.perf_counter)
@@ -69,6 +74,10 @@ class Session:
     def steps_total(self) -> int:
         return self.config.epochs * self.steps_per_epoch
 
+    def stop_reason(self) -> str | None:
+        """Why this process should stop now (rank 0's view: the stop file, the wall-time limit), or None."""
+        return _stop_reason(self.run, self.deadline)
+
 
 def train_run(run: RunFolder, *, config: TrainConfig | None = None, world: World | None = None,
               progress: ProgressFn | None = None) -> RunStatus:
@@ -77,14 +86,20 @@ def train_run(run: RunFolder, *, config: TrainConfig | None = None, world: World
     distributed.world_from_env() (the process group is joined here)."""
     world = world or World()
     beat = Heartbeat(run) if world.main else None
+    limit_s = run_limit_s()
+    deadline = None if limit_s is None else time.time() + limit_s
     try:
         if beat is not None:
             beat.__enter__()
-            beat.update(RunStatus("running", message="Loading the data and the model"))
+            beat.update(RunStatus("running", message="Loading the data and the model", deadline=deadline))
         config = config or TrainConfig.from_dict(run.config())
         device = world.device(choose_device(config.device))
         distributed.join(world, device)
-        session = _prepare(config, run, world, device, beat)
+        if _agreed_stop(run, deadline, world, device):
+            return _stopped_early(run, beat, "before loading its data")
+        session = _prepare(config, run, world, device, beat, deadline)
+        if _agreed_stop(run, deadline, world, device):
+            return _stopped_early(run, beat, "before its first step")
         try:
             status = _train(session, progress)
         finally:
@@ -104,8 +119,39 @@ def train_run(run: RunFolder, *, config: TrainConfig | None = None, world: World
         distributed.leave(world)
 
 
+def _stop_reason(run: RunFolder, deadline: float | None) -> str | None:
+    if run.stop_requested():
+        return "asked"
+    if deadline is not None and time.time() >= deadline:
+        return "limit"
+    return None
+
+
+def _agreed_stop(run: RunFolder, deadline: float | None, world: World, device: torch.device) -> bool:
+    """Rank 0's stop reason, agreed by every rank (one sync), so that all of them end together."""
+    asked = torch.tensor([float(world.main and _stop_reason(run, deadline) is not None)], dtype=torch.float64,
+                         device=device if device.type == "cuda" else "cpu")
+    return bool(all_sum(asked, world).item() > 0)
+
+
+def _stopped_early(run: RunFolder, beat: Heartbeat | None, when: str) -> RunStatus:
+    """The run stopped before training anything: nothing to checkpoint; Resume starts it afresh."""
+    reason = _stop_reason(run, None)
+    status = RunStatus("stopped", message=f"Stopped {when}." if reason == "asked" else _limit_message(when))
+    if beat is not None:
+        run.clear_stop()
+        beat.update(status)
+    return status
+
+
+def _limit_message(when: str) -> str:
+    minutes = (run_limit_s() or 0) / 60
+    return (f"Stopped {when}: this server lets a run train for {minutes:g} min at a time (${RUN_LIMIT_ENV}). "
+            "Resume continues from the checkpoint.")
+
+
 def _prepare(config: TrainConfig, run: RunFolder, world: World, device: torch.device,
-             beat: Heartbeat | None) -> Session:
+             beat: Heartbeat | None, deadline: float | None) -> Session:
     """Decodes both splits, builds the model and optimiser, and loads resume.pt when the run has one."""
     classifier = build_classifier(config, device)
     decode = dict(task=config.task, image_size_px=config.image_size_px, limit=config.limit, seed=config.seed,
@@ -122,9 +168,9 @@ def _prepare(config: TrainConfig, run: RunFolder, world: World, device: torch.de
                       test_images=on_device(test.images, device), state=state,
                       probes=probe_set(run, test, choose_probes(test, config.probes),
                                        image_size_px=config.image_size_px,
-                                       interpolation=classifier.preprocessing.interpolation), beat=beat)
+                                       interpolation=classifier.preprocessing.interpolation), deadline=deadline,
+                      beat=beat)
     if world.main:
-        run.clear_stop()
         resumed = bool(run.metrics())
         if resumed:  # an earlier process logged past this point: readers drop its lines after `step`
             run.append_metrics({"kind": "resume", "epoch": state.epoch, "step": state.step, "time": time.time()})
@@ -150,13 +196,23 @@ def _train(session: Session, progress: ProgressFn | None) -> RunStatus:
         for batch in range(session.state.batch, session.steps_per_epoch):
             chosen = slice(batch * config.batch_size, (batch + 1) * config.batch_size)
             result = train_step(classifier, wrapped, session.optimizer, scaler, session.train_images,
-                                session.train, order[chosen], flips[chosen], world, session.run.stop_requested)
+                                session.train, order[chosen], flips[chosen], world,
+                                lambda: session.stop_reason() is not None)
             _after_step(session, batch + 1, result, progress)
             if result.stop:
                 _checkpoint(session, best=False)
-                return _status(session, "stopped", message=f"Stopped at step {session.state.step}.")
+                return _stopped(session)
         _end_epoch(session, epoch)
     return _status(session, "finished", message="Finished.")
+
+
+def _stopped(session: Session) -> RunStatus:
+    """The status of a run stopped after a step with its checkpoint written; the stop file, honoured, goes."""
+    when = f"at step {session.state.step}"
+    message = _limit_message(when) if session.stop_reason() == "limit" else f"Stopped {when}."
+    if session.world.main:
+        session.run.clear_stop()
+    return _status(session, "stopped", message=message)
 
 
 def _after_step(session: Session, batch: int, result: StepResult, progress: ProgressFn | None) -> None:
@@ -235,7 +291,7 @@ def _status(session: Session, state: str, message: str = "") -> RunStatus:
                        step=session.state.step, steps_total=session.steps_total,
                        images_per_s=session.rate_images_per_s,
                        eta_s=None if seconds_per_step is None or state != "running" else remaining * seconds_per_step,
-                       message=message, test_accuracy=session.test_accuracy)
+                       message=message, test_accuracy=session.test_accuracy, deadline=session.deadline)
     if session.beat is not None:
         session.beat.update(status)
         session.last_status_s = time.perf_counter()

@@ -34,6 +34,7 @@ from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
 from tests.job_helpers import wait_for
 from ui.common import resources
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.common.text import read_back
 from ui.dataset import figures as dataset_figures
 from ui.dataset import inputs as dataset_inputs
 
@@ -78,7 +79,7 @@ def predicting(at: AppTest) -> AppTest:
 
 
 def captions(at: AppTest) -> list[str]:
-    return [caption for image in at.image for caption in image.captions]
+    return [read_back(caption) for image in at.image for caption in image.captions]
 
 
 def shown_names(at: AppTest) -> list[str]:
@@ -101,7 +102,7 @@ def test_grid_shows_every_photo_with_name_and_breed(pets: Path, tmp_path: Path) 
     at = dataset_page()
     assert not at.exception and not at.error
     assert captions(at) == [f"{name} · {name.rsplit('_', 1)[0]}" for name in NAMES]
-    assert "12 images, page 1 of 1" in [caption.value for caption in at.caption]
+    assert "12 images, page 1 of 1" in [read_back(caption.value) for caption in at.caption]
     assert len(list((tmp_path / "cache" / "thumbnails").glob("*.jpg"))) == len(NAMES)
 
 
@@ -115,7 +116,7 @@ def test_unreadable_photo_shows_its_error_and_the_others(tiny_pets: Path, tmp_pa
     at = dataset_page()
     assert not at.exception and not at.error
     assert shown_names(at) == [name for name in NAMES if name != "beagle_7"]
-    assert [warning.value.split(":")[0] for warning in at.warning] == ["beagle_7.jpg"]
+    assert [read_back(warning.value).split(":")[0] for warning in at.warning] == ["beagle_7.jpg"]
 
 
 def test_filters_change_the_grid(pets: Path) -> None:
@@ -131,7 +132,7 @@ def test_filters_change_the_grid(pets: Path) -> None:
     assert shown_names(at) == ["Bengal_11"]
     at.text_input(key="dataset.search").input("nothing").run()
     assert not at.image and not at.exception
-    assert at.info[0].value == "No image matches these filters."
+    assert read_back(at.info[0].value) == "No image matches these filters."
 
 
 def every_page(at: AppTest, pages: int) -> list[str]:
@@ -145,7 +146,7 @@ def test_pages_and_seeded_random_order(pets: Path, monkeypatch: pytest.MonkeyPat
     assert shown_names(at) == NAMES[:5]
     at.number_input(key="dataset.page").set_value(3).run()
     assert shown_names(at) == NAMES[10:]
-    assert "12 images, page 3 of 3" in [caption.value for caption in at.caption]
+    assert "12 images, page 3 of 3" in [read_back(caption.value) for caption in at.caption]
     at.selectbox(key="dataset.order").set_value("random").run()
     seed_0 = every_page(at, 3)
     at.number_input(key="dataset.seed").set_value(1).run()
@@ -167,7 +168,7 @@ def test_label_counts_per_split(pets: Path) -> None:
 
 def test_detail_view_shows_trimap_overlay_and_head_box(pets: Path) -> None:
     at = dataset_page()
-    assert at.info[0].value.startswith("Pick a photo")
+    assert read_back(at.info[0].value).startswith("Pick a photo")
     at.button(key="dataset.open.Abyssinian_1").click().run()
     assert at.selectbox(key="dataset.detail").value == "Abyssinian_1"
     spec = figure(at, "dataset.trimap_figure")
@@ -193,7 +194,7 @@ def test_detail_without_head_box_says_so(pets: Path) -> None:
     at.selectbox(key="dataset.detail").set_value("beagle_7").run()
     assert not at.exception
     assert "head box" not in [t.get("name") for t in figure(at, "dataset.trimap_figure")["data"]]
-    assert any("beagle_7: beagle (dog), test split; no head box" in caption.value for caption in at.caption)
+    assert any("beagle_7: beagle (dog), test split; no head box" in read_back(caption.value) for caption in at.caption)
 
 
 def test_predictions_captions_confusion_and_breed_scores(pets: Path, random_resnet: None,
@@ -208,7 +209,7 @@ def test_predictions_captions_confusion_and_breed_scores(pets: Path, random_resn
     assert sum(map(sum, heat["z"])) == len(NAMES)
     assert {(true, predicted): heat["z"][heat["y"].index(true)][heat["x"].index(predicted)]
             for true, predicted in pairs} == pairs
-    assert Counter(dict(zip(zip(markers["y"], markers["x"]), markers["customdata"]))) == pairs
+    assert Counter(dict(zip(zip(markers["y"], markers["x"]), (cell[0] for cell in markers["customdata"])))) == pairs
     bars = figure(at, "dataset.breeds")["data"]
     per_breed = summarise(expected.values())["per_breed"]
     model_iou = next(bar for bar in bars if bar["name"] == "this model" and bar["xaxis"] == "x2")
@@ -230,13 +231,13 @@ def test_wsol_scores_read_their_thresholds_off_stored_trainval_photos(pets: Path
     trainval = [result for result in expected.values() if result.split == "trainval"]
     at = predicting(dataset_page(split="test"))
     assert not at.exception and not at.error
-    assert any("chosen on these photos themselves (the oracle" in caption.value for caption in at.caption)
+    assert any("chosen on these photos themselves (the oracle" in read_back(caption.value) for caption in at.caption)
     oracle = summarise(test)
     assert wsol_bars(at)["this model"] == pytest.approx([oracle[key]["model"] for key in WSOL_NAMES], abs=1e-6)
     assert "this model (oracle)" not in wsol_bars(at)
     assert not predicting(dataset_page(split="trainval")).exception  # stores the trainval results
     at = predicting(dataset_page(split="test"))
-    assert any(f"chosen on {len(trainval)} trainval photos" in caption.value for caption in at.caption)
+    assert any(f"chosen on {len(trainval)} trainval photos" in read_back(caption.value) for caption in at.caption)
     calibrated = summarise(test, calibration=trainval)
     bars = wsol_bars(at)
     for kind, name in (("model", "this model"), ("gaussian", "centred Gaussian"), ("random", "random weights")):
@@ -315,7 +316,7 @@ def test_predict_all_is_a_job_for_the_photos_not_stored_yet(pets: Path, random_r
     at.radio(key="dataset.scope").set_value("all").run()
     assert captions(at) == verdict_captions(NAMES[:5], expected)
     assert every_page(at, 3) == NAMES  # the 7 not predicted yet are shown too, after the predicted ones
-    assert at.subheader[0].value.startswith("CAM of resnet18 on 5 images")
+    assert read_back(at.subheader[0].value).startswith("CAM of resnet18 on 5 images")
     assert at.button(key="dataset.predict_all").label == "Predict the 7 photos not predicted yet, in the background"
     at.button(key="dataset.predict_all").click().run()
     assert not at.exception and not at.error
@@ -361,7 +362,7 @@ def test_a_stopped_job_says_so_and_offers_the_rest(pets: Path, random_resnet: No
     store_job(pets, resnet18_weights, RunStatus("stopped", step=4, steps_total=12, message=message))
     at = predicting(dataset_page(scope="all"))
     assert not at.exception and not at.error
-    assert message in [info.value for info in at.info]
+    assert message in [read_back(info.value) for info in at.info]
     assert at.button(key="dataset.predict_all").label == "Predict the 12 photos not predicted yet, in the background"
 
 
@@ -369,7 +370,7 @@ def test_a_failed_job_is_reported_and_can_be_started_again(pets: Path, random_re
                                                            resnet18_weights: Path) -> None:
     store_job(pets, resnet18_weights, RunStatus("failed", message="CUDA out of memory. Use the CPU."))
     at = predicting(dataset_page(scope="all"))
-    assert [error.value for error in at.error] == ["CUDA out of memory. Use the CPU."]
+    assert [read_back(error.value) for error in at.error] == ["CUDA out of memory. Use the CPU."]
     assert at.button(key="dataset.predict_all").label == "Predict the 12 photos not predicted yet, in the background"
 
 
@@ -381,7 +382,8 @@ def test_failed_prediction_is_an_error_and_the_grid_stays(pets: Path, random_res
     monkeypatch.setattr(resources, "predict_missing", broken)
     at = predicting(dataset_page())
     assert not at.exception
-    assert [error.value for error in at.error] == ["Predicting failed unexpectedly; the server log has the details."]
+    assert [read_back(error.value) for error in at.error] == [
+        "Predicting failed unexpectedly; the server log has the details."]
     assert shown_names(at) == NAMES
 
 
@@ -404,12 +406,12 @@ def test_missing_data_offers_the_download_and_shows_its_failure(tmp_path: Path,
     monkeypatch.setattr("camcore.data.pets.OxfordIIITPet", offline)
     at = dataset_page()
     assert not at.exception
-    assert "Oxford-IIIT Pet not found" in at.warning[0].value and str(root) in at.warning[0].value
+    assert "Oxford-IIIT Pet not found" in read_back(at.warning[0].value) and str(root) in read_back(at.warning[0].value)
     at.button(key="dataset.download").click().run()
     assert not at.exception
     (job,) = list_runs(root / ".downloads")
     assert started == [["download", "--data", str(root.resolve()), "--job", str(job.path)]]
-    assert [error.value for error in at.error] == [
+    assert [read_back(error.value) for error in at.error] == [
         "Downloading Oxford-IIIT Pet failed (<urlopen error no internet>). Without internet, get images.tar.gz and "
         f"annotations.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/pets/ and unpack both into "
         f"{root.resolve() / 'oxford-iiit-pet'}."]

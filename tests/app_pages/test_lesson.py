@@ -21,8 +21,11 @@ from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
 from camcore.models.loading import LoadedModel, imagenet_categories, load_model
 from tests.conftest import PETS_ROOT
+from tests.ui.lesson.test_quiz import chart_keys, selection
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.common.text import read_back
 from ui.lesson.inputs import STEPS
+from ui.lesson.quiz import GUESS_FIRST
 
 LESSON = str(Path(__file__).resolve().parents[2] / "app_pages" / "4_Lesson.py")
 TIMEOUT_S = 120
@@ -50,7 +53,7 @@ def lesson_page(step: int) -> AppTest:
 
 
 def text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    return "\n".join(read_back(m.value) for m in at.markdown) + "\n".join(c.value for c in at.caption)
 
 
 def figures(at: AppTest) -> list[dict]:
@@ -146,29 +149,28 @@ def test_gradcam_step_weights_are_proportional_to_the_linear_layer(no_data: None
     assert not at.exception and figures(at)[-1]["layout"]["title"]["text"] == "Grad-CAM at blocks.4"
 
 
-def test_quiz_asks_for_a_click_then_which_class(no_data: None) -> None:
-    at = lesson_page(4)
-    assert "No guess yet" in text(at)
+@pytest.mark.parametrize("presenter", [False, True])
+def test_quiz_shows_no_map_before_the_click_then_asks_which_class(no_data: None, presenter: bool) -> None:
+    """Before the click the photo is step 5's only figure (any map of the top class would answer the guess), on a
+    projector too; a click reveals the map, its score and the class quiz."""
+    at = AppTest.from_file(LESSON, default_timeout=TIMEOUT_S)
+    at.session_state["lesson.device"] = "cpu"
+    at.query_params.update({"step": "4", **({"presenter": "1"} if presenter else {})})
+    at.run()
+    assert not at.exception and not at.error and at.toggle(key="lesson.presenter").value == presenter
+    assert "No guess yet" in text(at) and GUESS_FIRST in text(at)
+    assert chart_keys(at) == ["click"] and at.radio(key="lesson.step").value == 4
     assert figures(at)[0]["data"][1]["mode"] == "markers"  # the invisible grid a click selects
+    assert "lesson.which_class" not in [radio.key for radio in at.radio]
+    at.session_state["lesson.click"] = selection((100.0, 100.0))
+    at.run()
+    assert not at.exception and chart_keys(at) == ["click", "reveal", "which_map"]
+    assert "Your click is hotter than" in text(at) and GUESS_FIRST not in text(at)
     quiz = at.radio(key="lesson.which_class")
     assert quiz.value is None and len(quiz.options) == 3
     quiz.set_value(0).run()
     assert not at.exception
     assert "**Right!**" in text(at) or "Not quite: it is the map of" in text(at)
-
-
-def test_a_click_is_read_from_the_selected_grid_point() -> None:
-    """AppTest cannot click a Plotly chart: the event's shape, as st.plotly_chart returns it, is checked here."""
-    from types import SimpleNamespace
-
-    from ui.lesson.quiz import CLICK_GRID, click_figure, clicked_point
-
-    photo = load_image(sample_photos()[0].read_bytes(), name="x.jpg")
-    grid = click_figure(photo).data[1]
-    assert len(grid.x) == CLICK_GRID ** 2 and max(grid.x) == photo.size[0] - 1 and max(grid.y) == photo.size[1] - 1
-    event = SimpleNamespace(selection=SimpleNamespace(points=[{"x": 12.5, "y": 40.0, "point_index": 3}]))
-    assert clicked_point(event) == (12.5, 40.0)
-    assert clicked_point(SimpleNamespace(selection=SimpleNamespace(points=[]))) is None
 
 
 def test_reruns_reuse_the_cached_model_passes(no_data: None) -> None:

@@ -1,5 +1,6 @@
 """The Live page in AppTest: it draws the stream, the camera's one-line help and the snapshot path; a frame the
-stream recorded is paused and explained on the Explain page's path; a model without exact CAM says why."""
+stream recorded is paused and explained on the Explain page's path; a model without exact CAM says why; ICE servers
+of the wrong form are one line, and the snapshot path stays."""
 from __future__ import annotations
 
 import json
@@ -17,7 +18,8 @@ from camcore.models.loading import LoadedModel
 from camcore.serving.live import LiveSettings
 from tests.conftest import make_photo
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
-from ui.live.stream import LiveStream
+from ui.common.text import read_back
+from ui.live.stream import ICE_SERVERS_ENV, ICE_SERVERS_FORM, LiveStream
 
 LIVE = str(Path(__file__).resolve().parents[2] / "app_pages" / "5_Live.py")
 TIMEOUT_S = 120
@@ -46,7 +48,7 @@ def live_page(stream: LiveStream | None = None) -> AppTest:
 
 
 def text(at: AppTest) -> str:
-    return "\n".join(element.value for kind in ("markdown", "caption", "info") for element in at.get(kind))
+    return "\n".join(read_back(element.value) for kind in ("markdown", "caption", "info") for element in at.get(kind))
 
 
 def test_the_page_offers_the_stream_its_controls_and_the_snapshot_path(preset: list[dict]) -> None:
@@ -84,6 +86,18 @@ def test_a_model_without_exact_cam_says_why_the_video_has_no_map(tmp_path: Path,
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "mobilenet.pth"))
     at = live_page()
     assert "No map on the video" in text(at) and "Hardswish" in text(at)
+
+
+def test_ice_servers_that_are_not_json_are_one_line_and_the_snapshot_path_stays(
+        preset: list[dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ICE_SERVERS_ENV, "stun:host:3478")
+    at = AppTest.from_file(LIVE, default_timeout=TIMEOUT_S)
+    at.session_state["live.device"] = "cpu"
+    at.run()
+    assert not at.exception and not preset  # the stream is not started with servers the browser cannot read
+    assert [read_back(error.value) for error in at.error] == [
+        f"${ICE_SERVERS_ENV} is not JSON (Expecting value at character 0): {ICE_SERVERS_FORM}."]
+    assert at.get("camera_input") and "only on localhost or over HTTPS" in text(at)
 
 
 def test_presenter_mode_from_a_link_drops_the_intro_for_large_type() -> None:

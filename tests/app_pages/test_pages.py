@@ -26,6 +26,7 @@ from camcore.scores.evaluate import IMAGENET_CATS
 from tests.conftest import make_photo
 from ui.common import resources
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.common.text import read_back
 from ui.explain import view as explain_view
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def explanation_figures(at: AppTest) -> list[dict]:
 
 
 def page_text(at: AppTest) -> str:
-    return "\n".join(element.value for kind in ("markdown", "caption") for element in at.get(kind))
+    return "\n".join(read_back(element.value) for kind in ("markdown", "caption") for element in at.get(kind))
 
 
 def test_no_pages_folder_beside_the_app() -> None:
@@ -98,7 +99,7 @@ def test_home_page_says_what_and_where() -> None:
 def test_explain_without_input_asks_for_a_photo(random_resnet: None, pets: Path, resnet18: LoadedModel) -> None:
     at = explain_page()
     assert not at.exception
-    assert [info.value for info in at.info] == ["Upload a photo, or press Try a sample."]
+    assert [read_back(info.value) for info in at.info] == ["Upload a photo, or press Try a sample."]
     assert at.selectbox(key="explain.model").value == "resnet18"
     assert at.selectbox(key="explain.method").options == ["CAM", "Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM",
                                                           "XGrad-CAM", "HiResCAM", "Finer-CAM", "EigenCAM"]
@@ -204,7 +205,7 @@ def test_compare_shows_cam_and_gradcam_side_by_side(random_resnet: None, pets: P
 def test_broken_sample_is_reported_and_the_good_one_still_shown(random_resnet: None, pets: Path) -> None:
     at = pick_samples(explain_page(), BROKEN, GOOD)
     assert not at.exception
-    assert [error.value.split(":")[0] for error in at.error] == [BROKEN]
+    assert [read_back(error.value).split(":")[0] for error in at.error] == [BROKEN]
     assert len(explanation_figures(at)) == 1
 
 
@@ -214,7 +215,7 @@ def test_missing_weights_file_is_an_error_not_a_crash(monkeypatch: pytest.Monkey
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "missing.pth"))
     at = explain_page()
     assert not at.exception
-    assert len(at.error) == 1 and "missing.pth" in at.error[0].value
+    assert len(at.error) == 1 and "missing.pth" in read_back(at.error[0].value)
     assert not at.get("plotly_chart")
 
 
@@ -227,8 +228,8 @@ def test_offline_without_weights_says_how_to_pass_a_file(monkeypatch: pytest.Mon
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     at = explain_page()
     assert not at.exception
-    assert "resnet50 weights are not in" in at.error[0].value
-    assert "EfficientNet-Lite0 works without internet" in at.info[0].value
+    assert "resnet50 weights are not in" in read_back(at.error[0].value)
+    assert "EfficientNet-Lite0 works without internet" in read_back(at.info[0].value)
 
 
 
@@ -268,8 +269,8 @@ def test_downloads_name_the_class_and_settings_they_hold(fresh_machine: None) ->
     at.toggle(key="explain.files.0").set_value(True).run()
     second = at.selectbox(key="explain.class.0").options[1]  # "2. <class name>"
     png, npy = (button.proto for button in at.get("download_button"))
-    assert png.label == f"Overlay PNG ({second}, threshold 0.5, viridis)"
-    assert npy.label == f"Raw map .npy ({second})"
+    assert read_back(png.label) == f"Overlay PNG ({second}, threshold 0.5, viridis)"
+    assert read_back(npy.label) == f"Raw map .npy ({second})"
 
 
 
@@ -335,13 +336,13 @@ def test_the_sidebar_badge_says_whether_cam_is_exact(random_resnet: None, pets: 
     """resnet18 (GAP + Linear): exact; mobilenet_v3_small (Linear, Hardswish, Linear after the pooling): only the
     gradient methods, approximately. Decided from the module tree, not a list of names."""
     at = explain_page()
-    assert any("CAM is exact here" in markdown.value for markdown in at.markdown)
+    assert any("CAM is exact here" in read_back(markdown.value) for markdown in at.markdown)
     weights = tmp_path / "mobilenet.pth"
     torch.save(mobilenet_v3_small().state_dict(), weights)
     monkeypatch.setenv(MODEL_ENV, "mobilenet_v3_small")
     monkeypatch.setenv(WEIGHTS_ENV, str(weights))
     at = explain_page()
     assert not at.exception
-    assert any("Approximate (gradient methods only)" in markdown.value for markdown in at.markdown)
+    assert any("Approximate (gradient methods only)" in read_back(markdown.value) for markdown in at.markdown)
     methods = at.selectbox(key="explain.method").options
     assert "CAM" not in methods and "Grad-CAM" in methods

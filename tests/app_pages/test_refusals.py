@@ -20,6 +20,7 @@ from camcore.train.config import TrainConfig
 from tests.conftest import SMALL
 from ui.common import links
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"
 TIMEOUT_S = 120
@@ -45,8 +46,8 @@ def page(name: str, params: dict[str, str | list[str]] | None = None) -> AppTest
 
 def one_line_errors(at: AppTest) -> list[str]:
     """The page's error messages; fails on an exception box or a message of more than one line."""
-    assert not at.exception, [e.value for e in at.exception]
-    messages = [error.value for error in at.error]
+    assert not at.exception, [read_back(e.value) for e in at.exception]
+    messages = [read_back(error.value) for error in at.error]
     assert all("\n" not in message for message in messages), messages
     return messages
 
@@ -100,7 +101,7 @@ def test_an_empty_data_folder_is_one_line_on_the_dataset_page(tmp_path: Path, mo
     monkeypatch.setenv(DATA_ENV, str(root))
     at = page("2_Dataset.py")
     one_line_errors(at)
-    assert [w.value for w in at.warning if "oxford-iiit-pet" in w.value]
+    assert [read_back(w.value) for w in at.warning if "oxford-iiit-pet" in read_back(w.value)]
 
 
 def test_a_run_folder_deleted_while_its_page_is_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

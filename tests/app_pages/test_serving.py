@@ -17,12 +17,13 @@ from streamlit.testing.v1 import AppTest
 from camcore.data.pets import DATA_ENV
 from camcore.data.thumbnails import CACHE_ENV
 from camcore.errors import WeightsUnavailable
-from camcore.jobs.runs import RUNS_ENV
+from camcore.jobs.runs import RUNS_ENV, RunStatus
 from camcore.models import pretrained
 from camcore.models.pretrained import NO_DOWNLOADS_ENV
 from camcore.serving.paths import ALLOWED_ENV
 from ui.common import resources
 from ui.common.inputs import LOCK_ENV, MODEL_ENV, NO_SLOW_METHODS_ENV, OTHER_MODEL, WEIGHTS_ENV
+from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"
 TIMEOUT_S = 60
@@ -67,8 +68,8 @@ def page(name: str, **state: object) -> AppTest:
 
 def refusals(at: AppTest, typed: str) -> list[str]:
     """The refusal's text after the typed path, for each error on the page that refuses `typed`."""
-    return [error.value[len(typed.strip()):] for error in at.error
-            if error.value.startswith(typed.strip()) and REFUSED in error.value]
+    return [read_back(error.value)[len(typed.strip()):] for error in at.error
+            if read_back(error.value).startswith(typed.strip()) and REFUSED in read_back(error.value)]
 
 
 @pytest.mark.parametrize("box", ["model", "weights", "dataset", "training"])
@@ -80,7 +81,7 @@ def test_each_typed_path_box_refuses_outside_paths_alike(server: Path, box: str,
         at = typed_into(box, typed, monkeypatch, started)
         assert not at.exception
         found = refusals(at, typed)
-        assert len(found) == 1, [e.value for e in at.error]
+        assert len(found) == 1, [read_back(e.value) for e in at.error]
         messages.add(found[0])
     assert len(messages) == 1 and not started
 
@@ -95,7 +96,8 @@ def typed_into(box: str, typed: str, monkeypatch: pytest.MonkeyPatch, started: l
     if box == "dataset":
         return page("2_Dataset.py", **{"dataset.root": typed})
     monkeypatch.setattr("camcore.train.launch.start_run",
-                        lambda *args, **options: started.append(args) or SimpleNamespace(name="x"))
+                        lambda *args, **options: started.append(args) or SimpleNamespace(
+                            name="x", status=lambda: RunStatus("starting")))
     at = page("3_Training.py", **{"training.data_root": typed})
     return at.button[[b.label for b in at.button].index("Start training")].click().run()
 
@@ -145,13 +147,13 @@ def test_uploads_load_weights_and_checkpoints_and_refuse_code(server: Path, bina
     at = at.run()
     (stored,) = (server / "cache" / "uploads").iterdir()
     assert not at.error and calls[-1] == ("resnet18", str(stored)) and stored.read_bytes() == weights
-    assert "Upload a photo" in at.info[0].value
+    assert "Upload a photo" in read_back(at.info[0].value)
     at.file_uploader(key="explain.weights_upload").set_value(
         ("cats.pt", binary_checkpoint.read_bytes(), "application/octet-stream")).run()
     assert not at.error and calls[-1][0].endswith(".pt") and calls[-1][1] is None
     at.file_uploader(key="explain.weights_upload").set_value(
         ("evil.pth", saved({"w": torch.zeros(1), "x": Planted()}), "application/octet-stream")).run()
-    assert "refused: it holds Python objects beyond tensors" in at.error[0].value and len(at.error) == 1
+    assert "refused: it holds Python objects beyond tensors" in read_back(at.error[0].value) and len(at.error) == 1
     assert len(list((server / "cache" / "uploads").iterdir())) == 2
 
 
@@ -183,7 +185,7 @@ def test_no_downloads_hides_the_data_set_download(server: Path, monkeypatch: pyt
     monkeypatch.setenv(NO_DOWNLOADS_ENV, "1")
     at = page("2_Dataset.py", **missing)
     assert not at.exception and not [b for b in at.button if b.key == "dataset.download"]
-    assert "Downloads are turned off" in at.info[0].value
+    assert "Downloads are turned off" in read_back(at.info[0].value)
 
 
 def test_no_downloads_refuses_uncached_hub_weights_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from camcore.jobs.runs import RUNS_ENV, RunFolder, RunStatus
 from camcore.train.config import TrainConfig
 from tests.camcore.train.helpers import run, train_args
 from tests.conftest import make_photo
+from ui.common.text import read_back
 from ui.training import rights as training_rights
 from ui.training import view as training_view
 
@@ -52,6 +54,16 @@ def polls(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
     return seen
 
 
+def launched_into(started: list[TrainConfig]) -> Callable[[list[str], RunFolder], int]:
+    """A stand-in for the trainer's launch: records the run's config; the run then reads as starting, as it does
+    once its process is launched."""
+    def start(argv: list[str], run: RunFolder) -> int:
+        started.append(TrainConfig.from_dict(run.config()))
+        run.write_status(RunStatus("starting", pid=os.getpid(), heartbeat=time.time()))
+        return os.getpid()
+    return start
+
+
 def training_page(monkeypatch: pytest.MonkeyPatch, runs_root: Path) -> AppTest:
     monkeypatch.setenv(RUNS_ENV, str(runs_root))
     return AppTest.from_file(TRAINING, default_timeout=TIMEOUT_S).run()
@@ -82,7 +94,7 @@ def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: 
     expected = [m["test_accuracy"] for m in finished_run.metrics() if m["kind"] == "epoch"]
     assert test_accuracy["y"] == pytest.approx(expected)
     assert any(spec["data"][0].get("texttemplate") == "%{z}" for spec in specs)  # the confusion matrix
-    assert "finished" in "\n".join(m.value for m in at.markdown)
+    assert "finished" in "\n".join(read_back(m.value) for m in at.markdown)
 
 
 def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: list,
@@ -110,7 +122,7 @@ def test_trained_checkpoints_are_offered_on_the_explain_page(finished_run: RunFo
     at.session_state["explain.device"] = "cpu"
     at.run()
     options = at.selectbox(key="explain.model").options
-    assert f"Trained: {finished_run.name} · best" in options and f"Trained: {finished_run.name} · last" in options
+    assert f"{finished_run.name} · best" in options and f"{finished_run.name} · last" in options
     at.selectbox(key="explain.model").set_value(str(finished_run.checkpoint("best"))).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="explain.method").value == "cam"
@@ -124,8 +136,7 @@ def test_the_form_takes_any_timm_model_and_a_local_weights_file(tiny_pets: Path,
     weights = tmp_path / "resnet18.pth"
     weights.write_bytes(resnet18_weights.read_bytes())
     started: list[TrainConfig] = []
-    monkeypatch.setattr("camcore.train.launch.process.start", lambda argv, run: started.append(
-        TrainConfig.from_dict(run.config())) or 0)
+    monkeypatch.setattr("camcore.train.launch.process.start", launched_into(started))
     at = training_page(monkeypatch, tmp_path / "runs")
     at.selectbox(key="training.arch").set_value("other")
     at.text_input(key="training.arch_other").input("timm:resnet10t")
@@ -140,8 +151,7 @@ def test_the_form_takes_any_timm_model_and_a_local_weights_file(tiny_pets: Path,
 def test_the_form_starts_a_tap_run(tiny_pets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAM_EXPLORER_DATA", str(tiny_pets))
     started: list[TrainConfig] = []
-    monkeypatch.setattr("camcore.train.launch.process.start", lambda argv, run: started.append(
-        TrainConfig.from_dict(run.config())) or 0)
+    monkeypatch.setattr("camcore.train.launch.process.start", launched_into(started))
     at = training_page(monkeypatch, tmp_path / "runs")
     assert at.radio(key="training.pooling").value == "avg"  # the lesson's
     at.radio(key="training.pooling").set_value("tap:0.1")
@@ -172,7 +182,7 @@ def test_only_the_session_that_started_a_run_may_stop_resume_or_delete_it(tiny_p
     stop = f"training.stop.{run_folder.name}"
     assert [b.key for b in mine.button if b.key == stop] == [stop]
     assert not [b for b in other.button if b.key == stop]
-    assert any(training_rights.NOT_YOURS in caption.value for caption in other.caption)
+    assert any(training_rights.NOT_YOURS in read_back(caption.value) for caption in other.caption)
 
     run_folder.write_status(RunStatus(state="stopped", epochs=1, steps_total=4))
     mine.run()
@@ -208,8 +218,34 @@ def test_compare_before_and_after_opens_explain_on_the_probe_photos(finished_run
     explain.run()
     assert not explain.exception and not explain.error
     probes = sorted(path.name for path in (finished_run.path / "probes" / "images").glob("*.jpg"))
-    assert [header.value for header in explain.subheader] == probes and len(probes) == 6
-    rows = [m.value for m in explain.markdown if m.value.startswith("**Trained")]
-    assert rows[:2] == [f"**Trained: {finished_run.name} · best** · CAM is exact here.",
-                        f"**Trained: {finished_run.name} · before training** · CAM is exact here."]
+    assert [read_back(header.value) for header in explain.subheader] == probes and len(probes) == 6
+    rows = [read_back(m.value) for m in explain.markdown if read_back(m.value).startswith(f"**{finished_run.name}")]
+    assert rows[:2] == [f"**{finished_run.name} · best** · CAM is exact here.",
+                        f"**{finished_run.name} · start** · CAM is exact here."]
     assert len(rows) == 2 * len(probes)
+
+
+def test_a_run_started_while_another_trains_waits_in_the_queue_and_its_owner_may_leave(
+        tiny_pets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAM_EXPLORER_DATA", str(tiny_pets))
+    first = started_by_the_form(training_page(monkeypatch, tmp_path / "runs"), monkeypatch)
+    second_tab = training_page(monkeypatch, tmp_path / "runs")
+    second_tab.button[0].click().run()  # Start training while the first trains: queued, not refused
+    assert not second_tab.exception and not second_tab.error
+    queued = RunFolder(tmp_path / "runs" / second_tab.session_state["training.run"])
+    assert queued.status().state == "queued" and first.status().state == "running"
+    [line] = [read_back(info.value) for info in second_tab.info if read_back(info.value).startswith("Queued")]
+    assert line.startswith(f"Queued, next in line: {first.name} is training on this device")
+    leave = f"training.leave.{queued.name}"
+    third_tab = training_page(monkeypatch, tmp_path / "runs")
+    third_tab.selectbox(key="training.run").set_value(queued.name).run()
+    assert not [button for button in third_tab.button if button.key == leave]  # not theirs to take out
+    second_tab.button(key=leave).click().run()
+    assert queued.status().state == "stopped" and queued.status().message == "Left the queue before starting."
+
+
+def test_with_no_runs_the_page_says_where_runs_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = training_page(monkeypatch, tmp_path / "runs")
+    assert not at.exception
+    [line] = [read_back(info.value) for info in at.info if read_back(info.value).startswith("No runs yet")]
+    assert str((tmp_path / "runs").resolve()) in line and "No runs yet in" not in line

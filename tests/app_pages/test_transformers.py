@@ -18,6 +18,7 @@ from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
 from camcore.data.thumbnails import CACHE_ENV
 from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"
 TIMEOUT_S = 120
@@ -59,7 +60,7 @@ def run_page(name: str, prefix: str, **state: object) -> AppTest:
 
 
 def text(at: AppTest) -> str:
-    return "\n".join(element.value for kind in ("markdown", "caption", "info") for element in at.get(kind))
+    return "\n".join(read_back(element.value) for kind in ("markdown", "caption", "info") for element in at.get(kind))
 
 
 def test_swin_on_explain_is_exact_and_says_the_photo_was_squashed(preset) -> None:

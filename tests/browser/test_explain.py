@@ -18,17 +18,17 @@ import numpy as np
 import pytest
 
 from camcore.data.pets import DATA_ENV
-from camcore.models.loading import imagenet_categories
+from camcore.models.loading import MODEL_CHOICES, imagenet_categories
 from camcore.scores.evaluate import IMAGENET_CATS
+from tests.browser.deadlines import PAGE_MS, REACTION_MS, SERVER_START_S
 from tests.conftest import PETS_ROOT, make_photo
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from ui.common.inputs import MODEL_ENV, MODEL_LABELS, WEIGHTS_ENV, checkpoint_label
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = Path("/tmp/explain_page.png")
 REAL_PHOTO = PETS_ROOT / "images" / "Siamese_63.jpg"
-START_TIMEOUT_S = 60
 THRESHOLD_SLIDER, CLASS_SLIDER = 2, 3
 """Slider order in ui.explain.figures.explanation_figure: opacity, colormap, threshold, class."""
 CHOSEN_CLASS, CHOSEN_STEP = 2, 5
@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def wait_healthy(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(f"streamlit exited with code {server.returncode}")
@@ -58,7 +58,7 @@ def wait_healthy(url: str, server: subprocess.Popen) -> None:
                     return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT_S} s")
+    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {SERVER_START_S} s")
 
 
 @contextlib.contextmanager
@@ -141,13 +141,13 @@ def test_uploaded_photo_sliders_compose_in_the_app(browser, app_url: str, upload
         page.goto(f"{app_url}/Explain")
         photos = page.locator("[data-testid=stFileUploader]", has_text="Upload photos")  # not the weights uploader
         photos.locator("input[type=file]").set_input_files(upload)
-        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=45_000)
+        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=PAGE_MS)
         index = page.evaluate(f"() => {EXPLANATION_FIGURE}")
         before = heat_state(page, index)
         plot = page.locator(".js-plotly-plot").nth(index)
         click_step(plot, CLASS_SLIDER, CHOSEN_CLASS)
         click_step(plot, THRESHOLD_SLIDER, CHOSEN_STEP)
-        page.wait_for_function(RESTYLED, arg=[index, CHOSEN_STEP, CHOSEN_CLASS], timeout=5_000)
+        page.wait_for_function(RESTYLED, arg=[index, CHOSEN_STEP, CHOSEN_CLASS], timeout=REACTION_MS)
         after = heat_state(page, index)
         page.screenshot(path=SCREENSHOT, full_page=True)
     finally:
@@ -178,15 +178,15 @@ def test_a_percentile_threshold_moves_the_box(browser, app_url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     try:
         page.goto(f"{app_url}/Explain?standard=percentile&shipped=Bengal_3.jpg")
-        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=60_000)
+        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=PAGE_MS)
         index = page.evaluate(f"() => {EXPLANATION_FIGURE}")
         before = page.evaluate(BOX_TRACES, index)
         plot = page.locator(".js-plotly-plot").nth(index)
         high = before["labels"].index("0.95")
         click_step(plot, THRESHOLD_SLIDER, high)
-        page.wait_for_function(f"(i) => ({BOX_TRACES})(i).active === {high}", arg=index, timeout=5_000)
+        page.wait_for_function(f"(i) => ({BOX_TRACES})(i).active === {high}", arg=index, timeout=REACTION_MS)
         page.wait_for_function(f"([i, x]) => JSON.stringify(({BOX_TRACES})(i).x) !== JSON.stringify(x)",
-                               arg=[index, before["x"]], timeout=5_000)
+                               arg=[index, before["x"]], timeout=REACTION_MS)
         after = page.evaluate(BOX_TRACES, index)
         wanted = page.evaluate("""([i, step]) => document.querySelectorAll('.js-plotly-plot')[i]
             .layout.sliders[2].steps[step].args[0].x.find(x => x !== null)""", [index, high])
@@ -216,11 +216,11 @@ def test_fresh_machine_home_and_a_sample(browser, app_url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     try:
         page.goto(app_url)
-        page.get_by_text("Default model").wait_for(timeout=30_000)
+        page.get_by_text("Default model").wait_for(timeout=PAGE_MS)
         navigation = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
         page.goto(f"{app_url}/Explain")
         page.get_by_role("button", name="Try a sample").click()
-        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=60_000)
+        page.wait_for_function(f"() => {EXPLANATION_FIGURE} >= 0", timeout=PAGE_MS)
         names = explanation_names(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))
     finally:
         page.close()
@@ -228,12 +228,40 @@ def test_fresh_machine_home_and_a_sample(browser, app_url: str) -> None:
     assert imagenet_categories().index(names[0]) in IMAGENET_CATS  # Bengal_3.jpg
 
 
+LABEL_WIDTHS = """(labels) => {
+    const box = document.querySelector('[data-testid=stSidebar] [data-testid=stSelectbox] input');
+    const style = getComputedStyle(box), pen = document.createElement('canvas').getContext('2d');
+    pen.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return labels.map(label => [label, Math.ceil(pen.measureText(label).width), Math.floor(room)]); }"""
+"""Each label's width in the sidebar model box's own font, beside the width the box has for it (px)."""
+
+
+def test_every_model_label_fits_the_sidebars_box(browser, tmp_path: Path) -> None:
+    """The labels the sidebar lists, a long run's checkpoints among them, drawn in the box's font, fit its width
+    (a cut label read "EfficientNet-Lite0 (ships with the")."""
+    run = tmp_path / "runs" / "20261207-142100-breeds-timm_convnext_tiny_in22k"
+    run.mkdir(parents=True)
+    labels = [*MODEL_LABELS.values(), *MODEL_CHOICES,
+              *(checkpoint_label(run.name, which) for which in ("best", "last", "start"))]
+    with streamlit_server(tmp_path, **{DATA_ENV: str(tmp_path / "no-data")}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{url}/Explain")
+            page.locator("[data-testid=stSidebar] [data-testid=stSelectbox] input").first.wait_for()
+            page.evaluate("document.fonts.ready")
+            widths = page.evaluate(LABEL_WIDTHS, labels)
+        finally:
+            page.close()
+    assert [(label, width, room) for label, width, room in widths if width > room] == [], widths
+
+
 def wait_idle(page, photos: int) -> None:
     """Until the session has drawn all its photos' download buttons and finished running: a session's own rerun
     replaces its buttons' files, so a click during it is not what this test is about."""
     page.wait_for_function("""n => [...document.querySelectorAll('[data-testid="stDownloadButton"] button')]
-        .filter(b => b.innerText.startsWith('Overlay PNG')).length === n""", arg=photos, timeout=120_000)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+        .filter(b => b.innerText.startsWith('Overlay PNG')).length === n""", arg=photos, timeout=PAGE_MS)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=PAGE_MS)
 
 
 def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
@@ -253,7 +281,7 @@ def test_downloads_survive_other_sessions_reruns(browser, app_url: str) -> None:
         for _ in range(DOWNLOADS):
             for page in rerunners:
                 page.get_by_role("button", name="Try a sample").click()
-            with downloader.expect_download(timeout=30_000) as info:
+            with downloader.expect_download(timeout=PAGE_MS) as info:
                 downloader.get_by_role("button", name=re.compile("^Overlay PNG")).first.click()
             download = info.value
             downloads.append((download.failure(), Path(download.path()).read_bytes()[:8] if not download.failure()
@@ -288,13 +316,13 @@ def test_four_sessions_each_see_only_their_own_photo(browser, app_url: str, tmp_
             page.locator("[data-testid=stFileUploader]", has_text="Upload photos").locator(
                 "input[type=file]").set_input_files(photo)
         for page in pages:
-            page.locator("[data-testid=stSelectbox]", has_text="Method").first.wait_for(timeout=60_000)
-            page.wait_for_function(f"() => {TITLE}.startsWith('CAM')", timeout=90_000)
+            page.locator("[data-testid=stSelectbox]", has_text="Method").first.wait_for(timeout=PAGE_MS)
+            page.wait_for_function(f"() => {TITLE}.startsWith('CAM')", timeout=PAGE_MS)
         for page in pages:
             page.locator("[data-testid=stSelectbox]", has_text="Method").first.click()
             page.get_by_role("option", name="Grad-CAM", exact=True).click()
         for page in pages:
-            page.wait_for_function(f"() => {TITLE}.startsWith('Grad-CAM ·')", timeout=90_000)
+            page.wait_for_function(f"() => {TITLE}.startsWith('Grad-CAM ·')", timeout=PAGE_MS)
         shown = [page.evaluate(SHOWN) for page in pages]
         maps = [json.dumps(heat_state(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))["full"]) for page in pages]
     finally:

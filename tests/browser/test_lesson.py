@@ -1,6 +1,6 @@
 """The Lesson in Chromium, from a shared link: presenter mode readable on a 1280x720 projector at every step, and
 the quiz's click on the photo scored where the model's own map (computed here from its forward pass) is hot or
-cold."""
+cold, with no map of the photo on the page before it and no axis lines beside the photo."""
 from __future__ import annotations
 
 import re
@@ -15,8 +15,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from camcore.data.images import load_image
 from camcore.data.samples import SAMPLES_DIR
 from camcore.models.loading import load_model
+from tests.browser.deadlines import PAGE_MS
 from tests.browser.test_explain import page_without_data
 from ui.lesson.inputs import STEPS
+from ui.lesson.quiz import GUESS_FIRST
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +58,11 @@ ON_SCREEN = ((("grid.chosen", "grid.early", "grid.late"), "Early and late side b
 """Each step's main figures (keys after "lesson.") and the last of its key sentences: all on the first screen."""
 PLOT = "k => document.querySelector(`.st-key-lesson-${k.replace('.', '-')} .js-plotly-plot`)"
 """A figure by its key: Streamlit writes a key into its element's class, a dot as a dash."""
+QUIZ_MAPS = "() => ['reveal', 'which_map'].filter(k => document.querySelector(`.st-key-lesson-${k}`))"
+"""Step 5's maps of the photo on the page: none may show before the click, which any of them would answer."""
+AXIS_LINES = f"""k => ({PLOT})(k).querySelectorAll('path.xgrid, path.ygrid, path.xzl, path.yzl, path.xtick, path.ytick')
+    .length"""
+"""The grid lines, zero lines and ticks plotly.js drew in a figure: beside a photo they show as faint lines."""
 FIGURES_DRAWN = f"""keys => keys.every(k => ({PLOT})(k)?._fullLayout)
     && !document.querySelector('[data-testid=stStatusWidgetRunningIcon], [data-stale=true]')"""
 """The step's figures drawn and its run over (no element left from the previous step)."""
@@ -87,10 +94,11 @@ def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) ->
         if step:
             page.get_by_role("button", name="Next").click()
         assert_fits_the_screen(page, step, keys, phrase)
-    page.wait_for_url(re.compile(r"[?&]step=4(&|$)"), timeout=60_000)  # the link follows (written as the run ends)
+    page.wait_for_url(re.compile(r"[?&]step=4(&|$)"), timeout=PAGE_MS)  # the link follows (written as the run ends)
+    assert page.evaluate(QUIZ_MAPS) == [] and page.get_by_text(GUESS_FIRST).is_visible()  # no answer on screen
     width, height = Image.open(SAMPLES_DIR / PRESENTED_PHOTO).size
     click_score(page, (width / 2, height / 2), None)  # the quiz's answer: the map beside the guess
-    page.wait_for_function(FIGURES_DRAWN, arg=["reveal"], timeout=60_000)
+    page.wait_for_function(FIGURES_DRAWN, arg=["reveal"], timeout=PAGE_MS)
     page.screenshot(path=SCREENSHOTS.format("5_revealed"))
     layout = page.evaluate(LAYOUT, [["reveal"], "Your click is hotter than"])
     assert layout["plots"][0][3] <= PROJECTOR["height"] and layout["text_bottom"] <= PROJECTOR["height"]
@@ -99,8 +107,8 @@ def test_presenter_mode_fits_every_step_on_a_projector(page, lesson_url: str) ->
 
 
 def assert_fits_the_screen(page, step: int, keys: tuple[str, ...], phrase: str) -> None:
-    page.get_by_role("heading", name=f"Step {STEPS[step]}").wait_for(timeout=90_000)
-    page.wait_for_function(FIGURES_DRAWN, arg=list(keys), timeout=90_000)
+    page.get_by_role("heading", name=f"Step {STEPS[step]}").wait_for(timeout=PAGE_MS)
+    page.wait_for_function(FIGURES_DRAWN, arg=list(keys), timeout=PAGE_MS)
     page.screenshot(path=SCREENSHOTS.format(step + 1))
     layout = page.evaluate(LAYOUT, [list(keys), phrase])
     assert layout["headings"] == [f"Step {STEPS[step]}"]  # one step on screen
@@ -140,11 +148,11 @@ def click_score(page, point: tuple[float, float], previous: str | None) -> int:
     The click is repeated (up to 3 times) if it landed while the last rerun was still redrawing the figure."""
     for attempt in range(3):
         page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')?.innerText"
-                               ".includes('Running')", timeout=60_000)
+                               ".includes('Running')", timeout=PAGE_MS)
         page.mouse.click(*page.evaluate(PLOT_POINT, list(point)))
         try:
             page.wait_for_function("""prev => { const t = document.body.innerText.match(/hotter than \\d+% of the map/);
-                return t && t[0] !== prev; }""", arg=previous, timeout=30_000)
+                return t && t[0] !== prev; }""", arg=previous, timeout=PAGE_MS)
             break
         except PlaywrightTimeout:
             if attempt == 2:
@@ -158,9 +166,12 @@ def test_quiz_click_is_scored_where_the_map_is_hot(page, lesson_url: str) -> Non
     hot, cold = quiz_map_cells(QUIZ_PHOTO)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{lesson_url}?step=4&sample={QUIZ_PHOTO}")
-    page.get_by_text("No guess yet").wait_for(timeout=90_000)
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout?.xaxis", timeout=30_000)
+    page.get_by_text("No guess yet").wait_for(timeout=PAGE_MS)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout?.xaxis", timeout=PAGE_MS)
+    assert page.evaluate(QUIZ_MAPS) == [] and page.get_by_text(GUESS_FIRST).is_visible()
     hot_score = click_score(page, hot, None)
     assert "inside the region" in page.locator("body").inner_text()
+    page.wait_for_function(FIGURES_DRAWN, arg=["click", "reveal", "which_map"], timeout=PAGE_MS)
+    assert [page.evaluate(AXIS_LINES, key) for key in ("click", "reveal", "which_map")] == [0, 0, 0]
     cold_score = click_score(page, cold, f"hotter than {hot_score}% of the map")
     assert hot_score >= 90 and cold_score <= 50

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.deadlines import PAGE_MS
 from tests.browser.test_explain import page_without_data
 from tests.conftest import launch_chromium
 
@@ -42,7 +43,7 @@ def test_the_synthetic_camera_comes_back_mapped(camera_browser, live_url: str) -
     try:
         page.goto(live_url)
         frame = page.frame_locator("iframe[title*=webrtc]")
-        frame.get_by_role("button", name="START").click(timeout=90_000)
+        frame.get_by_role("button", name="START").click(timeout=PAGE_MS)
         counted = 0
         for _ in range(60):  # the status refreshes once a second; 60 s at most
             page.wait_for_timeout(1000)

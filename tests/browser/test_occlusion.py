@@ -11,6 +11,7 @@ from camcore.data.samples import SAMPLES_DIR
 from camcore.explain import decode_side_px, explain
 from camcore.models.loading import load_model
 from camcore.scores.occlusion import hide_box
+from tests.browser.deadlines import PAGE_MS
 from tests.browser.test_explain import app_url  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
@@ -27,8 +28,8 @@ def test_a_dragged_box_is_blurred_out_and_scored(browser, app_url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
         page.goto(f"{app_url}/Explain?shipped={PHOTO}")
-        page.get_by_text("Hide a region: does the class need what the map shows?").click(timeout=90_000)
-        page.wait_for_function(f"() => document.querySelector('{SELECTION_PLOT}')?._fullLayout", timeout=30_000)
+        page.get_by_text("Hide a region: does the class need what the map shows?").click(timeout=PAGE_MS)
+        page.wait_for_function(f"() => document.querySelector('{SELECTION_PLOT}')?._fullLayout", timeout=PAGE_MS)
         page.locator(SELECTION_PLOT).scroll_into_view_if_needed()
         start, end = page.evaluate(TO_PAGE, [100, 80]), page.evaluate(TO_PAGE, [300, 260])
         page.mouse.move(*start)
@@ -36,7 +37,7 @@ def test_a_dragged_box_is_blurred_out_and_scored(browser, app_url: str) -> None:
         page.mouse.move(start[0] + 40, start[1] + 40, steps=5)
         page.mouse.move(*end, steps=10)
         page.mouse.up()
-        page.get_by_text("your box").wait_for(timeout=60_000)
+        page.get_by_text("your box").wait_for(timeout=PAGE_MS)
         row = page.locator("[data-testid=stTable] tr", has_text="your box").inner_text()
     finally:
         page.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -21,25 +22,33 @@ from camcore.errors import CamcoreError, WeightsUnavailable
 from camcore.jobs.runs import list_runs, runs_root
 from camcore.models.device import DEVICE_CHOICES
 from camcore.models.loading import MODEL_CHOICES, LoadedModel
-from camcore.models.pretrained import PREFERRED_MODEL, default_model, env_switch, torchvision_weights_file
+from camcore.models.pretrained import PREFERRED_MODEL, env_switch, torchvision_weights_file
 from camcore.serving.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
+from camcore.settings import MODEL_ENV, WEIGHTS_ENV, server_model, server_weights
 from ui.common import resources
 from ui.common.notes import fixed_size_note
 from ui.common.state import PageState
+from ui.common.text import plain
 
 logger = logging.getLogger(__name__)
 
-MODEL_ENV = "CAM_EXPLORER_MODEL"
-WEIGHTS_ENV = "CAM_EXPLORER_WEIGHTS"
 LOCK_ENV = "CAM_EXPLORER_LOCK_MODEL"
 NO_SLOW_METHODS_ENV = "CAM_EXPLORER_NO_SLOW_METHODS"
 """Set by an operator serving a class: Score-CAM at Lite0's last layer takes 34 s of both cores of a 2-core server
 (1,280 forward passes; Grad-CAM 27 ms), time every other student waits."""
 WEIGHTS_TYPES = ("pt", "pth", "ckpt", "bin")
 OTHER_MODEL = "other"
-MODEL_LABELS = {"lite0": "EfficientNet-Lite0 (ships with the app)", "swin_tiny": "Swin-T (a transformer, exact CAM)",
-                "deit_tiny": "DeiT-tiny (a ViT: gradient methods only)",
-                OTHER_MODEL: "Other: timm:NAME or a checkpoint"}
+MODEL_LABELS = {"lite0": "EfficientNet-Lite0", "swin_tiny": "Swin-T (transformer)", "deit_tiny": "DeiT-tiny (ViT)",
+                OTHER_MODEL: "Other: timm or checkpoint"}
+"""Short enough for the sidebar's box (LABEL_CHARS); MODEL_HELP says what each is."""
+LABEL_CHARS = 28
+"""What the sidebar's model box shows without cutting a label (checked in Chromium: tests/browser)."""
+RUN_STAMP = re.compile(r"\d{8}-(?P<hour>\d\d)(?P<minute>\d\d)\d\d-(?P<rest>.+)")
+"""camcore.jobs.process.run_name's "20261207-142100-binary-lite0"."""
+MODEL_HELP = ("EfficientNet-Lite0 ships with the app and works offline; resnet18 is the lesson's model (its weights "
+              "download once with internet). Swin-T is a transformer with exact CAM; DeiT-tiny a ViT, where only "
+              "the gradient methods apply. Other: any timm:NAME or a checkpoint's path. Below them, the checkpoints "
+              "of the Training page's runs.")
 WEIGHTS_HELP = ("A state dict saved with torch.save(model.state_dict()) for the model chosen above, for ImageNet "
                 "weights this server cannot download. Empty: the library's own weights.")
 
@@ -52,9 +61,9 @@ def model_ui(state: PageState) -> tuple[str, str | None]:
     """(spec, weights_path or None); spec is "" while there is no model to load yet: an 'Other' box still empty,
     or a typed path or upload refused (its one line is shown here)."""
     if env_switch(LOCK_ENV):
-        spec = os.environ.get(MODEL_ENV) or default_model()
-        st.caption(f"Model: {MODEL_LABELS.get(spec, spec)}, chosen by whoever runs this server.")
-        return spec, os.environ.get(WEIGHTS_ENV) or None
+        spec = server_model()
+        st.caption(f"Model: {plain(MODEL_LABELS.get(spec, spec))}, chosen by whoever runs this server.")
+        return spec, server_weights()
     spec, typed, weights, upload = _model_widgets(state)
     presets = (os.environ.get(MODEL_ENV), os.environ.get(WEIGHTS_ENV))
     try:
@@ -67,7 +76,7 @@ def model_ui(state: PageState) -> tuple[str, str | None]:
             weights = str(allowed_path(weights, operator_files=presets))
         return (allowed_model(spec, operator_files=presets) if typed and spec else spec), weights or None
     except CamcoreError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return "", None
 
 
@@ -80,16 +89,15 @@ def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | Non
     """(spec, whether it was typed in 'Other', typed weights path, uploaded file), as drawn: nothing checked yet."""
     labels = {**model_choices(), OTHER_MODEL: MODEL_LABELS[OTHER_MODEL]}
     choices = tuple(labels)
-    env_model = os.environ.get(MODEL_ENV) or default_model()
+    env_model = server_model()
     key = state.default("model", env_model if env_model in choices else OTHER_MODEL)
     state.default("model_other", "" if env_model in choices else env_model)
     state.valid("model", choices, MODEL_CHOICES[0])  # a deleted run's checkpoint falls back to the default
-    spec = st.selectbox("Model", choices, key=key, format_func=lambda name: labels.get(name, name),
-                        help="ImageNet classifiers, or a checkpoint trained on the Training page.")
+    spec = st.selectbox("Model", choices, key=key, format_func=lambda name: labels.get(name, name), help=MODEL_HELP)
     if spec == "lite0" and not os.environ.get(MODEL_ENV):
         st.caption(f"EfficientNet-Lite0 is the default here: {PREFERRED_MODEL}'s ImageNet weights are not in "
-                   f"{torchvision_weights_file(PREFERRED_MODEL).parent}. Pick {PREFERRED_MODEL} once with internet "
-                   "to download them; it is the default from then on.")
+                   f"{plain(torchvision_weights_file(PREFERRED_MODEL).parent)}. Pick {PREFERRED_MODEL} once with "
+                   "internet to download them; it is the default from then on.")
     typed = spec == OTHER_MODEL
     if typed:
         spec = st.text_input("timm:NAME or checkpoint path", key=state.key("model_other")).strip()
@@ -102,11 +110,19 @@ def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | Non
 
 
 def trained_checkpoints() -> dict[str, str]:
-    """Checkpoint path -> label ("Trained: cats-1 · best"), for every run folder's best and last checkpoints and
-    its start (the model before training)."""
-    names = {"best": "best", "last": "last", "start": "before training"}
-    return {str(run.checkpoint(which)): f"Trained: {run.name} · {label}"
-            for run in list_runs(runs_root()) for which, label in names.items() if run.checkpoint(which).is_file()}
+    """Checkpoint path -> label ("binary-lite0 14:21 · best"), for every run folder's best and last
+    checkpoints and its start (the model before training)."""
+    return {str(run.checkpoint(which)): checkpoint_label(run.name, which)
+            for run in list_runs(runs_root()) for which in ("best", "last", "start") if run.checkpoint(which).is_file()}
+
+
+def checkpoint_label(run_name: str, which: str) -> str:
+    """A run's checkpoint in at most LABEL_CHARS: a run_name's task and model, then its start time ("14:21"), the
+    task and model cut short (with "…") when the whole would not fit; the runs table has the full names."""
+    stamp = RUN_STAMP.fullmatch(run_name)
+    name, when = (stamp["rest"], f" {stamp['hour']}:{stamp['minute']}") if stamp else (run_name, "")
+    room = LABEL_CHARS - len(when) - len(f" · {which}")
+    return f"{name if len(name) <= room else name[:room - 1] + '…'}{when} · {which}"
 
 
 def device_ui(state: PageState) -> str:
@@ -127,7 +143,7 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
                           "EigenCAM reads the activations alone.")
     exactness_badge(model)
     if model.cam is None:
-        st.caption(f"CAM is not offered: {model.cam_refusal}.")
+        st.caption(f"CAM is not offered: {plain(model.cam_refusal)}.")
     if no_slow:
         st.caption("Score-CAM is turned off on this server: its forward pass per channel would hold up everyone.")
     if METHODS[method].class_agnostic:
@@ -144,11 +160,11 @@ def exactness_badge(model: LoadedModel) -> None:
     numerically at load): a GAP (or TAP) + Linear head, or something else, where only gradient methods apply."""
     if model.cam is not None:
         st.badge("CAM is exact here", icon=":material/check_circle:", color="green",
-                 help=f"The head is {model.cam.pooling} pooling plus one Linear layer: CAM reads its weights.")
+                 help=f"The head is {plain(model.cam.pooling)} pooling plus one Linear layer: CAM reads its weights.")
     else:
         st.badge("Approximate (gradient methods only)", icon=":material/info:", color="orange",
-                 help=f"For {model.spec}, {model.cam_refusal}: no map is exactly the logit's decomposition, and the "
-                      "Grad-CAM family approximates where the score comes from.")
+                 help=f"For {plain(model.spec)}, {plain(model.cam_refusal)}: no map is exactly the logit's "
+                      "decomposition, and the Grad-CAM family approximates where the score comes from.")
 
 
 def method_label(key: str) -> str:
@@ -172,11 +188,11 @@ def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
             st.sidebar.caption(note)
         return model, spec, weights_path, device
     except WeightsUnavailable as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         st.info("EfficientNet-Lite0 works without internet: pick it in the sidebar's Model list.")
     except (CamcoreError, ValueError) as exc:  # ValueError: an unknown model name, or cuda on a CPU-only machine
-        st.error(str(exc))
+        st.error(plain(exc))
     except Exception:
         logger.exception("Loading model %s failed", spec)
-        st.error(f"{spec} could not be loaded; the server log has the details. Try another model.")
+        st.error(f"{plain(spec)} could not be loaded; the server log has the details. Try another model.")
     st.stop()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from camcore.explain import Explanation
 from camcore.models.loading import LoadedModel
+from ui.common.text import plain
 
 
 def fixed_size_note(model: LoadedModel) -> str | None:
@@ -10,8 +11,8 @@ def fixed_size_note(model: LoadedModel) -> str | None:
     if model.preprocessing.fixed_size is None:
         return None
     height, width = model.preprocessing.fixed_size
-    return (f"{model.spec} takes {width}x{height} inputs only, the size it was built for: each photo is squashed "
-            "to it (nothing cropped) and its map stretched back over the photo.")
+    return (f"{plain(model.spec)} takes {width}x{height} inputs only, the size it was built for: each photo is "
+            "squashed to it (nothing cropped) and its map stretched back over the photo.")
 
 
 def squashed_note(result: Explanation) -> str | None:

@@ -1,6 +1,7 @@
 """Plotly pieces the pages' figures share: the photo as a trace in its own pixel coordinates, maps and boxes over
 it, and in-figure sliders (each restyles its own trace attributes, which is why they compose in any order: two
-sliders writing one attribute would overwrite each other). No maths and no Streamlit here.
+sliders writing one attribute would overwrite each other). No maths and no Streamlit here. Class names become
+Plotly text through ui.common.text.plot_text (a checkpoint's class may be named "<a href=...>").
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from camcore.maps import heatmap
 from camcore.maps.display import SliderLayers
+from ui.common.text import plot_text
 
 OPACITY_STEPS = tuple(round(step / 10, 1) for step in range(11))
 BOX_COLOUR = "cyan"
@@ -76,7 +78,7 @@ def grid_traces(grids: np.ndarray, photo_size: tuple[int, int], labels: Sequence
     centred = {"zmid": 0.0} if zmin < 0 else {}
     return [dict(type="heatmap", z=to_json(grid), x0=width / grid_w / 2, dx=width / grid_w, y0=height / grid_h / 2,
                  dy=height / grid_h, zmin=zmin, zmax=1.0, **centred, zsmooth="best",
-                 colorscale=heatmap.colorscale(colormap), opacity=opacity, visible=rank == 0, name=label,
+                 colorscale=heatmap.colorscale(colormap), opacity=opacity, visible=rank == 0, name=plot_text(label),
                  colorbar=dict(thickness=12, len=0.8), hovertemplate="%{z:.2f}<extra>%{fullData.name}</extra>")
             for rank, (grid, label) in enumerate(zip(grids, labels))]
 
@@ -136,7 +138,7 @@ def threshold_slider(layers: SliderLayers, heat: list[int], boxes: list[int], ac
 def class_slider(labels: Sequence[str], traces: list[int]) -> dict:
     """Shows the chosen class's heatmap (and box): traces are K heatmaps then, optionally, K boxes."""
     per_class = len(traces) // len(labels)
-    steps = [_step(label, {"visible": [rank == chosen for rank in range(len(labels))] * per_class}, traces)
+    steps = [_step(plot_text(label), {"visible": [rank == chosen for rank in range(len(labels))] * per_class}, traces)
              for chosen, label in enumerate(labels)]
     return _slider("Class: ", steps, 0, tick_labels=False)
 

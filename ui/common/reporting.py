@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 from camcore.errors import CamcoreError
+from ui.common.text import plain
 
 logger = logging.getLogger(__name__)
 
@@ -15,11 +16,12 @@ logger = logging.getLogger(__name__)
 @contextlib.contextmanager
 def reported(what: str, *user_errors: type[Exception]) -> Iterator[None]:
     """Shows a CamcoreError (or one of `user_errors`) as st.error with its one-line message; anything else is
-    logged with its traceback and summarised, so the rest of the page still shows."""
+    logged with its traceback and summarised, so the rest of the page still shows. Both are shown as plain text:
+    messages and `what` quote file, model and run names."""
     try:
         yield
     except (CamcoreError, *user_errors) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
     except Exception:
         logger.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly; the server log has the details.")
+        st.error(f"{plain(what)} failed unexpectedly; the server log has the details.")

@@ -35,9 +35,15 @@ from camcore.scores.occlusion import Box, Occlusion, hide_box, hide_top
 from camcore.scores.sanity import SanityCheck, cascading_randomisation
 from camcore.serving.batching import explain_batched
 from camcore.serving.paths import store_upload
+from camcore.settings import server_model, server_weights
 from ui.explain import figures as explain_figures
 
 T = TypeVar("T")
+
+
+MODELS_KEPT = 4
+"""Models kept loaded besides the class's default (pinned apart): the four rows of Explain's Compare models
+(ui.explain.compare_models) stay loaded across reruns, and never push the default out (docs/serving.md: memory)."""
 
 
 def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedModel:
@@ -45,9 +51,22 @@ def shared_model(spec: str, weights_path: str | None, device: str) -> LoadedMode
 
     Cached under the resolved device, so "auto" and "cuda" on a GPU machine share one copy, and under the files'
     modification times, so a checkpoint rewritten at the same path (a training run's best.pt) is loaded again,
-    never explained stale. Failures (no weights offline, a wrong file) are not cached, so a retry reloads.
+    never explained stale. The server's default model has a cache of its own: whatever other models sessions
+    load, every session's first page never waits for it again. Failures (no weights offline, a wrong file) are not
+    cached, so a retry reloads.
     """
-    return _model_on(spec, weights_path or None, str(choose_device(device)), _files_stamp(spec, weights_path))
+    resolved, stamp = str(choose_device(device)), _files_stamp(spec, weights_path)
+    if _is_servers_default(spec, weights_path):
+        return _default_model_on(spec, weights_path or None, resolved, stamp)
+    return _model_on(spec, weights_path or None, resolved, stamp)
+
+
+def _is_servers_default(spec: str, weights_path: str | None) -> bool:
+    """The model every page starts with (camcore.settings), with the operator's weights file if there is one."""
+    weights = server_weights()
+    same_weights = (not weights_path and not weights) or bool(
+        weights_path and weights and Path(weights_path).resolve() == Path(weights).resolve())
+    return spec == server_model() and same_weights
 
 
 def _files_stamp(*paths: str | None) -> tuple[int, ...]:
@@ -71,7 +90,13 @@ def _per_model_version(cached: Callable[..., T]) -> Callable[..., T]:
     return call
 
 
-@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=2, show_spinner="Loading the model…")
+def _default_model_on(spec: str, weights_path: str | None, device: str, stamp: tuple[int, ...]) -> LoadedModel:
+    """Two entries: the default changes once resnet18's weights are cached (camcore.settings.server_model)."""
+    return load_model(spec, weights_path=weights_path, device=device)
+
+
+@st.cache_resource(max_entries=MODELS_KEPT, show_spinner="Loading the model…")
 def _model_on(spec: str, weights_path: str | None, device: str, stamp: tuple[int, ...]) -> LoadedModel:
     return load_model(spec, weights_path=weights_path, device=device)
 

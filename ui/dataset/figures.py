@@ -18,6 +18,7 @@ from camcore.maps import heatmap
 from camcore.scores.evaluate import BASELINES, FAITHFULNESS_BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES
 from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 from ui.common import plot_parts
+from ui.common.text import plot_text
 
 TRIMAP_COLOURS = {1: ("1 pet", (40, 200, 70, 110)), 2: ("2 background", (60, 90, 220, 70)),
                   3: ("3 border", (255, 215, 0, 200))}
@@ -54,9 +55,10 @@ def label_counts(records: Sequence[PetRecord]) -> go.Figure:
         chosen = [record for record in records if record.split == split]
         figure.add_trace(go.Histogram(x=[r.species for r in chosen], name=split, legendgroup=split,
                                       marker_color=_split_colour(split)), row=1, col=1)
-        figure.add_trace(go.Histogram(x=[r.breed for r in chosen], name=split, legendgroup=split, showlegend=False,
+        figure.add_trace(go.Histogram(x=[plot_text(r.breed) for r in chosen], name=split, legendgroup=split,
+                                      showlegend=False,
                                       marker_color=_split_colour(split)), row=1, col=2)
-    breeds = [breed for _, breed in sorted({(record.label, record.breed) for record in records})]
+    breeds = [plot_text(breed) for _, breed in sorted({(record.label, record.breed) for record in records})]
     figure.update_xaxes(categoryorder="array", categoryarray=breeds, tickangle=-45, row=1, col=2)
     figure.update_xaxes(categoryorder="array", categoryarray=["cat", "dog"], row=1, col=1)
     figure.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=40, b=10),
@@ -88,7 +90,8 @@ def trimap_figure(photo: Image.Image, trimap: np.ndarray | None, head_box: Seque
 
 def confusion_figure(pairs: Sequence[tuple[str, str]]) -> go.Figure:
     """Counts of (true, predicted) label pairs as a heatmap; an invisible marker on each non-empty cell makes
-    it clickable (Plotly selects scatter points, not heatmap cells)."""
+    it clickable (Plotly selects scatter points, not heatmap cells). The cells keep the raw labels, which a click
+    hands back; what Plotly draws of them (ticks, hover) is their plot_text."""
     counts = Counter(pairs)
     trues, predicted_labels = sorted({true for true, _ in counts}), sorted({label for pair in counts for label in pair})
     z = [[counts.get((true, predicted), 0) for predicted in predicted_labels] for true in trues]
@@ -96,13 +99,18 @@ def confusion_figure(pairs: Sequence[tuple[str, str]]) -> go.Figure:
     heat = go.Heatmap(z=z, x=predicted_labels, y=trues, colorscale="Blues", texttemplate="%{z}", hoverinfo="skip",
                       showscale=False)
     markers = go.Scatter(x=[predicted for _, predicted in cells], y=[true for true, _ in cells], mode="markers",
-                         customdata=[counts[cell] for cell in cells], marker=dict(size=28, opacity=0),
+                         customdata=[[counts[cell], *map(plot_text, cell)] for cell in cells],
+                         marker=dict(size=28, opacity=0),
                          selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-                         hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>")
+                         hovertemplate="true %{customdata[1]}, predicted %{customdata[2]}: %{customdata[0]} images"
+                                       "<extra></extra>")
     figure = go.Figure([heat, markers])
     figure.update_layout(height=140 + 28 * len(trues), margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select",
-                         dragmode=False, xaxis=dict(title="predicted", side="top", type="category"),
-                         yaxis=dict(title="true", autorange="reversed", type="category"))
+                         dragmode=False,
+                         xaxis=dict(title="predicted", side="top", type="category", tickmode="array",
+                                    tickvals=predicted_labels, ticktext=[plot_text(x) for x in predicted_labels]),
+                         yaxis=dict(title="true", autorange="reversed", type="category", tickmode="array",
+                                    tickvals=trues, ticktext=[plot_text(y) for y in trues]))
     return figure
 
 
@@ -147,10 +155,11 @@ def _scores_by_breed(per_breed: Mapping[str, Mapping[str, Any]], titles: Mapping
     """One panel per score of `titles` (summary key -> panel title), a horizontal bar per breed for each of `maps`
     (summary map names, keys of MAP_NAMES), grouped."""
     breeds = list(per_breed)
+    shown = [plot_text(breed) for breed in breeds]
     figure = make_subplots(rows=1, cols=len(titles), shared_yaxes=True, subplot_titles=list(titles.values()))
     for column, score in enumerate(titles, start=1):
         for map_name in maps:
-            figure.add_trace(go.Bar(x=[per_breed[breed][score][map_name] for breed in breeds], y=breeds,
+            figure.add_trace(go.Bar(x=[per_breed[breed][score][map_name] for breed in breeds], y=shown,
                                     orientation="h", name=MAP_NAMES[map_name], legendgroup=map_name,
                                     showlegend=column == 1, marker_color=MAP_COLOURS[map_name],
                                     hovertemplate="%{y}: %{x:.2f}<extra>" + MAP_NAMES[map_name] + "</extra>"),

@@ -11,6 +11,7 @@ from camcore.errors import PathRefused
 from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 from camcore.serving.paths import allowed_path
 from ui.common.state import DATASET
+from ui.common.text import plain
 from ui.dataset import figures
 
 ALL = "all"
@@ -25,7 +26,7 @@ def data_root_ui() -> Path | None:
     try:
         return allowed_path(typed or str(pets.data_root()))
     except PathRefused as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
 
 
@@ -105,4 +106,4 @@ def map_target_ui(true_class: str | None) -> bool:
     if true_class is None:
         return False
     return st.radio("Map of", (False, True), key=DATASET.key("map_true"), horizontal=True,
-                    format_func=lambda true: f"the true class: {true_class}" if true else "the top 5 predicted")
+                    format_func=lambda true: f"the true class: {plain(true_class)}" if true else "the top 5 predicted")

@@ -21,6 +21,7 @@ from camcore.scores.evaluate import ImageResult
 from ui.common import resources
 from ui.common.reporting import reported
 from ui.common.state import DATASET
+from ui.common.text import plain
 
 REFRESH_S = 2
 PREDICT_STOP_HELP = "Stops after the current batch of photos; every result stored so far is kept and reused."
@@ -104,9 +105,9 @@ def download_ui(root: Path) -> None:
 def _ended(status: RunStatus | None, failed: str) -> None:
     """What the latest job's end says, when it did not simply finish: its error, or that it was stopped."""
     if status is not None and status.state == "failed":
-        st.error(status.message or failed)
+        st.error(plain(status.message or failed))
     elif status is not None and status.state == "stopped":
-        st.info(status.message or "Stopped.")
+        st.info(plain(status.message or "Stopped."))
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -127,7 +128,7 @@ def _follow(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str
 
 def _predict_text(status: RunStatus) -> str:
     if not status.steps_total:
-        return f"Predicting in the background: {status.message or 'starting'}…"
+        return f"Predicting in the background: {plain(status.message or 'starting')}…"
     parts = [f"Predicting in the background: {status.step}/{status.steps_total} photos"]
     if status.images_per_s:
         parts.append(f"{status.images_per_s:.1f} images/s")

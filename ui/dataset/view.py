@@ -23,6 +23,7 @@ from camcore.scores.evaluate import (
     summarise,
 )
 from ui.common.state import DATASET
+from ui.common.text import plain
 from ui.dataset import figures, inputs
 
 GRID_COLUMNS, THUMBNAIL_PX = 5, 224
@@ -39,14 +40,14 @@ def thumbnail_grid_ui(root: Path, records: Sequence[pets.PetRecord], results: Ma
         row = st.columns(GRID_COLUMNS, vertical_alignment="bottom")
         for column, record in zip(row, records[first:first + GRID_COLUMNS]):
             result = results.get(record.name)
-            verdict = "" if result is None else (f" · {VERDICTS[result.correct]} {result.predicted_name} "
+            verdict = "" if result is None else (f" · {VERDICTS[result.correct]} {plain(result.predicted_name)} "
                                                  f"{result.probability:.0%}")
             try:
                 thumb = thumbnails.thumbnail(pets.image_path(root, record), size_px=THUMBNAIL_PX)
                 shown = str(thumb) if result is None else heatmap.map_overlay(load_image(thumb), result.top_map)
-                column.image(shown, caption=f"{record.name} · {record.breed}{verdict}", width="stretch")
+                column.image(shown, caption=f"{plain(record.name)} · {plain(record.breed)}{verdict}", width="stretch")
             except ImageError as exc:  # one unreadable photo must not hide the other 24
-                column.warning(str(exc))
+                column.warning(plain(exc))
             column.button("Details", key=DATASET.key(f"open.{record.name}"), icon=":material/zoom_in:",
                           type="tertiary", on_click=st.session_state.__setitem__, args=(DATASET.key("detail"),
                                                                                           record.name))

@@ -11,23 +11,31 @@ import streamlit as st
 
 from camcore.cams import METHODS
 from camcore.explain import decode_side_px
+from camcore.maps import exports
 from camcore.models.loading import LoadedModel
 from ui.common import resources
 from ui.common.inputs import method_label, model_choices
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
+from ui.common.text import plain
 from ui.explain import view
 from ui.explain.settings import Settings
 
-MAX_OTHERS = 3
-"""Besides the sidebar's model: four rows at most, each a full map figure."""
+MAX_OTHERS = resources.MODELS_KEPT - 1
+"""Besides the sidebar's model: four rows at most, each a full map figure, all four models kept loaded."""
 
 
 def others_ui(spec: str) -> tuple[str, ...]:
-    """Up to MAX_OTHERS more of the sidebar's model choices, explained beside it (a shared link keeps them)."""
+    """Up to MAX_OTHERS more of the sidebar's model choices, explained beside it (a shared link keeps them; one
+    that names more is cut to the first MAX_OTHERS, with a line saying so)."""
     labels = model_choices()
     options = [choice for choice in labels if choice != spec]
-    chosen = st.multiselect("Compare with other models", options, key=EXPLAIN.valid_many("compare_models", options),
+    key = EXPLAIN.valid_many("compare_models", options)
+    if len(st.session_state[key]) > MAX_OTHERS:
+        st.caption(f"The link names {len(st.session_state[key])} models to compare with: Explain compares up to "
+                   f"{MAX_OTHERS} beside the sidebar's, so the first {MAX_OTHERS} are shown.")
+        st.session_state[key] = st.session_state[key][:MAX_OTHERS]
+    chosen = st.multiselect("Compare with other models", options, key=key,
                             max_selections=MAX_OTHERS, format_func=lambda name: labels.get(name, name),
                             help="The same photo, method and sliders, one row per model: e.g. the ImageNet model "
                                  "beside a checkpoint fine-tuned on the Training page.")
@@ -42,7 +50,7 @@ def row_settings(settings: Settings, spec: str, model: LoadedModel) -> tuple[Set
         return settings, ""
     method, note = settings.method, ""
     if METHODS[method].needs_head and model.cam is None:
-        method, note = "gradcam", f" Shown with Grad-CAM: {model.cam_refusal}."
+        method, note = "gradcam", f" Shown with Grad-CAM: {plain(model.cam_refusal)}."
     size_px = None if model.preprocessing.fixed_size else settings.size_px  # None: the model's own
     other = dataclasses.replace(settings, spec=spec, weights_path=None, method=method, layer=None, size_px=size_px,
                                 min_side_px=decode_side_px(model, size_px=size_px), compare=False,
@@ -52,7 +60,7 @@ def row_settings(settings: Settings, spec: str, model: LoadedModel) -> tuple[Set
 
 def show_compared(name: str, data: bytes, index: int, settings: Settings, others: Sequence[str]) -> None:
     """One row per model for this photo; a model that cannot be loaded is one line in its row."""
-    st.subheader(name)
+    st.subheader(plain(name), anchor=False)
     labels = model_choices()
     for row, spec in enumerate((settings.spec, *others)):
         with st.container(border=True), reported(f"Explaining {name} with {spec}"):
@@ -63,11 +71,12 @@ def show_compared(name: str, data: bytes, index: int, settings: Settings, others
                                            layer=mine.layer, top_k=mine.top_k, size_px=mine.size_px,
                                            min_side_px=mine.min_side_px,
                                            clamp_negative_weights=mine.clamps(mine.method))
-            exact = "CAM is exact here" if model.cam is not None else f"Approximate: {model.cam_refusal}"
-            st.markdown(f"**{labels.get(spec, spec)}** · {exact}.{note}")
+            exact = "CAM is exact here" if model.cam is not None else f"Approximate: {plain(model.cam_refusal)}"
+            st.markdown(f"**{plain(labels.get(spec, spec))}** · {exact}.{note}")
             bars, figure = st.columns([1, 2])
             bars.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}.{row}"),
                               config={"displayModeBar": False})
-            bars.caption(f"{method_label(result.method)} at {result.layer}, {result.elapsed_s * 1000:.0f} ms.")
+            bars.caption(f"{method_label(result.method)} at {plain(result.layer)}, {result.elapsed_s * 1000:.0f} ms.")
             with figure:
-                view.map_chart(name, data, mine, result, f"{index}.model{row}", f"{Path(name).stem}_{row}")
+                view.map_chart(name, data, mine, result, f"{index}.model{row}",
+                               exports.file_stem(f"{Path(name).stem}_{row}"))

@@ -10,6 +10,7 @@ from camcore.scores.faithfulness import STEPS, forward_passes
 from ui.common import resources
 from ui.common.inputs import method_label
 from ui.common.state import EXPLAIN
+from ui.common.text import plain
 from ui.explain import faithfulness_figures
 from ui.explain.settings import Settings
 
@@ -34,7 +35,8 @@ def expander_ui(data: bytes, name: str, spec: str, weights_path: str | None, dev
     these settings give (resources.explanation), whose first class is scored."""
     with st.expander("Faithfulness: does the model follow the map?"):
         st.caption(HOW_TO_READ)
-        if not st.toggle(f"Compute for '{result.predictions[0].class_name}' ({forward_passes(STEPS)} forward passes)",
+        if not st.toggle(f"Compute for '{plain(result.predictions[0].class_name)}' ({forward_passes(STEPS)} forward "
+                         "passes)",
                          key=f"{key}.faithfulness"):
             return
         with st.spinner("Deleting and inserting pixels…"):

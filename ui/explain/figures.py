@@ -14,6 +14,7 @@ from camcore.explain import DISPLAY_PX, Prediction
 from camcore.maps import heatmap
 from camcore.maps.display import SliderLayers
 from ui.common import plot_parts
+from ui.common.text import plot_text
 
 
 def explanation_figure(photo: Image.Image, layers: SliderLayers, *, colormap: str = "magma", opacity: float = 0.5,
@@ -55,7 +56,7 @@ def signed_figure(photo: Image.Image, layers: SliderLayers, *, colormap: str = "
 
 def top_k_bar(predictions: Sequence[Prediction]) -> go.Figure:
     """Horizontal bars of the predicted probabilities, the best at the top."""
-    names = [p.class_name for p in predictions]
+    names = [plot_text(p.class_name) for p in predictions]
     probabilities = [p.probability for p in predictions]
     bar = go.Bar(x=probabilities, y=names, orientation="h", text=[f"{p:.1%}" for p in probabilities],
                  textposition="auto", hovertemplate="%{y}: %{x:.2%}<extra></extra>")

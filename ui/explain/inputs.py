@@ -15,6 +15,7 @@ from camcore.jobs.runs import list_runs, runs_root
 from camcore.models.loading import LoadedModel
 from ui.common import resources
 from ui.common.state import EXPLAIN
+from ui.common.text import plain
 
 IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 SHARP_SIZE_PX = 512
@@ -78,10 +79,10 @@ def probe_photos_ui() -> list[Path]:
         return []
     run = next((run for run in list_runs(runs_root()) if run.name == name), None)
     if run is None:
-        st.caption(f"The linked run {name!r} is not on this server.")
+        st.caption(f"The linked run '{plain(name)}' is not on this server.")
         return []
     paths = sorted((run.path / "probes" / "images").glob("*.jpg"))
-    label = f"The probe photos of run {name} ({len(paths)})"
+    label = f"The probe photos of run {plain(name)} ({len(paths)})"
     return paths if st.toggle(label, key=EXPLAIN.default("probes_on", True)) else []
 
 

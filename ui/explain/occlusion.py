@@ -11,6 +11,7 @@ from camcore.explain import Explanation
 from camcore.scores.occlusion import Box, Occlusion
 from ui.common import resources
 from ui.common.state import EXPLAIN
+from ui.common.text import plain
 from ui.explain.settings import Settings
 
 FRACTIONS = (0.1, 0.3)
@@ -58,7 +59,7 @@ def selected_box(boxes: Sequence[dict], photo_size: tuple[int, int]) -> Box | No
 
 def occlusion_table(rows: Sequence[Occlusion], class_name: str) -> None:
     st.table({"hidden": [row.what for row in rows],
-              f"P({class_name})": [f"{row.probability:.3f} → {row.hidden_probability:.3f}" for row in rows],
+              f"P({plain(class_name)})": [f"{row.probability:.3f} → {row.hidden_probability:.3f}" for row in rows],
               "change": [f"{row.change:+.3f}" for row in rows],
               "share of the photo": [f"{row.area_share:.0%}" for row in rows],
               "share of the map": [f"{row.map_share:.0%}" for row in rows]}, hide_index=True)

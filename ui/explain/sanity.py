@@ -8,6 +8,7 @@ from camcore.data.images import load_image
 from ui.common import resources
 from ui.common.inputs import method_label
 from ui.common.state import EXPLAIN
+from ui.common.text import plain
 from ui.explain import sanity_figures
 from ui.explain.settings import Settings
 
@@ -32,5 +33,5 @@ def show_sanity(name: str, data: bytes, index: int, settings: Settings) -> None:
         photo = load_image(data, name=name, min_side_px=settings.min_side_px)
         st.plotly_chart(sanity_figures.sanity_figure(photo, check), key=EXPLAIN.key(f"sanity.figure.{index}"),
                         config={"displayModeBar": False})
-        st.caption(f"{method_label(check.method)} at {check.layer}, class '{check.class_name}' (the original's "
-                   "top class); the dotted line marks the stage the slider shows.")
+        st.caption(f"{method_label(check.method)} at {plain(check.layer)}, class '{plain(check.class_name)}' (the "
+                   "original's top class); the dotted line marks the stage the slider shows.")

@@ -9,6 +9,7 @@ from PIL import Image
 from camcore.explain import DISPLAY_PX
 from camcore.scores.sanity import SanityCheck
 from ui.common import plot_parts
+from ui.common.text import plot_text
 
 PHOTO_DOMAIN, CHART_DOMAIN = (0.0, 0.56), (0.66, 1.0)
 """Horizontal shares of the figure: the photo with the map on the left, the line chart on the right."""
@@ -18,7 +19,7 @@ SCORES = (("spearman", "Spearman", "#1f77b4"), ("ssim", "SSIM", "#ff7f0e"))
 
 def stage_title(check: SanityCheck, stage: int) -> str:
     """What one slider step shows above the map: how far the cascade went and how like the original the map is."""
-    where = "Original model" if stage == 0 else f"Randomised down to {check.stages[stage]}"
+    where = "Original model" if stage == 0 else f"Randomised down to {plot_text(check.stages[stage])}"
     return f"{where}: Spearman {_score(check.spearman[stage])}, SSIM {_score(check.ssim[stage])}"
 
 

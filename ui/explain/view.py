@@ -14,25 +14,26 @@ from ui.common import resources
 from ui.common.inputs import method_label
 from ui.common.notes import squashed_note
 from ui.common.state import EXPLAIN
+from ui.common.text import plain, plot_text
 from ui.explain import faithfulness, inputs, occlusion, sanity
 from ui.explain.settings import Settings
 
 
 def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     result = _explained(name, data, settings, settings.method)
-    st.subheader(name)
+    st.subheader(plain(name), anchor=False)
     bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
     bar_col.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}"),
                          config={"displayModeBar": False})
-    bar_col.caption(f"{method_label(result.method)} at layer {result.layer}: explained in "
+    bar_col.caption(f"{method_label(result.method)} at layer {plain(result.layer)}: explained in "
                     f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
     if note := squashed_note(result):
         bar_col.caption(note)
     if result.method != "finercam" and close_call([p.probability for p in result.predictions]):
         first, second = result.predictions[:2]
-        bar_col.info(f"A close call: '{first.class_name}' {first.probability:.0%}, '{second.class_name}' "
+        bar_col.info(f"A close call: '{plain(first.class_name)}' {first.probability:.0%}, '{plain(second.class_name)}' "
                      f"{second.probability:.0%}. Pick Finer-CAM as the method to see what tells them apart.")
-    stem = Path(name).stem
+    stem = exports.file_stem(Path(name).stem)
     with figure_col:
         if settings.compare:
             for column, method in zip(st.columns(2), ("cam", "gradcam")):
@@ -60,7 +61,7 @@ def _layer(settings: Settings, method: str) -> str | None:
 
 
 def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:
-    with st.spinner(f"Explaining {name} with {method_label(method)}…"):
+    with st.spinner(f"Explaining {plain(name)} with {method_label(method)}…"):
         return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
                                      method=method, layer=_layer(settings, method), top_k=settings.top_k,
                                      size_px=settings.size_px, min_side_px=settings.min_side_px,
@@ -74,8 +75,8 @@ def _figures(name: str, data: bytes, settings: Settings, result: Explanation) ->
         data, name, settings.spec, settings.weights_path, settings.device, method=result.method,
         layer=_layer(settings, result.method),
         top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px,
-        title=f"{method_label(result.method)}{fixes} · {result.layer}", clamp_negative_weights=result.clamped,
-        threshold_standard=str(settings.threshold_standard))
+        title=f"{method_label(result.method)}{fixes} · {plot_text(result.layer)}",
+        clamp_negative_weights=result.clamped, threshold_standard=str(settings.threshold_standard))
 
 
 def map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
@@ -109,8 +110,8 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
         st.caption("NWC: the map sums only the channels whose head weight is positive, so its mean plus the bias "
                    "is no longer the logit (the logit above is the model's, unchanged).")
     if result.compared is not None:
-        st.caption(f"Finer-CAM: the map of '{prediction.class_name}' minus those of the classes scored nearest to "
-                   f"it: {', '.join(result.compared[rank])}.")
+        st.caption(f"Finer-CAM: the map of '{plain(prediction.class_name)}' minus those of the classes scored nearest "
+                   f"to it: {plain(', '.join(result.compared[rank]))}.")
 
 
 def _download_buttons(name: str, data: bytes, settings: Settings, result: Explanation, index: int, *, rank: int,
@@ -118,8 +119,8 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
     """The overlay PNG and raw map buttons; their labels and file names say which class and settings they hold,
     whatever the figure's sliders show."""
     prediction = result.predictions[rank]
-    what = f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}"
-    stem = f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name.replace(' ', '_')}"
+    what = plain(f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}")
+    stem = exports.file_stem(f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name}")
     png = resources.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
                                 method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
                                 size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
@@ -129,7 +130,8 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
     png_col.download_button(f"Overlay PNG ({what})", png,
                             file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",
                             key=EXPLAIN.key(f"png.{index}"))
-    npy_col.download_button(f"Raw map .npy ({rank + 1}. {prediction.class_name})", exports.map_npy(result, rank),
+    npy_col.download_button(f"Raw map .npy ({plain(f'{rank + 1}. {prediction.class_name}')})",
+                            exports.map_npy(result, rank),
                             file_name=f"{stem}.npy", mime="application/octet-stream",
                             on_click="ignore", key=EXPLAIN.key(f"npy.{index}"))
 
@@ -139,7 +141,7 @@ def _cam_identity(result: Explanation, rank: int) -> None:
     whose map drops the negative weights' share, nor with a TAP head: the page then says what holds instead)."""
     map_mean, bias, prediction = result.map_mean(rank), result.bias[rank], result.predictions[rank]
     if result.pooling != "avg":
-        tau = result.pooling.partition(":")[2]
+        tau = plain(result.pooling.partition(":")[2])
         st.markdown(f"**CAM's identity with TAP:** this model pools each channel over its positions above {tau} of "
                     f"the channel's maximum, so its logit ({prediction.logit:.2f}) is the weights times those "
                     f"thresholded means plus the bias, not the map's mean {map_mean:.2f} + bias {bias:.2f} = "
@@ -147,7 +149,8 @@ def _cam_identity(result: Explanation, rank: int) -> None:
         return
     if result.clamped:
         st.markdown(f"**CAM's identity, broken by NWC:** mean of the clamped map {map_mean:.2f} + bias {bias:.2f} "
-                    f"= {map_mean + bias:.2f}, not the logit of '{prediction.class_name}' ({prediction.logit:.2f}).")
+                    f"= {map_mean + bias:.2f}, not the logit of '{plain(prediction.class_name)}' "
+                    f"({prediction.logit:.2f}).")
         return
     st.markdown(f"**CAM's identity:** mean of the map {map_mean:.2f} + bias {bias:.2f} = {map_mean + bias:.2f} "
-                f"= logit of '{prediction.class_name}' ({prediction.logit:.2f}).")
+                f"= logit of '{plain(prediction.class_name)}' ({prediction.logit:.2f}).")

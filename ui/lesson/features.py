@@ -9,6 +9,7 @@ import streamlit as st
 from camcore import cams
 from camcore.cams import lesson
 from ui.common.state import LESSON
+from ui.common.text import plain
 from ui.lesson.inputs import Lesson
 
 GRID_CHANNELS = 16
@@ -41,8 +42,8 @@ def feature_maps_step(ctx: Lesson) -> None:
                                key=LESSON.valid("layer", stages, stages[-1]))
     maps = ctx.features(layer)
     channels, height, width = maps.activations.shape
-    text_col.markdown(f"**{layer}**: {channels} channels of {height} x {width}. Channels are sorted by their mean "
-                      "activation, strongest first.")
+    text_col.markdown(f"**{plain(layer)}**: {channels} channels of {height} x {width}. Channels are sorted by their "
+                      "mean activation, strongest first.")
     count = PRESENTER_CHANNELS if ctx.presenter else GRID_CHANNELS
     last = max(channels - count, 0)
     first = text_col.slider("First channel shown (rank)", 0, last, step=GRID_CHANNELS // 4,
@@ -60,7 +61,7 @@ def early_late(ctx: Lesson, stages: list[str]) -> None:
     for column, name, where in zip(st.columns(2), (stages[0], stages[-1]), ("early", "late")):
         with column:
             other = ctx.features(name)
-            st.caption(f"{name}: {other.activations.shape[0]} x {other.activations.shape[1]} x "
+            st.caption(f"{plain(name)}: {other.activations.shape[0]} x {other.activations.shape[1]} x "
                        f"{other.activations.shape[2]}")
             feature_grid(other, 0, where, 4 if ctx.presenter else 8, 110 if ctx.presenter else 180)
 
@@ -68,8 +69,8 @@ def early_late(ctx: Lesson, stages: list[str]) -> None:
 def pooling_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
     model = ctx.model
     if model.cam is None:
-        st.info(f"This step needs a head of global average pooling plus one Linear layer; for {model.spec}, "
-                f"{model.cam_refusal}.")
+        st.info(f"This step needs a head of global average pooling plus one Linear layer; for {plain(model.spec)}, "
+                f"{plain(model.cam_refusal)}.")
         return
     text_col, map_col = ctx.panes([3, 2])
     indices = [c for c, _ in class_names]
@@ -80,7 +81,7 @@ def pooling_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
     top = np.argsort(-np.abs(steps.pooled * steps.weight))[:3]
     terms = " + ".join(f"{steps.pooled[c]:.3f} x {steps.weight[c]:.3f}" for c in top)
     text_col.markdown(f"The network's body turns the photo into **{channels} x {height} x {width}** features "
-                      f"({model.default_layer}). The head then does two things:")
+                      f"({plain(model.default_layer)}). The head then does two things:")
     pool_name = "Global average pooling" if model.cam.pooling == "avg" else "Thresholded average pooling (TAP)"
     text_col.markdown(f"1. **{pool_name}** → a vector of {channels} numbers, then **Linear**: "
                       f"logit = {terms} + … + bias {steps.bias:.3f} = **{steps.gap_then_linear:.4f}**\n"
@@ -88,7 +89,7 @@ def pooling_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
                       f"{height} x {width} **class map**; its mean {steps.class_map.mean():.4f} + bias "
                       f"{steps.bias:.3f} = **{steps.linear_then_gap:.4f}**")
     if model.cam.pooling != "avg":
-        text_col.markdown(f"This model pools with **TAP** ({model.cam.pooling}): each channel's mean over its "
+        text_col.markdown(f"This model pools with **TAP** ({plain(model.cam.pooling)}): each channel's mean over its "
                           f"positions above a fraction of its maximum. Pooling first still gives the logit "
                           f"**{steps.logit:.4f}**, but the swapped order does not: thresholding and a weighted sum "
                           "do not commute. The map is still where each position's features vote.")

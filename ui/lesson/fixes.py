@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.maps import heatmap
+from ui.common.text import plain
 from ui.lesson.inputs import Lesson
 from ui.lesson.maps import box_chart, pet_box
 
@@ -30,9 +31,10 @@ def fixes_step(ctx: Lesson) -> None:
         with columns[index % len(columns)]:
             box_chart(image, result.at_image_size()[0], standard.default_threshold, truth, title, f"fixes.{index}",
                       standard=standard, height_px=240 if ctx.presenter else 320, show_area=True)
-    st.markdown(f"The maps of *{result.predictions[0].class_name}*, the top class, at {heatmap.DEFAULT_THRESHOLD} "
-                f"of the maximum or {heatmap.PAS_THRESHOLD} of the {heatmap.PAS_PERCENTILE:g}th percentile (the "
-                "authors' settings). Does a fix grow the box over more of the pet?")
+    st.markdown(f"The maps of *{plain(result.predictions[0].class_name)}*, the top class, at "
+                f"{heatmap.DEFAULT_THRESHOLD} of the maximum or {heatmap.PAS_THRESHOLD} of the "
+                f"{heatmap.PAS_PERCENTILE:g}th percentile (the authors' settings). Does a fix grow the box over more "
+                "of the pet?")
     if truth is None:
         st.caption("With an Oxford-IIIT Pet photo (and the data set on the server), each box shows its IoU with "
                    "the pet's box.")

@@ -16,17 +16,25 @@ from camcore.maps import heatmap
 from camcore.scores import evaluate, localisation
 from ui.common import resources
 from ui.common.state import LESSON
+from ui.common.text import plain, plot_text
 from ui.lesson.inputs import Lesson
 
 
 def overlay_figure(image: Image.Image, raw_map: np.ndarray, box: tuple[int, int, int, int] | None = None,
                    title: str = "", height_px: int = 320) -> go.Figure:
-    """The photo with a map over it, and the box in white when given."""
+    """The photo with a map over it, and the box in white when given; `title` is drawn as plain text (it names
+    classes and layers)."""
     fig = px.imshow(np.asarray(heatmap.map_overlay(image, raw_map)))
     if box is not None:
         fig.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line=dict(color="white", width=3))
-    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
-    return fig.update_layout(title=title, height=height_px, margin=dict(l=0, r=0, t=30, b=0))
+    return bare_axes(fig).update_layout(title=plot_text(title), height=height_px, margin=dict(l=0, r=0, t=30, b=0))
+
+
+def bare_axes(fig: go.Figure) -> go.Figure:
+    """`fig` with no ticks, grid or zero line: Streamlit's Plotly theme draws them, as faint lines beside a photo
+    narrower than its plot area. The axes stay, hidden: a click is still read in the photo's pixels."""
+    hidden = dict(visible=False, showgrid=False, zeroline=False)
+    return fig.update_xaxes(**hidden).update_yaxes(**hidden)
 
 
 def pet_box(name: str) -> tuple[int, int, int, int] | None:
@@ -83,11 +91,13 @@ def true_class_chart(ctx: Lesson, method: str, threshold: float, truth: localisa
     index = None if label is None else evaluate.true_class_index(ctx.model, *label)
     if label is None or index is None:
         if label is not None:
-            st.caption(f"This photo is a {label[1].replace('_', ' ')} ({label[0]}): not one of the model's classes.")
+            st.caption(f"This photo is a {plain(label[1].replace('_', ' '))} ({label[0]}): not one of the model's "
+                       "classes.")
         return
     result = ctx.explained(method=method, top_k=1, classes=(index,))
     prediction = result.predictions[0]
-    st.markdown(f"**The true class**, {prediction.class_name} (the photo is a {label[1].replace('_', ' ')}): "
+    st.markdown(f"**The true class**, {plain(prediction.class_name)} (the photo is a "
+                f"{plain(label[1].replace('_', ' '))}): "
                 f"the model gives it {prediction.probability:.0%}. Does its map look at the same place?")
     box_chart(ctx.photo.image, result.at_image_size()[0], threshold, truth, f"True class: {prediction.class_name}",
               "true_class")

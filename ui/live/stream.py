@@ -1,11 +1,12 @@
 """The camera's stream through streamlit-webrtc, each frame explained by camcore.serving.live on the shared model.
 
 A WebRTC peer inside the server receives the browser's video; frames never touch disk. No STUN or TURN server by
-default (`{"iceServers": []}`: host candidates suffice on one machine or one class network, and nothing is
-contacted outside it); an operator sets $CAM_EXPLORER_ICE_SERVERS (JSON, e.g. [{"urls": "stun:host:3478"}]) when
-the network needs one. The callback runs in the stream's own thread; it reads the page's latest controls from a
-LiveStream that the script thread replaces on every rerun, and it maps only the newest of the frames that queued up
-while it worked, so a stream that falls behind shows the newest frame, late by at most one.
+default (`{"iceServers": []}`: host candidates suffice on one machine or one class network, and nothing is contacted
+outside it); an operator sets $CAM_EXPLORER_ICE_SERVERS (JSON, e.g. [{"urls": "stun:host:3478"}]) when the network
+needs one, and a value of another shape is one line on the page, whose snapshot path still works. The callback runs
+in the stream's own thread; it reads the page's latest controls from a LiveStream that the script thread replaces on
+every rerun, and it maps only the newest of the frames that queued up while it worked, so a stream that falls behind
+shows the newest frame, late by at most one.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import av
 
-from camcore.errors import CamcoreError
+from camcore.errors import CamcoreError, SettingError
 from camcore.models.loading import LoadedModel
 from camcore.serving.live import LatestFrame, LiveSettings, as_shown, explain_frame
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from streamlit_webrtc import WebRtcStreamerContext
 
 ICE_SERVERS_ENV = "CAM_EXPLORER_ICE_SERVERS"
+ICE_SERVERS_FORM = 'it must be a JSON list of {"urls": ...} objects, e.g. [{"urls": "stun:host:3478"}]'
 logger = logging.getLogger(__name__)
 
 
@@ -39,13 +41,20 @@ class LiveStream:
 
 
 def ice_servers() -> list[dict]:
-    """The operator's ICE servers ($CAM_EXPLORER_ICE_SERVERS, a JSON list), else none: offline by default."""
+    """The operator's ICE servers ($CAM_EXPLORER_ICE_SERVERS, a JSON list), else none: offline by default.
+
+    A SettingError names the variable but never quotes its value: a TURN server's credential would be on the page
+    of every visitor."""
     text = os.environ.get(ICE_SERVERS_ENV, "").strip()
     if not text:
         return []
-    servers = json.loads(text)
+    try:
+        servers = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingError(f"${ICE_SERVERS_ENV} is not JSON ({exc.msg} at character {exc.pos}): "
+                           f"{ICE_SERVERS_FORM}.") from exc
     if not isinstance(servers, list) or not all(isinstance(server, dict) and "urls" in server for server in servers):
-        raise ValueError(f"${ICE_SERVERS_ENV} must be a JSON list of {{\"urls\": ...}} objects.")
+        raise SettingError(f"${ICE_SERVERS_ENV} is not valid: {ICE_SERVERS_FORM}.")
     return servers
 
 

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from camcore.maps import heatmap
 from ui.common import plot_parts
+from ui.common.text import plot_text
 
 CURVES = (("loss", "loss", "train_loss", "test_loss"), ("accuracy", "accuracy", "train_accuracy", "test_accuracy"))
 """(panel, per-step key, per-epoch train key, per-epoch test key) in metrics.jsonl (camcore.jobs.runs)."""
@@ -23,7 +24,8 @@ def curves_figure(runs: Mapping[str, Sequence[dict]]) -> go.Figure:
     """Per-step loss and accuracy (thin lines) and per-epoch train and test values (markers), by step; one colour
     per run, so several runs overlay for comparison."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=[panel for panel, *_ in CURVES])
-    for index, (name, records) in enumerate(runs.items()):
+    for index, (run_name, records) in enumerate(runs.items()):
+        name = plot_text(run_name)
         colour = qualitative.Plotly[index % len(qualitative.Plotly)]
         steps = [r for r in records if r.get("kind") == "step"]
         epochs = [r for r in records if r.get("kind") == "epoch"]
@@ -48,7 +50,8 @@ def curves_figure(runs: Mapping[str, Sequence[dict]]) -> go.Figure:
 
 def confusion_matrix_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str) -> go.Figure:
     """Counts of true (rows) against predicted (columns) classes."""
-    heat = go.Heatmap(z=matrix, x=list(labels), y=list(labels), colorscale="Blues", texttemplate="%{z}",
+    shown = [plot_text(label) for label in labels]
+    heat = go.Heatmap(z=matrix, x=shown, y=shown, colorscale="Blues", texttemplate="%{z}",
                       showscale=False, hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>")
     figure = go.Figure(heat)
     side_px = 160 + 22 * len(labels)

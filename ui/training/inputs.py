@@ -17,6 +17,7 @@ from camcore.serving.paths import allowed_model, allowed_path
 from camcore.train.config import QUICK_DEMO, TASKS, TrainConfig
 from ui.common.inputs import MODEL_LABELS, OTHER_MODEL
 from ui.common.state import TRAINING
+from ui.common.text import plain
 from ui.explain.inputs import IMAGE_TYPES, PHOTO_UPLOAD_MB
 
 TASK_LABELS = {"binary": "cat vs dog (one logit, BCEWithLogits, dog = 1)", "breeds": "37 breeds (cross-entropy)"}
@@ -72,7 +73,7 @@ def settings_form() -> tuple[TrainConfig, list[tuple[str, bytes]]] | None:
         spec = allowed_model(other.strip()) if arch == OTHER_MODEL else arch
         weights_path = str(allowed_path(weights)) if weights.strip() else None
     except PathRefused as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
     lr, limit = float(numbers.pop("lr")), int(numbers.pop("limit")) or None
     config = TrainConfig(data_root=str(data_root), task=task, arch=spec, weights=weights_path, freeze_backbone=freeze,
@@ -126,6 +127,6 @@ def delete_picker(runs: Sequence[RunFolder]) -> RunFolder | None:
                         format_func=lambda value: "—" if value is None else value)
     if name is None:
         return None
-    confirmed = st.checkbox(f"Yes, delete {name} and its checkpoints", key=TRAINING.key("delete_confirm"))
+    confirmed = st.checkbox(f"Yes, delete {plain(name)} and its checkpoints", key=TRAINING.key("delete_confirm"))
     pressed = st.button("Delete", icon=":material/delete:", disabled=not confirmed, key=TRAINING.key("delete_go"))
     return runs[names.index(name)] if pressed and confirmed else None

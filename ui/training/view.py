@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -13,44 +14,52 @@ from PIL import Image
 from camcore.errors import DataNotFound
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.maps import display
+from camcore.train.launch import leave_queue, queue_place, start_queued
 from ui.common.reporting import reported
 from ui.common.state import TRAINING
+from ui.common.text import plain, plot_text
 from ui.training import figures, rights
 
-LIVE = ("starting", "running", "stopping")
 REFRESH_S = 2
 
 
-def live_view(run: RunFolder, *, manage: bool) -> None:
+def live_view(root: Path, run: RunFolder, *, manage: bool) -> None:
     """The run's view, a fragment redrawn every REFRESH_S seconds on its own (only this part reruns) while the run
-    is live; a finished, stopped or failed run is drawn once and not polled. manage: offer Stop (ui.training.rights)."""
-    polling = run.live_status().active
-    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(run, polling, manage)
+    is queued or live; a finished, stopped or failed run is drawn once and not polled. manage: offer Stop and
+    Leave the queue (ui.training.rights)."""
+    polling = run.live_status().ongoing
+    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(root, run, polling, manage)
 
 
-def _live_view(run: RunFolder, polling: bool, manage: bool) -> None:
+def _live_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
     """Once a polled run has ended, the whole page reruns: its next draw stops polling and the page's Resume button
     and runs table catch up; so does a run deleted meanwhile (by its session, or on the server)."""
     if not (run.path / "config.json").is_file():
-        st.info(f"Run {run.name} has been deleted.")
+        st.info(f"Run {plain(run.name)} has been deleted.")
         if polling:
             st.rerun()
         return
     with reported(f"Showing run {run.name}"):
-        _run_view(run, polling, manage)
+        _run_view(root, run, polling, manage)
 
 
-def _run_view(run: RunFolder, polling: bool, manage: bool) -> None:
+def _run_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
     status = run.live_status()
-    if polling and not status.active:
+    if status.state == "queued":
+        start_queued(root)  # the device may have come free since the last look
+        status = run.live_status()
+    if polling and not status.ongoing:
         st.rerun()
-    _progress(status)
+    if status.state == "queued":
+        _queue_place(root, run)
+    else:
+        _progress(status)
     controls, state_col = st.columns([1, 3], vertical_alignment="center")
     with controls:
-        if manage and status.state in ("starting", "running"):
-            st.button("Stop", icon=":material/stop:", key=TRAINING.key(f"stop.{run.name}"), on_click=run.request_stop,
-                      help="Finishes the current step, saves a checkpoint, and stops; Resume continues from there.")
-    state_col.markdown(f"**{run.name}**: {status.state}" + (f" · {status.message}" if status.message else ""))
+        if manage:
+            _controls(root, run, status)
+    state_col.markdown(f"**{plain(run.name)}**: {status.state}" + (f" · {plain(status.message)}" if status.message
+                                                                   else ""))
     if not manage:
         state_col.caption(rights.NOT_YOURS)
     history = run.history()
@@ -66,12 +75,36 @@ def _run_view(run: RunFolder, polling: bool, manage: bool) -> None:
         st.code(run.log_tail() or "(nothing logged yet)", language=None)
 
 
+def _controls(root: Path, run: RunFolder, status: RunStatus) -> None:
+    """Stop for a live run, Leave the queue for a queued one: the owner's (or the operator's) buttons."""
+    if status.state == "queued":
+        st.button("Leave the queue", icon=":material/cancel:", key=TRAINING.key(f"leave.{run.name}"),
+                  on_click=leave_queue, args=(root, run),
+                  help="Takes the run out of the queue; Resume queues it again.")
+    elif status.state in ("starting", "running"):
+        st.button("Stop", icon=":material/stop:", key=TRAINING.key(f"stop.{run.name}"), on_click=run.request_stop,
+                  help="Finishes the current step, saves a checkpoint, and stops; Resume continues from there.")
+
+
+def _queue_place(root: Path, run: RunFolder) -> None:
+    """The queued run's place and expected start, in one line."""
+    place = queue_place(root, run)
+    if place is None:
+        return
+    ahead = "next in line" if place.place == 1 else f"number {place.place} in the queue"
+    behind = f"{plain(place.training)} is training" if place.training else "the device is coming free"
+    when = ("" if place.wait_s is None else f" Expected start in about {max(1, round(place.wait_s / 60))} min"
+            + ("" if place.place == 1 else " at the latest (each run ahead may train up to the server's limit)")
+            + ".")
+    st.info(f"Queued, {ahead}: {behind} on this device, one run at a time.{when}", icon=":material/schedule:")
+
+
 def _progress(status: RunStatus) -> None:
     done = status.step / status.steps_total if status.steps_total else 0.0
     parts = [f"epoch {status.epoch}/{status.epochs}", f"step {status.step}/{status.steps_total}"]
     if status.images_per_s:
         parts.append(f"{status.images_per_s:.1f} images/s")
-    if status.eta_s is not None and status.state in LIVE:
+    if status.eta_s is not None and status.active:
         parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
     st.progress(min(max(done, 0.0), 1.0), text=" · ".join(parts))
 
@@ -97,6 +130,7 @@ def _probes(run: RunFolder) -> None:
     photos = [Image.open(run.path / "probes" / "images" / f"{name}.jpg").convert("RGB") for name in names]
     class_names = [str(name) for name in per_epoch[0]["class_names"]]
     grids = [_grids(photos, probes["maps"]) for probes in per_epoch]
+    class_names = [plot_text(name) for name in class_names]
     captions = [[f"{class_names[int(p)]} {q:.2f} " + (f"(true {class_names[int(t)]})" if t >= 0 else "(your photo)")
                  for p, q, t in zip(probes["predicted"], probes["probability"], probes["labels"])]
                 for probes in per_epoch]

@@ -55,7 +55,7 @@ def test_status_round_trips_and_rejects_unknown_states() -> None:
                        pid=123, heartbeat=1.5, message="hi", test_accuracy=0.75)
     assert RunStatus.from_dict(json.loads(json.dumps(status.to_dict()))) == status
     assert RunStatus.from_dict({"state": "finished", "from_a_newer_app": 1}) == RunStatus("finished")
-    with pytest.raises(ValueError, match="Valid: starting"):
+    with pytest.raises(ValueError, match="Valid: queued, starting"):
         RunStatus("crashed")
 
 

@@ -48,6 +48,7 @@ def test_the_first_model_load_happens_once_for_sessions_arriving_together(resnet
 
     monkeypatch.setattr(resources, "load_model", counted)
     resources._model_on.clear()
+    resources._default_model_on.clear()
     got = all_at_once(lambda _: resources.shared_model("resnet18", str(resnet18_weights), "cpu"))
     assert loads == ["resnet18"]
     assert all(model is got[0] for model in got)

@@ -10,6 +10,7 @@ import pytest
 from camcore.scores.sanity import SanityCheck
 from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401 (fixtures)
 from tests.conftest import make_photo
+from ui.common.text import read_back
 from ui.explain.sanity_figures import sanity_figure
 
 STAGES = ("original", "fc", "layer4", "conv1+bn1")
@@ -57,6 +58,6 @@ def test_expander_runs_the_check_on_request(random_resnet: None, pets: Path,  # 
     assert [step["label"] for step in slider["steps"]] == ["original", "fc", "layer4", "layer3", "layer2", "layer1",
                                                            "conv1+bn1"]
     assert all(step["args"][1]["title.text"].endswith("Spearman 1.00, SSIM 1.00") for step in slider["steps"])
-    assert "explaining the image, not the model" in "\n".join(m.value for m in at.markdown)
+    assert "explaining the image, not the model" in "\n".join(read_back(m.value) for m in at.markdown)
     at.selectbox(key="explain.class.0").set_value(1).run()  # another widget's rerun keeps the figure
     assert len([f for f in figures(at) if f["layout"].get("shapes")]) == 1
