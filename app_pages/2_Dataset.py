@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore.data import browse, pets
+from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
+from camcore.scores import browse
 from camcore.scores.evaluate import ImageResult, true_class_index
 from ui.common import inputs, resources, wsol_inputs
 from ui.common.notes import fixed_size_note

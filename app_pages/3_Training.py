@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore.jobs.runs import delete_run, list_runs, runs_root
+from camcore.jobs.runs import delete_run, list_runs
+from camcore.settings import runs_root
 from camcore.train.launch import resume_run, start_queued, start_run
 from ui.common.reporting import reported
 from ui.common.state import TRAINING

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from camcore.data.pets import DATA_ENV
-from camcore.jobs.runs import RUNS_ENV
+from camcore.settings import DATA_ENV, RUNS_ENV
 from tests.browser.test_explain import streamlit_server
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, SHARED_DATA
 

@@ -33,6 +33,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from bench.load_test import METHODS, quantiles, server_cpu_s, server_rss_mb
 from bench.timed_server import read_log
+from camcore import settings
 from camcore.data import pets
 from camcore.data.samples import sample_photos
 from camcore.errors import DataNotFound
@@ -126,7 +127,7 @@ def photos(count: int) -> tuple[list[tuple[str, str]], str]:
     """(multiselect key, file name) per session, and where they come from: distinct Oxford pets when the app
     finds the data set, else the shipped samples in turn (sessions then share explanations)."""
     try:
-        pet_photos = pets.pet_images(pets.data_root())
+        pet_photos = pets.pet_images(settings.data_root())
     except DataNotFound:
         samples = [path.name for path in sample_photos()]
         return [("explain.shipped", samples[i % len(samples)]) for i in range(count)], "shipped samples, shared"
@@ -140,7 +141,7 @@ async def run(sessions: int, seconds: float, think_s: float, client_nice: int) -
     with tempfile.TemporaryDirectory() as folder:
         server_log = Path(folder) / "server_times.txt"
         with streamlit_server(Path(folder), ("-m", "bench.timed_server", str(server_log)),
-                              **{pets.DATA_ENV: str(pets.data_root().resolve())}) as url:
+                              **{settings.DATA_ENV: str(settings.data_root().resolve())}) as url:
             os.nice(client_nice)  # the clients only; the server started at the usual priority
             port = int(url.rsplit(":", 1)[1])
             start_mb, start_cpu_s, start = server_rss_mb(port), server_cpu_s(port), time.monotonic()

@@ -35,7 +35,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.memory_soak import rss_mb
 from bench.timed_server import read_log
-from camcore.data.pets import DATA_ENV
+from camcore.settings import DATA_ENV
 from tests.browser.test_explain import TITLE, streamlit_server
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, make_photo
 

@@ -9,6 +9,7 @@ import argparse
 
 import numpy as np
 
+from camcore import settings
 from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.models.loading import load_model
@@ -19,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=8, help="photos spread over the name-sorted data set")
     args = parser.parse_args()
-    root = pets.data_root()
+    root = settings.data_root()
     paths = pets.pet_images(root)
     chosen = [paths[index * len(paths) // args.photos] for index in range(args.photos)]
     model = load_model("lite0", device="cpu")

@@ -9,8 +9,8 @@
 - finercam: Grad-CAM of the class's score minus its 3 nearest-scored look-alikes'; what tells similar classes apart.
 - eigencam: the activations' first principal component; no gradients, any head, the same map for every class.
 """
-from camcore.cams import cam, gradcam, gradcampp, layercam, scorecam  # noqa: F401, I001  (registration, menu order)
-from camcore.cams import xgradcam, hirescam, finercam, eigencam  # noqa: F401
+from camcore.cams import cam, gradcam, gradcampp, layercam, scorecam  # noqa: F401, I001  (registration, menu order)  # noqa: F401, I001  (registration, menu order)
+from camcore.cams import xgradcam, hirescam, finercam, eigencam  # noqa: F401  # noqa: F401
 from camcore.cams.activations import layer_activations, stage_layers
 from camcore.cams.base import (
     METHODS,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from camcore import settings
 from camcore.cams import METHODS
-from camcore.data import pets
 from camcore.maps import heatmap
 from camcore.models.device import DEVICE_CHOICES
+from camcore.models.pretrained import DEFAULT_MODEL_RULE
 from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 
 
@@ -30,8 +31,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --weights, --method, --size and --device, as every subcommand that runs a model takes them."""
     parser.add_argument("--model", default=None,
                         help="lite0 (EfficientNet-Lite0, ships with the app), a torchvision name (resnet18), "
-                        "timm:NAME, or a CAM Explorer checkpoint file (default: resnet18 when its weights are "
-                        "cached, else lite0)")
+                        f"timm:NAME, or a CAM Explorer checkpoint file (default: {DEFAULT_MODEL_RULE})")
     parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
     parser.add_argument("--method", choices=list(METHODS), default="cam")
     parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
@@ -43,12 +43,12 @@ def add_data_option(parser: argparse.ArgumentParser, *, role: str = "holding") -
     """--data ROOT, the folder of oxford-iiit-pet/ (`role`: "holding", or "to hold" for the download);
     read it with data_root_of, which applies the default."""
     parser.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                        help=f"folder {role} oxford-iiit-pet/ (default: ${pets.DATA_ENV}, else ./data)")
+                        help=f"folder {role} oxford-iiit-pet/ (default: ${settings.DATA_ENV}, else ./data)")
 
 
 def data_root_of(args: argparse.Namespace) -> Path:
-    """--data, else the environment's or ./data (camcore.data.pets.data_root), read when the command runs."""
-    return args.data if args.data is not None else pets.data_root()
+    """--data, else the environment's or ./data (camcore.settings.data_root), read when the command runs."""
+    return args.data if args.data is not None else settings.data_root()
 
 
 def add_job_option(parser: argparse.ArgumentParser, *, default_place: str) -> None:

@@ -11,17 +11,15 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.distributed as dist
 from tqdm import tqdm
 
+from camcore import distributed
 from camcore.cli.args import (
     add_data_option,
     add_faithfulness_option,
@@ -80,24 +78,24 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Exit 0 when written, 2 when the data, model or an option is unusable (one stderr line each)."""
-    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    world = distributed.world_from_env()
+    rank, world_size = world.rank, world.size
     try:
-        device = choose_device(args.device)
+        device = world.device(choose_device(args.device))
     except ValueError as exc:
         print(f"camcore: {exc}", file=sys.stderr)
         return 2
-    if world_size > 1:
-        _join_group(device)
+    distributed.join(world, device)
     try:
         start = time.perf_counter()
         results, calibration, error = _score_shard(args, rank, world_size)
-        errors = _gather_errors(error, world_size)
+        errors = [message for message in distributed.everyone(error, world) if message]  # all stop together
         if errors:
             if rank == 0:
                 for message in dict.fromkeys(errors):
                     print(f"camcore: {message}", file=sys.stderr)
             return 2
-        merged, calibration_merged = _merge(results, world_size), _merge(calibration, world_size)
+        merged, calibration_merged = _merge(results, world), _merge(calibration, world)
         if rank == 0:
             processes = f" x {world_size} processes" if world_size > 1 else ""
             _report(args, merged, calibration_merged, time.perf_counter() - start, describe(device) + processes)
@@ -106,15 +104,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"camcore: {exc}", file=sys.stderr)
         return 2
     finally:
-        if world_size > 1:
-            dist.destroy_process_group()
-
-
-def _join_group(device: torch.device) -> None:
-    """NCCL between GPUs (each rank on its LOCAL_RANK's GPU), gloo between CPU processes; torchrun's env://."""
-    if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        distributed.leave(world)
 
 
 def calibration_split(args: argparse.Namespace) -> str | None:
@@ -159,26 +149,14 @@ def _chosen_records(records: Sequence[pets.PetRecord], split: str, limit: int | 
     return tuple(chosen[index * len(chosen) // limit] for index in range(limit))
 
 
-def _gather_errors(error: str | None, world_size: int) -> list[str]:
-    """Every rank's error, on every rank: all stop together instead of waiting for a rank that failed."""
-    if world_size == 1:
-        return [error] if error else []
-    errors: list[str | None] = [None] * world_size
-    dist.all_gather_object(errors, error)
-    return [message for message in errors if message]
-
-
-def _merge(results: list[ImageResult], world_size: int) -> list[ImageResult]:
-    """Rank 0: the shards back in record order (shard r holds records r, r + world_size, ...)."""
-    if world_size == 1:
-        return results
-    shards: list[list[ImageResult]] | None = [[] for _ in range(world_size)] if dist.get_rank() == 0 else None
-    dist.gather_object(results, shards, dst=0)
+def _merge(results: list[ImageResult], world: distributed.World) -> list[ImageResult]:
+    """Rank 0: the shards back in record order (shard r holds records r, r + world size, ...)."""
+    shards = distributed.on_main(results, world)
     if shards is None:
         return []
     merged: list[ImageResult] = [None] * sum(len(shard) for shard in shards)  # type: ignore[list-item]
     for rank, shard in enumerate(shards):
-        merged[rank::world_size] = shard
+        merged[rank::world.size] = shard
     return merged
 
 

@@ -16,12 +16,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from camcore.cli.args import add_data_option, data_root_of, positive_int
+from camcore.distributed import world_from_env
 from camcore.errors import CamcoreError, DataNotFound, RunBusy
 from camcore.jobs.runs import RunFolder, pid_alive
 from camcore.models.device import DEVICE_CHOICES
-from camcore.models.pretrained import default_model
+from camcore.models.pretrained import DEFAULT_MODEL_RULE, default_model
 from camcore.train.config import LESSON, TASKS, ConfigError, TrainConfig
-from camcore.train.distributed import world_from_env
 from camcore.train.launch import start_queued
 from camcore.train.loop import train_run
 from camcore.train.probes import checked_uploads, keep_uploads
@@ -39,7 +39,7 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     add_data_option(parser)
     parser.add_argument("--task", choices=TASKS, default=LESSON.task)
     parser.add_argument("--arch", default=None, help="lite0, a torchvision name (resnet18), timm:NAME, or a "
-                        "checkpoint to fine-tune further (default: resnet18 when its weights are cached, else lite0)")
+                        f"checkpoint to fine-tune further (default: {DEFAULT_MODEL_RULE})")
     parser.add_argument("--weights", metavar="FILE", help="local ImageNet state dict for --arch (offline use)")
     parser.add_argument("--epochs", type=positive_int, default=LESSON.epochs)
     parser.add_argument("--image-size", type=positive_int, default=LESSON.image_size_px, dest="image_size_px",

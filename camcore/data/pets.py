@@ -18,9 +18,8 @@ from torchvision.datasets import OxfordIIITPet
 from torchvision.datasets.utils import verify_str_arg
 
 from camcore.errors import DataNotFound
+from camcore.settings import DATA_ENV
 
-DATA_ENV = "CAM_EXPLORER_DATA"
-"""Environment variable naming the folder that holds oxford-iiit-pet/ (default: ./data)."""
 SPLITS = ("trainval", "test")
 SPECIES = ("cat", "dog")
 _SPECIES_IDS = {str(number): species for number, species in enumerate(SPECIES, start=1)}
@@ -46,11 +45,6 @@ class PetRecord:
     label: int
     breed: str
     species: str
-
-
-def data_root() -> Path:
-    """The data folder: $CAM_EXPLORER_DATA, else `data` next to where the app or CLI runs."""
-    return Path(os.environ.get(DATA_ENV) or "data")
 
 
 def pet_images(root: Path) -> list[Path]:

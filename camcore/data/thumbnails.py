@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
 from PIL import Image
@@ -11,15 +10,9 @@ from PIL import Image
 from camcore.data.images import load_image
 from camcore.errors import ImageError
 from camcore.files import write_atomic
+from camcore.settings import cache_root
 
-CACHE_ENV = "CAM_EXPLORER_CACHE"
-"""Environment variable naming the app's cache folder (default: ~/.cache/cam-explorer)."""
 JPEG_QUALITY = 85
-
-
-def cache_root() -> Path:
-    """$CAM_EXPLORER_CACHE, else ~/.cache/cam-explorer: never the data folder, which may be read-only."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cam-explorer")
 
 
 def thumbnail(image: Path, *, size_px: int = 160, cache_dir: Path | None = None) -> Path:

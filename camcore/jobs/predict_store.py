@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from camcore.data.thumbnails import cache_root
 from camcore.files import modified_ns, write_atomic
 from camcore.maps import heatmap
 from camcore.scores.evaluate import CURVE_FIELDS, ImageResult
 from camcore.scores.wsol import MapCurves
+from camcore.settings import cache_root
 
 _CURVES = tuple(CURVE_FIELDS.values())
 """ImageResult's MapCurves fields, stored as their lists."""

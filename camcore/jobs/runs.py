@@ -24,7 +24,6 @@ import numpy as np
 from camcore.errors import DataNotFound, RunBusy, RunExists
 from camcore.files import write_atomic
 
-RUNS_ENV = "CAM_EXPLORER_RUNS"
 STATES = ("queued", "starting", "running", "stopping", "stopped", "finished", "failed")
 ACTIVE_STATES = ("starting", "running", "stopping")
 """States in which a process should be alive and beating. "queued" waits for the device, with no process yet
@@ -35,11 +34,6 @@ HEARTBEAT_TIMEOUT_S = 30.0
 CHECKPOINTS = ("start", "last", "best")
 """start: the model before training (ImageNet backbone, new head), for comparing it with best; last, best."""
 _TAIL_BYTES = 256 * 1024
-
-
-def runs_root() -> Path:
-    """Where runs live: $CAM_EXPLORER_RUNS, else ./runs (the page and the CLI see the same runs)."""
-    return Path(os.environ.get(RUNS_ENV, "runs"))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""An Explanation -> the precomputed arrays an in-browser figure needs, so its sliders work without Python.
+"""An explained photo -> the precomputed arrays an in-browser figure needs, so its sliders work without Python.
 
 Every threshold's masked maps and boxes are computed here once; the figure only switches between them.
 Maps travel on a small display grid (the browser smooths them); boxes come from a larger box grid, then are
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camcore.explain import Explanation
 from camcore.maps import heatmap
+from camcore.maps.explained import ExplainedPhoto
 
 THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.1), 2)
 """The threshold slider's steps, as fractions of each map's maximum."""
@@ -45,7 +45,7 @@ class SliderLayers:
     standard: heatmap.ThresholdStandard = heatmap.MAXIMUM
 
 
-def slider_layers(explanation: Explanation, *, thresholds: np.ndarray | None = None,
+def slider_layers(explanation: ExplainedPhoto, *, thresholds: np.ndarray | None = None,
                   standard: heatmap.ThresholdStandard = heatmap.MAXIMUM, grid_px: int = 56,
                   box_px: int = 320) -> SliderLayers:
     """Maps, boxes and signed maps of every explained class at every threshold (default: slider_thresholds), each

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from camcore.explain import Explanation
 from camcore.maps import heatmap
+from camcore.maps.explained import ExplainedPhoto
 
 UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
 BOX_COLOUR = (0, 255, 255)
@@ -36,7 +36,7 @@ def file_stem(text: str) -> str:
     return UNSAFE_IN_FILE_NAMES.sub("_", text).strip("._") or "map"
 
 
-def export_class(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",
+def export_class(image: Image.Image, explanation: ExplainedPhoto, rank: int, *, colormap: str = "magma",
                  opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD,
                  standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> ClassExport:
     """Overlay PNG, raw map .npy and box of the rank-th class from a single upsampling (what the CLI writes);
@@ -49,7 +49,7 @@ def export_class(image: Image.Image, explanation: Explanation, rank: int, *, col
     return ClassExport(png=png, npy=_npy_bytes(raw), bbox=box)
 
 
-def overlay_png(image: Image.Image, explanation: Explanation, rank: int, *, colormap: str = "magma",
+def overlay_png(image: Image.Image, explanation: ExplainedPhoto, rank: int, *, colormap: str = "magma",
                 opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD,
                 standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> bytes:
     """PNG of the photo at its own size with the rank-th class's map blended over it and its box outlined."""
@@ -59,12 +59,12 @@ def overlay_png(image: Image.Image, explanation: Explanation, rank: int, *, colo
                           opacity=opacity, threshold_frac=level)
 
 
-def map_npy(explanation: Explanation, rank: int) -> bytes:
+def map_npy(explanation: ExplainedPhoto, rank: int) -> bytes:
     """The rank-th raw map (the method's, not normalised) as (H, W) float32 .npy bytes at the photo's size."""
     return _npy_bytes(_full_size(explanation, rank))
 
 
-def _full_size(explanation: Explanation, rank: int) -> np.ndarray:
+def _full_size(explanation: ExplainedPhoto, rank: int) -> np.ndarray:
     """(H, W) raw map of one class: upsampling only that one, not all K as Explanation.at_image_size does."""
     width, height = explanation.image_size
     return heatmap.upsample(explanation.maps[rank], (height, width))

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import pickle
 import re
 import socket
@@ -22,6 +21,7 @@ import torch
 
 from camcore.errors import CheckpointError, WeightsUnavailable
 from camcore.models.checkpoints import load_state_dict
+from camcore.settings import downloads_allowed
 
 TIMM_PREFIX = "timm:"
 PACKAGED_ARCH = f"{TIMM_PREFIX}tf_efficientnet_lite0"
@@ -32,8 +32,6 @@ has its own `swin_t`, so Swin-T here is `swin_tiny`: timm's, whose features feed
 PREFERRED_MODEL = "resnet18"
 """The lesson's model: the default whenever its torchvision weights are already cached."""
 HUB_PROBE_S = 2.0
-NO_DOWNLOADS_ENV = "CAM_EXPLORER_NO_DOWNLOADS"
-"""Set (to anything but "" or "0") by an operator: the server downloads nothing, as if it were offline."""
 _LITE0_STAGES = (1, 2, 2, 3, 3, 4, 1)
 """Blocks per stage of EfficientNet-Lite0: the package numbers blocks 0..15, timm as (stage, index)."""
 _FIRST_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
@@ -54,21 +52,15 @@ def torchvision_weights_file(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(tvm.get_model_weights(arch).DEFAULT.url).name
 
 
+DEFAULT_MODEL_RULE = f"{PREFERRED_MODEL} when its weights are cached, else lite0"
+"""default_model()'s rule in words, for help texts."""
+
+
 def default_model() -> str:
     """resnet18 when its weights are already in $TORCH_HOME/hub/checkpoints, else the packaged Lite0.
 
     Decided from the disk alone, so the first page paints at once, online or not."""
     return PREFERRED_MODEL if torchvision_weights_file(PREFERRED_MODEL).is_file() else "lite0"
-
-
-def env_switch(name: str) -> bool:
-    """An operator's on/off environment variable: on when set to anything but "" or "0"."""
-    return os.environ.get(name, "").strip() not in ("", "0")
-
-
-def downloads_allowed() -> bool:
-    """False when the operator set $CAM_EXPLORER_NO_DOWNLOADS: no weights from the hubs, no data set download."""
-    return not env_switch(NO_DOWNLOADS_ENV)
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:

@@ -13,18 +13,14 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from camcore.data.pets import data_root
 from camcore.data.samples import SAMPLES_DIR
-from camcore.data.thumbnails import cache_root
 from camcore.errors import CheckpointError, PathRefused
 from camcore.files import write_atomic
-from camcore.jobs.runs import runs_root
 from camcore.models import checkpoints
 from camcore.models.loading import is_checkpoint_spec
 from camcore.models.pretrained import PREFERRED_MODEL, TIMM_PREFIX, resolve, torchvision_weights_file
+from camcore.settings import ALLOWED_ENV, cache_root, data_root, extra_allowed_dirs, runs_root
 
-ALLOWED_ENV = "CAM_EXPLORER_ALLOWED_DIRS"
-"""Extra folders a visitor may name, os.pathsep-separated (as $PATH)."""
 UPLOAD_LIMIT_MB = 200
 """Largest weights or checkpoint upload: resnet50's 98 MB and densenet121's 31 MB fit; 200 MB leaves room."""
 UPLOADS_KEPT_MB = 2_000
@@ -39,9 +35,8 @@ def allowed_roots() -> tuple[Path, ...]:
     $CAM_EXPLORER_ALLOWED_DIRS, resolved; read at each call, so a changed environment counts at once."""
     from huggingface_hub import constants
 
-    extra = [Path(folder) for folder in os.environ.get(ALLOWED_ENV, "").split(os.pathsep) if folder.strip()]
     roots = [data_root(), runs_root(), torchvision_weights_file(PREFERRED_MODEL).parent,
-             Path(constants.HF_HUB_CACHE), cache_root(), SAMPLES_DIR, *extra]
+             Path(constants.HF_HUB_CACHE), cache_root(), SAMPLES_DIR, *extra_allowed_dirs()]
     return tuple(root.expanduser().resolve() for root in roots)
 
 

@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from camcore.data.pets import data_root
 from camcore.errors import CamcoreError, DataNotFound
 from camcore.jobs import process
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.models.device import choose_device
-from camcore.settings import run_limit_s
+from camcore.settings import data_root, run_limit_s
 from camcore.train.config import TrainConfig
 from camcore.train.probes import checked_uploads, keep_uploads
 

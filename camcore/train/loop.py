@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from camcore import distributed
+from camcore.distributed import World, all_sum
 from camcore.errors import CamcoreError
 from camcore.jobs.process import Heartbeat
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.models.checkpoints import save_checkpoint
 from camcore.models.device import autocast_dtype, choose_device
 from camcore.settings import RUN_LIMIT_ENV, run_limit_s
-from camcore.train import distributed
 from camcore.train.board import add_record, open_board
 from camcore.train.config import TrainConfig
 from camcore.train.data import PetTensors, load_split, on_device
-from camcore.train.distributed import World, all_sum
 from camcore.train.model import Classifier, build_classifier, to_checkpoint
 from camcore.train.probes import choose_probes, probe_set, write_probe_images, write_probe_maps
 from camcore.train.state import ResumeState, load_resume, save_resume

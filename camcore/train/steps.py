@@ -1,7 +1,6 @@
 """One epoch of training steps and one evaluation pass, summed across ranks; losses per task."""
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,14 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from camcore.distributed import World, all_sum
 from camcore.models.device import autocast, memory_format
 from camcore.models.hooks import eval_mode
 from camcore.train.data import PetTensors, batch_to_device, normalise
-from camcore.train.distributed import World, all_sum
 from camcore.train.model import Classifier
-
-STEP_DELAY_ENV = "CAM_EXPLORER_TRAIN_STEP_DELAY_S"
-"""Seconds to sleep after each step: slows a tiny run down for tests and demos (a stop or kill mid-epoch)."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +83,6 @@ def train_step(classifier: Classifier, wrapped: nn.Module, optimizer: torch.opti
     stopping = float(world.main and stop())
     sums = torch.stack([losses.detach().sum(), correct, weight.sum(), torch.tensor(stopping, device=device)])
     loss_sum, right, seen, stop_votes = all_sum(sums.double(), world).tolist()  # one sync per step
-    delay_s = float(os.environ.get(STEP_DELAY_ENV) or 0)
-    if delay_s > 0:
-        time.sleep(delay_s)
     return StepResult(loss_sum, right, seen, stop_votes > 0, time.perf_counter() - start)
 
 

@@ -20,20 +20,19 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from camcore.cli.main import main
-from camcore.data.pets import DATA_ENV, SPLITS, PetRecord, pet_index
-from camcore.data.thumbnails import CACHE_ENV
+from camcore.data.pets import SPLITS, PetRecord, pet_index
 from camcore.jobs import predict, process
 from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
-from camcore.scores import faithfulness
+from camcore.scores import browse, faithfulness
 from camcore.scores.evaluate import ImageResult, imagenet_species, predict_records, summarise
 from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
+from camcore.settings import CACHE_ENV, DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
 from tests.job_helpers import wait_for
 from ui.common import resources
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 from ui.common.text import read_back
 from ui.dataset import figures as dataset_figures
 from ui.dataset import inputs as dataset_inputs
@@ -268,9 +267,9 @@ def test_mistakes_sort_and_confusion_cell_filter_the_grid(pets: Path, random_res
     at.toggle(key="dataset.mistakes").set_value(True).run()
     assert shown_names(at) == [name for name in NAMES if expected[name].correct is False]
     at.toggle(key="dataset.mistakes").set_value(False).run()
-    at.selectbox(key="dataset.order").set_value("confidence, lowest first").run()
+    at.selectbox(key="dataset.order").set_value(browse.CONFIDENCE).run()
     assert shown_names(at) == sorted(NAMES, key=lambda name: expected[name].probability)
-    at.selectbox(key="dataset.order").set_value("wrong first").run()
+    at.selectbox(key="dataset.order").set_value(browse.WRONG_FIRST).run()
     assert shown_names(at) == sorted(NAMES, key=lambda name: expected[name].correct is not False)
     species_pairs = {name: (r.species, imagenet_species(r.predicted_index) or "other") for name, r in expected.items()}
     cells = sorted(set(species_pairs.values()))

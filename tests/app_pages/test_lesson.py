@@ -17,12 +17,11 @@ from streamlit.testing.v1 import AppTest
 
 from camcore.cams import stage_layers
 from camcore.data.images import load_image
-from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
 from camcore.models.loading import LoadedModel, imagenet_categories, load_model
+from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import PETS_ROOT
 from tests.ui.lesson.test_quiz import chart_keys, selection
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 from ui.common.text import read_back
 from ui.lesson.inputs import STEPS
 from ui.lesson.quiz import GUESS_FIRST

@@ -13,13 +13,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torchvision.models import mobilenet_v3_small
 
-from camcore.data.pets import DATA_ENV
 from camcore.models.loading import LoadedModel
 from camcore.serving.live import LiveSettings
+from camcore.settings import DATA_ENV, ICE_SERVERS_ENV, ICE_SERVERS_FORM, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import make_photo
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 from ui.common.text import read_back
-from ui.live.stream import ICE_SERVERS_ENV, ICE_SERVERS_FORM, LiveStream
+from ui.live.stream import LiveStream
 
 LIVE = str(Path(__file__).resolve().parents[2] / "app_pages" / "5_Live.py")
 TIMEOUT_S = 120

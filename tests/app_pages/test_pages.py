@@ -16,16 +16,16 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torchvision.models import mobilenet_v3_small
 
+from camcore.cams import METHODS
 from camcore.data.images import load_image
-from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
 from camcore.explain import explain
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import LoadedModel, imagenet_categories
 from camcore.scores.evaluate import IMAGENET_CATS
+from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import make_photo
 from ui.common import resources
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 from ui.common.text import read_back
 from ui.explain import view as explain_view
 
@@ -94,6 +94,7 @@ def test_home_page_says_what_and_where() -> None:
     text = page_text(at)
     assert describe(choose_device("auto")) in text
     assert "hub/checkpoints" in text and "oxford-iiit-pet" in text
+    assert all(method.label in text for method in METHODS.values())  # every method the pages offer
 
 
 def test_explain_without_input_asks_for_a_photo(random_resnet: None, pets: Path, resnet18: LoadedModel) -> None:

@@ -11,15 +11,14 @@ import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
 from camcore.jobs import runs
-from camcore.jobs.runs import RUNS_ENV, RunFolder, RunStatus
+from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.models.checkpoints import Checkpoint, save_checkpoint
+from camcore.settings import DATA_ENV, MODEL_ENV, RUNS_ENV, WEIGHTS_ENV
 from camcore.train.config import TrainConfig
 from tests.conftest import SMALL
 from ui.common import links
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"

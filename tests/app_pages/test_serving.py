@@ -14,15 +14,22 @@ import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from camcore.data.pets import DATA_ENV
-from camcore.data.thumbnails import CACHE_ENV
 from camcore.errors import WeightsUnavailable
-from camcore.jobs.runs import RUNS_ENV, RunStatus
+from camcore.jobs.runs import RunStatus
 from camcore.models import pretrained
-from camcore.models.pretrained import NO_DOWNLOADS_ENV
-from camcore.serving.paths import ALLOWED_ENV
+from camcore.settings import (
+    ALLOWED_ENV,
+    CACHE_ENV,
+    DATA_ENV,
+    LOCK_ENV,
+    MODEL_ENV,
+    NO_DOWNLOADS_ENV,
+    NO_SLOW_METHODS_ENV,
+    RUNS_ENV,
+    WEIGHTS_ENV,
+)
 from ui.common import resources
-from ui.common.inputs import LOCK_ENV, MODEL_ENV, NO_SLOW_METHODS_ENV, OTHER_MODEL, WEIGHTS_ENV
+from ui.common.inputs import OTHER_MODEL
 from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"

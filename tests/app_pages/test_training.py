@@ -13,7 +13,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from camcore.jobs.runs import RUNS_ENV, RunFolder, RunStatus
+from camcore import settings
+from camcore.jobs.runs import RunFolder, RunStatus
+from camcore.settings import RUNS_ENV
 from camcore.train.config import TrainConfig
 from tests.camcore.train.helpers import run, train_args
 from tests.conftest import make_photo
@@ -104,7 +106,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: 
     live = RunFolder.create(tmp_path / "live-run", TrainConfig(data_root=str(tmp_path)).to_dict())
     live.write_status(RunStatus(state="running", epoch=1, epochs=3, step=5, steps_total=20, images_per_s=12.5,
                                 eta_s=75, pid=os.getpid(), heartbeat=time.time()))
-    monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # a run found on disk: Stop needs the operator's switch
+    monkeypatch.setenv(settings.RUN_ADMIN_ENV, "1")  # a run found on disk: Stop needs the operator's switch
     at = training_page(monkeypatch, tmp_path)
     assert not at.exception
     [bar] = at.get("progress")
@@ -195,7 +197,7 @@ def test_only_the_session_that_started_a_run_may_stop_resume_or_delete_it(tiny_p
     other.run()
     assert not other.exception and run_folder.path.is_dir()
 
-    monkeypatch.setenv(training_rights.RUN_ADMIN_ENV, "1")  # the operator allows everyone
+    monkeypatch.setenv(settings.RUN_ADMIN_ENV, "1")  # the operator allows everyone
     assert run_folder.name in other.run().selectbox(key="training.delete").options
 
 

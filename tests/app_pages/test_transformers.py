@@ -14,10 +14,8 @@ from streamlit.testing.v1 import AppTest
 from torchvision.transforms import InterpolationMode, v2
 
 from camcore.data.images import load_image
-from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
-from camcore.data.thumbnails import CACHE_ENV
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
+from camcore.settings import CACHE_ENV, DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camcore.data.pets import DATA_ENV
 from camcore.models.loading import MODEL_CHOICES, imagenet_categories
 from camcore.scores.evaluate import IMAGENET_CATS
+from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.browser.deadlines import PAGE_MS, REACTION_MS, SERVER_START_S
 from tests.conftest import PETS_ROOT, make_photo
-from ui.common.inputs import MODEL_ENV, MODEL_LABELS, WEIGHTS_ENV, checkpoint_label
+from ui.common.inputs import MODEL_LABELS, checkpoint_label
 
 pytestmark = pytest.mark.browser
 

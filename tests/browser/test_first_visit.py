@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.first_visit import storm, uncaught
-from camcore.data.pets import DATA_ENV
-from camcore.jobs.runs import RUNS_ENV
+from camcore.settings import DATA_ENV, RUNS_ENV
 from tests.browser.test_explain import streamlit_server
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from camcore.explain import decode_side_px, explain
 from camcore.models.loading import load_model
 from camcore.scores.occlusion import hide_box
 from tests.browser.deadlines import PAGE_MS
-from tests.browser.test_explain import app_url  # noqa: F401  (the fixture)
+from tests.browser.test_explain import app_url  # noqa: F401  (the fixture)  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 

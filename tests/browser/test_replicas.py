@@ -21,14 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from camcore.data.pets import DATA_ENV
-from camcore.data.thumbnails import CACHE_ENV
-from camcore.jobs.runs import RUNS_ENV, list_runs
+from camcore.jobs.runs import list_runs
+from camcore.settings import CACHE_ENV, DATA_ENV, MODEL_ENV, RUNS_ENV, WEIGHTS_ENV
 from tests.browser.deadlines import PAGE_MS, SERVER_START_S
 from tests.browser.test_explain import PNG_SIGNATURE, SHOWN, TITLE, free_port
 from tests.camcore.train.helpers import wait_for
 from tests.conftest import make_photo
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 from ui.training.rights import NOT_YOURS
 
 pytestmark = pytest.mark.browser

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from camcore.data.pets import DATA_ENV
-from camcore.jobs.runs import RUNS_ENV, list_runs
+from camcore.jobs.runs import list_runs
+from camcore.settings import DATA_ENV, RUNS_ENV
 from tests.browser.deadlines import JOB_MS, PAGE_MS
 from tests.browser.test_explain import streamlit_server
 from tests.camcore.train.helpers import wait_for

@@ -10,7 +10,6 @@ $CAM_EXPLORER_NO_SLOW_METHODS the methods that need a forward pass per channel (
 from __future__ import annotations
 
 import logging
-import os
 import re
 
 import streamlit as st
@@ -19,12 +18,19 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from camcore.cams import METHODS
 from camcore.cams.finercam import COMPARED
 from camcore.errors import CamcoreError, WeightsUnavailable
-from camcore.jobs.runs import list_runs, runs_root
+from camcore.jobs.runs import list_runs
 from camcore.models.device import DEVICE_CHOICES
 from camcore.models.loading import MODEL_CHOICES, LoadedModel
-from camcore.models.pretrained import PREFERRED_MODEL, env_switch, torchvision_weights_file
+from camcore.models.pretrained import PREFERRED_MODEL, torchvision_weights_file
 from camcore.serving.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
-from camcore.settings import MODEL_ENV, WEIGHTS_ENV, server_model, server_weights
+from camcore.settings import (
+    model_locked,
+    operator_model,
+    runs_root,
+    server_model,
+    server_weights,
+    slow_methods_allowed,
+)
 from ui.common import resources
 from ui.common.notes import fixed_size_note
 from ui.common.state import PageState
@@ -32,10 +38,6 @@ from ui.common.text import plain
 
 logger = logging.getLogger(__name__)
 
-LOCK_ENV = "CAM_EXPLORER_LOCK_MODEL"
-NO_SLOW_METHODS_ENV = "CAM_EXPLORER_NO_SLOW_METHODS"
-"""Set by an operator serving a class: Score-CAM at Lite0's last layer takes 34 s of both cores of a 2-core server
-(1,280 forward passes; Grad-CAM 27 ms), time every other student waits."""
 WEIGHTS_TYPES = ("pt", "pth", "ckpt", "bin")
 OTHER_MODEL = "other"
 MODEL_LABELS = {"lite0": "EfficientNet-Lite0", "swin_tiny": "Swin-T (transformer)", "deit_tiny": "DeiT-tiny (ViT)",
@@ -60,12 +62,12 @@ UPLOAD_HELP = (f"Up to {UPLOAD_LIMIT_MB} MB. A CAM Explorer checkpoint replaces 
 def model_ui(state: PageState) -> tuple[str, str | None]:
     """(spec, weights_path or None); spec is "" while there is no model to load yet: an 'Other' box still empty,
     or a typed path or upload refused (its one line is shown here)."""
-    if env_switch(LOCK_ENV):
+    if model_locked():
         spec = server_model()
         st.caption(f"Model: {plain(MODEL_LABELS.get(spec, spec))}, chosen by whoever runs this server.")
         return spec, server_weights()
     spec, typed, weights, upload = _model_widgets(state)
-    presets = (os.environ.get(MODEL_ENV), os.environ.get(WEIGHTS_ENV))
+    presets = (server_model(), server_weights())
     try:
         if upload is not None:
             path, is_checkpoint = resources.stored_upload(upload.file_id, upload.getvalue())
@@ -94,15 +96,15 @@ def _model_widgets(state: PageState) -> tuple[str, bool, str, UploadedFile | Non
     state.default("model_other", "" if env_model in choices else env_model)
     state.valid("model", choices, MODEL_CHOICES[0])  # a deleted run's checkpoint falls back to the default
     spec = st.selectbox("Model", choices, key=key, format_func=lambda name: labels.get(name, name), help=MODEL_HELP)
-    if spec == "lite0" and not os.environ.get(MODEL_ENV):
+    if spec == "lite0" and not operator_model():
         st.caption(f"EfficientNet-Lite0 is the default here: {PREFERRED_MODEL}'s ImageNet weights are not in "
                    f"{plain(torchvision_weights_file(PREFERRED_MODEL).parent)}. Pick {PREFERRED_MODEL} once with "
                    "internet to download them; it is the default from then on.")
     typed = spec == OTHER_MODEL
     if typed:
         spec = st.text_input("timm:NAME or checkpoint path", key=state.key("model_other")).strip()
-    with st.expander("Local weights file", expanded=bool(os.environ.get(WEIGHTS_ENV))):
-        key = state.default("weights", os.environ.get(WEIGHTS_ENV, ""))
+    with st.expander("Local weights file", expanded=server_weights() is not None):
+        key = state.default("weights", server_weights() or "")
         weights = st.text_input("Weights file (optional)", key=key, help=WEIGHTS_HELP).strip()
         upload = st.file_uploader("Or upload weights or a checkpoint", type=list(WEIGHTS_TYPES),
                                   key=state.key("weights_upload"), max_upload_size=UPLOAD_LIMIT_MB, help=UPLOAD_HELP)
@@ -133,7 +135,7 @@ def device_ui(state: PageState) -> str:
 def method_ui(model: LoadedModel, state: PageState) -> str:
     """A METHODS key; CAM is left out for models whose head is not global average pooling plus one Linear, and
     the methods with a forward pass per channel when the operator set $CAM_EXPLORER_NO_SLOW_METHODS."""
-    no_slow = env_switch(NO_SLOW_METHODS_ENV)
+    no_slow = not slow_methods_allowed()
     options = [key for key, method in METHODS.items()
                if (not method.needs_head or model.cam is not None) and not (no_slow and method.masked_scores)]
     method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),

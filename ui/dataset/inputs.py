@@ -6,8 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from camcore.data import browse, pets
+from camcore import settings
+from camcore.data import pets
 from camcore.errors import PathRefused
+from camcore.scores import browse
 from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 from camcore.serving.paths import allowed_path
 from ui.common.state import DATASET
@@ -21,10 +23,10 @@ PAGE_SIZE = 25
 def data_root_ui() -> Path | None:
     """The folder holding oxford-iiit-pet/ (torchvision's `root`), preset from $CAM_EXPLORER_DATA; None, with
     the refusal shown, when it lies outside the server's allowed folders (camcore.serving.paths)."""
-    typed = st.text_input("Data folder", key=DATASET.default("root", str(pets.data_root())),
-                          help=f"The folder that holds oxford-iiit-pet/ (default: ${pets.DATA_ENV}).").strip()
+    typed = st.text_input("Data folder", key=DATASET.default("root", str(settings.data_root())),
+                          help=f"The folder that holds oxford-iiit-pet/ (default: ${settings.DATA_ENV}).").strip()
     try:
-        return allowed_path(typed or str(pets.data_root()))
+        return allowed_path(typed or str(settings.data_root()))
     except PathRefused as exc:
         st.error(plain(exc))
         return None
@@ -42,10 +44,15 @@ def pet_filters_ui(records: Sequence[pets.PetRecord]) -> tuple[pets.PetRecord, .
                                breed=None if breed == ALL else breed, name_contains=search.strip())
 
 
+ORDER_LABELS = {browse.BY_NAME: "file name", browse.RANDOM: "random", browse.CONFIDENCE: "confidence, lowest first",
+                browse.WRONG_FIRST: "wrong first"}
+
+
 def order_ui(predicting: bool) -> tuple[str, int]:
     """(sort order, random seed); the orders by the model's answers are offered only while predicting."""
     options = [*browse.ORDERS[:2], *(browse.ORDERS[2:] if predicting else ())]
-    order = st.selectbox("Sort by", options, key=DATASET.valid("order", options, browse.BY_NAME))
+    order = st.selectbox("Sort by", options, key=DATASET.valid("order", options, browse.BY_NAME),
+                         format_func=ORDER_LABELS.__getitem__)
     seed_key = DATASET.default("seed", 0)
     seed = st.number_input("Seed", min_value=0, step=1, key=seed_key) if order == browse.RANDOM else 0
     return order, int(seed)

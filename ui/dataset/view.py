@@ -9,11 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from camcore.data import browse, pets, thumbnails
+from camcore.data import pets, thumbnails
 from camcore.data.images import load_image
 from camcore.errors import ImageError
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel
+from camcore.scores import browse
 from camcore.scores.evaluate import (
     BASELINES,
     FAITHFULNESS_BASELINES,

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from camcore.data import pets
+from camcore import settings
 from camcore.data.samples import sample_photos
 from camcore.errors import DataNotFound
 from camcore.explain import Prediction
-from camcore.jobs.runs import list_runs, runs_root
+from camcore.jobs.runs import list_runs
 from camcore.models.loading import LoadedModel
+from camcore.settings import runs_root
 from ui.common import resources
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
@@ -107,7 +108,7 @@ def _add_sample(names: Sequence[str]) -> None:
 def pet_samples_ui() -> list[Path]:
     """More samples from the Oxford-IIIT Pet folder, when the data set is there (silently absent otherwise)."""
     try:
-        paths = resources.sample_photos(str(pets.data_root().resolve()))
+        paths = resources.sample_photos(str(settings.data_root().resolve()))
     except DataNotFound:
         return []
     by_name = {path.name: path for path in paths}

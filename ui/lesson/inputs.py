@@ -9,6 +9,7 @@ import streamlit as st
 from PIL import Image
 from streamlit.delta_generator import DeltaGenerator
 
+from camcore import settings
 from camcore.cams.lesson import FeatureMaps, Pooling, WeightsComparison
 from camcore.data import pets
 from camcore.data.images import load_image
@@ -105,7 +106,7 @@ def photo_ui() -> Photo:
         st.caption("A link to this page shows the chosen sample: uploads stay in your session.")
         return Photo(upload.name, upload.getvalue(), load_image(upload.getvalue(), name=upload.name), None)
     if pet is not None:
-        photo_bytes = pets.image_path(pets.data_root(), pet).read_bytes()
+        photo_bytes = pets.image_path(settings.data_root(), pet).read_bytes()
         return Photo(f"{pet.name}.jpg", photo_bytes, load_image(photo_bytes, name=pet.name),
                      (pet.species, pet.breed))
     photo_bytes = samples[name].read_bytes()
@@ -115,7 +116,7 @@ def photo_ui() -> Photo:
 def pet_ui() -> pets.PetRecord | None:
     """An Oxford-IIIT Pet photo by name, when the data set is on the server (absent otherwise)."""
     try:
-        records = {record.name: record for record in resources.pet_index(str(pets.data_root().resolve()))}
+        records = {record.name: record for record in resources.pet_index(str(settings.data_root().resolve()))}
     except DataNotFound:
         return None
     names = [None, *records]

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from camcore import cams
+from camcore import cams, settings
 from camcore.cams import lesson
 from camcore.data import pets
 from camcore.errors import CamcoreError
@@ -40,7 +40,7 @@ def bare_axes(fig: go.Figure) -> go.Figure:
 def pet_box(name: str) -> tuple[int, int, int, int] | None:
     """The pet's box from its Oxford trimap, when the photo is one and the data set is here."""
     try:
-        root = pets.data_root()
+        root = settings.data_root()
         records = {record.name: record for record in resources.pet_index(str(root.resolve()))}
         record = records.get(name.rsplit(".", 1)[0])
         return None if record is None else heatmap.bounding_box(pets.pet_mask(root, record))

@@ -10,23 +10,20 @@ shows the newest frame, late by at most one.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import av
 
-from camcore.errors import CamcoreError, SettingError
+from camcore.errors import CamcoreError
 from camcore.models.loading import LoadedModel
 from camcore.serving.live import LatestFrame, LiveSettings, as_shown, explain_frame
+from camcore.settings import ice_servers
 
 if TYPE_CHECKING:
     from streamlit_webrtc import WebRtcStreamerContext
 
-ICE_SERVERS_ENV = "CAM_EXPLORER_ICE_SERVERS"
-ICE_SERVERS_FORM = 'it must be a JSON list of {"urls": ...} objects, e.g. [{"urls": "stun:host:3478"}]'
 logger = logging.getLogger(__name__)
 
 
@@ -38,24 +35,6 @@ class LiveStream:
     model: LoadedModel
     settings: LiveSettings
     latest: LatestFrame = field(default_factory=LatestFrame)
-
-
-def ice_servers() -> list[dict]:
-    """The operator's ICE servers ($CAM_EXPLORER_ICE_SERVERS, a JSON list), else none: offline by default.
-
-    A SettingError names the variable but never quotes its value: a TURN server's credential would be on the page
-    of every visitor."""
-    text = os.environ.get(ICE_SERVERS_ENV, "").strip()
-    if not text:
-        return []
-    try:
-        servers = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SettingError(f"${ICE_SERVERS_ENV} is not JSON ({exc.msg} at character {exc.pos}): "
-                           f"{ICE_SERVERS_FORM}.") from exc
-    if not isinstance(servers, list) or not all(isinstance(server, dict) and "urls" in server for server in servers):
-        raise SettingError(f"${ICE_SERVERS_ENV} is not valid: {ICE_SERVERS_FORM}.")
-    return servers
 
 
 def newest_frame(stream: LiveStream, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:

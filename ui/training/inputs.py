@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from camcore.data import pets
+from camcore import settings
 from camcore.errors import PathRefused
 from camcore.jobs.runs import RunFolder
 from camcore.models.loading import MODEL_CHOICES
@@ -69,7 +69,7 @@ def settings_form() -> tuple[TrainConfig, list[tuple[str, bytes]]] | None:
         st.error("Type the other model's name (timm:NAME) or a checkpoint path, or pick one from the list.")
         return None
     try:
-        data_root = allowed_path(root.strip() or str(pets.data_root()))
+        data_root = allowed_path(root.strip() or str(settings.data_root()))
         spec = allowed_model(other.strip()) if arch == OTHER_MODEL else arch
         weights_path = str(allowed_path(weights)) if weights.strip() else None
     except PathRefused as exc:
@@ -94,7 +94,7 @@ def _apply_preset() -> None:
 
 
 def _preset_values(preset: str) -> dict[str, Any]:
-    lesson = TrainConfig(data_root=str(pets.data_root()), arch=default_model())
+    lesson = TrainConfig(data_root=str(settings.data_root()), arch=default_model())
     config = TrainConfig(**{**lesson.to_dict(), **QUICK_DEMO}) if preset == "quick" else lesson
     return {"arch": config.arch, "task": config.task, "data_root": config.data_root, "freeze": config.freeze_backbone,
             "image_px": config.image_size_px, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,

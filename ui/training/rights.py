@@ -6,15 +6,13 @@ the run across a reload, a second tab, a server restart and another replica, and
 """
 from __future__ import annotations
 
-import os
-
 from camcore.jobs.runs import RunFolder
+from camcore.settings import RUN_ADMIN_ENV, run_admin
 from ui.common.visitor import visitor_token
 
-RUN_ADMIN_ENV = "CAM_EXPLORER_RUN_ADMIN"
 NOT_YOURS = ("Started from another browser: only that browser can stop, resume or delete it (the server's operator "
              f"can allow everyone with {RUN_ADMIN_ENV}=1).")
 
 
 def may_manage(run: RunFolder) -> bool:
-    return os.environ.get(RUN_ADMIN_ENV) == "1" or run.owned_by(visitor_token())
+    return run_admin() or run.owned_by(visitor_token())

@@ -14,7 +14,6 @@ from camcore.cli.main import main
 from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.data.pets import pet_index
-from camcore.data.thumbnails import CACHE_ENV
 from camcore.explain import explain
 from camcore.jobs import predict, process
 from camcore.jobs.predict_store import PredictStore
@@ -22,6 +21,7 @@ from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.models.loading import LoadedModel, randomised
 from camcore.scores.evaluate import ImageResult, predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
+from camcore.settings import CACHE_ENV
 from tests.job_helpers import wait_for
 
 NAMES = ["beagle_6", "Abyssinian_2", "Bengal_9"]

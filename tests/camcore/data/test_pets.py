@@ -12,6 +12,7 @@ import torchvision.datasets.oxford_iiit_pet
 from PIL import Image
 from torchvision.datasets import OxfordIIITPet
 
+from camcore import settings
 from camcore.data import pets
 from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
@@ -109,7 +110,7 @@ def test_an_empty_folder_says_where_it_looked_in_one_line(tmp_path: Path, call) 
         call(tmp_path)
     message = str(caught.value)
     assert "\n" not in message
-    assert str(tmp_path / "oxford-iiit-pet") in message and pets.DATA_ENV in message
+    assert str(tmp_path / "oxford-iiit-pet") in message and settings.DATA_ENV in message
 
 
 def test_a_missing_trimap_is_data_not_found(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from camcore import settings
 from camcore.data import pets, thumbnails
 from camcore.errors import ImageError
 from tests.conftest import make_photo
@@ -67,9 +68,9 @@ def test_a_touched_or_changed_photo_or_new_size_gets_a_new_thumbnail(jpeg: Path,
 
 def test_cache_folder_comes_from_the_environment(jpeg: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(thumbnails.CACHE_ENV, str(tmp_path / "env-cache"))
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path / "env-cache"))
     assert thumbnails.thumbnail(jpeg, size_px=32).is_relative_to(tmp_path / "env-cache")
-    monkeypatch.delenv(thumbnails.CACHE_ENV)
+    monkeypatch.delenv(settings.CACHE_ENV)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert thumbnails.thumbnail(jpeg, size_px=32).is_relative_to(tmp_path / "home" / ".cache" / "cam-explorer")
 

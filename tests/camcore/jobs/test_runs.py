@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from camcore import settings
 from camcore.errors import DataNotFound, RunBusy, RunExists
-from camcore.jobs import runs
 from camcore.jobs.runs import HEARTBEAT_TIMEOUT_S, RunFolder, RunStatus, delete_run, list_runs, pid_alive
 
 CONFIG = {"data_root": "pets", "task": "binary", "epochs": 3, "device": "cpu"}
@@ -44,10 +44,10 @@ def proc_state(pid: int) -> str:
 
 
 def test_runs_root_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(runs.RUNS_ENV, str(tmp_path / "elsewhere"))
-    assert runs.runs_root() == tmp_path / "elsewhere"
-    monkeypatch.delenv(runs.RUNS_ENV)
-    assert runs.runs_root() == Path("runs")
+    monkeypatch.setenv(settings.RUNS_ENV, str(tmp_path / "elsewhere"))
+    assert settings.runs_root() == tmp_path / "elsewhere"
+    monkeypatch.delenv(settings.RUNS_ENV)
+    assert settings.runs_root() == Path("runs")
 
 
 def test_status_round_trips_and_rejects_unknown_states() -> None:

@@ -11,13 +11,11 @@ import pytest
 import torch
 import torchvision
 
-from camcore.data.pets import DATA_ENV
-from camcore.data.thumbnails import CACHE_ENV
 from camcore.errors import CheckpointError, PathRefused
-from camcore.jobs.runs import RUNS_ENV
 from camcore.models.checkpoints import Checkpoint, save_checkpoint
 from camcore.serving import paths
-from camcore.serving.paths import ALLOWED_ENV, allowed_model, allowed_path, allowed_roots, store_upload
+from camcore.serving.paths import allowed_model, allowed_path, allowed_roots, store_upload
+from camcore.settings import ALLOWED_ENV, CACHE_ENV, DATA_ENV, RUNS_ENV
 from tests.conftest import SMALL
 
 

@@ -28,6 +28,13 @@ def start(argv: list[str], **extra_env: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def start_slow(argv: list[str], delay_s: float) -> subprocess.Popen:
+    """`python -m camcore` with every training step slowed by delay_s (tests/camcore/train/slow_trainer.py), so a
+    test can stop or kill a tiny run mid-epoch."""
+    return subprocess.Popen([sys.executable, "-m", "tests.camcore.train.slow_trainer", str(delay_s), *argv], cwd=REPO,
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def run(argv: list[str], timeout_s: float = 120, **extra_env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "camcore", *argv], cwd=REPO, env=env(**extra_env),
                           capture_output=True, text=True, timeout=timeout_s)

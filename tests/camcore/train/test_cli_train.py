@@ -16,8 +16,17 @@ from camcore.explain import explain
 from camcore.jobs.runs import RunFolder
 from camcore.models.checkpoints import load_checkpoint
 from camcore.models.loading import load_model
-from camcore.train.steps import STEP_DELAY_ENV
-from tests.camcore.train.helpers import REPO, TINY, env, free_port, metric_lines, run, start, train_args, wait_for
+from tests.camcore.train.helpers import (
+    REPO,
+    TINY,
+    env,
+    free_port,
+    metric_lines,
+    run,
+    start_slow,
+    train_args,
+    wait_for,
+)
 from tests.conftest import make_photo
 
 STEP_KEYS = {"kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time"}
@@ -96,8 +105,7 @@ def test_bad_data_fails_the_run_with_its_message(tmp_path, resnet18_weights) -> 
 
 def test_stop_then_resume_continues_steps_and_curves(tiny_pets, resnet18_weights, tmp_path) -> None:
     out = tmp_path / "run"
-    process = start(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--out", str(out)),
-                    **{STEP_DELAY_ENV: "0.5"})
+    process = start_slow(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--out", str(out)), 0.5)
     folder = RunFolder(out)
     wait_for(lambda: (out / "metrics.jsonl").exists() and len(folder.metrics()) >= 2)
     folder.request_stop()
@@ -117,8 +125,7 @@ def test_stop_then_resume_continues_steps_and_curves(tiny_pets, resnet18_weights
 
 def test_sigkill_mid_epoch_is_failed_and_resumes(tiny_pets, resnet18_weights, tmp_path) -> None:
     out = tmp_path / "run"
-    process = start(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--out", str(out)),
-                    **{STEP_DELAY_ENV: "0.7"})
+    process = start_slow(train_args(tiny_pets, resnet18_weights, "--epochs", "2", "--out", str(out)), 0.7)
     folder = RunFolder(out)
     wait_for(lambda: (out / "metrics.jsonl").exists()
              and any(line.get("epoch") == 2 and line["kind"] == "step" for line in folder.metrics()))

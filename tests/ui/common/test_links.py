@@ -10,12 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from camcore.cams import stage_layers
-from camcore.data.pets import DATA_ENV
 from camcore.data.samples import sample_photos
 from camcore.models.loading import load_model
 from camcore.serving.paths import allowed_roots
+from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from ui.common import links
-from ui.common.inputs import MODEL_ENV, WEIGHTS_ENV
 
 PAGES = Path(__file__).resolve().parents[3] / "app_pages"
 TIMEOUT_S = 120

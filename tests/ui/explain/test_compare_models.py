@@ -16,9 +16,10 @@ from streamlit.testing.v1 import AppTest
 
 from camcore.data.images import load_image
 from camcore.explain import decode_side_px, explain
-from camcore.jobs.runs import RUNS_ENV, RunFolder
+from camcore.jobs.runs import RunFolder
 from camcore.models.loading import LoadedModel
-from tests.app_pages.test_pages import EXPLAIN, GOOD, TIMEOUT_S, pets, random_resnet  # noqa: F401  (fixtures)
+from camcore.settings import RUNS_ENV
+from tests.app_pages.test_pages import EXPLAIN, GOOD, TIMEOUT_S, pets, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
 from ui.common import resources
 from ui.common.text import read_back
 from ui.explain.compare_models import MAX_OTHERS, row_settings

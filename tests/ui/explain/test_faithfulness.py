@@ -11,7 +11,7 @@ from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.models.loading import LoadedModel
 from camcore.scores import faithfulness
-from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401  (fixtures)
+from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
 from ui.common import resources
 
 STEPS = 2

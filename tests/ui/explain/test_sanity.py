@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from camcore.scores.sanity import SanityCheck
-from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401 (fixtures)
+from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401 (fixtures)  # noqa: F401 (fixtures)
 from tests.conftest import make_photo
 from ui.common.text import read_back
 from ui.explain.sanity_figures import sanity_figure

@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun: which rank this is, the process group, and sums across ranks.
+"""torchrun's world for training and evaluation: which rank this is, the process group, and sums across ranks.
 
 Every rank walks the same seeded order of global batches and takes its slice [rank::world] of each, so a run's
 batches (and its flips) do not depend on how many processes share them; rank 0 alone writes the run folder.
@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,24 @@ def wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(module, device_ids=[device] if device.type == "cuda" else None)
+
+
+def everyone(value: T, world: World) -> list[T]:
+    """Every rank's `value`, in rank order, on every rank (pickled: for small objects such as error lines)."""
+    if world.size == 1:
+        return [value]
+    values: list[T] = [value] * world.size
+    dist.all_gather_object(values, value)
+    return values
+
+
+def on_main(value: T, world: World) -> list[T] | None:
+    """Every rank's `value`, in rank order, on rank 0; None on the others."""
+    if world.size == 1:
+        return [value]
+    values: list[T] | None = [value] * world.size if world.main else None
+    dist.gather_object(value, values, dst=0)
+    return values
 
 
 def all_sum(values: torch.Tensor, world: World) -> torch.Tensor:

@@ -1,12 +1,12 @@
-"""The Dataset page's orders and filters by the model's answers (camcore.data.browse), on hand-made results."""
+"""The Dataset page's orders and filters by the model's answers (camcore.scores.browse), on hand-made results."""
 from __future__ import annotations
 
 import math
 import random
 
-from camcore.data import browse
 from camcore.data.pets import PetRecord
 from camcore.models.loading import LoadedModel
+from camcore.scores import browse
 from camcore.scores.evaluate import ImageResult
 
 SCORES = {f"{prefix}{score}": math.nan for prefix in ("", "gauss_", "random_")

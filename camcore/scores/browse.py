@@ -8,9 +8,9 @@ from camcore.data.pets import PetRecord
 from camcore.models.loading import LoadedModel
 from camcore.scores.evaluate import ImageResult, judged_labels
 
-BY_NAME, RANDOM, CONFIDENCE, WRONG_FIRST = "file name", "random", "confidence, lowest first", "wrong first"
+BY_NAME, RANDOM, CONFIDENCE, WRONG_FIRST = "name", "random", "confidence", "wrong_first"
 ORDERS = (BY_NAME, RANDOM, CONFIDENCE, WRONG_FIRST)
-"""The sort orders; the last two need the model's answers."""
+"""The sort orders (the page words them: ui.dataset.inputs); the last two need the model's answers."""
 
 
 def shuffled(records: Sequence[PetRecord], order: str, seed: int) -> list[PetRecord]:
