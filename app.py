@@ -62,8 +62,8 @@ def environment() -> None:
     warmup.wait()
     from camcore import settings
     from camcore.models.device import choose_device, describe
-    from camcore.models.pretrained import PREFERRED_MODEL, torchvision_weights_file
-    from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV, data_root, server_model, server_weights
+    from camcore.models.pretrained import PREFERRED_MODEL, server_model, torchvision_weights_file
+    from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV, data_root, server_weights
     from ui.common.text import plain
 
     st.subheader("Where it runs")

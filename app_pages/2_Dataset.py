@@ -9,7 +9,7 @@ from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
 from camcore.scores import browse
 from camcore.scores.evaluate import ImageResult, true_class_index
-from ui.common import inputs, resources, wsol_inputs
+from ui.common import datasets, explanations, inputs, models, wsol_inputs
 from ui.common.notes import fixed_size_note
 from ui.common.reporting import reported
 from ui.common.state import DATASET
@@ -19,6 +19,7 @@ from ui.dataset import inputs as dataset_inputs
 from ui.dataset import jobs as dataset_jobs
 from ui.dataset import view as dataset_view
 from ui.explain import faithfulness as explain_faithfulness
+from ui.explain import figure_cache
 
 st.set_page_config(page_title="Dataset · CAM Explorer", page_icon="🐾", layout="wide")
 st.title("Oxford-IIIT Pet")
@@ -41,7 +42,7 @@ if root is None:
 records: tuple[PetRecord, ...] = ()
 with reported("Reading the data set's index"):
     try:
-        records = resources.pet_index(str(root))
+        records = datasets.pet_index(str(root))
     except DataNotFound as exc:
         st.warning(plain(exc))
         dataset_jobs.download_ui(root)
@@ -64,7 +65,7 @@ if predicting:
         spec, weights_path = inputs.model_ui(DATASET)
         device = inputs.device_ui(DATASET)
         with reported(f"Loading {spec}", ValueError):  # ValueError: an unknown model name, or cuda without a GPU
-            model = resources.shared_model(spec, weights_path, device) if spec else None
+            model = models.shared_model(spec, weights_path, device) if spec else None
         if model is not None:
             if note := fixed_size_note(model):
                 st.caption(note)
@@ -118,10 +119,10 @@ with reported(f"Showing {chosen}"):
             true_index = true_class_index(model, record.species, record.breed)
             map_true = dataset_inputs.map_target_ui(None if true_index is None else model.class_names[true_index])
             image_bytes, classes = path.read_bytes(), ((true_index,) if map_true else None)
-            explanation = resources.explanation(image_bytes, path.name, spec, weights_path, device, method=method,
+            explanation = explanations.explanation(image_bytes, path.name, spec, weights_path, device, method=method,
                                                 layer=None, top_k=5, size_px=None, classes=classes,
                                                 clamp_negative_weights=clamp_negative_weights)
-            figure, _ = resources.explanation_figures(
+            figure, _ = figure_cache.explanation_figures(
                 image_bytes, path.name, spec, weights_path, device, method=method, layer=None, top_k=5, size_px=None,
                 min_side_px=None, title=f"{inputs.method_label(method)} · {plot_text(explanation.layer)}",
                 classes=classes, clamp_negative_weights=clamp_negative_weights,

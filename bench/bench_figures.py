@@ -1,6 +1,6 @@
 """What one rerun of the Explain page costs the server for one photo, before and after: the figures as validated
 go.Figure objects rebuilt every rerun (as before) against plain-dict figures built once and cached
-(ui.common.resources).
+(ui.explain.figure_cache).
 
     .venv/bin/python -m bench.bench_figures [--rounds 5] [--photo assets/samples/Bengal_3.jpg]
 

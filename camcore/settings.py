@@ -57,21 +57,13 @@ def number(name: str, default: float, *, low: float, high: float) -> float:
     return value
 
 
-def server_model() -> str:
-    """The model every page starts with, the class's default: the operator's $CAM_EXPLORER_MODEL, else
-    camcore.models.pretrained.default_model() (resnet18 when its weights are cached, else the packaged Lite0)."""
-    from camcore.models.pretrained import default_model
-
-    return operator_model() or default_model()
-
-
 def operator_model() -> str | None:
     """The model the operator chose ($CAM_EXPLORER_MODEL), or None when the default rule decides."""
     return _text(MODEL_ENV) or None
 
 
 def server_weights() -> str | None:
-    """The operator's weights file for server_model() ($CAM_EXPLORER_WEIGHTS), or None: the library's own."""
+    """The operator's weights file for the server's model ($CAM_EXPLORER_WEIGHTS), or None: the library's own."""
     return _text(WEIGHTS_ENV) or None
 
 

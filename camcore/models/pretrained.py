@@ -21,7 +21,7 @@ import torch
 
 from camcore.errors import CheckpointError, WeightsUnavailable
 from camcore.models.checkpoints import load_state_dict
-from camcore.settings import downloads_allowed
+from camcore.settings import downloads_allowed, operator_model
 
 TIMM_PREFIX = "timm:"
 PACKAGED_ARCH = f"{TIMM_PREFIX}tf_efficientnet_lite0"
@@ -61,6 +61,12 @@ def default_model() -> str:
 
     Decided from the disk alone, so the first page paints at once, online or not."""
     return PREFERRED_MODEL if torchvision_weights_file(PREFERRED_MODEL).is_file() else "lite0"
+
+
+def server_model() -> str:
+    """The model every page starts with, the class's default: the operator's $CAM_EXPLORER_MODEL
+    (camcore.settings), else default_model()."""
+    return operator_model() or default_model()
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:

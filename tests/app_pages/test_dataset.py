@@ -32,10 +32,11 @@ from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 from camcore.settings import CACHE_ENV, DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
 from tests.job_helpers import wait_for
-from ui.common import resources
+from ui.common import explanations
 from ui.common.text import read_back
 from ui.dataset import figures as dataset_figures
 from ui.dataset import inputs as dataset_inputs
+from ui.dataset import prediction_cache
 
 DATASET = str(Path(__file__).resolve().parents[2] / "app_pages" / "2_Dataset.py")
 TIMEOUT_S = 60
@@ -299,7 +300,7 @@ def test_results_are_stored_so_paging_back_or_another_session_predicts_nothing(
     at.number_input(key="dataset.page").set_value(2).run()
     at.number_input(key="dataset.page").set_value(1).run()
     assert predicted == [NAMES[:5], NAMES[5:10]]
-    resources._results_read.clear()  # as after a restart: only the disk remembers
+    prediction_cache._results_read.clear()  # as after a restart: only the disk remembers
     other = predicting(dataset_page())  # another session
     other.number_input(key="dataset.page").set_value(2).run()
     assert predicted == [NAMES[:5], NAMES[5:10]]
@@ -321,7 +322,7 @@ def test_predict_all_is_a_job_for_the_photos_not_stored_yet(pets: Path, random_r
     assert not at.exception and not at.error
     [bar] = at.get("progress")
     assert bar.proto.text.startswith("Predicting in the background")
-    job = predict.latest_job(resources.prediction_store(pets, "resnet18", str(resnet18_weights), "cam"))
+    job = predict.latest_job(prediction_cache.prediction_store(pets, "resnet18", str(resnet18_weights), "cam"))
     assert job is not None and job.config()["count"] == 7 and job.config()["device"] == "cpu"
     status = wait_for(job)
     assert (status.state, status.step, status.steps_total) == ("finished", 7, 7), job.log_tail()
@@ -341,7 +342,7 @@ def store_job(pets: Path, weights: Path, status: RunStatus) -> RunFolder:
 
 def test_another_session_follows_the_running_job(pets: Path, random_resnet: None, resnet18_weights: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resources, "predict_missing", None)  # all shown photos are the job's: none predicted here
+    monkeypatch.setattr(prediction_cache, "predict_missing", None)  # all shown photos are the job's: none here
     job = store_job(pets, resnet18_weights, RunStatus("running", step=3, steps_total=12, images_per_s=2.0, eta_s=4.5,
                                                       pid=os.getpid(), heartbeat=time.time()))
     at = predicting(dataset_page(scope="all"))
@@ -378,7 +379,7 @@ def test_failed_prediction_is_an_error_and_the_grid_stays(pets: Path, random_res
     def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(resources, "predict_missing", broken)
+    monkeypatch.setattr(prediction_cache, "predict_missing", broken)
     at = predicting(dataset_page())
     assert not at.exception
     assert [read_back(error.value) for error in at.error] == [
@@ -454,7 +455,7 @@ def test_detail_view_maps_the_true_class_on_request(pets: Path, monkeypatch: pyt
 def test_detail_view_computes_the_faithfulness_curves_on_request(pets: Path, random_resnet: None,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     cheap = functools.partial(faithfulness.explanation_faithfulness, steps=2)  # the wiring is under test here
-    monkeypatch.setattr(resources, "explanation_faithfulness", cheap)
+    monkeypatch.setattr(explanations, "explanation_faithfulness", cheap)
     at = predicting(dataset_page())
     at.selectbox(key="dataset.detail").set_value("beagle_6").run()
     assert not [chart for chart in at.get("plotly_chart") if chart.proto.id.endswith("faithfulness_chart")]

@@ -22,6 +22,7 @@ from camcore.models.loading import LoadedModel, imagenet_categories, load_model
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import PETS_ROOT
 from tests.ui.lesson.test_quiz import chart_keys, selection
+from ui.common import explanations, models
 from ui.common.text import read_back
 from ui.lesson.inputs import STEPS
 from ui.lesson.quiz import GUESS_FIRST
@@ -175,11 +176,10 @@ def test_quiz_shows_no_map_before_the_click_then_asks_which_class(no_data: None,
 def test_reruns_reuse_the_cached_model_passes(no_data: None) -> None:
     """A slider's rerun costs no model pass: the first conv of the shared model (the one the page's cache holds)
     counts every forward, and two reruns on step 3 and one on step 1 add none."""
-    from ui.common import resources
 
     st.cache_data.clear()
     passes: list[int] = []
-    handle = resources.shared_model("lite0", None, "cpu").module.conv_stem.register_forward_pre_hook(
+    handle = models.shared_model("lite0", None, "cpu").module.conv_stem.register_forward_pre_hook(
         lambda *_: passes.append(1))
     try:
         at = lesson_page(2)
@@ -234,10 +234,9 @@ def test_an_oxford_pet_by_name_gets_its_boxes_iou_with_the_trimap(monkeypatch: p
 
 
 def test_steps_2_and_4_rerun_without_recomputing(no_data: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Step 2's pooling numbers and step 4's weight comparison come from ui.common.resources' caches: picking another
+    """Step 2's pooling numbers and step 4's weight comparison come from ui.common.explanations' caches: picking another
     class computes once, coming back to the first class or changing step 4's earlier layer computes nothing."""
     from camcore.cams import lesson
-    from ui.common import resources
 
     calls: list[str] = []
 
@@ -245,10 +244,10 @@ def test_steps_2_and_4_rerun_without_recomputing(no_data: None, monkeypatch: pyt
         real = getattr(lesson, name)
         return lambda *args, **kwargs: calls.append(name) or real(*args, **kwargs)
 
-    for name in ("pooling", "compare_weights"):  # the spies sit where ui.common.resources computes
+    for name in ("pooling", "compare_weights"):  # the spies sit where ui.common.explanations computes
         monkeypatch.setattr(lesson, name, counted(name))
-    resources.pooling.clear()
-    resources.weights_comparison.clear()
+    explanations.pooling.clear()
+    explanations.weights_comparison.clear()
     at = lesson_page(1)
     first = at.selectbox(key="lesson.pool_class").value
     at.selectbox(key="lesson.pool_class").set_value(at.selectbox(key="lesson.pool_class").options[1]).run()

@@ -25,7 +25,7 @@ from camcore.models.loading import LoadedModel, imagenet_categories
 from camcore.scores.evaluate import IMAGENET_CATS
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import make_photo
-from ui.common import resources
+from ui.common import explanations
 from ui.common.text import read_back
 from ui.explain import view as explain_view
 
@@ -131,9 +131,9 @@ def test_sample_photo_shows_predictions_maps_and_cam_identity(random_resnet: Non
 def test_class_picker_reruns_without_recomputing(random_resnet: None, pets: Path, resnet18: LoadedModel,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(resources, "explain_batched",
+    monkeypatch.setattr(explanations, "explain_batched",
                         lambda *args, **kwargs: calls.append(1) or explain(*args, **kwargs))
-    resources.explanation.clear()  # an earlier test may have explained this photo: start from no cached maps
+    explanations.explanation.clear()  # an earlier test may have explained this photo: start from no cached maps
     at = pick_samples(explain_page(), GOOD)
     computed = len(calls)
     assert computed == 1  # the spy sits where the page explains: a rerun that recomputed would count
@@ -183,7 +183,7 @@ def test_scorecam_reports_its_forward_passes_and_a_rerun_does_not_redo_them(
         return explain(*args, progress=lambda done, total: reports[-1].append((done, total)) or progress(done, total),
                        **kwargs)
 
-    monkeypatch.setattr(resources, "explain_batched", spy)
+    monkeypatch.setattr(explanations, "explain_batched", spy)
     at = AppTest.from_file(EXPLAIN, default_timeout=TIMEOUT_S)
     at.session_state["explain.device"], at.session_state["explain.method"] = "cpu", "scorecam"
     at.session_state["explain.layer"] = "layer1"

@@ -28,7 +28,7 @@ from camcore.settings import (
     RUNS_ENV,
     WEIGHTS_ENV,
 )
-from ui.common import resources
+from ui.common import models
 from ui.common.inputs import OTHER_MODEL
 from ui.common.text import read_back
 
@@ -112,8 +112,8 @@ def typed_into(box: str, typed: str, monkeypatch: pytest.MonkeyPatch, started: l
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
     """(spec, weights_path) of every model the pages ask for."""
     calls: list[tuple[str, str | None]] = []
-    real = resources.shared_model
-    monkeypatch.setattr(resources, "shared_model", lambda spec, weights, device: calls.append((spec, weights)) or
+    real = models.shared_model
+    monkeypatch.setattr(models, "shared_model", lambda spec, weights, device: calls.append((spec, weights)) or
                         real(spec, weights, device))
     return calls
 

@@ -59,7 +59,7 @@ def test_folders_and_the_model_come_from_the_environment_or_their_defaults(tmp_p
     monkeypatch.setenv(settings.DATA_ENV, str(tmp_path / "pets"))
     monkeypatch.setenv(settings.MODEL_ENV, " resnet50 ")
     monkeypatch.setenv(settings.ALLOWED_ENV, f"{tmp_path / 'a'}:{tmp_path / 'b'}:")
-    assert settings.data_root() == tmp_path / "pets" and settings.server_model() == "resnet50"
+    assert settings.data_root() == tmp_path / "pets" and settings.operator_model() == "resnet50"
     assert settings.extra_allowed_dirs() == (tmp_path / "a", tmp_path / "b")
 
 

@@ -1,2 +1,2 @@
-"""What every page shares: the caches (resources, the only st.cache_* functions), the model inputs, session state
-keys, shareable links, error reporting and Plotly parts."""
+"""What every page shares: the caches of models, explanations and the data set's index (models, explanations,
+datasets), the model inputs, session state keys, shareable links, error reporting, plain text and Plotly parts."""

@@ -21,17 +21,16 @@ from camcore.errors import CamcoreError, WeightsUnavailable
 from camcore.jobs.runs import list_runs
 from camcore.models.device import DEVICE_CHOICES
 from camcore.models.loading import MODEL_CHOICES, LoadedModel
-from camcore.models.pretrained import PREFERRED_MODEL, torchvision_weights_file
+from camcore.models.pretrained import PREFERRED_MODEL, server_model, torchvision_weights_file
 from camcore.serving.paths import UPLOAD_LIMIT_MB, allowed_model, allowed_path
 from camcore.settings import (
     model_locked,
     operator_model,
     runs_root,
-    server_model,
     server_weights,
     slow_methods_allowed,
 )
-from ui.common import resources
+from ui.common import models
 from ui.common.notes import fixed_size_note
 from ui.common.state import PageState
 from ui.common.text import plain
@@ -67,10 +66,10 @@ def model_ui(state: PageState) -> tuple[str, str | None]:
         st.caption(f"Model: {plain(MODEL_LABELS.get(spec, spec))}, chosen by whoever runs this server.")
         return spec, server_weights()
     spec, typed, weights, upload = _model_widgets(state)
-    presets = (server_model(), server_weights())
+    presets = (operator_model(), server_weights())
     try:
         if upload is not None:
-            path, is_checkpoint = resources.stored_upload(upload.file_id, upload.getvalue())
+            path, is_checkpoint = models.stored_upload(upload.file_id, upload.getvalue())
             if is_checkpoint:
                 return path, None
             weights = path
@@ -185,7 +184,7 @@ def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
         st.info("Type a timm:NAME or the path of a checkpoint in the sidebar.")
         st.stop()
     try:
-        model = resources.shared_model(spec, weights_path, device)
+        model = models.shared_model(spec, weights_path, device)
         if note := fixed_size_note(model):
             st.sidebar.caption(note)
         return model, spec, weights_path, device

@@ -18,10 +18,10 @@ from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.maps import heatmap
 from camcore.scores.evaluate import ImageResult
 from camcore.settings import downloads_allowed
-from ui.common import resources
 from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.common.text import plain
+from ui.dataset import prediction_cache
 
 REFRESH_S = 2
 PREDICT_STOP_HELP = "Stops after the current batch of photos; every result stored so far is kept and reused."
@@ -50,13 +50,13 @@ def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], spec: str, weight
     method = scoring.method
     if not predict_all:
         bar = st.progress(0.0, text="Predicting…")
-        results = resources.predictions(root, pool, spec, weights_path, device, method=method,
+        results = prediction_cache.predictions(root, pool, spec, weights_path, device, method=method,
                                         **scoring.store_options(),
                                         progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
         bar.empty()
         return results
-    store = resources.prediction_store(root, spec, weights_path, method, **scoring.store_options())
-    results = resources.stored_predictions(store, pool)
+    store = prediction_cache.prediction_store(root, spec, weights_path, method, **scoring.store_options())
+    results = prediction_cache.stored_predictions(store, pool)
     job = latest_job(store)
     status = None if job is None else job.live_status()
     if job is not None and status is not None and status.active:
@@ -80,8 +80,9 @@ def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Seq
     test photos are shown; None (the oracle) when a trainval photo is shown or none is stored. Predicts nothing."""
     if not pool or any(record.split != "test" for record in pool):
         return None
-    store = resources.prediction_store(root, spec, weights_path, scoring.method, **scoring.store_options())
-    return resources.stored_predictions(store, [record for record in records if record.split == "trainval"]) or None
+    store = prediction_cache.prediction_store(root, spec, weights_path, scoring.method, **scoring.store_options())
+    trainval = [record for record in records if record.split == "trainval"]
+    return prediction_cache.stored_predictions(store, trainval) or None
 
 
 def download_ui(root: Path) -> None:

@@ -13,15 +13,15 @@ from camcore.cams import METHODS
 from camcore.explain import decode_side_px
 from camcore.maps import exports
 from camcore.models.loading import LoadedModel
-from ui.common import resources
+from ui.common import explanations, models
 from ui.common.inputs import method_label, model_choices
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
-from ui.explain import view
+from ui.explain import figure_cache, view
 from ui.explain.settings import Settings
 
-MAX_OTHERS = resources.MODELS_KEPT - 1
+MAX_OTHERS = models.MODELS_KEPT - 1
 """Besides the sidebar's model: four rows at most, each a full map figure, all four models kept loaded."""
 
 
@@ -64,17 +64,17 @@ def show_compared(name: str, data: bytes, index: int, settings: Settings, others
     labels = model_choices()
     for row, spec in enumerate((settings.spec, *others)):
         with st.container(border=True), reported(f"Explaining {name} with {spec}"):
-            model = resources.shared_model(spec, settings.weights_path if spec == settings.spec else None,
+            model = models.shared_model(spec, settings.weights_path if spec == settings.spec else None,
                                            settings.device)
             mine, note = row_settings(settings, spec, model)
-            result = resources.explanation(data, name, mine.spec, mine.weights_path, mine.device, method=mine.method,
+            result = explanations.explanation(data, name, mine.spec, mine.weights_path, mine.device, method=mine.method,
                                            layer=mine.layer, top_k=mine.top_k, size_px=mine.size_px,
                                            min_side_px=mine.min_side_px,
                                            clamp_negative_weights=mine.clamps(mine.method))
             exact = "CAM is exact here" if model.cam is not None else f"Approximate: {plain(model.cam_refusal)}"
             st.markdown(f"**{plain(labels.get(spec, spec))}** · {exact}.{note}")
             bars, figure = st.columns([1, 2])
-            bars.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}.{row}"),
+            bars.plotly_chart(figure_cache.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}.{row}"),
                               config={"displayModeBar": False})
             bars.caption(f"{method_label(result.method)} at {plain(result.layer)}, {result.elapsed_s * 1000:.0f} ms.")
             with figure:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from camcore.explain import Explanation
 from camcore.scores.faithfulness import STEPS, forward_passes
-from ui.common import resources
+from ui.common import explanations
 from ui.common.inputs import method_label
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
@@ -32,7 +32,7 @@ def expander_ui(data: bytes, name: str, spec: str, weights_path: str | None, dev
                 key: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
                 classes: tuple[int, ...] | None = None) -> None:
     """An expander with a toggle; the figure and the table only once it is on. `result` is the explanation
-    these settings give (resources.explanation), whose first class is scored."""
+    these settings give (explanations.explanation), whose first class is scored."""
     with st.expander("Faithfulness: does the model follow the map?"):
         st.caption(HOW_TO_READ)
         if not st.toggle(f"Compute for '{plain(result.predictions[0].class_name)}' ({forward_passes(STEPS)} forward "
@@ -40,7 +40,7 @@ def expander_ui(data: bytes, name: str, spec: str, weights_path: str | None, dev
                          key=f"{key}.faithfulness"):
             return
         with st.spinner("Deleting and inserting pixels…"):
-            report = resources.faithfulness(data, name, spec, weights_path, device, method=result.method,
+            report = explanations.faithfulness(data, name, spec, weights_path, device, method=result.method,
                                             layer=layer, top_k=top_k, size_px=size_px, min_side_px=min_side_px,
                                             classes=classes, clamp_negative_weights=result.clamped)
         st.plotly_chart(faithfulness_figures.curves_figure(report, method_label=method_label(result.method)),

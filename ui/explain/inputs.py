@@ -14,7 +14,7 @@ from camcore.explain import Prediction
 from camcore.jobs.runs import list_runs
 from camcore.models.loading import LoadedModel
 from camcore.settings import runs_root
-from ui.common import resources
+from ui.common import datasets
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
 
@@ -108,7 +108,7 @@ def _add_sample(names: Sequence[str]) -> None:
 def pet_samples_ui() -> list[Path]:
     """More samples from the Oxford-IIIT Pet folder, when the data set is there (silently absent otherwise)."""
     try:
-        paths = resources.sample_photos(str(settings.data_root().resolve()))
+        paths = datasets.sample_photos(str(settings.data_root().resolve()))
     except DataNotFound:
         return []
     by_name = {path.name: path for path in paths}

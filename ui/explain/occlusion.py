@@ -9,9 +9,10 @@ import streamlit as st
 
 from camcore.explain import Explanation
 from camcore.scores.occlusion import Box, Occlusion
-from ui.common import resources
+from ui.common import explanations
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
+from ui.explain import figure_cache
 from ui.explain.settings import Settings
 
 FRACTIONS = (0.1, 0.3)
@@ -30,7 +31,8 @@ def occlusion_ui(name: str, data: bytes, settings: Settings, result: Explanation
         st.caption(HOW_TO_READ)
         common = dict(method=result.method, layer=layer, top_k=settings.top_k, size_px=settings.size_px,
                       min_side_px=settings.min_side_px, clamp_negative_weights=result.clamped)
-        figure = resources.selection_figure(data, name, settings.spec, settings.weights_path, settings.device, **common)
+        figure = figure_cache.selection_figure(data, name, settings.spec, settings.weights_path, settings.device,
+                                               **common)
         event = st.plotly_chart(figure, key=f"{key}.figure", on_select="rerun", selection_mode=("box",),
                                 config={"displayModeBar": False})
         columns = st.columns(len(FRACTIONS))
@@ -41,7 +43,7 @@ def occlusion_ui(name: str, data: bytes, settings: Settings, result: Explanation
         fraction = st.session_state.get(f"{key}.fraction")
         if box is None and fraction is None:
             return
-        rows = [*resources.occlusion(data, name, settings.spec, settings.weights_path, settings.device, box=box,
+        rows = [*explanations.occlusion(data, name, settings.spec, settings.weights_path, settings.device, box=box,
                                      fraction=fraction, **common)]
         occlusion_table(rows, result.predictions[0].class_name)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.data.images import load_image
-from ui.common import resources
+from ui.common import explanations
 from ui.common.inputs import method_label
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
@@ -26,7 +26,7 @@ def show_sanity(name: str, data: bytes, index: int, settings: Settings) -> None:
             st.session_state[shown] = name
         if st.session_state.get(shown) != name:
             return
-        check = resources.sanity_check(data, name, settings.spec, settings.weights_path, settings.device,
+        check = explanations.sanity_check(data, name, settings.spec, settings.weights_path, settings.device,
                                        method=settings.method, layer=settings.layer, size_px=settings.size_px,
                                        min_side_px=settings.min_side_px,
                                        clamp_negative_weights=settings.clamps(settings.method))

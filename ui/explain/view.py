@@ -10,12 +10,12 @@ import streamlit as st
 from camcore.cams.finercam import close_call
 from camcore.explain import Explanation
 from camcore.maps import display, exports, heatmap
-from ui.common import resources
+from ui.common import explanations
 from ui.common.inputs import method_label
 from ui.common.notes import squashed_note
 from ui.common.state import EXPLAIN
 from ui.common.text import plain, plot_text
-from ui.explain import faithfulness, inputs, occlusion, sanity
+from ui.explain import faithfulness, figure_cache, inputs, occlusion, sanity
 from ui.explain.settings import Settings
 
 
@@ -23,7 +23,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     result = _explained(name, data, settings, settings.method)
     st.subheader(plain(name), anchor=False)
     bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
-    bar_col.plotly_chart(resources.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}"),
+    bar_col.plotly_chart(figure_cache.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}"),
                          config={"displayModeBar": False})
     bar_col.caption(f"{method_label(result.method)} at layer {plain(result.layer)}: explained in "
                     f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
@@ -62,16 +62,16 @@ def _layer(settings: Settings, method: str) -> str | None:
 
 def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:
     with st.spinner(f"Explaining {plain(name)} with {method_label(method)}…"):
-        return resources.explanation(data, name, settings.spec, settings.weights_path, settings.device,
+        return explanations.explanation(data, name, settings.spec, settings.weights_path, settings.device,
                                      method=method, layer=_layer(settings, method), top_k=settings.top_k,
                                      size_px=settings.size_px, min_side_px=settings.min_side_px,
                                      clamp_negative_weights=settings.clamps(method))
 
 
 def _figures(name: str, data: bytes, settings: Settings, result: Explanation) -> tuple[go.Figure, go.Figure]:
-    """(map figure, signed figure) of this explanation, built once (ui.common.resources): a rerun only shows them."""
+    """(map figure, signed figure) of this explanation, built once (ui.explain.figure_cache): a rerun shows them."""
     fixes = " (NWC)" if result.clamped else ""
-    return resources.explanation_figures(
+    return figure_cache.explanation_figures(
         data, name, settings.spec, settings.weights_path, settings.device, method=result.method,
         layer=_layer(settings, result.method),
         top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px,
@@ -121,7 +121,7 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
     prediction = result.predictions[rank]
     what = plain(f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}")
     stem = exports.file_stem(f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name}")
-    png = resources.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
+    png = explanations.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
                                 method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
                                 size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
                                 colormap=colormap, threshold_frac=threshold, clamp_negative_weights=result.clamped,

@@ -1,5 +1,5 @@
 """The Lesson's inputs: presenter mode, the photo (an upload, a shipped sample or an Oxford pet by name) and the
-step; and the Lesson itself, whose explanations come from ui.common.resources' cache, so a slider's rerun reuses
+step; and the Lesson itself, whose explanations come from ui.common.explanations' cache, so a slider's rerun reuses
 them."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from camcore.data.samples import sample_label, sample_photos
 from camcore.errors import DataNotFound
 from camcore.explain import Explanation
 from camcore.models.loading import LoadedModel
-from ui.common import resources
+from ui.common import datasets, explanations
 from ui.common.state import LESSON
 from ui.explain.inputs import IMAGE_TYPES, PHOTO_UPLOAD_MB
 
@@ -39,7 +39,7 @@ class Photo:
 @dataclass(frozen=True, eq=False)
 class Lesson:
     """The shared model, the photo, and whether a projector shows it (presenter: each step fits one 1280x720
-    screen); every model pass goes through ui.common.resources' caches, as the Explain page's do."""
+    screen); every model pass goes through ui.common.explanations' caches, as the Explain page's do."""
 
     model: LoadedModel
     spec: str
@@ -50,12 +50,12 @@ class Lesson:
 
     def explained(self, *, method: str, top_k: int = 5, layer: str | None = None,
                   classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False) -> Explanation:
-        return resources.explanation(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
+        return explanations.explanation(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
                                      method=method, layer=layer, top_k=top_k, size_px=None, classes=classes,
                                      clamp_negative_weights=clamp_negative_weights)
 
     def features(self, layer: str) -> FeatureMaps:
-        return resources.feature_maps(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
+        return explanations.feature_maps(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
                                       layer=layer)
 
     def panes(self, widths: list[int]) -> list[DeltaGenerator]:
@@ -64,11 +64,11 @@ class Lesson:
         return st.columns(widths, gap="medium") if self.presenter else [st.container()] * len(widths)
 
     def pooling(self, class_index: int) -> Pooling:
-        return resources.pooling(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
+        return explanations.pooling(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
                                  class_index=class_index)
 
     def weights(self, class_index: int) -> WeightsComparison:
-        return resources.weights_comparison(self.photo.data, self.photo.name, self.spec, self.weights_path,
+        return explanations.weights_comparison(self.photo.data, self.photo.name, self.spec, self.weights_path,
                                             self.device, class_index=class_index)
 
 
@@ -116,7 +116,7 @@ def photo_ui() -> Photo:
 def pet_ui() -> pets.PetRecord | None:
     """An Oxford-IIIT Pet photo by name, when the data set is on the server (absent otherwise)."""
     try:
-        records = {record.name: record for record in resources.pet_index(str(settings.data_root().resolve()))}
+        records = {record.name: record for record in datasets.pet_index(str(settings.data_root().resolve()))}
     except DataNotFound:
         return None
     names = [None, *records]

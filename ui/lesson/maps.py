@@ -14,7 +14,7 @@ from camcore.data import pets
 from camcore.errors import CamcoreError
 from camcore.maps import heatmap
 from camcore.scores import evaluate, localisation
-from ui.common import resources
+from ui.common import datasets
 from ui.common.state import LESSON
 from ui.common.text import plain, plot_text
 from ui.lesson.inputs import Lesson
@@ -41,7 +41,7 @@ def pet_box(name: str) -> tuple[int, int, int, int] | None:
     """The pet's box from its Oxford trimap, when the photo is one and the data set is here."""
     try:
         root = settings.data_root()
-        records = {record.name: record for record in resources.pet_index(str(root.resolve()))}
+        records = {record.name: record for record in datasets.pet_index(str(root.resolve()))}
         record = records.get(name.rsplit(".", 1)[0])
         return None if record is None else heatmap.bounding_box(pets.pet_mask(root, record))
     except CamcoreError:

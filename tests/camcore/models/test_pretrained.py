@@ -9,6 +9,7 @@ import pytest
 import timm
 import torch
 
+from camcore import settings
 from camcore.data.images import load_image
 from camcore.data.samples import sample_photos
 from camcore.errors import WeightsUnavailable
@@ -72,6 +73,14 @@ def test_default_is_lite0_until_resnet18_weights_are_cached(tmp_path: Path, monk
     cached.write_bytes(b"")
     assert pretrained.torchvision_weights_file("resnet18") == cached
     assert pretrained.default_model() == "resnet18"
+
+
+def test_the_servers_model_is_the_operators_else_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv(settings.MODEL_ENV, raising=False)
+    assert pretrained.server_model() == "lite0"
+    monkeypatch.setenv(settings.MODEL_ENV, "timm:resnet10t")
+    assert pretrained.server_model() == "timm:resnet10t"
 
 
 def test_hub_probe_answers_within_its_timeout() -> None:

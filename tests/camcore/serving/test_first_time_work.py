@@ -19,7 +19,7 @@ from camcore.models import loading
 from camcore.models.loading import LoadedModel
 from camcore.scores.evaluate import predict_records
 from tests.conftest import make_photo
-from ui.common import resources
+from ui.common import models
 
 SESSIONS = 8
 T = TypeVar("T")
@@ -46,10 +46,10 @@ def test_the_first_model_load_happens_once_for_sessions_arriving_together(resnet
         loads.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(resources, "load_model", counted)
-    resources._model_on.clear()
-    resources._default_model_on.clear()
-    got = all_at_once(lambda _: resources.shared_model("resnet18", str(resnet18_weights), "cpu"))
+    monkeypatch.setattr(models, "load_model", counted)
+    models._model_on.clear()
+    models._default_model_on.clear()
+    got = all_at_once(lambda _: models.shared_model("resnet18", str(resnet18_weights), "cpu"))
     assert loads == ["resnet18"]
     assert all(model is got[0] for model in got)
 

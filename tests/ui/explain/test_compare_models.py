@@ -20,7 +20,7 @@ from camcore.jobs.runs import RunFolder
 from camcore.models.loading import LoadedModel
 from camcore.settings import RUNS_ENV
 from tests.app_pages.test_pages import EXPLAIN, GOOD, TIMEOUT_S, pets, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
-from ui.common import resources
+from ui.common import models
 from ui.common.text import read_back
 from ui.explain.compare_models import MAX_OTHERS, row_settings
 from ui.explain.settings import Settings
@@ -77,15 +77,15 @@ def checkpoints(tmp_path: Path, binary_checkpoint: Path, monkeypatch: pytest.Mon
 def loads(monkeypatch: pytest.MonkeyPatch) -> Counter:
     """Model loads by spec, from empty model caches."""
     counted: Counter = Counter()
-    real = resources.load_model
+    real = models.load_model
 
     def load(spec: str, **kwargs):
         counted[spec] += 1
         return real(spec, **kwargs)
 
-    monkeypatch.setattr(resources, "load_model", load)
-    resources._model_on.clear()
-    resources._default_model_on.clear()
+    monkeypatch.setattr(models, "load_model", load)
+    models._model_on.clear()
+    models._default_model_on.clear()
     return counted
 
 

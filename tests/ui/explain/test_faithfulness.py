@@ -12,7 +12,7 @@ from camcore.explain import explain
 from camcore.models.loading import LoadedModel
 from camcore.scores import faithfulness
 from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
-from ui.common import resources
+from ui.common import explanations
 
 STEPS = 2
 """Curves of 3 points: the page's wiring is under test here, the maths in tests/camcore/scores/test_faithfulness.py."""
@@ -22,7 +22,7 @@ def test_toggle_computes_the_curves_of_the_three_maps(random_resnet: None, pets:
                                                       resnet18: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     cheap = functools.partial(faithfulness.explanation_faithfulness, steps=STEPS)
-    monkeypatch.setattr(resources, "explanation_faithfulness", lambda *a, **k: calls.append(1) or cheap(*a, **k))
+    monkeypatch.setattr(explanations, "explanation_faithfulness", lambda *a, **k: calls.append(1) or cheap(*a, **k))
     at = pick_samples(explain_page(), GOOD)
     assert not at.exception and not calls
     assert any(expander.label.startswith("Faithfulness") for expander in at.expander)
