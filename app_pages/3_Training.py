@@ -30,7 +30,7 @@ if request is not None:
     with reported("Starting the run"):
         started = start_run(root, config, probe_photos=probe_photos, owner=visitor_token())
         st.session_state[TRAINING.key("run")] = started.name
-        st.toast("Queued: another run is training." if started.status().state == "queued" else
+        st.toast("Queued: another run is training." if started.status().queued else
                  "Training started in its own process.")
 
 runs = list_runs(root)

@@ -103,7 +103,7 @@ def explain(images: Sequence[Image.Image], model: LoadedModel, *, method: str = 
                                   top_k=top_k, layer=layer, class_indices=chosen, progress=progress,
                                   clamp_negative_weights=clamp_negative_weights)
         compared = finercam.compared_classes(batch.logits, batch.class_indices).tolist() \
-            if method == "finercam" else None
+            if cams.get_method(method).compares_classes else None
         for row, index in enumerate(indices):
             results[index] = (*_to_numpy(batch, row), None if compared is None else compared[row])
     elapsed_s = time.perf_counter() - start

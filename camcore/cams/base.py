@@ -45,8 +45,14 @@ class Method:
 
     @property
     def needs_head(self) -> bool:
-        """CAM's kind: its weights are the Linear head's rows, so it maps only the features feeding the head."""
+        """CAM's kind: its weights are the Linear head's rows, so it maps only the features feeding the head (and
+        only its weights can be clamped, Bae et al.'s NWC)."""
         return not (self.needs_gradients or self.masked_scores or self.class_agnostic)
+
+    @property
+    def compares_classes(self) -> bool:
+        """Finer-CAM's kind: each class's map is taken against other classes (its `target`), which it reports."""
+        return self.target is not None
 
 
 METHODS: dict[str, Method] = {}

@@ -45,7 +45,7 @@ def start(argv: Sequence[str], run: RunFolder) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     try:
-        with open(run.path / "log.txt", "ab") as log:  # append: a resumed run keeps what it logged before
+        with open(run.log_file, "ab") as log:  # append: a resumed run keeps what it logged before
             process = subprocess.Popen([sys.executable, "-m", "camcore", *argv], stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
                                        start_new_session=True)

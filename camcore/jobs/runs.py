@@ -66,9 +66,19 @@ class RunStatus:
         return self.state in ACTIVE_STATES
 
     @property
+    def queued(self) -> bool:
+        """Waiting for the device, with no process yet."""
+        return self.state == "queued"
+
+    @property
+    def stoppable(self) -> bool:
+        """Starting or running: Stop asks it to stop after its current step."""
+        return self.state in ("starting", "running")
+
+    @property
     def ongoing(self) -> bool:
         """Queued or active: not over yet, so a page keeps following it."""
-        return self.state == "queued" or self.active
+        return self.queued or self.active
 
     @property
     def resumable(self) -> bool:
@@ -237,6 +247,28 @@ class RunFolder:
     def resume_file(self) -> Path:
         return self.path / "resume.pt"
 
+    @property
+    def log_file(self) -> Path:
+        return self.path / "log.txt"
+
+    @property
+    def probe_images_dir(self) -> Path:
+        """probes/images/: each probe photo as the model saw it, NAME.jpg."""
+        return self.path / "probes" / "images"
+
+    @property
+    def probe_uploads_dir(self) -> Path:
+        """probes/uploads/: the user's own probe photos as they came."""
+        return self.path / "probes" / "uploads"
+
+    def exists(self) -> bool:
+        """Whether the folder still holds a run (config.json marks one; a deleted run's folder is gone)."""
+        return (self.path / "config.json").is_file()
+
+    def probe_images(self) -> list[Path]:
+        """The probe photos as the model saw them, by name."""
+        return sorted(self.probe_images_dir.glob("*.jpg"))
+
     def write_probes(self, epoch: int, **arrays: Any) -> None:
         """Writes probes/epoch_NNN.npz (epoch 0 = before training) atomically.
 
@@ -286,7 +318,7 @@ class RunFolder:
         """The last `lines` lines of log.txt as a terminal shows them: tqdm's carriage-return redraws keep only
         their latest state. Reads only the file's end, since a long run's log can be large."""
         try:
-            with open(self.path / "log.txt", "rb") as handle:
+            with open(self.log_file, "rb") as handle:
                 size = handle.seek(0, os.SEEK_END)
                 handle.seek(max(0, size - _TAIL_BYTES))
                 text = handle.read().decode(errors="replace")

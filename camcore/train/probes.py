@@ -57,7 +57,7 @@ def checked_uploads(photos: Sequence[tuple[str, bytes]]) -> dict[str, bytes]:
 
 def keep_uploads(run: RunFolder, named: Mapping[str, bytes]) -> None:
     """Writes checked_uploads' photos into RUN_DIR/probes/uploads/ (each atomically)."""
-    folder = _uploads_folder(run)
+    folder = run.probe_uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in named.items():
         write_atomic(folder / name, data)
@@ -67,7 +67,7 @@ def probe_set(run: RunFolder, test: PetTensors, indices: list[int], *, image_siz
               interpolation: str) -> PetTensors:
     """The run's probes: the chosen test photos, then the user's photos from probes/uploads/ squashed like the
     test ones (target and species UNLABELLED, name "upload-" + file stem)."""
-    files = sorted(path for path in _uploads_folder(run).glob("*") if path.is_file())
+    files = sorted(path for path in run.probe_uploads_dir.glob("*") if path.is_file())
     chosen = torch.tensor(indices, dtype=torch.long)
     uploaded = [squared(load_image(path, min_side_px=image_size_px), image_size_px, interpolation) for path in files]
     unlabelled = torch.full((len(files),), UNLABELLED, dtype=torch.long)
@@ -79,7 +79,7 @@ def probe_set(run: RunFolder, test: PetTensors, indices: list[int], *, image_siz
 
 def write_probe_images(run: RunFolder, probes: PetTensors) -> None:
     """probes/images/NAME.jpg: each probe as the model sees it (the square resized copy), written once."""
-    folder = run.path / "probes" / "images"
+    folder = run.probe_images_dir
     folder.mkdir(parents=True, exist_ok=True)
     for image, name in zip(probes.images, probes.names):
         path = folder / f"{name}.jpg"
@@ -108,7 +108,3 @@ def write_probe_maps(run: RunFolder, epoch: int, classifier: Classifier, probes:
     run.write_probes(epoch, names=np.array(probes.names), labels=probes.targets.numpy().astype(np.int64),
                      maps=batch.maps[:, 0].float().cpu().numpy(), predicted=predicted.cpu().numpy().astype(np.int64),
                      probability=probability.float().cpu().numpy(), class_names=np.array(classifier.class_names))
-
-
-def _uploads_folder(run: RunFolder) -> Path:
-    return run.path / "probes" / "uploads"

@@ -150,7 +150,7 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
     if METHODS[method].class_agnostic:
         st.caption(f"{method_label(method)} shows the same map for every class: it reads the layer's activations "
                    "alone (their main pattern), not what the model scores.")
-    if method == "finercam":
+    if METHODS[method].compares_classes:
         st.caption(f"Finer-CAM compares each class with the {COMPARED} classes scored nearest to it and keeps what "
                    "tells it apart (why a beagle rather than a basset?); it needs a model with many classes.")
     return method

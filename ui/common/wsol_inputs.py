@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from camcore.cams import METHODS
 from camcore.maps import heatmap
 from ui.common.state import PageState
 
@@ -20,7 +21,7 @@ PAS_HELP = ("Percentile as a standard (Bae et al., 2020): the threshold is a fra
 
 def nwc_ui(state: PageState, method: str) -> bool:
     """Whether CAM's negative weights are clamped; False, with no widget, for methods without head weights."""
-    if method != "cam":
+    if not METHODS[method].needs_head:
         return False
     return st.toggle("Clamp negative weights (NWC)", key=state.default("nwc", False), help=NWC_HELP)
 

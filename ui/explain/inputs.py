@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from camcore import settings
+from camcore.cams import METHODS
 from camcore.data.samples import sample_photos
 from camcore.errors import DataNotFound
 from camcore.explain import Prediction
@@ -26,7 +27,7 @@ PHOTO_UPLOAD_MB = 50
 
 def layer_ui(model: LoadedModel, method: str) -> str | None:
     """The layer whose activations are mapped; None for CAM, which always uses the features feeding the head."""
-    if method == "cam":
+    if METHODS[method].needs_head:
         st.selectbox("Layer", [model.default_layer], disabled=True,
                      help="CAM uses the features that feed the classifier; pick a Grad-CAM method for another layer.")
         return None
@@ -82,7 +83,7 @@ def probe_photos_ui() -> list[Path]:
     if run is None:
         st.caption(f"The linked run '{plain(name)}' is not on this server.")
         return []
-    paths = sorted((run.path / "probes" / "images").glob("*.jpg"))
+    paths = run.probe_images()
     label = f"The probe photos of run {plain(name)} ({len(paths)})"
     return paths if st.toggle(label, key=EXPLAIN.default("probes_on", True)) else []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from camcore.cams import METHODS
 from camcore.maps import heatmap
 
 
@@ -25,5 +26,5 @@ class Settings:
     threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM  # what the threshold is a fraction of (PaS)
 
     def clamps(self, method: str) -> bool:
-        """NWC for `method`: CAM only, so compare's Grad-CAM beside it stays as it is."""
-        return self.clamp_negative_weights and method == "cam"
+        """NWC for `method`: a method with the head's weights only (CAM), so compare's Grad-CAM stays as it is."""
+        return self.clamp_negative_weights and METHODS[method].needs_head

@@ -7,6 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from camcore.cams import METHODS
 from camcore.cams.finercam import close_call
 from camcore.explain import Explanation
 from camcore.maps import display, exports, heatmap
@@ -29,7 +30,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
                     f"{result.elapsed_s * 1000:.0f} ms on {result.device}.")
     if note := squashed_note(result):
         bar_col.caption(note)
-    if result.method != "finercam" and close_call([p.probability for p in result.predictions]):
+    if not METHODS[result.method].compares_classes and close_call([p.probability for p in result.predictions]):
         first, second = result.predictions[:2]
         bar_col.info(f"A close call: '{plain(first.class_name)}' {first.probability:.0%}, '{plain(second.class_name)}' "
                      f"{second.probability:.0%}. Pick Finer-CAM as the method to see what tells them apart.")
@@ -57,7 +58,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
 
 def _layer(settings: Settings, method: str) -> str | None:
     """The sidebar's layer for its method; compare's other method: CAM's head (None), else the same layer."""
-    return settings.layer if method == settings.method or method != "cam" else None
+    return settings.layer if method == settings.method or not METHODS[method].needs_head else None
 
 
 def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:

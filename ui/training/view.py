@@ -34,7 +34,7 @@ def live_view(root: Path, run: RunFolder, *, manage: bool) -> None:
 def _live_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
     """Once a polled run has ended, the whole page reruns: its next draw stops polling and the page's Resume button
     and runs table catch up; so does a run deleted meanwhile (by its session, or on the server)."""
-    if not (run.path / "config.json").is_file():
+    if not run.exists():
         st.info(f"Run {plain(run.name)} has been deleted.")
         if polling:
             st.rerun()
@@ -45,12 +45,12 @@ def _live_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
 
 def _run_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
     status = run.live_status()
-    if status.state == "queued":
+    if status.queued:
         start_queued(root)  # the device may have come free since the last look
         status = run.live_status()
     if polling and not status.ongoing:
         st.rerun()
-    if status.state == "queued":
+    if status.queued:
         _queue_place(root, run)
     else:
         _progress(status)
@@ -77,11 +77,11 @@ def _run_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
 
 def _controls(root: Path, run: RunFolder, status: RunStatus) -> None:
     """Stop for a live run, Leave the queue for a queued one: the owner's (or the operator's) buttons."""
-    if status.state == "queued":
+    if status.queued:
         st.button("Leave the queue", icon=":material/cancel:", key=TRAINING.key(f"leave.{run.name}"),
                   on_click=leave_queue, args=(root, run),
                   help="Takes the run out of the queue; Resume queues it again.")
-    elif status.state in ("starting", "running"):
+    elif status.stoppable:
         st.button("Stop", icon=":material/stop:", key=TRAINING.key(f"stop.{run.name}"), on_click=run.request_stop,
                   help="Finishes the current step, saves a checkpoint, and stops; Resume continues from there.")
 
@@ -127,7 +127,7 @@ def _probes(run: RunFolder) -> None:
         return
     per_epoch = [run.probes(epoch) for epoch in epochs]
     names = [str(name) for name in per_epoch[0]["names"]]
-    photos = [Image.open(run.path / "probes" / "images" / f"{name}.jpg").convert("RGB") for name in names]
+    photos = [Image.open(run.probe_images_dir / f"{name}.jpg").convert("RGB") for name in names]
     class_names = [str(name) for name in per_epoch[0]["class_names"]]
     grids = [_grids(photos, probes["maps"]) for probes in per_epoch]
     class_names = [plot_text(name) for name in class_names]

@@ -49,3 +49,10 @@ def test_valid_indices_at_the_edges_are_mapped(resnet18: LoadedModel) -> None:
     chosen = torch.tensor([[0, 999], [999, 0]])
     batch = compute_maps(resnet18, photos(resnet18), method="gradcam", class_indices=chosen)
     assert torch.equal(batch.class_indices, chosen)
+
+
+def test_method_kinds_come_from_how_each_method_is_registered() -> None:
+    """The pages and explain() ask the registry, never a method's name: CAM alone reads the head's weights (its
+    layer is fixed, NWC applies), Finer-CAM alone compares classes (it reports which)."""
+    assert [key for key, method in METHODS.items() if method.needs_head] == ["cam"]
+    assert [key for key, method in METHODS.items() if method.compares_classes] == ["finercam"]
