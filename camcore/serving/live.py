@@ -19,6 +19,7 @@ from camcore.explain import Prediction, explain
 from camcore.maps import heatmap
 from camcore.maps.exports import boxed_overlay
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class LiveSettings:
     colormap: str = "magma"
     threshold_frac: float = heatmap.DEFAULT_THRESHOLD
     mirror: bool = True
+
+    @property
+    def options(self) -> MapOptions:
+        """The map each frame gets: CAM of the chosen class, or of the frame's top-1."""
+        return MapOptions(top_k=1, classes=None if self.class_index is None else (self.class_index,))
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,7 @@ def explain_frame(model: LoadedModel, frame: np.ndarray, settings: LiveSettings)
     check_live(model)
     start = time.perf_counter()
     photo = Image.fromarray(frame)
-    classes = None if settings.class_index is None else [[settings.class_index]]
-    (result,) = explain([photo], model, method="cam", top_k=1, classes=classes)
+    (result,) = explain([photo], model, settings.options)
     explained = time.perf_counter()
     normalised = heatmap.normalise(heatmap.upsample(result.maps[0], (photo.height, photo.width)))
     box = heatmap.threshold_box(normalised, settings.threshold_frac)

@@ -10,6 +10,7 @@ from camcore import cams
 from camcore.explain import explain
 from camcore.models.layouts import NCHW, Layout, layout_of
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from tests.camcore.cams.conftest import DEIT, SWIN, assert_close_to, photos
 from tests.conftest import make_photo
 
@@ -77,5 +78,5 @@ def test_a_fixed_size_model_squashes_the_photo_and_stretches_the_map_back(zoo) -
     with pytest.raises(ValueError, match="224x224 inputs only"):
         pre.with_size(448)
     photo = make_photo(300, 200, seed=3)
-    (result,) = explain([photo], swin, top_k=1)
+    (result,) = explain([photo], swin, MapOptions(top_k=1))
     assert result.maps.shape == (1, 7, 7) and result.at_image_size().shape == (1, 200, 300)
