@@ -17,7 +17,7 @@ from PIL import Image
 from camcore.errors import UnsupportedMethod
 from camcore.explain import Prediction, explain
 from camcore.maps import heatmap
-from camcore.maps.exports import boxed_overlay
+from camcore.maps.exports import boxed_frame
 from camcore.models.loading import LoadedModel
 from camcore.options import MapOptions
 
@@ -69,11 +69,11 @@ def explain_frame(model: LoadedModel, frame: np.ndarray, settings: LiveSettings)
     photo = Image.fromarray(frame)
     (result,) = explain([photo], model, settings.options)
     explained = time.perf_counter()
-    normalised = heatmap.normalise(heatmap.upsample(result.maps[0], (photo.height, photo.width)))
+    normalised = heatmap.normalise(heatmap.upsample(result.maps[0], frame.shape[:2]))
     box = heatmap.threshold_box(normalised, settings.threshold_frac)
-    drawn = boxed_overlay(photo, normalised, box, colormap=settings.colormap, opacity=settings.opacity,
-                          threshold_frac=settings.threshold_frac)
-    return LiveFrame(np.asarray(drawn), result.predictions[0], explained - start, time.perf_counter() - explained)
+    drawn = boxed_frame(frame, normalised, box, colormap=settings.colormap, opacity=settings.opacity,
+                        threshold_frac=settings.threshold_frac)
+    return LiveFrame(drawn, result.predictions[0], explained - start, time.perf_counter() - explained)
 
 
 class LatestFrame:
