@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore.explain import decode_side_px
+from camcore.options import MapOptions
 from ui.common import inputs, links, wsol_inputs
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
@@ -19,20 +19,17 @@ st.write("For each photo: the model's top guesses, and a heatmap of where each g
          "and draws a box around it.")
 
 with links.shared(EXPLAIN):  # the URL holds the choices below: a link opens the same view
-    model, spec, weights_path, device = inputs.model_sidebar(EXPLAIN)
+    model, choice = inputs.model_sidebar(EXPLAIN)
 
     with st.sidebar:
         st.header("Explanation")
         method = inputs.method_ui(model, EXPLAIN)
-        layer = explain_inputs.layer_ui(model, method)
-        top_k, size_px = explain_inputs.top_k_ui(), explain_inputs.size_ui(model)
-        settings = Settings(spec=spec, weights_path=weights_path, device=device, method=method,
-                             layer=layer, top_k=top_k, size_px=size_px,
-                             compare=explain_inputs.compare_ui(model),
-                             min_side_px=decode_side_px(model, size_px=size_px),
+        options = MapOptions(method=method, layer=explain_inputs.layer_ui(model, method),
+                             top_k=explain_inputs.top_k_ui(), size_px=explain_inputs.size_ui(model),
                              clamp_negative_weights=wsol_inputs.nwc_ui(EXPLAIN, method),
                              threshold_standard=wsol_inputs.threshold_standard_ui(EXPLAIN))
-        others = compare_models.others_ui(spec)
+        settings = Settings(choice, options, compare=explain_inputs.compare_ui(model))
+        others = compare_models.others_ui(choice.spec)
 
     photos = explain_inputs.photos_ui()
     if not photos:

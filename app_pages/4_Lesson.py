@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore import cams
+from camcore.options import MapOptions
 from ui.common import inputs, links
 from ui.common.notes import squashed_note
 from ui.common.presenter import presenter_ui
@@ -22,13 +23,13 @@ with links.shared(LESSON):
                        initial_sidebar_state="collapsed" if presenter else "auto")
     if not presenter:
         st.title("Lesson: how a CNN decides, and where it looks")
-    model, spec, weights_path, device = inputs.model_sidebar(LESSON)
+    model, choice = inputs.model_sidebar(LESSON)
     with st.sidebar if presenter else st.container():
-        photo = lesson_inputs.photo_ui()
+        photo = lesson_inputs.photo_ui(model)
     step = lesson_inputs.step_ui(presenter)
-    ctx = lesson_inputs.Lesson(model, spec, weights_path, device, photo, presenter)
+    ctx = lesson_inputs.Lesson(model, choice, photo, presenter)
     with reported(f"Lesson step {step + 1}"):
-        top = ctx.explained(method=cams.exact_method(model))
+        top = ctx.explained(MapOptions(method=cams.exact_method(model)))
         if note := squashed_note(top):
             st.caption(note)
         class_names = [(p.class_index, f"{p.class_name} ({p.probability:.0%})") for p in top.predictions]

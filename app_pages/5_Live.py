@@ -21,11 +21,11 @@ with links.shared(LIVE):
         st.write("Point the camera at a pet (or anything) and press START: every frame shows the model's class and "
                  "its CAM, from the same forward pass as the prediction. Pause and explain freezes a frame for every "
                  "method.")
-    model, spec, weights_path, device = inputs.model_sidebar(LIVE)
+    model, choice = inputs.model_sidebar(LIVE)
     settings = live_inputs.controls_ui(model)
     stream = live_inputs.session_stream(model, settings)
     if model.cam is None:
-        st.info(f"No map on the video for {plain(spec)}: {plain(model.cam_refusal)}. The video plays as it is; "
+        st.info(f"No map on the video for {plain(choice.spec)}: {plain(model.cam_refusal)}. The video plays as it is; "
                 "Pause and explain maps a frame with the gradient methods.")
     video_col, status_col = st.columns([5, 1] if presenter else [3, 1])
     with video_col, reported("The camera stream"):
@@ -35,4 +35,4 @@ with links.shared(LIVE):
     st.caption(live_view.CAMERA_HELP)
     live_view.snapshot_ui()
     with reported("Explaining the paused frame"):
-        live_view.pause_ui(model, stream, spec, weights_path, device)
+        live_view.pause_ui(model, choice, stream)

@@ -25,6 +25,7 @@ from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.models.device import autocast, choose_device, describe, memory_format
 from camcore.models.loading import LoadedModel, load_model, randomised
+from camcore.options import MapOptions
 from camcore.scores import localisation, wsol
 from camcore.scores.evaluate import predict_records
 
@@ -71,7 +72,7 @@ def variants(model: LoadedModel, data: list[bytes], batch: int) -> list[Timed]:
 
     def decode_and_explain(method: str) -> None:
         for start in range(0, len(data), batch):
-            explain([load_image(item) for item in data[start:start + batch]], model, method=method, top_k=1)
+            explain([load_image(item) for item in data[start:start + batch]], model, MapOptions(method=method, top_k=1))
 
     return [Timed("forward on decoded tensors", "plain", forward),
             Timed("decode + predict + CAM", "ours", lambda: decode_and_explain("cam")),
@@ -89,7 +90,7 @@ def scoring(model: LoadedModel, count: int, batch: int) -> list[Timed]:
     records = [record for record in pets.pet_index(root) if record.name in names]
     random_model = randomised(model)
     photos = [load_image(pets.image_path(root, record)) for record in records]
-    maps = [explanation.maps[0] for explanation in explain(photos, model, top_k=1)]
+    maps = [explanation.maps[0] for explanation in explain(photos, model, MapOptions(top_k=1))]
     trimaps = [pets.trimap(root, record) for record in records]
     boxes = [pets.head_box(root, record) for record in records]
 

@@ -24,6 +24,7 @@ from camcore.data.images import load_image
 from camcore.explain import decode_side_px, explain
 from camcore.maps import display, exports
 from camcore.models.loading import load_model
+from camcore.options import MapOptions
 from ui.explain import figures as explain_figures
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     model = load_model("lite0", device="cpu")
     data = Path(args.photo).read_bytes()
     photo = load_image(data, name=args.photo, min_side_px=decode_side_px(model))
-    result = explain([photo], model, method="cam")[0]
+    result = explain([photo], model, MapOptions(method="cam"))[0]
     cached = (explain_figures.explanation_figure(photo, display.slider_layers(result), title="CAM"),
               explain_figures.signed_figure(photo, display.slider_layers(result)))
     png = exports.overlay_png(photo, result, 0)
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         return shown(cached[0]), shown(cached[1]), png
 
     variants: dict[str, Callable[[], object]] = {
-        "explain (cached in the app; for scale)": lambda: explain([photo], model, method="cam"),
+        "explain (cached in the app; for scale)": lambda: explain([photo], model, MapOptions(method="cam")),
         "before: every rerun (go.Figure, 2x layers, PNG)": before,
         "after: first view of an explanation": first_view,
         "after: a rerun (cached figures and PNG)": rerun}

@@ -1,11 +1,15 @@
-"""Frames per second of the Live page's server work, per stream and with 1, 2 and 4 streams on one shared model: a
-camera-sized VP8 video decoded, each frame mapped by camcore.serving.live (forward + CAM at the model's 224 px, then
-the overlay at the frame's size), and encoded to VP8 again, as streamlit-webrtc's peer does.
+"""Frames per second of the Live page's server work, per stream and with 1, 2 and 4 streams on one shared model, on
+the page's own path: a camera-sized VP8 video arriving at 30 frames/s and decoded on one thread (as aiortc's
+decoder does every frame), the page's callback (ui.live.stream.newest_frame: the newest queued frame mapped by
+camcore.serving.live, forward + CAM at the model's 224 px, then the overlay at the frame's size) on another, and
+the mapped frames encoded to VP8 on a third, all at once as in the server.
 
-Prints a markdown table: the time per frame split into decode, forward + CAM, overlay and encode, and the plain
-forward's frames/s on the same frames in the same run (×fwd = the stream's frames/s over it), and the process's
-memory after the first MEMORY_EVERY_S and at the end (a long --seconds is the soak test). Several streams run as
-threads at once, as every student's stream does in the server; their frames/s are per stream.
+Prints a markdown table: frames mapped per second (the page's counter), the time per frame split into decode,
+forward + CAM and overlay (the two the page shows) and encode, the plain forward's frames/s on the same frames in
+the same run (×fwd = the stream's frames/s over it), and the process's memory after the first MEMORY_EVERY_S and at
+the end (a long --seconds is the soak test). Several streams run at once, as every student's stream does in the
+server; their frames/s are per stream. Then the overlay alone, the float32 + matplotlib blend it replaced beside
+camcore.maps.exports.boxed_frame's 8-bit table, on the same frames.
 
     .venv/bin/python -m bench.bench_live [--models lite0,resnet18] [--streams 1,2,4] [--seconds 8] [--device cpu]
 """
@@ -27,14 +31,19 @@ if __package__ in (None, ""):  # run as a file: put the repo root first, as `pyt
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import av
+import numpy as np
 import torch
 import torchvision
-from PIL import Image
+from matplotlib import colormaps
+from PIL import Image, ImageDraw
 
 from bench.user_path import PET_PHOTOS, generated_jpeg
+from camcore.maps import heatmap
+from camcore.maps.exports import boxed_frame
 from camcore.models.device import describe
 from camcore.models.loading import LoadedModel, load_model
-from camcore.serving.live import LiveSettings, as_shown, explain_frame
+from camcore.serving.live import LiveSettings
+from ui.live.stream import LiveStream, newest_frame
 
 FPS = 30
 FORWARD_S = 10.0
@@ -60,47 +69,117 @@ def camera_video(size: tuple[int, int], count: int) -> list[av.Packet]:
 
 @dataclass
 class StreamTimes:
-    """One stream's seconds per frame, by stage."""
+    """One stream's seconds per stage, and its frames: arrived (decoded, as the peer decodes every frame) and
+    mapped (what the page's counter counts)."""
 
     decode: list[float]
     explain: list[float]
     overlay: list[float]
     encode: list[float]
     frames: int = 0
+    arrived: int = 0
     elapsed_s: float = 0.0
 
 
 def run_stream(model: LoadedModel, packets: list[av.Packet], size: tuple[int, int], seconds: float,
                start: threading.Barrier) -> StreamTimes:
-    """One stream's loop for `seconds`: decode, map and encode frame after frame, as fast as it goes."""
+    """One stream as the server runs it, for `seconds`: a camera's FPS frames a second decoded as they arrive
+    (aiortc's decoder thread), the page's own callback (ui.live.stream.newest_frame: the newest queued frame
+    mapped, the others dropped) on its own thread, and the mapped frames encoded on a third, all at once."""
     decoder = av.CodecContext.create("libvpx", "r")
     encoder = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = *size, "yuv420p", Fraction(1, FPS)
-    settings = LiveSettings()
+    stream = LiveStream(model, LiveSettings())
     times = StreamTimes([], [], [], [])
+    queued: list[av.VideoFrame] = []
+    mapped: list[av.VideoFrame] = []
+    arrived, sent = threading.Condition(), threading.Condition()
     start.wait()
     began = time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        packet = packets[times.frames % len(packets)]
-        t0 = time.perf_counter()
-        decoded = decoder.decode(packet)
-        if not decoded:
-            continue
-        rgb = decoded[-1].to_ndarray(format="rgb24")
-        t1 = time.perf_counter()
-        result = explain_frame(model, as_shown(rgb, settings), settings)
-        t2 = time.perf_counter()
-        out = av.VideoFrame.from_ndarray(result.image, format="rgb24").reformat(format="yuv420p")
-        out.pts = times.frames
-        encoder.encode(out)
-        t3 = time.perf_counter()
-        times.decode.append(t1 - t0)
-        times.explain.append(result.explain_s)
-        times.overlay.append(result.overlay_s)
-        times.encode.append(t3 - t2)
-        times.frames += 1
+
+    def running() -> bool:
+        return time.perf_counter() - began < seconds
+
+    def camera() -> None:
+        while running():
+            t0 = time.perf_counter()
+            decoded = decoder.decode(packets[times.arrived % len(packets)])
+            times.decode.append(time.perf_counter() - t0)
+            with arrived:
+                queued.extend(decoded)
+                times.arrived += 1
+                arrived.notify()
+            time.sleep(max(0.0, began + times.arrived / FPS - time.perf_counter()))
+
+    def callback() -> None:
+        while running():
+            with arrived:
+                arrived.wait_for(lambda: queued or not running(), timeout=0.5)
+                frames = queued[:]
+                queued.clear()
+            if not frames:
+                continue
+            (out,) = newest_frame(stream, frames)
+            result = stream.latest.result()
+            if result is not None:
+                times.explain.append(result.explain_s)
+                times.overlay.append(result.overlay_s)
+            times.frames += 1
+            with sent:
+                mapped.append(out)
+                sent.notify()
+
+    def send() -> None:
+        while running() or mapped:
+            with sent:
+                sent.wait_for(lambda: mapped or not running(), timeout=0.5)
+                outs = mapped[:]
+                mapped.clear()
+            for out in outs:
+                t0 = time.perf_counter()
+                encoder.encode(out.reformat(format="yuv420p"))
+                times.encode.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=job) for job in (camera, callback, send)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     times.elapsed_s = time.perf_counter() - began
     return times
+
+
+def float_overlay(frame: np.ndarray, normalised: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The overlay as it was before the 8-bit table: a float32 copy of the frame, matplotlib's colours and PIL's
+    rectangle (kept here only to measure against)."""
+    alpha = 0.5 * heatmap.threshold_mask(normalised, heatmap.DEFAULT_THRESHOLD)[..., None]
+    colours = colormaps["magma"](np.clip(normalised, 0, 1), bytes=True)[..., :3].astype(np.float32)
+    blended = Image.fromarray((frame.astype(np.float32) * (1 - alpha) + colours * alpha).round().astype(np.uint8))
+    if box is not None:
+        ImageDraw.Draw(blended).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=(0, 255, 255), width=3)
+    return np.asarray(blended)
+
+
+def overlay_rows(packets: list[av.Packet], rounds: int = 30) -> str:
+    """The overlay's ms per frame, before and now, on the same decoded frames and maps, alternating."""
+    decoder = av.CodecContext.create("libvpx", "r")
+    frames = [frame.to_ndarray(format="rgb24") for packet in packets for frame in decoder.decode(packet)][:4]
+    maps = [np.random.default_rng(index).random((15, 20), dtype=np.float32) - 0.3 for index in range(len(frames))]
+    spent = {"float32 + matplotlib + PIL (before)": 0.0, "uint8 table + array box (now)": 0.0}
+    for index in range(rounds):
+        frame, raw = frames[index % len(frames)], maps[index % len(maps)]
+        normalised = heatmap.normalise(heatmap.upsample(raw, frame.shape[:2]))
+        box = heatmap.threshold_box(normalised, heatmap.DEFAULT_THRESHOLD)
+        before, now = spent
+        began = time.perf_counter()
+        float_overlay(frame, normalised, box)
+        middle = time.perf_counter()
+        boxed_frame(frame, normalised, box, colormap="magma", opacity=0.5, threshold_frac=heatmap.DEFAULT_THRESHOLD)
+        spent[before] += middle - began
+        spent[now] += time.perf_counter() - middle
+    reference = spent["float32 + matplotlib + PIL (before)"]
+    return "\n".join(f"| {name} | {1000 * seconds / rounds:.1f} | {reference / seconds:.2f} |"
+                     for name, seconds in spent.items())
 
 
 def forward_fps(model: LoadedModel, packets: list[av.Packet], seconds: float) -> float:
@@ -190,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                 memory_mb: list[float] = []
                 times = bench_streams(model, packets, (width, height), streams, args.seconds, memory_mb)
                 print(table_rows(model, streams, times, forward, memory_mb), flush=True)
+    print("\n| overlay and box at the frame's size (blend only; upsampling and the box rule are shared) | ms per "
+          "frame | × before |\n|---|---|---|")
+    print(overlay_rows(packets))
     return 0
 
 

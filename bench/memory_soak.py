@@ -18,6 +18,7 @@ from PIL import Image
 from camcore.explain import explain
 from camcore.maps import display, exports
 from camcore.models.loading import load_model
+from camcore.options import MapOptions
 from ui.explain import figures as explain_figures
 
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         if time.monotonic() - start > args.max_s:
             break
         image = photo(index)
-        result = explain([image], model, method=("cam", "gradcam")[index % 2])[0]
+        result = explain([image], model, MapOptions(method=("cam", "gradcam")[index % 2]))[0]
         layers = display.slider_layers(result)
         explain_figures.explanation_figure(image, layers, title="x").to_json()
         explain_figures.signed_figure(image, layers).to_json()

@@ -13,6 +13,7 @@ from camcore import settings
 from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.models.loading import load_model
+from camcore.options import MapOptions
 from camcore.scores.sanity import cascading_randomisation
 
 
@@ -26,7 +27,7 @@ def main() -> None:
     model = load_model("lite0", device="cpu")
     print(f"EfficientNet-Lite0, {len(chosen)} photos: mean (Spearman / SSIM) against the original map")
     for method in ("cam", "gradcam"):
-        checks = [cascading_randomisation(load_image(path), model, method=method) for path in chosen]
+        checks = [cascading_randomisation(load_image(path), model, MapOptions(method=method)) for path in chosen]
         spearman = np.nanmean([check.spearman for check in checks], axis=0)
         ssim = np.mean([check.ssim for check in checks], axis=0)
         print(f"\n{method:<8} {'stage randomised down to':<26}{'Spearman':>9}{'SSIM':>7}")

@@ -18,6 +18,7 @@ from camcore.explain import decode_side_px, explain
 from camcore.maps import display, heatmap
 from camcore.models.device import autocast, describe, memory_format
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 
 SHARED_DATA = Path(os.environ.get("CAM_EXPLORER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 PET_PHOTOS = SHARED_DATA / "oxford-iiit-pet" / "images"
@@ -57,7 +58,7 @@ def decode_and_forward(model: LoadedModel, data: bytes) -> torch.Tensor:
 
 def decode_and_explain(model: LoadedModel, data: bytes, method: str) -> np.ndarray:
     """What the user waits for: decode, top-5 maps, upsampled to the photo, normalised, boxed at 20%."""
-    (explanation,) = explain([load_image(data)], model, method=method, top_k=5)
+    (explanation,) = explain([load_image(data)], model, MapOptions(method=method, top_k=5))
     normalised = heatmap.normalise(explanation.at_image_size())
     return heatmap.boxes_per_threshold(normalised, np.array([heatmap.DEFAULT_THRESHOLD]))
 
@@ -86,7 +87,7 @@ def phone_jpegs() -> tuple[bytes, bytes]:
 def explain_for_figure(model: LoadedModel, data: bytes, *, min_side_px: int | None) -> display.SliderLayers:
     """The Explain page's calls: bytes -> load_image -> top-5 CAM -> the figure's slider layers."""
     photo = load_image(data, min_side_px=min_side_px)
-    (explanation,) = explain([photo], model, method="cam", top_k=5)
+    (explanation,) = explain([photo], model, MapOptions(method="cam", top_k=5))
     return display.slider_layers(explanation)
 
 

@@ -36,6 +36,7 @@ class Method:
 
     key: str
     label: str  # the method's name in pages, legends and file names, e.g. "Grad-CAM++"
+    summary: str  # what it weighs and when to pick it, in one line: the pages' help, Home and the CLI's --help
     weights: WeightsFn
     needs_gradients: bool
     rectify: bool
@@ -58,10 +59,12 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def register(key: str, *, label: str, needs_gradients: bool, rectify: bool = True, masked_scores: bool = False,
-             class_agnostic: bool = False, target: TargetFn | None = None) -> Callable[[WeightsFn], WeightsFn]:
+def register(key: str, *, label: str, summary: str, needs_gradients: bool, rectify: bool = True,
+             masked_scores: bool = False, class_agnostic: bool = False,
+             target: TargetFn | None = None) -> Callable[[WeightsFn], WeightsFn]:
     def decorate(weights: WeightsFn) -> WeightsFn:
-        METHODS[key] = Method(key, label, weights, needs_gradients, rectify, masked_scores, class_agnostic, target)
+        METHODS[key] = Method(key, label, summary, weights, needs_gradients, rectify, masked_scores, class_agnostic,
+                              target)
         return weights
     return decorate
 

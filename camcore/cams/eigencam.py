@@ -6,7 +6,8 @@ from torch import Tensor
 from camcore.cams.base import register
 
 
-@register("eigencam", label="EigenCAM", needs_gradients=False, class_agnostic=True)
+@register("eigencam", label="EigenCAM", needs_gradients=False, class_agnostic=True,
+          summary="the activations' first principal component; no gradients, any head, the same map for every class")
 def eigencam_weights(centred: Tensor, _centred: Tensor) -> Tensor:
     """(N, 1, C, h, w) activations, each channel's spatial mean removed -> (N, 1, C, 1, 1) weights: the first
     right singular vector of the (h*w, C) matrix, as pytorch-grad-cam's get_2d_projection. An SVD's sign is

@@ -40,4 +40,6 @@ def finer_scores(logits: Tensor, chosen: Tensor) -> Tensor:
     return logits.gather(1, chosen) - ALPHA * (others.softmax(dim=2) * others).sum(dim=2)
 
 
-register("finercam", label="Finer-CAM", needs_gradients=True, target=finer_scores)(gradcam_weights)
+register("finercam", label="Finer-CAM", needs_gradients=True, target=finer_scores,
+         summary="Grad-CAM of the class's score minus its 3 nearest-scored look-alikes'; what tells similar classes "
+                 "apart")(gradcam_weights)

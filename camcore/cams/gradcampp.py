@@ -5,7 +5,8 @@ from torch import Tensor
 from camcore.cams.base import register
 
 
-@register("gradcam++", label="Grad-CAM++", needs_gradients=True)
+@register("gradcam++", label="Grad-CAM++", needs_gradients=True,
+          summary="positive gradients with per-pixel alphas; several objects of one class")
 def gradcampp_weights(acts: Tensor, grads: Tensor) -> Tensor:
     """(N, 1, C, h, w) activations, (N, K, C, h, w) gradients -> (N, K, C, 1, 1) channel weights.
 

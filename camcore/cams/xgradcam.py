@@ -5,7 +5,9 @@ from torch import Tensor
 from camcore.cams.base import register
 
 
-@register("xgradcam", label="XGrad-CAM", needs_gradients=True)
+@register("xgradcam", label="XGrad-CAM", needs_gradients=True,
+          summary="gradients averaged with the activations as weights (two axioms); close to Grad-CAM at the last "
+                  "block")
 def xgradcam_weights(acts: Tensor, grads: Tensor) -> Tensor:
     """(N, 1, C, h, w) activations, (N, K, C, h, w) gradients -> (N, K, C, 1, 1) channel weights
     sum_ij(g A) / sum_ij(A), the paper's eq. 12 (chosen so that the map satisfies its sensitivity and

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from camcore import settings
 from camcore.cams import METHODS
 from camcore.maps import heatmap
 from camcore.models.device import DEVICE_CHOICES
 from camcore.models.pretrained import DEFAULT_MODEL_RULE
+from camcore.options import MapOptions
 from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 
 
@@ -33,7 +35,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="lite0 (EfficientNet-Lite0, ships with the app), a torchvision name (resnet18), "
                         f"timm:NAME, or a CAM Explorer checkpoint file (default: {DEFAULT_MODEL_RULE})")
     parser.add_argument("--weights", metavar="FILE", help="local state dict for a model name (offline use)")
-    parser.add_argument("--method", choices=list(METHODS), default="cam")
+    parser.add_argument("--method", choices=list(METHODS), default="cam", metavar="METHOD",
+                        help="; ".join(f"{key}: {method.summary}" for key, method in METHODS.items())
+                        + " (default: %(default)s)")
     parser.add_argument("--size", type=positive_int, dest="size_px", metavar="PX",
                         help="input shorter side in pixels (default: the model's own)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -88,6 +92,14 @@ def add_fix_options(parser: argparse.ArgumentParser) -> None:
 def threshold_of(args: argparse.Namespace) -> float:
     """--threshold, else the default of --threshold-standard (0.2 of the maximum, 0.35 of a percentile)."""
     return args.threshold if args.threshold is not None else args.threshold_standard.default_threshold
+
+
+def map_options_of(args: argparse.Namespace, **fixed: Any) -> MapOptions:
+    """The map options a subcommand's arguments give (those it does not define keep MapOptions' defaults);
+    `fixed` overrides, e.g. top_k=1 where only the top class is scored."""
+    names = ("method", "layer", "top_k", "size_px", "clamp_negative_weights", "threshold_standard")
+    given: dict[str, Any] = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    return MapOptions(**{**given, **fixed})
 
 
 def _standard(text: str) -> heatmap.ThresholdStandard:

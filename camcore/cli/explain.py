@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from camcore.cams import METHODS, check_applicable
 from camcore.cams.masking import Progress
-from camcore.cli.args import add_model_options, add_threshold_options, positive_int, threshold_of
+from camcore.cli.args import add_model_options, add_threshold_options, map_options_of, positive_int, threshold_of
 from camcore.data.images import load_image
 from camcore.errors import CamcoreError
 from camcore.explain import Explanation, explain
@@ -23,6 +23,7 @@ from camcore.files import write_atomic
 from camcore.maps import exports, heatmap
 from camcore.models.device import describe
 from camcore.models.loading import LoadedModel, load_model
+from camcore.options import MapOptions
 
 GROUP_SIZE = 8
 """Photos per explain() call: batched on the device, yet only a few full-resolution photos in memory at once."""
@@ -46,10 +47,11 @@ def run_explain(args: argparse.Namespace) -> int:
     """`explain`: bad photos are reported and skipped; an unusable model or option stops everything (exit 2)."""
     try:
         model = load_model(args.model, weights_path=args.weights, device=args.device)
-        check_applicable(model, args.method, args.layer, clamp_negative_weights=args.clamp_negative_weights)
+        options = map_options_of(args)
+        check_applicable(model, options.method, options.layer, clamp_negative_weights=options.clamp_negative_weights)
         args.out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        results, bad = _explain_all(args, model)
+        results, bad = _explain_all(args, model, options)
         write_atomic(args.out / "results.json", json.dumps(results, indent=2).encode())
     except (CamcoreError, ValueError, OSError) as exc:  # ValueError: unknown model, layer or device
         print(f"camcore: {exc}", file=sys.stderr)
@@ -60,21 +62,20 @@ def run_explain(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _explain_all(args: argparse.Namespace, model: LoadedModel) -> tuple[list[dict[str, Any]], int]:
+def _explain_all(args: argparse.Namespace, model: LoadedModel,
+                 options: MapOptions) -> tuple[list[dict[str, Any]], int]:
     """Explains the photos GROUP_SIZE at a time and writes their files; returns results.json's list and
     the number of bad inputs."""
     stems = _output_stems(args.images)
     results: list[dict[str, Any]] = []
     bad = 0
     with tqdm(total=len(args.images), unit="image", disable=None, file=sys.stderr) as progress, \
-            _forward_passes(args.method) as passes:
+            _forward_passes(options.method) as passes:
         for first in range(0, len(args.images), GROUP_SIZE):
             group = range(first, min(first + GROUP_SIZE, len(args.images)))
             photos = _load_photos(args.images, group)
             bad += len(group) - len(photos)
-            explanations = explain(list(photos.values()), model, method=args.method, top_k=args.top_k,
-                                   layer=args.layer, size_px=args.size_px, progress=passes,
-                                   clamp_negative_weights=args.clamp_negative_weights) if photos else []
+            explanations = explain(list(photos.values()), model, options, progress=passes) if photos else []
             for (index, photo), explanation in zip(photos.items(), explanations):
                 predictions = _write_predictions(args, photo, explanation, stems[index])
                 results.append({"image": args.images[index], "predictions": predictions})
@@ -122,7 +123,7 @@ def _write_predictions(args: argparse.Namespace, photo: Image.Image, explanation
     entries = []
     for rank, prediction in enumerate(explanation.predictions):
         files = exports.export_class(photo, explanation, rank, colormap=args.colormap,
-                                     threshold_frac=threshold_of(args), standard=args.threshold_standard)
+                                     threshold_frac=threshold_of(args), standard=explanation.options.threshold_standard)
         name = f"{stem}_top{rank + 1}_{prediction.class_index}"
         write_atomic(args.out / f"{name}.png", files.png)
         write_atomic(args.out / f"{name}.npy", files.npy)

@@ -252,6 +252,11 @@ class RunFolder:
         return self.path / "log.txt"
 
     @property
+    def tensorboard_dir(self) -> Path:
+        """tensorboard/: the run's event files, when TensorBoard is installed (camcore.train.board)."""
+        return self.path / "tensorboard"
+
+    @property
     def probe_images_dir(self) -> Path:
         """probes/images/: each probe photo as the model saw it, NAME.jpg."""
         return self.path / "probes" / "images"

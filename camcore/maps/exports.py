@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from camcore.maps import heatmap
 from camcore.maps.explained import ExplainedPhoto
@@ -72,13 +72,25 @@ def _full_size(explanation: ExplainedPhoto, rank: int) -> np.ndarray:
 
 def boxed_overlay(image: Image.Image, normalised: np.ndarray, box: tuple[int, int, int, int] | None, *,
                   colormap: str, opacity: float, threshold_frac: float) -> Image.Image:
-    """heatmap.overlay with the box outlined (the downloads' picture, and each frame of the Live page)."""
-    blended = heatmap.overlay(image, normalised, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
+    """heatmap.overlay with the box outlined: the downloads' picture."""
+    if normalised.shape != (image.height, image.width):
+        raise ValueError(f"map is {normalised.shape}, photo is {(image.height, image.width)}: upsample first.")
+    return Image.fromarray(boxed_frame(np.asarray(image.convert("RGB")), normalised, box, colormap=colormap,
+                                       opacity=opacity, threshold_frac=threshold_frac))
+
+
+def boxed_frame(photo: np.ndarray, normalised: np.ndarray, box: tuple[int, int, int, int] | None, *,
+                colormap: str, opacity: float, threshold_frac: float) -> np.ndarray:
+    """(H, W, 3) uint8 photo -> the overlay with the box outlined, as an array (each frame of the Live page: no
+    round trip through PIL). The outline runs inside the box, _line_width_px thick, as PIL's rectangle draws it."""
+    drawn = heatmap.blend(photo, normalised, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
     if box is not None:
-        x0, y0, x1, y1 = box  # PIL's rectangle includes its second corner; our x1/y1 are exclusive
-        ImageDraw.Draw(blended).rectangle((x0, y0, x1 - 1, y1 - 1), outline=BOX_COLOUR,
-                                          width=_line_width_px(blended.size))
-    return blended
+        x0, y0, x1, y1 = box
+        width = min(_line_width_px((photo.shape[1], photo.shape[0])), x1 - x0, y1 - y0)
+        for rows, cols in ((slice(y0, y0 + width), slice(x0, x1)), (slice(y1 - width, y1), slice(x0, x1)),
+                           (slice(y0, y1), slice(x0, x0 + width)), (slice(y0, y1), slice(x1 - width, x1))):
+            drawn[rows, cols] = BOX_COLOUR
+    return drawn
 
 
 def _overlay_bytes(image: Image.Image, normalised: np.ndarray, box: tuple[int, int, int, int] | None, *,

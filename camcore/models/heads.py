@@ -11,7 +11,7 @@ from torch import nn
 
 from camcore.errors import ModelUnsupported
 from camcore.models.hooks import output_shapes
-from camcore.models.layouts import NCHW, Layout, layout_of, token_grid
+from camcore.models.layouts import NCHW, Layout, layout_of, patch_grid, token_grid
 from camcore.models.pooling import ThresholdedAvgPool2d, pooling_name, tap_of
 from camcore.models.preprocessing import fixed_input_size
 
@@ -140,7 +140,7 @@ def find_cam_parts(model: nn.Module, device: torch.device) -> CamParts | None:
         logits = _probe_forward(model, x).float()
         try:
             raw = parts.features(x)
-            layout = layout_of(raw.shape, token_grid(model))
+            layout = layout_of(raw.shape, token_grid(model), patch_grid(model))
             if layout is None:
                 return None
             parts = CamParts(_channels_first(parts.features, layout), parts.linear, tap_of(model))
@@ -174,9 +174,9 @@ def map_layers(model: nn.Module, device: torch.device) -> MapLayers:
     with output_shapes(model) as shapes, torch.inference_mode():
         _probe_forward(model, _probe(model, device))
     passthrough = {name for name, module in model.named_modules() if isinstance(module, _PASSTHROUGH)}
-    tokens = token_grid(model)
+    tokens, grid = token_grid(model), patch_grid(model)
     finished = [(name, layout) for name, shape in shapes
-                if name not in passthrough and (layout := layout_of(shape, tokens)) is not None]
+                if name not in passthrough and (layout := layout_of(shape, tokens, grid)) is not None]
     if not finished:
         raise ModelUnsupported(f"{type(model).__name__} has no layer whose output is a map ((N, C, h, w), "
                                "channels-last or patch tokens), so there is nothing to map. Pick an image "

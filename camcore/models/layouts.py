@@ -46,15 +46,25 @@ def token_grid(model: nn.Module) -> Layout | None:
     return Layout("tokens", prefix, (height, width))
 
 
-def layout_of(shape: torch.Size, tokens: Layout | None) -> Layout | None:
-    """The layout of an output of `shape` on the (1, 3, S, S) probe, or None when it is no map (a vector, one
-    position, a window's tokens). On a square input every CNN map is square, (1, C, h, h): an output (1, h, h, C)
-    with C != h is channels-last. `tokens`: the model's token_grid, which a (1, T, C) output must fill exactly."""
+def patch_grid(model: nn.Module) -> tuple[int, int] | None:
+    """(h, w) of a timm transformer's patch grid (Swin's and a ViT's `patch_embed.grid_size`), None for CNNs."""
+    grid = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+    return None if grid is None else (int(grid[0]), int(grid[1]))
+
+
+def layout_of(shape: torch.Size, tokens: Layout | None, grid: tuple[int, int] | None = None) -> Layout | None:
+    """The layout of an output of `shape` on the (1, 3, S, S) probe, or None when it is no map over the photo (a
+    vector, one position, a window's tokens, attention weights). On a square input every CNN map is square,
+    (1, C, h, h): an output (1, h, h, C) with C != h is channels-last. An output whose first dimension is not the
+    probe's batch of 1 is batched over windows (Swin's attention), not laid out over the photo. `tokens`: the
+    model's token_grid, which a (1, T, C) output must fill exactly; `grid`: the model's patch_grid, which a
+    transformer's map must tile (Swin's stages: 56, 28, 14, 7; its (1, heads, 49, 49) attention matrices do not)."""
     if len(shape) == 4:
-        _, first, second, third = shape
-        if first == second > 1 and second != third:
-            return Layout("nhwc")
-        return NCHW if second * third > 1 else None
+        batch, first, second, third = shape
+        layout = Layout("nhwc") if first == second > 1 and second != third else NCHW
+        height, width = (first, second) if layout.kind == "nhwc" else (second, third)
+        tiles = grid is None or (grid[0] % height == 0 and grid[1] % width == 0)
+        return layout if batch == 1 and height * width > 1 and tiles else None
     if len(shape) == 3 and tokens is not None and shape[0] == 1:
         height, width = tokens.grid
         if shape[1] == tokens.prefix + height * width and height * width > 1:

@@ -63,7 +63,13 @@ class LoadedModel:
         """The module called `name` (default: the last convolutional block)."""
         name = name or self.default_layer
         if name not in self.layers:
-            raise ValueError(f"Unknown layer {name!r} for {self.spec}. Valid: {', '.join(self.layers[-8:])}...")
+            try:
+                self.module.get_submodule(name)
+            except AttributeError:
+                raise ValueError(f"Unknown layer {name!r} for {self.spec}. Valid: "
+                                 f"{', '.join(self.layers[-8:])}...") from None
+            raise ValueError(f"Layer {name!r} of {self.spec} has no map over the photo (its output is laid out "
+                             f"otherwise, e.g. attention weights). Pick one of: {', '.join(self.layers[-8:])}...")
         return self.module.get_submodule(name)
 
     def to_maps(self, name: str | None, output: torch.Tensor) -> torch.Tensor:

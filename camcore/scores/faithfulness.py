@@ -94,11 +94,11 @@ def random_map(map_hw: tuple[int, int], *, seed: int = 0) -> np.ndarray:
 
 
 def explanation_faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanation, *, rank: int = 0,
-                             size_px: int | None = None, steps: int = STEPS, fill: str = "blur", seed: int = 0,
+                             steps: int = STEPS, fill: str = "blur", seed: int = 0,
                              batch_size: int = BATCH_SIZE) -> FaithfulnessReport:
-    """Scores explanation.maps[rank] of `photo` and both baseline maps for the same class; size_px as the
-    explain() call that made it (the maps are upsampled to that input)."""
-    x = model.preprocessing.with_size(size_px).transform()(photo)
+    """Scores explanation.maps[rank] of `photo` and both baseline maps for the same class, on the input the
+    explanation was made from (its options' size: the maps are upsampled to that input)."""
+    x = model.preprocessing.with_size(explanation.options.size_px).transform()(photo)
     own = explanation.maps[rank]
     gaussian = localisation.centred_gaussian(*x.shape[-2:])
     class_index = explanation.predictions[rank].class_index

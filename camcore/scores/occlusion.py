@@ -40,10 +40,11 @@ class Occlusion:
         return self.hidden_probability - self.probability
 
 
-def hide_box(model: LoadedModel, photo: Image.Image, explanation: Explanation, box: Box, *, rank: int = 0,
-             size_px: int | None = None) -> Occlusion:
-    """The class of explanation.predictions[rank] with the photo's `box` blurred out."""
-    x = model.preprocessing.with_size(size_px).transform()(photo).float()
+def hide_box(model: LoadedModel, photo: Image.Image, explanation: Explanation, box: Box, *,
+             rank: int = 0) -> Occlusion:
+    """The class of explanation.predictions[rank] with the photo's `box` blurred out, on the input the
+    explanation was made from."""
+    x = _network_input(model, photo, explanation)
     height, width = x.shape[-2:]
     scale_x, scale_y = width / photo.width, height / photo.height
     x0, y0, x1, y1 = box
@@ -55,18 +56,23 @@ def hide_box(model: LoadedModel, photo: Image.Image, explanation: Explanation, b
 
 
 def hide_top(model: LoadedModel, photo: Image.Image, explanation: Explanation, fraction: float, *, rank: int = 0,
-             size_px: int | None = None, seed: int = 0) -> tuple[Occlusion, Occlusion]:
+             seed: int = 0) -> tuple[Occlusion, Occlusion]:
     """The map's top `fraction` of pixels hidden, and as many pixels in random blobs (faithfulness.random_map,
     at the map's resolution): the deletion curves' point at `fraction` for the map and its random baseline."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"The hidden fraction must be in (0, 1], not {fraction}.")
-    x = model.preprocessing.with_size(size_px).transform()(photo).float()
+    x = _network_input(model, photo, explanation)
     shape = (x.shape[-2], x.shape[-1])
     ranked = {f"the map's top {fraction:.0%}": _input_map(explanation.maps[rank], shape),
               f"a random {fraction:.0%}": _input_map(random_map(explanation.maps[rank].shape, seed=seed), shape)}
     masks = {what: deletion_masks(grid, np.array([fraction]), seed)[0] for what, grid in ranked.items()}
     top, random = _occlusions(model, x, explanation, rank, masks)
     return top, random
+
+
+def _network_input(model: LoadedModel, photo: Image.Image, explanation: Explanation) -> torch.Tensor:
+    """(3, H, W) the photo preprocessed as it was for `explanation` (its options' size)."""
+    return model.preprocessing.with_size(explanation.options.size_px).transform()(photo).float()
 
 
 def _input_map(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

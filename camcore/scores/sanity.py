@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from camcore import cams
 from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import MapOptions
 
 ORIGINAL = "original"
 """Stage 0's name: nothing randomised yet."""
@@ -96,32 +97,31 @@ def cumulative_randomisations(model: LoadedModel, *, seed: int = 0) -> Iterator[
         yield stage.name, copy
 
 
-def cascading_randomisation(image: Image.Image, model: LoadedModel, *, method: str | None = None,
-                            layer: str | None = None, class_index: int | None = None, size_px: int | None = None,
-                            seed: int = 0, progress: cams.Progress | None = None,
-                            clamp_negative_weights: bool = False) -> SanityCheck:
-    """The map of the model's top class (or class_index) with `method` (default cams.exact_method; with NWC when
-    clamp_negative_weights) after each cumulative stage of randomisation_stages; one map per stage.
-    progress(done, total) after each map."""
-    method = method or cams.exact_method(model)
-    cams.check_applicable(model, method, layer, clamp_negative_weights=clamp_negative_weights)
+def cascading_randomisation(image: Image.Image, model: LoadedModel, options: MapOptions | None = None, *,
+                            class_index: int | None = None, seed: int = 0,
+                            progress: cams.Progress | None = None) -> SanityCheck:
+    """The map of the model's top class (or class_index) as `options` say (default: cams.exact_method's, at its
+    default layer) after each cumulative stage of randomisation_stages; one map per stage. progress(done, total)
+    after each map."""
+    options = replace(options or MapOptions(method=cams.exact_method(model)), top_k=1,
+                      classes=None if class_index is None else (class_index,))
+    cams.check_applicable(model, options.method, options.layer,
+                          clamp_negative_weights=options.clamp_negative_weights)
     total = len(randomisation_stages(model)) + 1
-    classes = None if class_index is None else [[class_index]]
     names, maps, explained = [], [], None
     for name, copy in cumulative_randomisations(model, seed=seed):
-        explained = explain([image], copy, method=method, top_k=1, layer=layer, size_px=size_px, classes=classes,
-                            clamp_negative_weights=clamp_negative_weights)[0]
-        classes = [[explained.predictions[0].class_index]]  # stage 0's (the original's) class from now on
+        explained = explain([image], copy, options)[0]
+        options = replace(options, classes=(explained.predictions[0].class_index,))  # the original's class on
         names.append(name)
         maps.append(explained.maps[0])
         if progress is not None:
             progress(len(maps), total)
     assert explained is not None  # the cascade always yields the original
     raw = np.stack(maps)
-    spearman, ssim = compare_maps(raw[0], raw, model.preprocessing.with_size(size_px).input_size(image.size))
+    spearman, ssim = compare_maps(raw[0], raw, model.preprocessing.with_size(options.size_px).input_size(image.size))
     prediction = explained.predictions[0]
     return SanityCheck(stages=tuple(names), class_index=prediction.class_index, class_name=prediction.class_name,
-                       method=method, layer=explained.layer, maps=heatmap.normalise(raw), spearman=spearman,
+                       method=options.method, layer=explained.layer, maps=heatmap.normalise(raw), spearman=spearman,
                        ssim=ssim)
 
 

@@ -16,32 +16,20 @@ import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
 from camcore.cams import Progress
 from camcore.explain import Explanation, explain
 from camcore.models.loading import LoadedModel
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """What must be equal for photos to share an explain() call."""
-
-    method: str
-    top_k: int
-    layer: str | None
-    size_px: int | None
-    classes_per_photo: int | None
-    clamp_negative_weights: bool = False
+from camcore.options import DEFAULTS, MapOptions
 
 
 @dataclass(frozen=True)
 class _Request:
     images: Sequence[Image.Image]
-    settings: _Settings
-    classes: Sequence[Sequence[int]] | None
+    options: MapOptions  # photos with equal options share an explain() call
     result: Future = field(default_factory=Future)
 
 
@@ -72,10 +60,8 @@ _QUEUES: weakref.WeakKeyDictionary[LoadedModel, _Queue] = weakref.WeakKeyDiction
 _QUEUES_LOCK = threading.Lock()
 
 
-def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method: str = "cam", top_k: int = 5,
-                    layer: str | None = None, size_px: int | None = None,
-                    classes: Sequence[Sequence[int]] | None = None, progress: Progress | None = None,
-                    clamp_negative_weights: bool = False) -> list[Explanation]:
+def explain_batched(images: Sequence[Image.Image], model: LoadedModel, options: MapOptions = DEFAULTS, *,
+                    progress: Progress | None = None) -> list[Explanation]:
     """explain(), with the photos of concurrent callers on the same model explained together.
 
     Results equal explain()'s (images are independent in eval mode); elapsed_s is that of the batch that held
@@ -84,13 +70,10 @@ def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method
     the model while other sessions' quick maps wait.
     """
     if model.device.type not in BATCHED_DEVICES or progress is not None:
-        return explain(images, model, method=method, top_k=top_k, layer=layer, size_px=size_px, classes=classes,
-                       progress=progress, clamp_negative_weights=clamp_negative_weights)
+        return explain(images, model, options, progress=progress)
     with _QUEUES_LOCK:
         queue = _QUEUES.setdefault(model, _Queue())
-    settings = _Settings(method, top_k, layer, size_px, None if classes is None else len(classes[0]),
-                         clamp_negative_weights)
-    request = _Request(images, settings, classes)
+    request = _Request(images, options)
     queue.put(request)
     with queue.model_lock:
         if not request.result.done():
@@ -106,9 +89,9 @@ def explain_batched(images: Sequence[Image.Image], model: LoadedModel, *, method
 
 def _run(model: LoadedModel, requests: list[_Request]) -> None:
     """One explain() per distinct setting over every queued photo, results handed back per request."""
-    groups: dict[_Settings, list[_Request]] = {}
+    groups: dict[tuple[MapOptions, bool], list[_Request]] = {}
     for request in requests:
-        groups.setdefault(request.settings, []).append(request)
+        groups.setdefault(_shared(request.options), []).append(request)
     for group in (chunk for same in groups.values() for chunk in _chunks(same, GPU_BATCH_PHOTOS)):
         try:
             _explain_group(model, group)
@@ -141,13 +124,18 @@ def _run_alone(model: LoadedModel, group: list[_Request]) -> None:
 
 
 def _explain_group(model: LoadedModel, group: list[_Request]) -> None:
-    settings = group[0].settings
     images = [image for request in group for image in request.images]
-    classes = None if settings.classes_per_photo is None else [c for r in group for c in r.classes or ()]
-    explained = explain(images, model, method=settings.method, top_k=settings.top_k, layer=settings.layer,
-                        size_px=settings.size_px, classes=classes,
-                        clamp_negative_weights=settings.clamp_negative_weights)
+    options, chosen = _shared(group[0].options)
+    classes = [request.options.classes or () for request in group for _ in request.images] if chosen else None
+    explained = explain(images, model, options, per_photo_classes=classes)
     start = 0
     for request in group:
-        request.result.set_result(explained[start:start + len(request.images)])
+        mine = explained[start:start + len(request.images)]
+        request.result.set_result([replace(explanation, options=request.options) for explanation in mine])
         start += len(request.images)
+
+
+def _shared(options: MapOptions) -> tuple[MapOptions, bool]:
+    """What photos must share to be explained in one call, and whether they name their classes: the classes
+    themselves may differ (explain's per_photo_classes), as long as each request names as many."""
+    return replace(options, classes=None, top_k=options.explained), options.classes is not None

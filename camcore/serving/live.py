@@ -17,8 +17,9 @@ from PIL import Image
 from camcore.errors import UnsupportedMethod
 from camcore.explain import Prediction, explain
 from camcore.maps import heatmap
-from camcore.maps.exports import boxed_overlay
+from camcore.maps.exports import boxed_frame
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class LiveSettings:
     colormap: str = "magma"
     threshold_frac: float = heatmap.DEFAULT_THRESHOLD
     mirror: bool = True
+
+    @property
+    def options(self) -> MapOptions:
+        """The map each frame gets: CAM of the chosen class, or of the frame's top-1."""
+        return MapOptions(top_k=1, classes=None if self.class_index is None else (self.class_index,))
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,13 @@ def explain_frame(model: LoadedModel, frame: np.ndarray, settings: LiveSettings)
     check_live(model)
     start = time.perf_counter()
     photo = Image.fromarray(frame)
-    classes = None if settings.class_index is None else [[settings.class_index]]
-    (result,) = explain([photo], model, method="cam", top_k=1, classes=classes)
+    (result,) = explain([photo], model, settings.options)
     explained = time.perf_counter()
-    normalised = heatmap.normalise(heatmap.upsample(result.maps[0], (photo.height, photo.width)))
+    normalised = heatmap.normalise(heatmap.upsample(result.maps[0], frame.shape[:2]))
     box = heatmap.threshold_box(normalised, settings.threshold_frac)
-    drawn = boxed_overlay(photo, normalised, box, colormap=settings.colormap, opacity=settings.opacity,
-                          threshold_frac=settings.threshold_frac)
-    return LiveFrame(np.asarray(drawn), result.predictions[0], explained - start, time.perf_counter() - explained)
+    drawn = boxed_frame(frame, normalised, box, colormap=settings.colormap, opacity=settings.opacity,
+                        threshold_frac=settings.threshold_frac)
+    return LiveFrame(drawn, result.predictions[0], explained - start, time.perf_counter() - explained)
 
 
 class LatestFrame:

@@ -12,7 +12,6 @@ from camcore.jobs.runs import RunFolder
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
 
-FOLDER = "tensorboard"
 FLUSH_S = 10
 """Seconds between flushes, so TensorBoard follows a live run (its default is 120)."""
 TAGS = {"step": {"loss": "loss/train_step", "accuracy": "accuracy/train_step", "lr": "lr",
@@ -31,7 +30,7 @@ def open_board(run: RunFolder, *, resumed_after_step: int | None = None) -> Summ
     except ImportError:
         return None
     purge_step = None if resumed_after_step is None else resumed_after_step + 1
-    return SummaryWriter(str(run.path / FOLDER), purge_step=purge_step, flush_secs=FLUSH_S)
+    return SummaryWriter(str(run.tensorboard_dir), purge_step=purge_step, flush_secs=FLUSH_S)
 
 
 def add_record(board: SummaryWriter, record: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from camcore.data.samples import sample_photos
 from camcore.explain import explain
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import LoadedModel, imagenet_categories
+from camcore.options import MapOptions
 from camcore.scores.evaluate import IMAGENET_CATS
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import make_photo
@@ -114,7 +115,7 @@ def test_sample_photo_shows_predictions_maps_and_cam_identity(random_resnet: Non
     at = pick_samples(explain_page(), GOOD)
     assert not at.exception and not at.error
     [figure] = explanation_figures(at)
-    expected = explain([load_image(pets / GOOD)], resnet18, method="cam", top_k=5)[0]
+    expected = explain([load_image(pets / GOOD)], resnet18, MapOptions(method="cam", top_k=5))[0]
     names = [p.class_name for p in expected.predictions]
     heatmaps = [trace for trace in figure["data"] if trace["type"] == "heatmap"]
     assert [trace["name"].split(". ", 1)[1].rsplit(" (", 1)[0] for trace in heatmaps] == names
@@ -133,14 +134,14 @@ def test_class_picker_reruns_without_recomputing(random_resnet: None, pets: Path
     calls = []
     monkeypatch.setattr(explanations, "explain_batched",
                         lambda *args, **kwargs: calls.append(1) or explain(*args, **kwargs))
-    explanations.explanation.clear()  # an earlier test may have explained this photo: start from no cached maps
+    explanations._explained.clear()  # an earlier test may have explained this photo: start from no cached maps
     at = pick_samples(explain_page(), GOOD)
     computed = len(calls)
     assert computed == 1  # the spy sits where the page explains: a rerun that recomputed would count
     at.selectbox(key="explain.class.0").set_value(1).run()
     assert not at.exception
     assert len(calls) == computed
-    second = explain([load_image(pets / GOOD)], resnet18, method="cam", top_k=5)[0].predictions[1]
+    second = explain([load_image(pets / GOOD)], resnet18, MapOptions(method="cam", top_k=5))[0].predictions[1]
     assert f"logit of '{second.class_name}' ({second.logit:.2f})" in page_text(at)
 
 
@@ -149,7 +150,7 @@ def test_finercam_names_what_it_subtracts_and_eigencam_says_it_ignores_the_class
     at = pick_samples(explain_page(), GOOD)
     at.selectbox(key="explain.method").set_value("finercam").run()
     assert not at.exception and not at.error
-    expected = explain([load_image(pets / GOOD)], resnet18, method="finercam", top_k=5)[0]
+    expected = explain([load_image(pets / GOOD)], resnet18, MapOptions(method="finercam", top_k=5))[0]
     assert f"Finer-CAM: the map of '{expected.predictions[0].class_name}' minus those of the classes scored " \
            f"nearest to it: {', '.join(expected.compared[0])}." in page_text(at)
     at.selectbox(key="explain.method").set_value("eigencam").run()
@@ -281,7 +282,7 @@ def test_a_close_call_suggests_finercam(random_resnet: None, pets: Path, resnet1
         return any("A close call" in box.value and "Finer-CAM" in box.value for box in at.info)
 
     at = pick_samples(explain_page(), GOOD)
-    top = explain([load_image(pets / GOOD)], resnet18, top_k=5)[0].predictions
+    top = explain([load_image(pets / GOOD)], resnet18, MapOptions(top_k=5))[0].predictions
     close = top[1].probability >= 0.5 * top[0].probability  # the rule, worked out on the model's own numbers
     assert suggested(at) == close
     monkeypatch.setattr(explain_view, "close_call", lambda probabilities: not close)
@@ -302,7 +303,7 @@ def test_nwc_and_percentile_threshold_change_the_map_and_say_so(random_resnet: N
     assert not at.exception and not at.error
     [figure] = explanation_figures(at)
     assert figure["layout"]["title"]["text"] == "CAM (NWC) · layer4"
-    clamped = explain([load_image(pets / GOOD)], resnet18, top_k=5, clamp_negative_weights=True)[0]
+    clamped = explain([load_image(pets / GOOD)], resnet18, MapOptions(top_k=5, clamp_negative_weights=True))[0]
     top = clamped.predictions[0]
     assert (f"mean of the clamped map {clamped.map_mean(0):.2f} + bias {clamped.bias[0]:.2f} = "
             f"{clamped.map_mean(0) + clamped.bias[0]:.2f}, not the logit of '{top.class_name}' ({top.logit:.2f})"
@@ -324,7 +325,7 @@ def test_a_tap_checkpoint_says_which_identity_holds(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     at = pick_samples(explain_page(), GOOD)
     assert not at.exception and not at.error
-    expected = explain([load_image(pets / GOOD)], tap_resnet, top_k=5)[0]
+    expected = explain([load_image(pets / GOOD)], tap_resnet, MapOptions(top_k=5))[0]
     top = expected.predictions[0]
     text = page_text(at)
     assert "CAM's identity with TAP" in text and f"its logit ({top.logit:.2f})" in text

@@ -10,6 +10,7 @@ from camcore.data.images import load_image
 from camcore.data.samples import SAMPLES_DIR
 from camcore.explain import decode_side_px, explain
 from camcore.models.loading import load_model
+from camcore.options import MapOptions
 from camcore.scores.occlusion import hide_box
 from tests.browser.deadlines import PAGE_MS
 from tests.browser.test_explain import app_url  # noqa: F401  (the fixture)  # noqa: F401  (the fixture)
@@ -43,7 +44,7 @@ def test_a_dragged_box_is_blurred_out_and_scored(browser, app_url: str) -> None:
         page.close()
     model = load_model("lite0", device="cpu")
     photo = load_image((SAMPLES_DIR / PHOTO).read_bytes(), name=PHOTO, min_side_px=decode_side_px(model))
-    (explanation,) = explain([photo], model, top_k=5)
+    (explanation,) = explain([photo], model, MapOptions(top_k=5))
     shown = re.search(r"(\d\.\d{3}) → (\d\.\d{3})", row)
     assert shown, row
     x0, y0, x1, y1 = 100, 80, 300, 260

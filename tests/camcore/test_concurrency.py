@@ -12,6 +12,7 @@ import torch
 from camcore.cams import METHODS
 from camcore.explain import Explanation, explain
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from tests.camcore.models.test_hooks import assert_untouched, model_state
 from tests.conftest import make_photo
 
@@ -36,7 +37,7 @@ def _tasks(count: int) -> list[Task]:
 def _run(model: LoadedModel, task: Task) -> Explanation:
     method, layer, seed = task
     photo = make_photo(96 + 8 * (seed % 3), 80, seed=seed)
-    (explanation,) = explain([photo], model, method=method, top_k=3, layer=layer, size_px=SIZE_PX)
+    (explanation,) = explain([photo], model, MapOptions(method=method, top_k=3, layer=layer, size_px=SIZE_PX))
     return explanation
 
 

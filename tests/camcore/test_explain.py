@@ -13,6 +13,7 @@ from camcore.explain import Explanation, explain
 from camcore.models import heads
 from camcore.models.loading import LoadedModel
 from camcore.models.preprocessing import Preprocessing
+from camcore.options import MapOptions
 from tests.conftest import cheap_layer, make_photo
 
 SIZE_PX = 64
@@ -43,7 +44,8 @@ def _assert_well_formed(explanation: Explanation, model: LoadedModel, method: st
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_explains_a_thousand_class_model(resnet18: LoadedModel, method: str) -> None:
     photos = [make_photo(seed=0), make_photo(seed=1)]
-    explanations = explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method))
+    explanations = explain(photos, resnet18,
+                           MapOptions(method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method)))
     for explanation, photo in zip(explanations, photos):
         _assert_well_formed(explanation, resnet18, method, 3)
         logits = _logit_of(resnet18, photo)
@@ -55,8 +57,8 @@ def test_every_method_explains_a_thousand_class_model(resnet18: LoadedModel, met
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_explains_a_one_logit_head(binary_resnet: LoadedModel, photo: Image.Image, method: str) -> None:
-    (explanation,) = explain([photo], binary_resnet, method=method, top_k=5, size_px=SIZE_PX,
-                             layer=cheap_layer(method))
+    (explanation,) = explain([photo], binary_resnet,
+                             MapOptions(method=method, top_k=5, size_px=SIZE_PX, layer=cheap_layer(method)))
     _assert_well_formed(explanation, binary_resnet, method, 5)
     z = float(_logit_of(binary_resnet, photo)[0])
     by_name = {p.class_name: p for p in explanation.predictions}
@@ -71,19 +73,19 @@ def test_every_method_explains_a_one_logit_head(binary_resnet: LoadedModel, phot
 
 def test_finercam_explanations_name_the_classes_each_map_subtracts(resnet18: LoadedModel, photo: Image.Image) -> None:
     """The three other classes whose logits (the model's own) are nearest each explained class's."""
-    (explanation,) = explain([photo], resnet18, method="finercam", top_k=2, size_px=SIZE_PX)
+    (explanation,) = explain([photo], resnet18, MapOptions(method="finercam", top_k=2, size_px=SIZE_PX))
     logits = _logit_of(resnet18, photo)
     assert explanation.compared is not None and len(explanation.compared) == 2
     for prediction, names in zip(explanation.predictions, explanation.compared):
         gap = (logits - logits[prediction.class_index]).abs()
         gap[prediction.class_index] = float("inf")
         assert names == tuple(resnet18.class_names[i] for i in gap.argsort()[:3].tolist())
-    (other,) = explain([photo], resnet18, method="gradcam", top_k=2, size_px=SIZE_PX)
+    (other,) = explain([photo], resnet18, MapOptions(method="gradcam", top_k=2, size_px=SIZE_PX))
     assert other.compared is None
 
 
 def test_predictions_are_sorted_by_probability(resnet18: LoadedModel, photo: Image.Image) -> None:
-    (explanation,) = explain([photo], resnet18, top_k=10, size_px=SIZE_PX)
+    (explanation,) = explain([photo], resnet18, MapOptions(top_k=10, size_px=SIZE_PX))
     probabilities = [p.probability for p in explanation.predictions]
     assert probabilities == sorted(probabilities, reverse=True)
     assert probabilities[0] == pytest.approx(float(torch.softmax(_logit_of(resnet18, photo), 0).max()), abs=1e-6)
@@ -92,26 +94,27 @@ def test_predictions_are_sorted_by_probability(resnet18: LoadedModel, photo: Ima
 def test_photos_of_different_sizes_get_maps_of_their_own_aspect(resnet18: LoadedModel) -> None:
     photos = [make_photo(256, 64, seed=0), make_photo(64, 192, seed=1), make_photo(256, 64, seed=2),
               make_photo(120, 90, seed=3)]
-    explanations = explain(photos, resnet18, method="gradcam", top_k=2, size_px=SIZE_PX)
+    explanations = explain(photos, resnet18, MapOptions(method="gradcam", top_k=2, size_px=SIZE_PX))
     for photo, explanation in zip(photos, explanations):
         height, width = explanation.maps.shape[1:]
         assert abs(width - height * photo.width / photo.height) <= 1  # each side rounds to whole cells
         assert explanation.image_size == photo.size
         assert explanation.at_image_size().shape == (2, photo.height, photo.width)
-        (alone,) = explain([photo], resnet18, method="gradcam", top_k=2, size_px=SIZE_PX)  # batching is invisible
+        # batching is invisible
+        (alone,) = explain([photo], resnet18, MapOptions(method="gradcam", top_k=2, size_px=SIZE_PX))
         assert [p.class_index for p in alone.predictions] == [p.class_index for p in explanation.predictions]
         assert np.allclose([p.logit for p in alone.predictions], [p.logit for p in explanation.predictions])
         assert np.allclose(alone.maps, explanation.maps, rtol=1e-4, atol=1e-6)
 
 
 def test_wide_photo_map_is_wider_than_tall(resnet18: LoadedModel) -> None:
-    (wide, tall) = explain([make_photo(256, 64), make_photo(64, 256)], resnet18, top_k=1, size_px=SIZE_PX)
+    (wide, tall) = explain([make_photo(256, 64), make_photo(64, 256)], resnet18, MapOptions(top_k=1, size_px=SIZE_PX))
     assert wide.maps.shape[2] > wide.maps.shape[1] and tall.maps.shape[1] > tall.maps.shape[2]
     assert wide.maps.shape[1:] == tall.maps.shape[:0:-1]
 
 
 def test_normalised_maps_are_their_positive_part_over_its_maximum(resnet18: LoadedModel, photo: Image.Image) -> None:
-    (explanation,) = explain([photo], resnet18, method="layercam", top_k=3, size_px=SIZE_PX)
+    (explanation,) = explain([photo], resnet18, MapOptions(method="layercam", top_k=3, size_px=SIZE_PX))
     normalised = explanation.normalised()
     positive = np.maximum(explanation.maps, 0)
     np.testing.assert_allclose(normalised, positive / positive.max(axis=(1, 2), keepdims=True), rtol=1e-6)
@@ -119,22 +122,23 @@ def test_normalised_maps_are_their_positive_part_over_its_maximum(resnet18: Load
 
 def test_unknown_method_names_the_valid_ones(resnet18: LoadedModel, photo: Image.Image) -> None:
     with pytest.raises(UnsupportedMethod) as info:
-        explain([photo], resnet18, method="gradcampp", size_px=SIZE_PX)
+        explain([photo], resnet18, MapOptions(method="gradcampp", size_px=SIZE_PX))
     assert all(key in str(info.value) for key in METHODS)
 
 
 def test_unknown_layer_is_a_value_error(resnet18: LoadedModel, photo: Image.Image) -> None:
     with pytest.raises(ValueError, match="layer9"):
-        explain([photo], resnet18, method="gradcam", layer="layer9", size_px=SIZE_PX)
+        explain([photo], resnet18, MapOptions(method="gradcam", layer="layer9", size_px=SIZE_PX))
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_given_classes_are_mapped_in_their_order_like_the_top_k(resnet18, method: str) -> None:
     """The map of a class chosen by index (a photo's true class) is the one top-k gives that class."""
     photos = [make_photo(96, 80, seed=4), make_photo(96, 80, seed=5)]
-    top = explain(photos, resnet18, method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method))
+    top = explain(photos, resnet18, MapOptions(method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method)))
     wanted = [[e.predictions[2].class_index, e.predictions[0].class_index] for e in top]
-    given = explain(photos, resnet18, method=method, size_px=SIZE_PX, classes=wanted, layer=cheap_layer(method))
+    given = explain(photos, resnet18, MapOptions(method=method, size_px=SIZE_PX, layer=cheap_layer(method)),
+                    per_photo_classes=wanted)
     for t, g, w in zip(top, given, wanted):
         assert [p.class_index for p in g.predictions] == w
         np.testing.assert_allclose(g.maps, t.maps[[2, 0]], rtol=1e-4, atol=1e-6)
@@ -144,7 +148,7 @@ def test_given_classes_are_mapped_in_their_order_like_the_top_k(resnet18, method
 def test_cam_explanation_states_the_lessons_identity(resnet18, binary_resnet) -> None:
     """What the Explain page prints: the map's mean plus the bias is each explained class's logit."""
     for model in (resnet18, binary_resnet):
-        (result,) = explain([make_photo(90, 70, seed=6)], model, top_k=2, size_px=SIZE_PX)
+        (result,) = explain([make_photo(90, 70, seed=6)], model, MapOptions(top_k=2, size_px=SIZE_PX))
         for rank, prediction in enumerate(result.predictions):
             assert result.map_mean(rank) + result.bias[rank] == pytest.approx(prediction.logit, rel=1e-5, abs=1e-5)
 
@@ -213,7 +217,7 @@ def test_a_bright_square_comes_out_where_it_is(pool_net: LoadedModel, size: tupl
     grid_h, grid_w = ODD_PHOTOS[size]
     side = int(min(width / grid_w, height / grid_h))
     x0, y0 = int(where[0] * (width - side)), int(where[1] * (height - side))
-    (result,) = explain([_square_photo(size, (x0, y0, x0 + side, y0 + side))], pool_net, classes=[[0]])
+    (result,) = explain([_square_photo(size, (x0, y0, x0 + side, y0 + side))], pool_net, per_photo_classes=[[0]])
     assert result.maps.shape == (1, grid_h, grid_w)
     peak_y, peak_x = np.unravel_index(np.argmax(result.at_image_size()[0]), (height, width))
     assert abs(peak_x - (x0 + side / 2)) <= width / grid_w and abs(peak_y - (y0 + side / 2)) <= height / grid_h
@@ -227,7 +231,7 @@ def test_each_map_cell_covers_its_equal_share_of_the_photo(pool_net: LoadedModel
     width, height = size
     grid_h, grid_w = ODD_PHOTOS[size]
     photo = _square_photo(size, (int(width * 0.55), int(height * 0.6), int(width * 0.93), int(height * 0.95)))
-    (result,) = explain([photo], pool_net, classes=[[0]])
+    (result,) = explain([photo], pool_net, per_photo_classes=[[0]])
     brightness = np.asarray(photo, dtype=np.float64).mean(axis=2) / 255
     expected = _cell_shares(height, grid_h) @ brightness @ _cell_shares(width, grid_w).T
     np.testing.assert_allclose(result.maps[0], expected, atol=0.04)

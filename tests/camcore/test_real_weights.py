@@ -15,6 +15,7 @@ from camcore.cams import compute_maps
 from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.models.loading import LoadedModel, load_model
+from camcore.options import MapOptions
 from tests.conftest import make_photo
 
 pytestmark = pytest.mark.shared_data
@@ -57,7 +58,8 @@ def rates(request: pytest.FixtureRequest, pets_root: Path) -> Rates:
     pet_class = peak_on_pet = 0
     for start in range(0, len(paths), PHOTOS_PER_CALL):
         chunk = paths[start:start + PHOTOS_PER_CALL]
-        for path, explanation in zip(chunk, explain([load_image(p) for p in chunk], model, method="cam", top_k=1)):
+        for path, explanation in zip(chunk, explain([load_image(p) for p in chunk], model,
+                                                    MapOptions(method="cam", top_k=1))):
             pet_class += explanation.predictions[0].class_index in PET_CLASSES
             trimap = pets_root / "annotations" / "trimaps" / f"{path.stem}.png"
             peak_on_pet += _peak_on_pet(explanation.at_image_size()[0], trimap)

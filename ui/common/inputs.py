@@ -138,10 +138,7 @@ def method_ui(model: LoadedModel, state: PageState) -> str:
     options = [key for key, method in METHODS.items()
                if (not method.needs_head or model.cam is not None) and not (no_slow and method.masked_scores)]
     method = st.selectbox("Method", options, format_func=method_label, key=state.valid("method", options, options[0]),
-                          help="CAM reads the classifier's own weights; the Grad-CAM family uses gradients. Score-CAM "
-                          "needs neither but costs one forward pass per channel of the layer (hundreds: "
-                          "seconds to minutes on a CPU). Finer-CAM subtracts the look-alike classes' evidence; "
-                          "EigenCAM reads the activations alone.")
+                          help=methods_help())
     exactness_badge(model)
     if model.cam is None:
         st.caption(f"CAM is not offered: {plain(model.cam_refusal)}.")
@@ -168,13 +165,18 @@ def exactness_badge(model: LoadedModel) -> None:
                       "decomposition, and the Grad-CAM family approximates where the score comes from.")
 
 
+def methods_help() -> str:
+    """Every method's one-line summary (camcore.cams.METHODS), one per line of the menu's help."""
+    return "\n".join(f"- **{method.label}**: {method.summary}." for method in METHODS.values())
+
+
 def method_label(key: str) -> str:
     """Human name of a method key (the CLI's names are the keys)."""
     return METHODS[key].label
 
 
-def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
-    """The sidebar's model and device, and the shared model they name: (model, spec, weights_path, device). Stops
+def model_sidebar(state: PageState) -> tuple[LoadedModel, models.ModelChoice]:
+    """The sidebar's model and device: the shared model and the choice that names it (what caches key on). Stops
     the page with one line when nothing is chosen yet or the model cannot be loaded; the app keeps serving."""
     with st.sidebar:
         st.header("Model")
@@ -187,7 +189,7 @@ def model_sidebar(state: PageState) -> tuple[LoadedModel, str, str | None, str]:
         model = models.shared_model(spec, weights_path, device)
         if note := fixed_size_note(model):
             st.sidebar.caption(note)
-        return model, spec, weights_path, device
+        return model, models.ModelChoice.of(spec, weights_path, device)
     except WeightsUnavailable as exc:
         st.error(plain(exc))
         st.info("EfficientNet-Lite0 works without internet: pick it in the sidebar's Model list.")

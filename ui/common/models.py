@@ -1,18 +1,15 @@
 """The shared models: one frozen model per (spec, weights, device) for every session, the class's default kept
-loaded apart, randomised copies for the baselines, uploaded weights, and per_model_version, which keys every cache
-of results made with a model on its files' versions.
+loaded apart, randomised copies for the baselines, uploaded weights, and ModelChoice, the value every cache of
+results made with a model keys on (its files' versions included).
 
 Each cache is defined once (st.cache_resource keys include the defining module: a loader pasted into two modules
 would hold two copies of the same model); ui/common/explanations.py, ui/common/datasets.py,
-ui/explain/figure_cache.py and ui/dataset/predictions.py hold the others.
+ui/explain/figure_cache.py and ui/dataset/prediction_cache.py hold the others.
 """
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -22,9 +19,6 @@ from camcore.models.loading import LoadedModel, load_model, randomised
 from camcore.models.pretrained import server_model
 from camcore.serving.paths import store_upload
 from camcore.settings import server_weights
-
-T = TypeVar("T")
-
 
 MODELS_KEPT = 4
 """Models kept loaded besides the class's default (pinned apart): the four rows of Explain's Compare models
@@ -59,20 +53,23 @@ def _files_stamp(*paths: str | None) -> tuple[int, ...]:
     return tuple(stamp for stamp in map(modified_ns, paths) if stamp is not None)
 
 
-def per_model_version(cached: Callable[..., T]) -> Callable[..., T]:
-    """A cached function of (image_bytes, name, spec, weights_path, device, *, ..., stamp) called without `stamp`:
-    the model files' modification times are added to its cache key here, so a checkpoint rewritten at the same
-    path (a training run's best.pt) misses every cache of results made with it, as shared_model reloads it."""
-    signature = inspect.signature(cached)
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which shared model a page explains with, as one hashable value: every cache of results made with a model
+    keys on it. version: the model files' modification times when the page chose it, so a checkpoint rewritten at
+    the same path (a training run's best.pt) misses every such cache, as shared_model reloads it."""
 
-    @functools.wraps(cached)
-    def call(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, **options: Any) -> T:
-        arguments = signature.bind(image_bytes, name, spec, weights_path, device,
-                                   stamp=_files_stamp(spec, weights_path), **options)
-        arguments.apply_defaults()  # Streamlit keys on the arguments as passed: a default left out is another key
-        return cached(*arguments.args, **arguments.kwargs)
-    call.clear = cached.clear  # type: ignore[attr-defined]  # tests start from an empty cache
-    return call
+    spec: str
+    weights_path: str | None
+    device: str
+    version: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, spec: str, weights_path: str | None, device: str) -> ModelChoice:
+        return cls(spec, weights_path or None, device, _files_stamp(spec, weights_path))
+
+    def load(self) -> LoadedModel:
+        return shared_model(self.spec, self.weights_path, self.device)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")

@@ -10,11 +10,11 @@ from pathlib import Path
 import streamlit as st
 
 from camcore.cams import METHODS
-from camcore.explain import decode_side_px
 from camcore.maps import exports
 from camcore.models.loading import LoadedModel
 from ui.common import explanations, models
 from ui.common.inputs import method_label, model_choices
+from ui.common.models import ModelChoice
 from ui.common.reporting import reported
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
@@ -46,15 +46,14 @@ def row_settings(settings: Settings, spec: str, model: LoadedModel) -> tuple[Set
     """The sidebar's settings as they apply to another model, and a line on what changed: CAM falls back to
     Grad-CAM where it is not exact, a layer picked for the sidebar's model is its own default, a fixed-size model
     keeps its size."""
-    if spec == settings.spec:
+    if spec == settings.model.spec:
         return settings, ""
-    method, note = settings.method, ""
-    if METHODS[method].needs_head and model.cam is None:
-        method, note = "gradcam", f" Shown with Grad-CAM: {plain(model.cam_refusal)}."
-    size_px = None if model.preprocessing.fixed_size else settings.size_px  # None: the model's own
-    other = dataclasses.replace(settings, spec=spec, weights_path=None, method=method, layer=None, size_px=size_px,
-                                min_side_px=decode_side_px(model, size_px=size_px), compare=False,
-                                clamp_negative_weights=settings.clamp_negative_weights and model.cam is not None)
+    options, note = settings.options, ""
+    if METHODS[options.method].needs_head and model.cam is None:
+        options, note = options.with_method("gradcam"), f" Shown with Grad-CAM: {plain(model.cam_refusal)}."
+    size_px = None if model.preprocessing.fixed_size else options.size_px  # None: the model's own
+    other = Settings(ModelChoice.of(spec, None, settings.model.device),
+                     dataclasses.replace(options, layer=None, size_px=size_px), compare=False)
     return other, note
 
 
@@ -62,15 +61,12 @@ def show_compared(name: str, data: bytes, index: int, settings: Settings, others
     """One row per model for this photo; a model that cannot be loaded is one line in its row."""
     st.subheader(plain(name), anchor=False)
     labels = model_choices()
-    for row, spec in enumerate((settings.spec, *others)):
+    for row, spec in enumerate((settings.model.spec, *others)):
         with st.container(border=True), reported(f"Explaining {name} with {spec}"):
-            model = models.shared_model(spec, settings.weights_path if spec == settings.spec else None,
-                                           settings.device)
+            model = settings.model.load() if spec == settings.model.spec else \
+                models.shared_model(spec, None, settings.model.device)
             mine, note = row_settings(settings, spec, model)
-            result = explanations.explanation(data, name, mine.spec, mine.weights_path, mine.device, method=mine.method,
-                                           layer=mine.layer, top_k=mine.top_k, size_px=mine.size_px,
-                                           min_side_px=mine.min_side_px,
-                                           clamp_negative_weights=mine.clamps(mine.method))
+            result = explanations.explanation(data, name, mine.model, mine.options)
             exact = "CAM is exact here" if model.cam is not None else f"Approximate: {plain(model.cam_refusal)}"
             st.markdown(f"**{plain(labels.get(spec, spec))}** · {exact}.{note}")
             bars, figure = st.columns([1, 2])

@@ -5,43 +5,34 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from camcore.data.images import load_image
 from camcore.explain import Prediction
 from camcore.maps import display, heatmap
-from ui.common.explanations import explanation
-from ui.common.models import per_model_version
+from camcore.options import MapOptions
+from ui.common.explanations import explanation, photo_as_shown
+from ui.common.models import ModelChoice
 from ui.explain import figures as explain_figures
 
 
-@per_model_version
 @st.cache_resource(max_entries=64, show_spinner=False)
-def explanation_figures(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *,
-                        method: str, layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                        title: str, classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False,
-                        threshold_standard: str = "max", stamp: tuple[int, ...]) -> tuple[go.Figure, go.Figure]:
+def explanation_figures(image_bytes: bytes, name: str, model: ModelChoice, options: MapOptions, *,
+                        title: str) -> tuple[go.Figure, go.Figure]:
     """(map figure with its sliders, signed figure) of one explained photo, built once per photo and settings and
     shared by every rerun and session (st.plotly_chart only reads a figure; st.cache_data would unpickle a copy
     of 0.8 MB of slider steps each time). A class picker or download rerun then costs only Streamlit's JSON
     encoding of the figures (bench/bench_figures.py)."""
-    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px, classes=classes,
-                         clamp_negative_weights=clamp_negative_weights)
-    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
-    layers = display.slider_layers(result, standard=heatmap.threshold_standard(threshold_standard))
+    result = explanation(image_bytes, name, model, options)
+    photo = photo_as_shown(image_bytes, name, model, options)
+    layers = display.slider_layers(result, standard=options.threshold_standard)
     return (explain_figures.explanation_figure(photo, layers, title=title),
             explain_figures.signed_figure(photo, layers))
 
 
-@per_model_version
 @st.cache_resource(max_entries=64, show_spinner=False)
-def selection_figure(image_bytes: bytes, name: str, spec: str, weights_path: str | None, device: str, *, method: str,
-                     layer: str | None, top_k: int, size_px: int | None, min_side_px: int | None,
-                     clamp_negative_weights: bool = False, stamp: tuple[int, ...]) -> go.Figure:
+def selection_figure(image_bytes: bytes, name: str, model: ModelChoice, options: MapOptions) -> go.Figure:
     """Hide a region's photo with its first class's map, in box-select mode: built once per photo and settings,
     as explanation_figures are (the expander's body runs on every rerun, open or not)."""
-    result = explanation(image_bytes, name, spec, weights_path, device, method=method, layer=layer, top_k=top_k,
-                         size_px=size_px, min_side_px=min_side_px, clamp_negative_weights=clamp_negative_weights)
-    photo = load_image(image_bytes, name=name, min_side_px=min_side_px)
+    result = explanation(image_bytes, name, model, options)
+    photo = photo_as_shown(image_bytes, name, model, options)
     width, height = photo.size
     return explain_figures.selection_figure(photo, heatmap.upsample(result.maps[0], (height, width)))
 

@@ -31,8 +31,13 @@ def layer_ui(model: LoadedModel, method: str) -> str | None:
         st.selectbox("Layer", [model.default_layer], disabled=True,
                      help="CAM uses the features that feed the classifier; pick a Grad-CAM method for another layer.")
         return None
+    asked = EXPLAIN.get("layer")
+    if asked is not None and asked not in model.layers:  # a link's, or the previous model's
+        st.caption(f"Layer '{plain(asked)}' is not one of this model's layers with a map over the photo: showing "
+                   f"{plain(model.default_layer)}.")
     return st.selectbox("Layer", model.layers, key=EXPLAIN.valid("layer", model.layers, model.default_layer),
-                        help="Deeper layers: coarse maps of whole objects; earlier ones: finer maps of parts.")
+                        help="Deeper layers: coarse maps of whole objects; earlier ones: finer maps of parts. Only "
+                             "layers whose output is laid out over the photo are offered (not attention weights).")
 
 
 def top_k_ui() -> int:

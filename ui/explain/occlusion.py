@@ -10,10 +10,10 @@ import streamlit as st
 from camcore.explain import Explanation
 from camcore.scores.occlusion import Box, Occlusion
 from ui.common import explanations
+from ui.common.models import ModelChoice
 from ui.common.state import EXPLAIN
 from ui.common.text import plain
 from ui.explain import figure_cache
-from ui.explain.settings import Settings
 
 FRACTIONS = (0.1, 0.3)
 HOW_TO_READ = ("Drag a box on the photo (the box tool is on): that region is blurred out, as the faithfulness curves "
@@ -22,17 +22,13 @@ HOW_TO_READ = ("Drag a box on the photo (the box tool is on): that region is blu
                "costs the class far more.")
 
 
-def occlusion_ui(name: str, data: bytes, settings: Settings, result: Explanation, index: int, *,
-                 layer: str | None) -> None:
+def occlusion_ui(name: str, data: bytes, model: ModelChoice, result: Explanation, index: int) -> None:
     """The expander under one photo's map, for its first explained class (one forward pass per region)."""
     key = EXPLAIN.key(f"occlusion.{index}")
     # keyed, with its state kept: the reruns a dragged box or a button starts must not fold it away
     with st.expander("Hide a region: does the class need what the map shows?", key=f"{key}.open", on_change="rerun"):
         st.caption(HOW_TO_READ)
-        common = dict(method=result.method, layer=layer, top_k=settings.top_k, size_px=settings.size_px,
-                      min_side_px=settings.min_side_px, clamp_negative_weights=result.clamped)
-        figure = figure_cache.selection_figure(data, name, settings.spec, settings.weights_path, settings.device,
-                                               **common)
+        figure = figure_cache.selection_figure(data, name, model, result.options)
         event = st.plotly_chart(figure, key=f"{key}.figure", on_select="rerun", selection_mode=("box",),
                                 config={"displayModeBar": False})
         columns = st.columns(len(FRACTIONS))
@@ -43,8 +39,7 @@ def occlusion_ui(name: str, data: bytes, settings: Settings, result: Explanation
         fraction = st.session_state.get(f"{key}.fraction")
         if box is None and fraction is None:
             return
-        rows = [*explanations.occlusion(data, name, settings.spec, settings.weights_path, settings.device, box=box,
-                                     fraction=fraction, **common)]
+        rows = [*explanations.occlusion(data, name, model, result.options, box=box, fraction=fraction)]
         occlusion_table(rows, result.predictions[0].class_name)
 
 

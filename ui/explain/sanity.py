@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from camcore.data.images import load_image
 from ui.common import explanations
 from ui.common.inputs import method_label
 from ui.common.state import EXPLAIN
@@ -22,15 +21,13 @@ def show_sanity(name: str, data: bytes, index: int, settings: Settings) -> None:
                    "compare each map with the original's: they should fall as soon as the classifier is random "
                    "(Adebayo et al., 2018).")
         shown = EXPLAIN.key(f"sanity.{index}.photo")
-        if st.button(f"Randomise and map ({method_label(settings.method)})", key=EXPLAIN.key(f"sanity.{index}")):
+        if st.button(f"Randomise and map ({method_label(settings.options.method)})",
+                     key=EXPLAIN.key(f"sanity.{index}")):
             st.session_state[shown] = name
         if st.session_state.get(shown) != name:
             return
-        check = explanations.sanity_check(data, name, settings.spec, settings.weights_path, settings.device,
-                                       method=settings.method, layer=settings.layer, size_px=settings.size_px,
-                                       min_side_px=settings.min_side_px,
-                                       clamp_negative_weights=settings.clamps(settings.method))
-        photo = load_image(data, name=name, min_side_px=settings.min_side_px)
+        check = explanations.sanity_check(data, name, settings.model, settings.options)
+        photo = explanations.photo_as_shown(data, name, settings.model, settings.options)
         st.plotly_chart(sanity_figures.sanity_figure(photo, check), key=EXPLAIN.key(f"sanity.figure.{index}"),
                         config={"displayModeBar": False})
         st.caption(f"{method_label(check.method)} at {plain(check.layer)}, class '{plain(check.class_name)}' (the "

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from camcore.cams import METHODS
-from camcore.maps import heatmap
+from camcore.options import MapOptions
+from ui.common.models import ModelChoice
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sidebar chose: the model and how to explain with it."""
+    """What the sidebar chose: the model, how to map with it, and whether to show CAM beside Grad-CAM."""
 
-    spec: str
-    weights_path: str | None
-    device: str
-    method: str
-    layer: str | None
-    top_k: int
-    size_px: int | None  # None: the model's own input size
-    compare: bool
-    min_side_px: int  # a large JPEG decodes at reduced scale down to this (camcore.explain.decode_side_px)
-    clamp_negative_weights: bool = False  # CAM's NWC (ui.common.wsol_inputs)
-    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM  # what the threshold is a fraction of (PaS)
+    model: ModelChoice
+    options: MapOptions
+    compare: bool = False
 
-    def clamps(self, method: str) -> bool:
-        """NWC for `method`: a method with the head's weights only (CAM), so compare's Grad-CAM stays as it is."""
-        return self.clamp_negative_weights and METHODS[method].needs_head
+    def options_for(self, method: str) -> MapOptions:
+        """The sidebar's options for `method`: its own as chosen; Compare's other method with NWC only where it
+        applies and its own default layer where CAM maps the head's features (MapOptions.with_method)."""
+        return self.options if method == self.options.method else self.options.with_method(method)

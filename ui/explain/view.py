@@ -21,7 +21,7 @@ from ui.explain.settings import Settings
 
 
 def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
-    result = _explained(name, data, settings, settings.method)
+    result = _explained(name, data, settings, settings.options.method)
     st.subheader(plain(name), anchor=False)
     bar_col, figure_col = (st.container(), st.container()) if settings.compare else st.columns([1, 2])
     bar_col.plotly_chart(figure_cache.top_k_bar(tuple(result.predictions)), key=EXPLAIN.key(f"bar.{index}"),
@@ -38,7 +38,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     with figure_col:
         if settings.compare:
             for column, method in zip(st.columns(2), ("cam", "gradcam")):
-                other = result if method == settings.method else _explained(name, data, settings, method)
+                other = result if method == settings.options.method else _explained(name, data, settings, method)
                 with column:
                     map_chart(name, data, settings, other, f"{index}.{method}", stem)
             st.caption("With a global-average-pooling + Linear head, Grad-CAM at the last block is ReLU(CAM) up to "
@@ -51,33 +51,21 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
         st.plotly_chart(_figures(name, data, settings, result)[1], key=EXPLAIN.key(f"signed.{index}"))
     _downloads(name, data, settings, result, index)
     # Trust the map: does the model use what the map shows, and does the map depend on what the model learnt?
-    faithfulness.faithfulness_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
-    occlusion.occlusion_ui(name, data, settings, result, index, layer=_layer(settings, result.method))
+    faithfulness.faithfulness_ui(name, data, settings.model, result, key=EXPLAIN.key(str(index)))
+    occlusion.occlusion_ui(name, data, settings.model, result, index)
     sanity.show_sanity(name, data, index, settings)
-
-
-def _layer(settings: Settings, method: str) -> str | None:
-    """The sidebar's layer for its method; compare's other method: CAM's head (None), else the same layer."""
-    return settings.layer if method == settings.method or not METHODS[method].needs_head else None
 
 
 def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:
     with st.spinner(f"Explaining {plain(name)} with {method_label(method)}…"):
-        return explanations.explanation(data, name, settings.spec, settings.weights_path, settings.device,
-                                     method=method, layer=_layer(settings, method), top_k=settings.top_k,
-                                     size_px=settings.size_px, min_side_px=settings.min_side_px,
-                                     clamp_negative_weights=settings.clamps(method))
+        return explanations.explanation(data, name, settings.model, settings.options_for(method))
 
 
 def _figures(name: str, data: bytes, settings: Settings, result: Explanation) -> tuple[go.Figure, go.Figure]:
     """(map figure, signed figure) of this explanation, built once (ui.explain.figure_cache): a rerun shows them."""
     fixes = " (NWC)" if result.clamped else ""
-    return figure_cache.explanation_figures(
-        data, name, settings.spec, settings.weights_path, settings.device, method=result.method,
-        layer=_layer(settings, result.method),
-        top_k=settings.top_k, size_px=settings.size_px, min_side_px=settings.min_side_px,
-        title=f"{method_label(result.method)}{fixes} · {plot_text(result.layer)}",
-        clamp_negative_weights=result.clamped, threshold_standard=str(settings.threshold_standard))
+    return figure_cache.explanation_figures(data, name, settings.model, settings.options_for(result.method),
+                                            title=f"{method_label(result.method)}{fixes} · {plot_text(result.layer)}")
 
 
 def map_chart(name: str, data: bytes, settings: Settings, result: Explanation, key: str, stem: str) -> None:
@@ -95,7 +83,7 @@ def _downloads(name: str, data: bytes, settings: Settings, result: Explanation, 
     class_col, threshold_col, colour_col = st.columns([2, 1, 1])
     with class_col:
         rank = inputs.class_ui(result.predictions, key=f"class.{index}")
-    standard = settings.threshold_standard
+    standard = settings.options.threshold_standard
     thresholds = [float(t) for t in display.slider_thresholds(standard)]
     threshold = threshold_col.select_slider(
         f"Threshold ({standard.describe()})", thresholds,
@@ -122,11 +110,8 @@ def _download_buttons(name: str, data: bytes, settings: Settings, result: Explan
     prediction = result.predictions[rank]
     what = plain(f"{rank + 1}. {prediction.class_name}, threshold {threshold:.1f}, {colormap}")
     stem = exports.file_stem(f"{Path(name).stem}_{result.method}_top{rank + 1}_{prediction.class_name}")
-    png = explanations.overlay_png(data, name, settings.spec, settings.weights_path, settings.device,
-                                method=result.method, layer=_layer(settings, result.method), top_k=settings.top_k,
-                                size_px=settings.size_px, min_side_px=settings.min_side_px, rank=rank,
-                                colormap=colormap, threshold_frac=threshold, clamp_negative_weights=result.clamped,
-                                threshold_standard=str(settings.threshold_standard))
+    png = explanations.overlay_png(data, name, settings.model, settings.options_for(result.method), rank=rank,
+                                   colormap=colormap, threshold_frac=threshold)
     png_col, npy_col = st.columns(2)
     png_col.download_button(f"Overlay PNG ({what})", png,
                             file_name=f"{stem}_t{threshold:.1f}_{colormap}.png", mime="image/png", on_click="ignore",

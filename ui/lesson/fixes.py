@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from camcore.maps import heatmap
+from camcore.options import MapOptions
 from ui.common.text import plain
 from ui.lesson.inputs import Lesson
 from ui.lesson.maps import box_chart, pet_box
@@ -27,7 +28,7 @@ def fixes_step(ctx: Lesson) -> None:
     truth, image = pet_box(ctx.photo.name), ctx.photo.image
     columns = st.columns(len(VARIANTS) if ctx.presenter else 2)
     for index, (title, clamped, standard) in enumerate(VARIANTS):
-        result = ctx.explained(method="cam", top_k=1, clamp_negative_weights=clamped)
+        result = ctx.explained(MapOptions(top_k=1, clamp_negative_weights=clamped))
         with columns[index % len(columns)]:
             box_chart(image, result.at_image_size()[0], standard.default_threshold, truth, title, f"fixes.{index}",
                       standard=standard, height_px=240 if ctx.presenter else 320, show_area=True)

@@ -15,9 +15,11 @@ from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.data.samples import sample_label, sample_photos
 from camcore.errors import DataNotFound
-from camcore.explain import Explanation
+from camcore.explain import Explanation, decode_side_px
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from ui.common import datasets, explanations
+from ui.common.models import ModelChoice
 from ui.common.state import LESSON
 from ui.explain.inputs import IMAGE_TYPES, PHOTO_UPLOAD_MB
 
@@ -42,21 +44,15 @@ class Lesson:
     screen); every model pass goes through ui.common.explanations' caches, as the Explain page's do."""
 
     model: LoadedModel
-    spec: str
-    weights_path: str | None
-    device: str
+    choice: ModelChoice
     photo: Photo
     presenter: bool = False
 
-    def explained(self, *, method: str, top_k: int = 5, layer: str | None = None,
-                  classes: tuple[int, ...] | None = None, clamp_negative_weights: bool = False) -> Explanation:
-        return explanations.explanation(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
-                                     method=method, layer=layer, top_k=top_k, size_px=None, classes=classes,
-                                     clamp_negative_weights=clamp_negative_weights)
+    def explained(self, options: MapOptions) -> Explanation:
+        return explanations.explanation(self.photo.data, self.photo.name, self.choice, options)
 
     def features(self, layer: str) -> FeatureMaps:
-        return explanations.feature_maps(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
-                                      layer=layer)
+        return explanations.feature_maps(self.photo.data, self.photo.name, self.choice, layer=layer)
 
     def panes(self, widths: list[int]) -> list[DeltaGenerator]:
         """Side-by-side columns of these widths on a projector, else one container for all: the normal page
@@ -64,12 +60,11 @@ class Lesson:
         return st.columns(widths, gap="medium") if self.presenter else [st.container()] * len(widths)
 
     def pooling(self, class_index: int) -> Pooling:
-        return explanations.pooling(self.photo.data, self.photo.name, self.spec, self.weights_path, self.device,
-                                 class_index=class_index)
+        return explanations.pooling(self.photo.data, self.photo.name, self.choice, class_index=class_index)
 
     def weights(self, class_index: int) -> WeightsComparison:
-        return explanations.weights_comparison(self.photo.data, self.photo.name, self.spec, self.weights_path,
-                                            self.device, class_index=class_index)
+        return explanations.weights_comparison(self.photo.data, self.photo.name, self.choice,
+                                               class_index=class_index)
 
 
 def step_ui(presenter: bool) -> int:
@@ -92,8 +87,9 @@ def _go(by: int) -> None:
     st.session_state[key] = min(max(st.session_state[key] + by, 0), len(STEPS) - 1)
 
 
-def photo_ui() -> Photo:
-    """The student's upload when there is one, else an Oxford pet picked by name, else the chosen sample."""
+def photo_ui(model: LoadedModel) -> Photo:
+    """The student's upload when there is one, else an Oxford pet picked by name, else the chosen sample; decoded
+    as its explanations decode it (ui.common.explanations.photo_as_shown), so that maps and photo line up."""
     upload_col, sample_col = st.columns(2)
     upload = upload_col.file_uploader("Your own photo", type=list(IMAGE_TYPES), key=LESSON.key("upload"),
                                       max_upload_size=PHOTO_UPLOAD_MB)
@@ -104,13 +100,16 @@ def photo_ui() -> Photo:
         pet = pet_ui()
     if upload is not None:
         st.caption("A link to this page shows the chosen sample: uploads stay in your session.")
-        return Photo(upload.name, upload.getvalue(), load_image(upload.getvalue(), name=upload.name), None)
+        return Photo(upload.name, upload.getvalue(), _decoded(upload.getvalue(), upload.name, model), None)
     if pet is not None:
         photo_bytes = pets.image_path(settings.data_root(), pet).read_bytes()
-        return Photo(f"{pet.name}.jpg", photo_bytes, load_image(photo_bytes, name=pet.name),
-                     (pet.species, pet.breed))
+        return Photo(f"{pet.name}.jpg", photo_bytes, _decoded(photo_bytes, pet.name, model), (pet.species, pet.breed))
     photo_bytes = samples[name].read_bytes()
-    return Photo(name, photo_bytes, load_image(photo_bytes, name=name), sample_label(name))
+    return Photo(name, photo_bytes, _decoded(photo_bytes, name, model), sample_label(name))
+
+
+def _decoded(data: bytes, name: str, model: LoadedModel) -> Image.Image:
+    return load_image(data, name=name, min_side_px=decode_side_px(model))
 
 
 def pet_ui() -> pets.PetRecord | None:

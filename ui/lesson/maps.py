@@ -13,6 +13,7 @@ from camcore.cams import lesson
 from camcore.data import pets
 from camcore.errors import CamcoreError
 from camcore.maps import heatmap
+from camcore.options import MapOptions
 from camcore.scores import evaluate, localisation
 from ui.common import datasets
 from ui.common.state import LESSON
@@ -72,7 +73,7 @@ def topk_step(ctx: Lesson) -> None:
     threshold = threshold_col.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
                                      key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
     method = cams.exact_method(ctx.model)
-    result = ctx.explained(method=method)  # the top 5, cached: the sliders only pick and threshold its maps
+    result = ctx.explained(MapOptions(method=method))  # the top 5, cached: the sliders only pick and threshold its maps
     image, truth, maps = ctx.photo.image, pet_box(ctx.photo.name), result.at_image_size()
     columns = st.columns(top_k if ctx.presenter else min(top_k, 3))  # a projector shows them all in one row
     for rank, prediction in enumerate(result.predictions[:top_k]):
@@ -94,7 +95,7 @@ def true_class_chart(ctx: Lesson, method: str, threshold: float, truth: localisa
             st.caption(f"This photo is a {plain(label[1].replace('_', ' '))} ({label[0]}): not one of the model's "
                        "classes.")
         return
-    result = ctx.explained(method=method, top_k=1, classes=(index,))
+    result = ctx.explained(MapOptions(method=method, top_k=1, classes=(index,)))
     prediction = result.predictions[0]
     st.markdown(f"**The true class**, {plain(prediction.class_name)} (the photo is a "
                 f"{plain(label[1].replace('_', ' '))}): "
@@ -124,7 +125,7 @@ def gradcam_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
         compared_maps(ctx, ctx.weights(index))
     st.markdown("Grad-CAM needs no special head, so it also works at an **earlier layer**: finer, noisier maps.")
     layer = st.selectbox("Earlier layer", layers, key=LESSON.valid("grad_layer", layers, layers[-2]))
-    earlier = ctx.explained(method="gradcam", layer=layer, top_k=1, classes=(index,))
+    earlier = ctx.explained(MapOptions(method="gradcam", layer=layer, top_k=1, classes=(index,)))
     st.plotly_chart(overlay_figure(image, earlier.at_image_size()[0], title=f"Grad-CAM at {layer}"),
                     key=LESSON.key("earlier"))
 

@@ -6,9 +6,10 @@ import io
 import streamlit as st
 from PIL import Image
 
-from camcore.explain import decode_side_px
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from ui.common import inputs
+from ui.common.models import ModelChoice
 from ui.common.state import LIVE
 from ui.explain import view as explain_view
 from ui.explain.settings import Settings
@@ -31,7 +32,7 @@ def status_ui(stream: LiveStream) -> None:
                f"{result.explain_s * 1000:.0f} ms forward + CAM, {result.overlay_s * 1000:.0f} ms overlay.")
 
 
-def pause_ui(model: LoadedModel, stream: LiveStream, spec: str, weights_path: str | None, device: str) -> None:
+def pause_ui(model: LoadedModel, choice: ModelChoice, stream: LiveStream) -> None:
     """Pause and explain: the newest frame, frozen, on the Explain page's path with every method and a download."""
     with st.sidebar:
         st.header("Pause and explain")
@@ -50,8 +51,7 @@ def pause_ui(model: LoadedModel, stream: LiveStream, spec: str, weights_path: st
     if st.button("Resume: close the paused frame", key=LIVE.key("resume")):
         del st.session_state[LIVE.key("paused")]
         st.rerun()
-    settings = Settings(spec=spec, weights_path=weights_path, device=device, method=method, layer=None, top_k=5,
-                        size_px=None, compare=False, min_side_px=decode_side_px(model))
+    settings = Settings(choice, MapOptions(method=method))
     with st.container(border=True):
         explain_view.show_photo("paused_frame.png", paused, 0, settings)
 

@@ -56,3 +56,19 @@ def test_method_kinds_come_from_how_each_method_is_registered() -> None:
     layer is fixed, NWC applies), Finer-CAM alone compares classes (it reports which)."""
     assert [key for key, method in METHODS.items() if method.needs_head] == ["cam"]
     assert [key for key, method in METHODS.items() if method.compares_classes] == ["finercam"]
+
+
+
+def test_every_method_says_in_one_line_what_it_weighs_and_the_cli_shows_it(capsys: pytest.CaptureFixture) -> None:
+    """The registry's summaries are the CLI's --method help (and the pages' method help): one line each, no two
+    alike, and every method's key and summary reach `explain --help`."""
+    from camcore.cli.main import build_parser
+
+    summaries = [method.summary for method in METHODS.values()]
+    assert all(summary and "\n" not in summary and not summary.endswith(".") for summary in summaries)
+    assert len(set(summaries)) == len(summaries)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["explain", "--help"])
+    cli_help = " ".join(capsys.readouterr().out.split())
+    for key, method in METHODS.items():
+        assert f"{key}: {' '.join(method.summary.split())}" in cli_help

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from camcore import cams
+from camcore.cli.main import main
 from camcore.explain import explain
 from camcore.models.layouts import NCHW, Layout, layout_of
 from camcore.models.loading import LoadedModel
-from tests.camcore.cams.conftest import DEIT, SWIN, assert_close_to, photos
+from camcore.options import MapOptions
+from tests.camcore.cams.conftest import DEIT, SWIN, assert_close_to, photos, random_weights
 from tests.conftest import make_photo
 
 
@@ -34,6 +36,36 @@ def test_layout_of_reads_the_probe_shapes() -> None:
     assert layout_of(torch.Size([1, 197, 192]), grid) == grid
     assert layout_of(torch.Size([1, 196, 192]), grid) is None  # the patch embedding, before the class token
     assert layout_of(torch.Size([64, 49, 96]), None) is None  # Swin's windows: no image-wide grid
+
+
+def test_only_outputs_laid_out_over_the_photo_are_maps() -> None:
+    """Swin's attention weights, (windows, heads, 49, 49), are no map: batched over windows, or (in its last
+    stage, one window) a 49 x 49 grid that does not tile the 56 x 56 patch grid as the stages' 56, 28, 14, 7 do."""
+    swin_grid = (56, 56)
+    for side in (56, 28, 14, 7):
+        assert layout_of(torch.Size([1, side, side, 96]), None, swin_grid) == Layout("nhwc")
+    assert layout_of(torch.Size([64, 3, 49, 49]), None, swin_grid) is None
+    assert layout_of(torch.Size([1, 24, 49, 49]), None, swin_grid) is None
+    assert layout_of(torch.Size([2, 512, 4, 4]), None) is None  # batched: not the probe's one photo
+
+
+def test_swin_offers_no_attention_weights_and_the_cli_refuses_them(zoo, tmp_path, capsys) -> None:
+    swin: LoadedModel = zoo(SWIN)
+    assert not [layer for layer in swin.layers if "softmax" in layer]
+    assert "layers.3.blocks.1" in swin.layers and "norm" in swin.layers
+    x = photos(swin)
+    for layer in swin.layers[::8]:
+        _, _, height, width = cams.layer_activations(swin, x, layer).shape
+        assert 56 % height == 0 and 56 % width == 0, layer
+    with pytest.raises(ValueError, match="has no map over the photo"):
+        swin.layer("layers.3.blocks.1.attn.softmax")
+    photo = tmp_path / "p.png"
+    make_photo(64, 64).save(photo)
+    weights = random_weights(SWIN, tmp_path)
+    status = main(["explain", str(photo), "--model", SWIN, "--weights", str(weights), "--method", "gradcam",
+                   "--layer", "layers.3.blocks.1.attn.softmax", "--device", "cpu", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and "has no map over the photo" in err[0]
 
 
 def test_swin_offers_its_stages_and_maps_norm_channels_last(zoo) -> None:
@@ -77,5 +109,5 @@ def test_a_fixed_size_model_squashes_the_photo_and_stretches_the_map_back(zoo) -
     with pytest.raises(ValueError, match="224x224 inputs only"):
         pre.with_size(448)
     photo = make_photo(300, 200, seed=3)
-    (result,) = explain([photo], swin, top_k=1)
+    (result,) = explain([photo], swin, MapOptions(top_k=1))
     assert result.maps.shape == (1, 7, 7) and result.at_image_size().shape == (1, 200, 300)

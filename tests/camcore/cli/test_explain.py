@@ -16,6 +16,7 @@ from camcore.data.samples import sample_photos
 from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import imagenet_categories
+from camcore.options import MapOptions
 from camcore.scores.evaluate import IMAGENET_DOGS
 from tests.conftest import cheap_layer, make_photo
 
@@ -66,7 +67,7 @@ def test_explain_writes_good_images_and_reports_each_bad_one(inputs, resnet18_we
 def _check_entry(entry: dict, out: Path, model, *, top_k: int) -> None:
     """Predictions as explain() gives them; each map file at the photo's size; each box the map's own."""
     photo = load_image(entry["image"])
-    expected = explain([photo], model, top_k=top_k, size_px=64)[0].predictions
+    expected = explain([photo], model, MapOptions(top_k=top_k, size_px=64))[0].predictions
     predictions = entry["predictions"]
     assert [p["class_index"] for p in predictions] == [p.class_index for p in expected]
     assert [p["probability"] for p in predictions] == pytest.approx([p.probability for p in expected], rel=1e-4)
@@ -126,8 +127,8 @@ def test_percentile_standard_and_clamped_weights_shape_the_files(resnet18, resne
                                                       "--threshold-standard", "percentile",
                                                       "--clamp-negative-weights")]) == 0
     (entry,) = _results(out)
-    clamped = explain([load_image(photo)], resnet18, top_k=2, size_px=64, clamp_negative_weights=True)[0]
-    plain = explain([load_image(photo)], resnet18, top_k=2, size_px=64)[0]
+    clamped = explain([load_image(photo)], resnet18, MapOptions(top_k=2, size_px=64, clamp_negative_weights=True))[0]
+    plain = explain([load_image(photo)], resnet18, MapOptions(top_k=2, size_px=64))[0]
     for rank, prediction in enumerate(entry["predictions"]):
         raw = np.load(out / prediction["map"])
         np.testing.assert_allclose(raw, heatmap.upsample(clamped.maps[rank], raw.shape), rtol=1e-4, atol=1e-5)

@@ -19,6 +19,7 @@ from camcore.jobs import predict, process
 from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import MapOptions
 from camcore.scores.evaluate import ImageResult, predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
 from camcore.settings import CACHE_ENV
@@ -160,8 +161,8 @@ def test_faithfulness_option_fills_its_own_store_with_each_photos_scores(tiny_pe
     stored = store.read("beagle_6")
     (record,) = [record for record in pet_index(tiny_pets) if record.name == "beagle_6"]
     photo = load_image(pets.image_path(tiny_pets, record))
-    report = explanation_faithfulness(photo, resnet18, explain([photo], resnet18, top_k=1, size_px=64)[0],
-                                      size_px=64, steps=2)
+    (explained,) = explain([photo], resnet18, MapOptions(top_k=1, size_px=64))
+    report = explanation_faithfulness(photo, resnet18, explained, steps=2)
     assert stored.deletion_auc == pytest.approx(report.method.deletion.auc, rel=1e-4)
     assert stored.insertion_auc == pytest.approx(report.method.insertion.auc, rel=1e-4)
     assert stored.random_map_deletion_auc == pytest.approx(report.random_map.deletion.auc, rel=1e-4)

@@ -9,6 +9,7 @@ import pytest
 from camcore.explain import Explanation, Prediction, explain
 from camcore.maps import heatmap
 from camcore.maps.display import THRESHOLDS, slider_layers
+from camcore.options import MapOptions
 from tests.conftest import make_photo
 
 PHOTO_SIZE = (400, 300)
@@ -30,7 +31,8 @@ def synthetic_explanation(image_size: tuple[int, int] = PHOTO_SIZE) -> Explanati
     predictions = tuple(Prediction(index, name, 2.0 - index, probability) for index, (name, probability)
                         in enumerate([("tabby", 0.54), ("German shepherd, alsatian", 0.2), ("tiger cat", 0.1)]))
     return Explanation(predictions=predictions, signed_maps=signed, maps=np.maximum(signed, 0), bias=None,
-                       image_size=image_size, method="gradcam", layer="layer4", device="cpu", elapsed_s=0.0)
+                       image_size=image_size, options=MapOptions(method="gradcam"), layer="layer4", device="cpu",
+                       elapsed_s=0.0)
 
 
 def test_shapes_follow_the_photo_aspect_with_long_side_grid_px() -> None:
@@ -100,7 +102,7 @@ def test_boxes_are_threshold_box_on_the_box_grid_in_photo_pixels() -> None:
     signed = np.stack([big + small - 0.25, big[::-1, ::-1] + small[::-1, ::-1] - 0.25]).astype(np.float32)
     signed[:, :, 14:] = -3.0
     explanation = dataclasses.replace(synthetic_explanation(), signed_maps=signed, maps=signed,
-                                      predictions=synthetic_explanation().predictions[:2], method="cam")
+                                      predictions=synthetic_explanation().predictions[:2], options=MapOptions())
     layers = slider_layers(explanation, box_px=80)
     grid = heatmap.normalise(heatmap.upsample(signed, (60, 80)))
     for threshold, boxes in zip(layers.thresholds, layers.boxes):
@@ -130,7 +132,7 @@ def test_real_explanation_of_a_large_photo(resnet18) -> None:
     """A 4000x3000 upload: boxes are in its pixels (threshold_box's on the 320x240 box grid, 12.5 px a cell),
     every map stays on the small grid."""
     photo = make_photo(4000, 3000)
-    explanation = explain([photo], resnet18, top_k=2, size_px=64)[0]
+    explanation = explain([photo], resnet18, MapOptions(top_k=2, size_px=64))[0]
     layers = slider_layers(explanation, grid_px=40)
     assert layers.maps.shape == (10, 2, 30, 40)
     kept = layers.boxes[~np.isnan(layers.boxes).any(axis=-1)]

@@ -9,6 +9,7 @@ from PIL import Image
 
 from camcore.explain import Explanation, Prediction, explain
 from camcore.maps import exports, heatmap
+from camcore.options import MapOptions
 from tests.conftest import make_photo
 
 WIDTH, HEIGHT = 120, 90
@@ -18,7 +19,7 @@ def _explanation(maps: np.ndarray) -> Explanation:
     """An Explanation around hand-made (K, h, w) maps, so the expected box and means are known."""
     predictions = tuple(Prediction(k, f"class {k}", 0.0, 0.5) for k in range(len(maps)))
     return Explanation(predictions=predictions, signed_maps=maps, maps=maps, bias=None, image_size=(WIDTH, HEIGHT),
-                       method="gradcam", layer="layer4", device="cpu", elapsed_s=0.0)
+                       options=MapOptions(method="gradcam"), layer="layer4", device="cpu", elapsed_s=0.0)
 
 
 @pytest.fixture
@@ -158,7 +159,7 @@ def test_export_class_agrees_with_the_single_file_functions(blob: Explanation) -
 
 def test_real_explanation_exports_match_its_own_upsampled_maps(resnet18) -> None:
     photo = make_photo(100, 70, seed=3)
-    explanation = explain([photo], resnet18, method="gradcam", top_k=2, size_px=64)[0]
+    explanation = explain([photo], resnet18, MapOptions(method="gradcam", top_k=2, size_px=64))[0]
     for rank in range(2):
         array = np.load(io.BytesIO(exports.map_npy(explanation, rank)))
         np.testing.assert_allclose(array, explanation.at_image_size()[rank], rtol=1e-6, atol=1e-7)

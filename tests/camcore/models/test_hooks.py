@@ -16,6 +16,7 @@ from camcore.cams import METHODS
 from camcore.explain import explain
 from camcore.models.hooks import eval_mode, gradient_tap, output_shapes, output_tap
 from camcore.models.loading import LoadedModel, load_model
+from camcore.options import MapOptions
 from tests.conftest import cheap_layer
 
 SIZE_PX = 64
@@ -56,7 +57,7 @@ def training_model(resnet18_weights: Path) -> LoadedModel:
 @pytest.mark.parametrize("method", METHODS)
 def test_explain_leaves_the_model_untouched(resnet18: LoadedModel, photo: Image.Image, method: str) -> None:
     state, grad_enabled = model_state(resnet18.module), torch.is_grad_enabled()
-    explain([photo], resnet18, method=method, top_k=3, layer=_layer_for(method), size_px=SIZE_PX)
+    explain([photo], resnet18, MapOptions(method=method, top_k=3, layer=_layer_for(method), size_px=SIZE_PX))
     assert_untouched(resnet18.module, state)
     assert torch.is_grad_enabled() == grad_enabled
 
@@ -71,7 +72,7 @@ def test_an_error_midway_leaves_the_model_untouched(resnet18: LoadedModel, photo
         monkeypatch.setitem(METHODS, method, dataclasses.replace(METHODS[method], weights=_raise))
     state, grad_enabled = model_state(resnet18.module), torch.is_grad_enabled()
     with pytest.raises(RuntimeError, match="failed midway"):
-        explain([photo], resnet18, method=method, top_k=3, layer=_layer_for(method), size_px=SIZE_PX)
+        explain([photo], resnet18, MapOptions(method=method, top_k=3, layer=_layer_for(method), size_px=SIZE_PX))
     monkeypatch.undo()
     assert_untouched(resnet18.module, state)
     assert torch.is_grad_enabled() == grad_enabled
@@ -85,12 +86,12 @@ def test_a_training_model_is_explained_in_eval_mode_and_restored(training_model:
     state = model_state(training_model.module)
     assert any(state[0]) and not all(state[0]) and any(state[1]) and not all(state[1])
     with torch.set_grad_enabled(grad_enabled):
-        (explained,) = explain([photo], training_model, method=method, top_k=3, size_px=SIZE_PX,
-                               layer=cheap_layer(method))
+        (explained,) = explain([photo], training_model,
+                               MapOptions(method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method)))
         assert torch.is_grad_enabled() == grad_enabled
     assert_untouched(training_model.module, state)
-    (reference,) = explain([photo], resnet18, method=method, top_k=3, size_px=SIZE_PX,  # same weights, eval mode
-                           layer=cheap_layer(method))
+    (reference,) = explain([photo], resnet18,
+                           MapOptions(method=method, top_k=3, size_px=SIZE_PX, layer=cheap_layer(method)))
     assert [p.class_index for p in explained.predictions] == [p.class_index for p in reference.predictions]
     assert np.allclose(explained.maps, reference.maps, rtol=1e-4, atol=1e-6)
 

@@ -14,6 +14,7 @@ from camcore.cli.main import main
 from camcore.errors import CheckpointError, ModelUnsupported, UnsupportedMethod, WeightsUnavailable
 from camcore.explain import explain
 from camcore.models.loading import TORCHVISION_CHOICES, LoadedModel, imagenet_categories, load_model
+from camcore.options import MapOptions
 from tests.conftest import SMALL, make_photo
 
 RESNET18_FILE = "resnet18-f37072fd.pth"
@@ -79,13 +80,13 @@ def test_other_torchvision_archs(arch: str, has_cam: bool, tmp_path: Path) -> No
     _assert_frozen(model)
     assert (model.cam is not None) == has_cam
     photo = make_photo()
-    (grad,) = explain([photo], model, method="gradcam", top_k=2, size_px=64)
+    (grad,) = explain([photo], model, MapOptions(method="gradcam", top_k=2, size_px=64))
     assert np.isfinite(grad.maps).all() and grad.layer == model.default_layer
     if not has_cam:
         with pytest.raises(UnsupportedMethod, match="gradcam"):
-            explain([photo], model, method="cam", size_px=64)
+            explain([photo], model, MapOptions(method="cam", size_px=64))
         return
-    (cam,) = explain([photo], model, method="cam", top_k=2, size_px=64)
+    (cam,) = explain([photo], model, MapOptions(method="cam", top_k=2, size_px=64))
     with torch.inference_mode():  # the model's own forward on the input explain() built, not camcore's logits
         own = model.module(model.preprocessing.with_size(64).transform()(photo)[None])[0].numpy()
     indices = [p.class_index for p in cam.predictions]

@@ -13,6 +13,7 @@ from camcore.explain import explain
 from camcore.models import heads
 from camcore.models.loading import randomised
 from camcore.models.pooling import ThresholdedAvgPool2d, install_pooling, parse_pooling, pooling_name, tap_of
+from camcore.options import MapOptions
 from tests.conftest import make_photo
 
 
@@ -83,7 +84,7 @@ def test_explanations_and_the_lessons_pooling_say_the_head_pools_with_tap(tap_re
     """Explanation.pooling tells the pages which identity holds; the Lesson's step 2 pools as the head does, so
     pooling first still gives the model's logit (from its own forward), and the swapped order does not."""
     photo = make_photo(96, 64)
-    assert explain([photo], tap_resnet, top_k=1)[0].pooling == "tap:0.1"
+    assert explain([photo], tap_resnet, MapOptions(top_k=1))[0].pooling == "tap:0.1"
     steps = lesson.pooling(tap_resnet, photo, 0)
     with torch.inference_mode():
         own = float(tap_resnet.module(lesson.model_input(tap_resnet, photo))[0, 0])

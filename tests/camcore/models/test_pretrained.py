@@ -16,6 +16,7 @@ from camcore.errors import WeightsUnavailable
 from camcore.explain import explain
 from camcore.models import pretrained
 from camcore.models.loading import LoadedModel, load_model
+from camcore.options import MapOptions
 from camcore.scores.evaluate import IMAGENET_CATS, IMAGENET_DOGS
 from tests.conftest import LITE0_WEIGHTS
 
@@ -52,7 +53,7 @@ def test_lite0_names_real_imagenet_classes_for_the_samples(lite0: LoadedModel) -
     names: capitalised breeds are cats)."""
     photos = sample_photos()
     assert len(photos) == 6
-    explanations = explain([load_image(path) for path in photos], lite0, top_k=1)
+    explanations = explain([load_image(path) for path in photos], lite0, MapOptions(top_k=1))
     for path, explanation in zip(photos, explanations):
         top = explanation.predictions[0].class_index
         assert top in (IMAGENET_CATS if path.name[0].isupper() else IMAGENET_DOGS), (path.name, top)

@@ -16,6 +16,7 @@ from torchvision.transforms.v2.functional import gaussian_blur
 from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.scores.faithfulness import (
     BLUR_KERNEL_PX,
     BLUR_SIGMA_PX,
@@ -119,7 +120,7 @@ def test_drop_and_increase_agree_with_pytorch_grad_cam(resnet18: LoadedModel, ph
     """pytorch-grad-cam multiplies the normalised input by the map too; its DropInConfidence is max(0, Y - O)
     (not divided by Y) and IncreaseInConfidence is O > Y."""
     x = resnet18.preprocessing.with_size(SIZE_PX).transform()(photo)
-    explanations = explain([photo], resnet18, top_k=3, size_px=SIZE_PX)[0]
+    explanations = explain([photo], resnet18, MapOptions(top_k=3, size_px=SIZE_PX))[0]
     maps = list(explanations.maps)
     classes = [p.class_index for p in explanations.predictions]
     ours = [map_faithfulness(resnet18, x, [grid], c, steps=2)[0] for grid, c in zip(maps, classes)]
@@ -134,8 +135,8 @@ def test_drop_and_increase_agree_with_pytorch_grad_cam(resnet18: LoadedModel, ph
 def test_explanation_faithfulness_scores_three_maps_and_leaves_the_model_untouched(
         resnet18: LoadedModel, photo: Image.Image) -> None:
     state, grad_enabled = model_state(resnet18.module), torch.is_grad_enabled()
-    explanation = explain([photo], resnet18, top_k=2, size_px=SIZE_PX)[0]
-    report = explanation_faithfulness(photo, resnet18, explanation, rank=1, size_px=SIZE_PX, steps=4)
+    explanation = explain([photo], resnet18, MapOptions(top_k=2, size_px=SIZE_PX))[0]
+    report = explanation_faithfulness(photo, resnet18, explanation, rank=1, steps=4)
     assert report.class_index == explanation.predictions[1].class_index
     for scores in (report.method, report.random_map, report.gaussian_map):
         assert scores.probability == pytest.approx(explanation.predictions[1].probability, rel=1e-4)
@@ -148,11 +149,11 @@ def test_explanation_faithfulness_scores_three_maps_and_leaves_the_model_untouch
 
 def test_forward_passes_counts_the_inputs_one_photos_scores_take(resnet18: LoadedModel, photo: Image.Image) -> None:
     """What the options offering the scores say they cost: 3 maps x (4 deleted + 4 inserted + 1 masked) = 27."""
-    explanation = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0]
+    explanation = explain([photo], resnet18, MapOptions(top_k=1, size_px=SIZE_PX))[0]
     inputs: list[int] = []
     hook = resnet18.module.conv1.register_forward_pre_hook(lambda _module, args: inputs.append(args[0].shape[0]))
     try:
-        explanation_faithfulness(photo, resnet18, explanation, size_px=SIZE_PX, steps=3)
+        explanation_faithfulness(photo, resnet18, explanation, steps=3)
     finally:
         hook.remove()
     assert sum(inputs) == forward_passes(3) == 27

@@ -16,6 +16,7 @@ from camcore.data import pets
 from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, load_model, randomised
+from camcore.options import MapOptions
 from camcore.scores.evaluate import ImageResult, predict_records
 from camcore.scores.sanity import (
     ORIGINAL,
@@ -55,7 +56,7 @@ def _snapshot(model: LoadedModel) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("method", ["cam", "gradcam"])
 def test_shared_model_is_left_as_it_was(trained: LoadedModel, photo: Image.Image, method: str) -> None:
     before = _snapshot(trained)
-    cascading_randomisation(photo, trained, method=method, size_px=SIZE_PX)
+    cascading_randomisation(photo, trained, MapOptions(method=method, size_px=SIZE_PX))
     after = trained.module.state_dict()
     assert all(torch.equal(before[key], after[key]) for key in before)
     assert not trained.module.training
@@ -66,8 +67,8 @@ def test_shared_model_is_left_as_it_was(trained: LoadedModel, photo: Image.Image
 
 @pytest.mark.parametrize("method", ["cam", "gradcam"])
 def test_stage_0_is_the_models_own_map(trained: LoadedModel, photo: Image.Image, method: str) -> None:
-    check = cascading_randomisation(photo, trained, method=method, size_px=SIZE_PX)
-    [own] = explain([photo], trained, method=method, top_k=1, size_px=SIZE_PX)
+    check = cascading_randomisation(photo, trained, MapOptions(method=method, size_px=SIZE_PX))
+    [own] = explain([photo], trained, MapOptions(method=method, top_k=1, size_px=SIZE_PX))
     assert check.class_index == own.predictions[0].class_index and check.class_name == own.predictions[0].class_name
     np.testing.assert_allclose(check.maps[0], heatmap.normalise(own.maps)[0], atol=1e-6)
     assert check.stages == (ORIGINAL, *RESNET_STAGES)
@@ -77,16 +78,17 @@ def test_stage_0_is_the_models_own_map(trained: LoadedModel, photo: Image.Image,
 
 
 def test_with_nwc_stage_0_is_the_models_own_clamped_map(trained: LoadedModel, photo: Image.Image) -> None:
-    check = cascading_randomisation(photo, trained, method="cam", size_px=SIZE_PX, clamp_negative_weights=True)
-    [clamped] = explain([photo], trained, top_k=1, size_px=SIZE_PX, clamp_negative_weights=True)
-    [plain] = explain([photo], trained, top_k=1, size_px=SIZE_PX)
+    check = cascading_randomisation(photo, trained,
+                                    MapOptions(method="cam", size_px=SIZE_PX, clamp_negative_weights=True))
+    [clamped] = explain([photo], trained, MapOptions(top_k=1, size_px=SIZE_PX, clamp_negative_weights=True))
+    [plain] = explain([photo], trained, MapOptions(top_k=1, size_px=SIZE_PX))
     np.testing.assert_allclose(check.maps[0], heatmap.normalise(clamped.maps)[0], atol=1e-6)
     assert np.abs(check.maps[0] - heatmap.normalise(plain.maps)[0]).max() > 1e-3
 
 
 def test_class_index_is_the_class_mapped_at_every_stage(trained: LoadedModel, photo: Image.Image) -> None:
-    check = cascading_randomisation(photo, trained, method="gradcam", class_index=3, size_px=SIZE_PX)
-    [own] = explain([photo], trained, method="gradcam", classes=[[3]], size_px=SIZE_PX)
+    check = cascading_randomisation(photo, trained, MapOptions(method="gradcam", size_px=SIZE_PX), class_index=3)
+    [own] = explain([photo], trained, MapOptions(method="gradcam", size_px=SIZE_PX), per_photo_classes=[[3]])
     assert check.class_index == 3
     np.testing.assert_allclose(check.maps[0], heatmap.normalise(own.maps)[0], atol=1e-6)
 

@@ -10,6 +10,7 @@ from camcore.errors import UnsupportedMethod
 from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.serving.live import LatestFrame, LiveSettings, as_shown, check_live, explain_frame
 from tests.conftest import make_photo
 
@@ -22,7 +23,7 @@ def test_a_frame_gets_the_explain_engines_cam_blended_over_it(resnet18: LoadedMo
     settings = LiveSettings(opacity=0.6, colormap="viridis", threshold_frac=0.3, mirror=False)
     camera = frame()
     result = explain_frame(resnet18, camera, settings)
-    (expected,) = explain([make_photo(160, 120, 0)], resnet18, method="cam", top_k=1)
+    (expected,) = explain([make_photo(160, 120, 0)], resnet18, MapOptions(method="cam", top_k=1))
     assert result.prediction == expected.predictions[0]
     normalised = heatmap.normalise(heatmap.upsample(expected.maps[0], (120, 160)))
     inside = normalised > 0.3
@@ -42,7 +43,7 @@ def test_mirroring_and_a_fixed_class(resnet18: LoadedModel) -> None:
     assert np.array_equal(as_shown(camera, LiveSettings(mirror=True)), camera[:, ::-1])
     assert as_shown(camera, LiveSettings(mirror=False)) is camera
     result = explain_frame(resnet18, camera, LiveSettings(class_index=207))
-    (expected,) = explain([make_photo(160, 120, 1)], resnet18, method="cam", classes=[[207]])
+    (expected,) = explain([make_photo(160, 120, 1)], resnet18, MapOptions(method="cam"), per_photo_classes=[[207]])
     assert result.prediction == expected.predictions[0] and result.prediction.class_index == 207
 
 

@@ -16,6 +16,7 @@ from camcore.explain import explain
 from camcore.jobs.runs import RunFolder
 from camcore.models.checkpoints import load_checkpoint
 from camcore.models.loading import load_model
+from camcore.options import MapOptions
 from tests.camcore.train.helpers import (
     REPO,
     TINY,
@@ -69,7 +70,7 @@ def test_one_epoch_writes_every_file_and_explains(tiny_pets, resnet18_weights, t
     assert not np.allclose(folder.probes(0)["maps"], probes["maps"])  # the weights moved
     model = load_model(str(out / "best.pt"), device="cpu")
     assert model.binary and model.class_names == ("cat", "dog") and model.training_summary["step"] == 3
-    (explanation,) = explain([make_photo()], model, top_k=2)
+    (explanation,) = explain([make_photo()], model, MapOptions(top_k=2))
     assert {p.class_name for p in explanation.predictions} == {"cat", "dog"}
     assert json.loads((out / "config.json").read_text())["image_size_px"] == 64
     start, best = load_checkpoint(out / "start.pt"), load_checkpoint(out / "best.pt")
@@ -87,7 +88,7 @@ def test_tap_pooling_trains_into_a_checkpoint_that_loads_with_tap(tiny_pets, res
     assert load_checkpoint(out / "best.pt").pooling == "tap:0.2"
     model = load_model(str(out / "best.pt"), device="cpu")
     assert model.cam is not None and model.cam.pooling == "tap:0.2"
-    (explanation,) = explain([make_photo()], model, top_k=2)
+    (explanation,) = explain([make_photo()], model, MapOptions(top_k=2))
     assert explanation.pooling == "tap:0.2"
     bad = run(train_args(tiny_pets, resnet18_weights, "--pooling", "tap:2", "--out", str(tmp_path / "bad")))
     assert bad.returncode == 2 and "Unknown pooling 'tap:2'" in bad.stderr
@@ -189,5 +190,5 @@ def test_swin_fine_tunes_at_its_own_size_into_an_exact_cam_checkpoint(tiny_pets,
     assert done.returncode == 0, done.stderr[-3000:]
     model = load_model(str(out / "best.pt"), device="cpu")
     assert model.cam is not None and model.default_layer == "norm" and model.preprocessing.fixed_size == (224, 224)
-    (explanation,) = explain([make_photo()], model, top_k=2)
+    (explanation,) = explain([make_photo()], model, MapOptions(top_k=2))
     assert explanation.maps.shape == (2, 7, 7) and explanation.squashed

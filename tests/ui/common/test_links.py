@@ -15,6 +15,7 @@ from camcore.models.loading import load_model
 from camcore.serving.paths import allowed_roots
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from ui.common import links
+from ui.common.text import read_back
 
 PAGES = Path(__file__).resolve().parents[3] / "app_pages"
 TIMEOUT_S = 120
@@ -90,6 +91,8 @@ def test_an_explain_link_round_trips_and_ignores_bad_values() -> None:
     assert (at.selectbox(key="explain.method").value, at.slider(key="explain.top_k").value) == ("gradcam", 3)
     model = load_model("lite0", device="cpu")
     assert at.selectbox(key="explain.layer").value == model.default_layer
+    assert f"Layer 'nope' is not one of this model's layers with a map over the photo: showing " \
+        f"{model.default_layer}." in [read_back(caption.value) for caption in at.caption]
     assert at.radio(key="explain.size_px").value == model.preprocessing.resize_px
     assert at.selectbox(key="explain.class.0").value == 0 and at.select_slider(key="explain.threshold.0").value == 0.2
     at.selectbox(key="explain.class.0").set_value(2).run()

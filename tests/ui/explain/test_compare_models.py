@@ -18,9 +18,11 @@ from camcore.data.images import load_image
 from camcore.explain import decode_side_px, explain
 from camcore.jobs.runs import RunFolder
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.settings import RUNS_ENV
 from tests.app_pages.test_pages import EXPLAIN, GOOD, TIMEOUT_S, pets, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
 from ui.common import models
+from ui.common.models import ModelChoice
 from ui.common.text import read_back
 from ui.explain.compare_models import MAX_OTHERS, row_settings
 from ui.explain.settings import Settings
@@ -44,19 +46,20 @@ def test_a_link_compares_the_sidebars_model_with_lite0(random_resnet: None, pets
             if json.loads(chart.proto.spec)["data"][0]["type"] == "bar"]
     for model, figure in zip((resnet18, lite0), bars):
         decoded = load_image(pets / GOOD, min_side_px=decode_side_px(model))
-        (expected,) = explain([decoded], model, top_k=5)
+        (expected,) = explain([decoded], model, MapOptions(top_k=5))
         assert figure["data"][0]["y"] == [p.class_name for p in expected.predictions]
     assert len(bars) == 2
 
 
 def test_a_model_without_exact_cam_gets_grad_cam_and_the_reason(resnet18: LoadedModel) -> None:
-    settings = Settings(spec="resnet18", weights_path="w.pth", device="cpu", method="cam", layer=None, top_k=3,
-                        size_px=512, compare=True, min_side_px=640, clamp_negative_weights=True)
+    settings = Settings(ModelChoice("resnet18", "w.pth", "cpu"),
+                        MapOptions(method="cam", top_k=3, size_px=512, clamp_negative_weights=True), compare=True)
     no_cam = dataclasses.replace(resnet18, spec="other", cam=None, cam_refusal="its head runs Linear → Linear")
     mine, note = row_settings(settings, "other", no_cam)
-    assert (mine.method, mine.layer, mine.weights_path, mine.compare, mine.clamp_negative_weights) == \
-        ("gradcam", None, None, False, False)
-    assert note == " Shown with Grad-CAM: its head runs Linear → Linear." and mine.size_px == 512
+    assert (mine.options.method, mine.options.layer, mine.model.weights_path, mine.compare,
+            mine.options.clamp_negative_weights) == ("gradcam", None, None, False, False)
+    assert note == " Shown with Grad-CAM: its head runs Linear → Linear." and mine.options.size_px == 512
+    assert mine.options.top_k == 3 and mine.model.device == "cpu"
     assert row_settings(settings, "resnet18", resnet18) == (settings, "")
 
 

@@ -10,6 +10,7 @@ import pytest
 from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.scores import faithfulness
 from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
 from ui.common import explanations
@@ -31,7 +32,7 @@ def test_toggle_computes_the_curves_of_the_three_maps(random_resnet: None, pets:
     [figure] = [f for f in figures(at) if f["data"][0]["type"] == "scatter"]
     photo = load_image(pets / GOOD)
     size_px = resnet18.preprocessing.resize_px
-    report = cheap(photo, resnet18, explain([photo], resnet18, top_k=5, size_px=size_px)[0], size_px=size_px)
+    report = cheap(photo, resnet18, explain([photo], resnet18, MapOptions(top_k=5, size_px=size_px))[0])
     expected = [f"{label}: AUC {getattr(scores, kind).auc:.3f}" for kind in ("deletion", "insertion")
                 for label, scores in (("CAM", report.method), ("Random map", report.random_map),
                                       ("Centred Gaussian", report.gaussian_map))]

@@ -7,6 +7,7 @@ from pathlib import Path
 from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.scores.occlusion import hide_top
 from tests.app_pages.test_pages import GOOD, explain_page, figures, pets, pick_samples, random_resnet  # noqa: F401  (fixtures)  # noqa: F401  (fixtures)
 from ui.explain.occlusion import selected_box
@@ -23,8 +24,7 @@ def test_hiding_the_maps_top_share_shows_it_beside_a_random_share(random_resnet:
     [table] = at.table
     photo = load_image(pets / GOOD)
     size_px = resnet18.preprocessing.resize_px
-    top, random = hide_top(resnet18, photo, explain([photo], resnet18, top_k=5, size_px=size_px)[0], 0.3,
-                           size_px=size_px)
+    top, random = hide_top(resnet18, photo, explain([photo], resnet18, MapOptions(top_k=5, size_px=size_px))[0], 0.3)
     assert table.value["hidden"].tolist() == ["the map's top 30%", "a random 30%"]
     assert table.value["change"].tolist() == [f"{top.change:+.3f}", f"{random.change:+.3f}"]
     assert table.value["share of the map"].tolist() == [f"{top.map_share:.0%}", f"{random.map_share:.0%}"]

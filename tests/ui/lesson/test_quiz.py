@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.camcore.maps.test_display import PHOTO_SIZE, synthetic_explanation
 from tests.conftest import make_photo
+from ui.common.models import ModelChoice
 from ui.common.text import plain
 from ui.lesson.inputs import Lesson, Photo
 from ui.lesson.maps import overlay_figure
@@ -71,7 +72,7 @@ def quiz_app(presenter: bool, click: tuple[float, float] | None = None) -> AppTe
     explained = synthetic_explanation()
     result = replace(explained, predictions=tuple(replace(prediction, class_name=name) for prediction, name
                                                    in zip(explained.predictions, MARKDOWN_NAMES)))
-    lesson = Lesson(None, "fake", None, "cpu", Photo("fake.png", b"", photo, None), presenter)
+    lesson = Lesson(None, ModelChoice("fake", None, "cpu"), Photo("fake.png", b"", photo, None), presenter)
     at = AppTest.from_function(quiz_script, args=(lesson, result))
     if click is not None:
         at.session_state["lesson.click"] = selection(click)
