@@ -1,14 +1,14 @@
 """The map computation's public steps (activations at a layer, channel weights, weighted sum): they compose into
-exactly what compute_maps returns, match the model's own layer outputs, and leave the shared model untouched."""
+exactly what compute_maps returns. The activations themselves, and the stages offered, are
+tests/camcore/cams/test_activations.py's."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from camcore.cams import METHODS, compute_maps, layer_activations, map_steps, stage_layers, weighted_sum
+from camcore.cams import METHODS, compute_maps, layer_activations, map_steps, weighted_sum
 from camcore.models.loading import LoadedModel
 from tests.camcore.cams.conftest import photos
-from tests.camcore.models.test_hooks import assert_untouched, model_state
 from tests.conftest import cheap_layer
 
 
@@ -33,31 +33,7 @@ def test_weighted_sum_is_the_sum_over_channels(model: LoadedModel) -> None:
         assert torch.allclose(weighted_sum(weights, acts), expected, atol=1e-5)
 
 
-def test_layer_activations_are_the_layers_own_output_and_leave_no_hook(resnet18: LoadedModel) -> None:
-    x, state = photos(resnet18), model_state(resnet18.module)
-    net = resnet18.module
-    with torch.inference_mode():
-        expected = net.layer2(net.layer1(net.maxpool(net.relu(net.bn1(net.conv1(x))))))
-    assert torch.allclose(layer_activations(resnet18, x, "layer2"), expected, atol=1e-5)
-    assert_untouched(net, state)
-    with pytest.raises(ValueError, match="Unknown layer"):
-        layer_activations(resnet18, x, "layer9")
-
-
 def test_cam_activations_are_the_features_that_feed_the_head(resnet18: LoadedModel) -> None:
     x = photos(resnet18)
     steps = map_steps(resnet18, x, method="cam")
     assert torch.allclose(steps.activations, layer_activations(resnet18, x, "layer4"), atol=1e-5)
-
-
-def test_stage_layers_are_the_top_level_stages(resnet18: LoadedModel, zoo) -> None:
-    assert stage_layers(resnet18) == ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
-    lite0 = zoo("timm:tf_efficientnet_lite0")
-    assert stage_layers(lite0) == ("conv_stem", "bn1", *[f"blocks.{i}" for i in range(7)], "conv_head", "bn2")
-    efficientnet = zoo("efficientnet_b0")
-    assert stage_layers(efficientnet) == tuple(f"features.{i}" for i in range(9))
-    for model in (resnet18, lite0, efficientnet):
-        stages = stage_layers(model)
-        assert set(stages) <= set(model.layers)
-        sizes = [layer_activations(model, photos(model), name).shape[-1] for name in stages]
-        assert sizes[0] > sizes[-1]  # from the first convolution down to the last block

@@ -9,33 +9,11 @@ import torch
 from camcore import cams
 from camcore.cli.main import main
 from camcore.explain import explain
-from camcore.models.layouts import NCHW, Layout, layout_of
+from camcore.models.layouts import Layout, layout_of
 from camcore.models.loading import LoadedModel
 from camcore.options import MapOptions
 from tests.camcore.cams.conftest import DEIT, SWIN, assert_close_to, photos, random_weights
 from tests.conftest import make_photo
-
-
-def test_layouts_turn_hand_made_outputs_into_channel_first_maps() -> None:
-    maps = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2)  # (N, C, h, w)
-    channels_last = maps.permute(0, 2, 3, 1)
-    tokens = torch.cat([torch.full((2, 1, 3), -1.0), channels_last.flatten(1, 2)], dim=1)  # a class token first
-    assert torch.equal(Layout("nhwc").to_maps(channels_last), maps)
-    assert torch.equal(Layout("tokens", 1, (2, 2)).to_maps(tokens), maps)
-    assert torch.equal(NCHW.to_maps(maps), maps)
-    batched = torch.stack([tokens, 2 * tokens], dim=1)  # (N, K, T, C): a batch of classes' gradients
-    assert torch.equal(Layout("tokens", 1, (2, 2)).to_maps(batched)[:, 1], 2 * maps)
-
-
-def test_layout_of_reads_the_probe_shapes() -> None:
-    grid = Layout("tokens", 1, (14, 14))
-    assert layout_of(torch.Size([1, 512, 4, 4]), None) == NCHW
-    assert layout_of(torch.Size([1, 7, 7, 768]), None) == Layout("nhwc")
-    assert layout_of(torch.Size([1, 7, 7, 7]), None) == NCHW  # ambiguous: a CNN's convention
-    assert layout_of(torch.Size([1, 512, 1, 1]), None) is None  # pooled: one position is no map
-    assert layout_of(torch.Size([1, 197, 192]), grid) == grid
-    assert layout_of(torch.Size([1, 196, 192]), grid) is None  # the patch embedding, before the class token
-    assert layout_of(torch.Size([64, 49, 96]), None) is None  # Swin's windows: no image-wide grid
 
 
 def test_only_outputs_laid_out_over_the_photo_are_maps() -> None:

@@ -1,11 +1,11 @@
-"""The download as a job (camcore.jobs.download, `python -m camcore download`), with torchvision's fetch replaced by
-local fakes: one download per data folder, bytes so far in status.json, a failure reported with data's one line."""
+"""The download as a job (camcore.jobs.download), with torchvision's fetch replaced by local fakes: one download per
+data folder, the page's start that follows a live job, a stop that keeps nothing. The command itself,
+`python -m camcore download`, is tests/camcore/cli/test_download.py's."""
 from __future__ import annotations
 
 import os
 import threading
 import time
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -40,43 +40,6 @@ def test_a_second_download_into_the_same_folder_is_refused(tmp_path: Path, monke
         first.join()
     download.download_locked(tmp_path / "pets")  # released once the first has ended
     assert fetched == [tmp_path / folder / pets.STAGING for folder in ("other", "pets", "pets")]
-
-
-def test_download_reports_bytes_so_far_then_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake writes part of an archive, then waits until status.json shows those bytes, as the page reads them."""
-    job = RunFolder.create(tmp_path / "job", {"kind": "download"})
-    seen: list[int] = []
-
-    def fake_fetch(root: Path) -> None:
-        archive = root / "oxford-iiit-pet" / "images.tar.gz"
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        archive.write_bytes(b"x" * 123_456)
-        deadline = time.time() + 30
-        while job.status().step != 123_456:
-            assert time.time() < deadline, job.status()
-            time.sleep(0.02)
-        seen.append(job.status().steps_total)
-
-    monkeypatch.setattr(pets, "_fetch", fake_fetch)
-    monkeypatch.setattr(pets, "PROGRESS_EVERY_S", 0.01)
-    assert main(["download", "--data", str(tmp_path / "root"), "--job", str(job.path)]) == 0
-    status = job.status()
-    assert seen == [pets.DOWNLOAD_BYTES] and status.state == "finished" and status.pid == os.getpid()
-
-
-def test_an_offline_download_fails_with_data_s_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    def offline(*args: object, **kwargs: object) -> None:
-        raise urllib.error.URLError("[Errno -2] Name or service not known")
-
-    monkeypatch.setattr(pets, "OxfordIIITPet", offline)
-    assert main(["download", "--data", str(tmp_path / "root")]) == 2
-    (job,) = list_runs(tmp_path / "root" / download.JOBS_FOLDER)
-    status = job.status()
-    assert status.state == "failed"
-    assert status.message.startswith("Downloading Oxford-IIIT Pet failed (<urlopen error [Errno -2] Name or service")
-    assert status.message.endswith(f"unpack both into {tmp_path / 'root' / 'oxford-iiit-pet'}.")
-    assert capsys.readouterr().err == f"camcore: {status.message}\n"
 
 
 def test_start_follows_a_live_download_and_replaces_an_ended_one(tmp_path: Path,

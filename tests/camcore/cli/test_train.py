@@ -1,5 +1,6 @@
 """`python -m camcore train` end to end, as a subprocess on the tiny generated pets: the run folder, stop and
-resume, a SIGKILL mid-epoch, and two gloo processes against one."""
+resume, a SIGKILL mid-epoch, and two gloo processes against one; and in-process, the refusals that come before any
+training (a resume of what is no run, of a run that trains, with new probe photos) and the probe photos gathered."""
 from __future__ import annotations
 
 import json
@@ -7,13 +8,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from camcore.cli.main import main
+from camcore.cli.train import _probe_photos
+from camcore.errors import DataNotFound
 from camcore.explain import explain
-from camcore.jobs.runs import RunFolder
+from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.models.checkpoints import load_checkpoint
 from camcore.models.loading import load_model
 from camcore.options import MapOptions
@@ -192,3 +198,44 @@ def test_swin_fine_tunes_at_its_own_size_into_an_exact_cam_checkpoint(tiny_pets,
     assert model.cam is not None and model.default_layer == "norm" and model.preprocessing.fixed_size == (224, 224)
     (explanation,) = explain([make_photo()], model, MapOptions(top_k=2))
     assert explanation.maps.shape == (2, 7, 7) and explanation.squashed
+
+
+def _stderr(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().err.strip()
+
+
+def test_resuming_what_is_no_run_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "photos").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "photos")]) == 2
+    assert _stderr(capsys) == f"camcore: {tmp_path / 'photos'} is not a run folder (no config.json)."
+    assert not any((tmp_path / "photos").iterdir())  # refused before anything is written there
+
+
+def test_resuming_a_run_that_trains_in_a_live_process_is_refused(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """This test's own process stands for the live trainer; the run is left as it was."""
+    run = RunFolder.create(tmp_path / "run", {"kind": "train"})
+    run.write_status(RunStatus("running", step=2, pid=os.getpid(), heartbeat=time.time()))
+    assert main(["train", "--resume", str(run.path)]) == 2
+    assert _stderr(capsys) == f"camcore: Run {run.name} is running in process {os.getpid()}. Stop it first."
+    assert run.status().state == "running" and run.status().step == 2
+
+
+def test_new_probe_photos_need_a_new_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = RunFolder.create(tmp_path / "run", {"kind": "train"})
+    (tmp_path / "cat.jpg").write_bytes(b"")
+    assert main(["train", "--resume", str(run.path), "--probe-images", str(tmp_path / "cat.jpg")]) == 2
+    assert _stderr(capsys) == ("camcore: --probe-images needs --out: a run keeps the probe photos it was started "
+                               "with.")
+
+
+def test_probe_photos_are_the_files_named_and_the_images_of_each_folder_by_name(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, data in (("b.png", b"B"), ("A.JPG", b"A"), ("notes.txt", b"text"), ("c.webp", b"C")):
+        (folder / name).write_bytes(data)
+    (tmp_path / "single.heic").write_bytes(b"S")  # named: taken as it is (checked_uploads says if it decodes)
+    found = _probe_photos([tmp_path / "single.heic", folder])
+    assert found == [("single.heic", b"S"), ("A.JPG", b"A"), ("b.png", b"B"), ("c.webp", b"C")]
+    with pytest.raises(DataNotFound, match=r"nowhere\.jpg: no such file or folder\. Check --probe-images\.$"):
+        _probe_photos([tmp_path / "nowhere.jpg"])
