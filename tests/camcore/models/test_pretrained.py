@@ -16,7 +16,7 @@ from camcore.errors import WeightsUnavailable
 from camcore.explain import explain
 from camcore.models import pretrained
 from camcore.models.loading import LoadedModel, load_model
-from camcore.scores.evaluate import IMAGENET_CATS, IMAGENET_DOGS
+from camcore.scores.labels import IMAGENET_CATS, IMAGENET_DOGS
 from tests.conftest import LITE0_WEIGHTS
 
 
