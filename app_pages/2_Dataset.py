@@ -8,7 +8,8 @@ from camcore.data.images import load_image
 from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
 from camcore.scores import browse
-from camcore.scores.evaluate import ImageResult, true_class_index
+from camcore.scores.labels import true_class_index
+from camcore.scores.record import ImageResult
 from ui.common import datasets, explanations, inputs, models, wsol_inputs
 from ui.common.notes import fixed_size_note
 from ui.common.reporting import reported

@@ -7,7 +7,6 @@ random baseline from models.randomised's fixed seed, so the merged result equals
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
 import math
@@ -34,18 +33,10 @@ from camcore.errors import CamcoreError
 from camcore.files import write_atomic
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import load_model
-from camcore.scores.evaluate import (
-    BASELINES,
-    CURVE_FIELDS,
-    FAITHFULNESS_NAMES,
-    SCORE_NAMES,
-    SCORES,
-    THRESHOLD_SCORES,
-    ImageResult,
-    predict_records,
-    summarise,
-)
+from camcore.scores.evaluate import predict_records
+from camcore.scores.record import BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES, THRESHOLD_SCORES, ImageResult
 from camcore.scores.sanity import randomised_above_stem
+from camcore.scores.summary import summarise
 from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 
 ALL_SPLITS = "all"
@@ -204,9 +195,8 @@ def format_wsol(summary: dict[str, Any], *, calibrated_on: str | None, split: st
 def _as_json(result: ImageResult) -> dict[str, Any]:
     """A result as strict JSON: NaN (an undefined score) becomes null; the raw top-1 map and the WSOL curves stay
     out (the summary pools them)."""
-    values = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)
-              if field.name != "top_map" and field.name not in CURVE_FIELDS.values()}
-    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
+    return {key: None if isinstance(value, float) and math.isnan(value) else value
+            for key, value in result.json_fields().items()}
 
 
 def format_summary(summary: dict[str, Any], *, threshold_frac: float) -> str:

@@ -1,7 +1,7 @@
 """Per-image results of the Dataset page's predictions on disk, shared by the page, the predict job and every session.
 
 Layout: CACHE/predictions/KEY/ with key.json (what KEY stands for), results/NAME.npy (the top-1 class's map) and
-results/NAME.json (ImageResult's other fields, its WSOL curves as lists: a result stored without them is predicted
+results/NAME.json (ImageResult.json_fields(), its WSOL curves as lists: a result stored without them is predicted
 again), and jobs/ (the folders of "predict all" jobs, camcore.jobs.runs format).
 KEY hashes the data folder, the model spec and weights file with their modification times, the method, the input
 size, the faithfulness steps, NWC and the threshold standard: a retrained checkpoint at the same path gets a fresh
@@ -9,7 +9,6 @@ store, never stale results, and results with faithfulness scores (or NWC, or PaS
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -22,13 +21,9 @@ import numpy as np
 
 from camcore.files import modified_ns, write_atomic
 from camcore.maps import heatmap
-from camcore.scores.evaluate import CURVE_FIELDS, ImageResult
+from camcore.scores.record import CURVE_KEYS, ImageResult
 from camcore.scores.wsol import MapCurves
 from camcore.settings import cache_root
-
-_CURVES = tuple(CURVE_FIELDS.values())
-"""ImageResult's MapCurves fields, stored as their lists."""
-_FIELDS = tuple(field.name for field in dataclasses.fields(ImageResult) if field.name not in ("top_map", *_CURVES))
 
 
 @dataclass(frozen=True)
@@ -65,10 +60,10 @@ class PredictStore:
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(result.top_map), allow_pickle=False)
         write_atomic(self._file(result.name, ".npy"), buffer.getvalue())
-        fields: dict[str, Any] = {name: getattr(result, name) for name in _FIELDS}
-        for name in _CURVES:
-            curves = getattr(result, name)
-            fields[name] = None if curves is None else curves.as_lists()
+        fields = result.json_fields()
+        for name, key in CURVE_KEYS.items():
+            curves = result.localisation[name].curves
+            fields[key] = None if curves is None else curves.as_lists()
         write_atomic(self._file(result.name, ".json"), json.dumps(fields).encode())
 
     def read(self, name: str) -> ImageResult | None:
@@ -77,10 +72,10 @@ class PredictStore:
         try:
             fields = json.loads(json_file.read_text())
             top_map = np.load(map_file, allow_pickle=False)
-            curves: dict[str, Any] = {name: MapCurves.from_lists(fields[name]) for name in _CURVES}
+            curves = {name: MapCurves.from_lists(fields[key]) for name, key in CURVE_KEYS.items()}
+            return ImageResult.from_json_fields(fields, top_map=top_map, curves=curves)
         except (FileNotFoundError, ValueError, KeyError, TypeError):  # an older format: predict it again
             return None
-        return ImageResult(**{key: fields[key] for key in _FIELDS if key in fields}, top_map=top_map, **curves)
 
     def results(self, names: Iterable[str]) -> dict[str, ImageResult]:
         """The stored results among `names`, by name."""

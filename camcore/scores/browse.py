@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from camcore.data.pets import PetRecord
 from camcore.models.loading import LoadedModel
-from camcore.scores.evaluate import ImageResult, judged_labels
+from camcore.scores.labels import judged_labels
+from camcore.scores.record import ImageResult
 
 BY_NAME, RANDOM, CONFIDENCE, WRONG_FIRST = "name", "random", "confidence", "wrong_first"
 ORDERS = (BY_NAME, RANDOM, CONFIDENCE, WRONG_FIRST)

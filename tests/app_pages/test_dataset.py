@@ -27,7 +27,10 @@ from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
 from camcore.scores import browse, faithfulness
-from camcore.scores.evaluate import ImageResult, imagenet_species, predict_records, summarise
+from camcore.scores.evaluate import predict_records
+from camcore.scores.labels import imagenet_species
+from camcore.scores.record import ImageResult
+from camcore.scores.summary import summarise
 from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 from camcore.settings import CACHE_ENV, DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
@@ -256,10 +259,11 @@ def test_detail_view_shows_the_cam_and_scores_beside_baselines(pets: Path, rando
     table = at.table[0].value
     result = expected["beagle_6"]
     assert list(table.columns) == ["score", "this model", "centred Gaussian", "random weights"]
-    for column, prefix in (("this model", ""), ("centred Gaussian", "gauss_"), ("random weights", "random_")):
-        assert table[column][0] == ("hit" if getattr(result, prefix + "pointing") else "miss")
-        assert table[column][1] == f"{getattr(result, prefix + 'iou'):.2f}"
-        assert table[column][2] == f"{getattr(result, prefix + 'rel_energy'):.2f}"
+    for column, name in (("this model", "model"), ("centred Gaussian", "gaussian"), ("random weights", "random")):
+        scores = result.localisation[name]
+        assert table[column][0] == ("hit" if scores.pointing else "miss")
+        assert table[column][1] == f"{scores.iou:.2f}"
+        assert table[column][2] == f"{scores.rel_energy:.2f}"
 
 
 def test_mistakes_sort_and_confusion_cell_filter_the_grid(pets: Path, random_resnet: None,
@@ -503,11 +507,11 @@ def test_faithfulness_on_request_per_breed_and_per_image(pets: Path, random_resn
     assert list(faithful.columns) == ["score", "this model", "centred Gaussian", "random map"]
     assert list(faithful["score"]) == ["Deletion AUC", "Insertion AUC", "Drop in conf.", "Increase in conf."]
     result = stored["beagle_7"]
-    for column, prefix in (("this model", ""), ("centred Gaussian", "gauss_"), ("random map", "random_map_")):
-        assert list(faithful[column]) == [f"{getattr(result, prefix + 'deletion_auc'):.2f}",
-                                          f"{getattr(result, prefix + 'insertion_auc'):.2f}",
-                                          f"{getattr(result, prefix + 'confidence_drop'):.0%}",
-                                          "yes" if getattr(result, prefix + "confidence_increase") else "no"]
+    for column, name in (("this model", "model"), ("centred Gaussian", "gaussian"), ("random map", "random_map")):
+        scores = result.faithfulness[name]
+        assert list(faithful[column]) == [f"{scores.deletion_auc:.2f}", f"{scores.insertion_auc:.2f}",
+                                          f"{scores.confidence_drop:.0%}",
+                                          "yes" if scores.confidence_increase else "no"]
     at.checkbox(key="dataset.faithfulness").uncheck().run()
     assert not charts(at, "breed_faithfulness") and len(at.table) == 1
 

@@ -23,7 +23,7 @@ from camcore.explain import explain
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import LoadedModel, imagenet_categories
 from camcore.options import MapOptions
-from camcore.scores.evaluate import IMAGENET_CATS
+from camcore.scores.labels import IMAGENET_CATS
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import make_photo
 from ui.common import explanations

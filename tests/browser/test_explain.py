@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from camcore.models.loading import MODEL_CHOICES, imagenet_categories
-from camcore.scores.evaluate import IMAGENET_CATS
+from camcore.scores.labels import IMAGENET_CATS
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.browser.deadlines import PAGE_MS, REACTION_MS, SERVER_START_S
 from tests.conftest import PETS_ROOT, make_photo

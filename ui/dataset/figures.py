@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from camcore.data.pets import SPLITS, PetRecord
 from camcore.explain import DISPLAY_PX
 from camcore.maps import heatmap
-from camcore.scores.evaluate import BASELINES, FAITHFULNESS_BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES
+from camcore.scores.record import BASELINES, FAITHFULNESS_BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES
 from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
 from ui.common import plot_parts
 from ui.common.text import plot_text
@@ -25,7 +25,7 @@ TRIMAP_COLOURS = {1: ("1 pet", (40, 200, 70, 110)), 2: ("2 background", (60, 90,
 """Oxford-IIIT Pet's trimap values -> (legend label, RGBA overlay colour)."""
 MAP_NAMES = {"model": "this model", "gaussian": "centred Gaussian", "random": "random weights",
              "random_map": "random map"}
-"""camcore.scores.evaluate.BASELINES' and FAITHFULNESS_BASELINES' keys as the legends say them."""
+"""camcore.scores.record.BASELINES' and FAITHFULNESS_BASELINES' names as the legends say them."""
 MAP_COLOURS = {"model": "#d62728", "gaussian": "#7f7f7f", "random": "#1f77b4", "random_map": "#2ca02c"}
 CURVE_TITLES = {"deletion_auc": f"{FAITHFULNESS_NAMES['deletion_auc']} (lower is better)",
                 "insertion_auc": f"{FAITHFULNESS_NAMES['insertion_auc']} (higher is better)"}
@@ -115,7 +115,7 @@ def confusion_figure(pairs: Sequence[tuple[str, str]]) -> go.Figure:
 
 
 def localisation_by_breed(per_breed: Mapping[str, Mapping[str, Any]]) -> go.Figure:
-    """camcore.scores.evaluate.summarise()'s per_breed means: one panel per localisation score, the model's bar
+    """camcore.scores.summary.summarise()'s per_breed means: one panel per localisation score, the model's bar
     beside the two baselines' (a dotted line at 1.0 in the energy panel: no better than a uniform map)."""
     figure = _scores_by_breed(per_breed, SCORE_NAMES, BASELINES)
     figure.add_vline(x=1.0, line_dash="dot", line_color="#333", row=1, col=SCORES.index("rel_energy") + 1)

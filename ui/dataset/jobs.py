@@ -16,7 +16,7 @@ from camcore.jobs.download import latest_download, start_download
 from camcore.jobs.predict import latest_job, start_predictions
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.maps import heatmap
-from camcore.scores.evaluate import ImageResult
+from camcore.scores.record import ImageResult
 from camcore.settings import downloads_allowed
 from ui.common.reporting import reported
 from ui.common.state import DATASET

@@ -11,7 +11,8 @@ from camcore.data import pets
 from camcore.jobs.predict import predict_missing
 from camcore.jobs.predict_store import PredictStore
 from camcore.maps import heatmap
-from camcore.scores.evaluate import ImageResult, Progress
+from camcore.scores.evaluate import Progress
+from camcore.scores.record import ImageResult
 from ui.common.models import random_model, shared_model
 
 

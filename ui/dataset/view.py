@@ -15,14 +15,8 @@ from camcore.errors import ImageError
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel
 from camcore.scores import browse
-from camcore.scores.evaluate import (
-    BASELINES,
-    FAITHFULNESS_BASELINES,
-    FAITHFULNESS_NAMES,
-    SCORE_NAMES,
-    ImageResult,
-    summarise,
-)
+from camcore.scores.record import FAITHFULNESS_NAMES, SCORE_NAMES, FaithfulnessScores, ImageResult, MapScores
+from camcore.scores.summary import summarise
 from ui.common.state import DATASET
 from ui.common.text import plain
 from ui.dataset import figures, inputs
@@ -95,20 +89,20 @@ def _wsol_ui(summary: Mapping[str, Any], calibration: Mapping[str, ImageResult] 
 def scores_ui(result: ImageResult) -> None:
     """A table of the localisation scores: one row per score, the model's column beside the two baselines'; then
     the faithfulness scores' table beside theirs, when the result has them."""
-    _table(result, SCORE_NAMES, BASELINES, _score_text)
-    if not math.isnan(result.deletion_auc):
-        _table(result, FAITHFULNESS_NAMES, FAITHFULNESS_BASELINES, _faithfulness_text)
+    _table(SCORE_NAMES, result.localisation, _score_text)
+    if not math.isnan(result.faithfulness["model"].deletion_auc):
+        _table(FAITHFULNESS_NAMES, result.faithfulness, _faithfulness_text)
         st.caption("Deletion AUC: lower is better; insertion AUC: higher is better. Drop: the share of the top "
                    "class's probability lost when the photo is multiplied by the map (lower is better); increase: "
                    "whether it rose instead.")
 
 
-def _table(result: ImageResult, names: Mapping[str, str], maps: Mapping[str, str],
+def _table(names: Mapping[str, str], maps: Mapping[str, MapScores] | Mapping[str, FaithfulnessScores],
            text: Callable[[str, float], str]) -> None:
-    """One row per score of `names` (key -> row name), one column per map of `maps` (name -> field prefix)."""
+    """One row per score of `names` (key -> row name), one column per map of `maps` (name -> its scores)."""
     st.table({"score": list(names.values()),
-              **{figures.MAP_NAMES[name]: [text(score, getattr(result, prefix + score)) for score in names]
-                 for name, prefix in maps.items()}}, hide_index=True)
+              **{figures.MAP_NAMES[name]: [text(score, scores.as_dict()[score]) for score in names]
+                 for name, scores in maps.items()}}, hide_index=True)
 
 
 def _faithfulness_text(score: str, value: float) -> str:

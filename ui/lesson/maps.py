@@ -14,7 +14,7 @@ from camcore.data import pets
 from camcore.errors import CamcoreError
 from camcore.maps import heatmap
 from camcore.options import MapOptions
-from camcore.scores import evaluate, localisation
+from camcore.scores import labels, localisation
 from ui.common import datasets
 from ui.common.state import LESSON
 from ui.common.text import plain, plot_text
@@ -89,7 +89,7 @@ def topk_step(ctx: Lesson) -> None:
 def true_class_chart(ctx: Lesson, method: str, threshold: float, truth: localisation.Box | None) -> None:
     """The map of the photo's true class (a sample's or an Oxford pet's breed or species), when the model has it."""
     label = ctx.photo.label
-    index = None if label is None else evaluate.true_class_index(ctx.model, *label)
+    index = None if label is None else labels.true_class_index(ctx.model, *label)
     if label is None or index is None:
         if label is not None:
             st.caption(f"This photo is a {plain(label[1].replace('_', ' '))} ({label[0]}): not one of the model's "

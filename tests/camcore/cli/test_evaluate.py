@@ -14,13 +14,10 @@ import torch
 
 from camcore.cli.main import main
 from camcore.data import pets
-from camcore.scores.evaluate import ImageResult
+from tests.camcore.scores.test_record import JSON_KEYS
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS
 
 REPO = Path(__file__).resolve().parents[3]
-RESULT_FIELDS = [name for name in ImageResult.__dataclass_fields__
-                 if name not in ("top_map", "curves", "gauss_curves", "random_curves")]
-"""Every field of a result but its map and WSOL curves, which stay out of the per-photo JSON."""
 SCORE_KEYS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")
 
 
@@ -41,7 +38,7 @@ def test_writes_summary_and_per_image_results_and_prints_the_table(tiny_pets, re
     assert {key: written[key] for key in ("model", "method", "split", "threshold_frac", "size_px")} == \
         {"model": "resnet18", "method": "cam", "split": "all", "threshold_frac": 0.2, "size_px": 64}
     assert [r["name"] for r in written["results"]] == sorted(name for name, *_ in TINY_PETS)
-    assert all(list(r) == RESULT_FIELDS for r in written["results"])
+    assert all(list(r) == JSON_KEYS for r in written["results"])  # no map, no WSOL curves
     summary = written["summary"]
     assert summary["count"] == len(TINY_PETS)
     assert set(summary["per_breed"]) == {"Abyssinian", "american_bulldog", "beagle", "Bengal"}

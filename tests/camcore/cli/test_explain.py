@@ -17,7 +17,7 @@ from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import imagenet_categories
 from camcore.options import MapOptions
-from camcore.scores.evaluate import IMAGENET_DOGS
+from camcore.scores.labels import IMAGENET_DOGS
 from tests.conftest import cheap_layer, make_photo
 
 REPO = Path(__file__).resolve().parents[3]

@@ -20,8 +20,9 @@ from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.models.loading import LoadedModel, randomised
 from camcore.options import MapOptions
-from camcore.scores.evaluate import ImageResult, predict_records
+from camcore.scores.evaluate import predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
+from camcore.scores.record import ImageResult
 from camcore.settings import CACHE_ENV
 from tests.job_helpers import wait_for
 
@@ -48,7 +49,8 @@ def assert_results(found: dict[str, ImageResult], expected: list[ImageResult]) -
     for result in expected:
         assert found[result.name].predicted_index == result.predicted_index
         np.testing.assert_allclose(found[result.name].probability, result.probability, rtol=1e-5)
-        np.testing.assert_allclose(found[result.name].iou, result.iou, rtol=1e-5, equal_nan=True)
+        np.testing.assert_allclose(found[result.name].localisation["model"].iou, result.localisation["model"].iou,
+                                   rtol=1e-5, equal_nan=True)
         np.testing.assert_allclose(found[result.name].top_map, result.top_map, rtol=1e-5, atol=1e-6)
 
 
@@ -163,9 +165,9 @@ def test_faithfulness_option_fills_its_own_store_with_each_photos_scores(tiny_pe
     photo = load_image(pets.image_path(tiny_pets, record))
     (explained,) = explain([photo], resnet18, MapOptions(top_k=1, size_px=64))
     report = explanation_faithfulness(photo, resnet18, explained, steps=2)
-    assert stored.deletion_auc == pytest.approx(report.method.deletion.auc, rel=1e-4)
-    assert stored.insertion_auc == pytest.approx(report.method.insertion.auc, rel=1e-4)
-    assert stored.random_map_deletion_auc == pytest.approx(report.random_map.deletion.auc, rel=1e-4)
+    assert stored.faithfulness["model"].deletion_auc == pytest.approx(report.method.deletion.auc, rel=1e-4)
+    assert stored.faithfulness["model"].insertion_auc == pytest.approx(report.method.insertion.auc, rel=1e-4)
+    assert stored.faithfulness["random_map"].deletion_auc == pytest.approx(report.random_map.deletion.auc, rel=1e-4)
     (job,) = list_runs(store.jobs_root)
     assert job.config()["faithfulness_steps"] == 2 and job.status().state == "finished"
 

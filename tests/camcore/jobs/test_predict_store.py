@@ -20,8 +20,9 @@ from camcore.explain import explain
 from camcore.jobs import predict
 from camcore.jobs.predict_store import PredictStore
 from camcore.models.loading import LoadedModel, randomised
-from camcore.scores.evaluate import ImageResult, predict_records
+from camcore.scores.evaluate import predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
+from camcore.scores.record import ImageResult
 
 NAMES = ("Abyssinian_1", "beagle_7", "Bengal_12")
 """beagle_7 has no head box: its head_pointing scores are NaN, which JSON must carry."""
@@ -37,7 +38,16 @@ def expected(tiny_pets: Path, resnet18: LoadedModel) -> dict[str, ImageResult]:
 
 
 def fields(result: ImageResult) -> dict:
+    """Every field but the map, nested ones as dicts (each map's scores, the WSOL curves' arrays)."""
     return {key: value for key, value in dataclasses.asdict(result).items() if key != "top_map"}
+
+
+def leaves(nested: dict, path: str = "") -> dict:
+    """{"localisation": {"model": {"iou": x}}} -> {"localisation.model.iou": x}."""
+    flat: dict = {}
+    for key, value in nested.items():
+        flat |= leaves(value, f"{path}{key}.") if isinstance(value, dict) else {f"{path}{key}": value}
+    return flat
 
 
 def store_of(tiny_pets: Path, weights: Path, tmp_path: Path, method: str = "cam") -> PredictStore:
@@ -49,7 +59,7 @@ def test_results_round_trip_exactly_nan_included(tiny_pets: Path, resnet18_weigh
     store = store_of(tiny_pets, resnet18_weights, tmp_path)
     for result in expected.values():
         store.write(result)
-    assert np.isnan(expected["beagle_7"].head_pointing)
+    assert np.isnan(expected["beagle_7"].localisation["model"].head_pointing)
     again = PredictStore(store.path).results([*NAMES, "beagle_8"])
     assert sorted(again) == sorted(NAMES)
     for name, result in expected.items():
@@ -111,14 +121,11 @@ def test_predict_missing_predicts_only_what_the_store_lacks(tiny_pets: Path, res
                                     progress=lambda done, total: progress.append((done, total)))
     assert count == 2 and batches == [["Abyssinian_1"], ["Bengal_12"]] and progress == [(1, 2), (2, 2)]
     for name, result in expected.items():  # batches of one: the same numbers up to float rounding
-        stored = fields(store.read(name))
-        assert stored.keys() == fields(result).keys()
-        for key, value in fields(result).items():
-            if isinstance(value, float):
+        stored = leaves(fields(store.read(name)))
+        assert stored.keys() == leaves(fields(result)).keys()
+        for key, value in leaves(fields(result)).items():
+            if isinstance(value, (float, np.ndarray)):  # scores, and the WSOL curves' arrays
                 np.testing.assert_allclose(stored[key], value, rtol=1e-5, equal_nan=True, err_msg=key)
-            elif isinstance(value, dict):  # WSOL curves: their arrays
-                for part, array in value.items():
-                    np.testing.assert_allclose(stored[key][part], array, rtol=1e-5, equal_nan=True, err_msg=key)
             else:
                 assert stored[key] == value, key
     assert predict.predict_missing(store, tiny_pets, records, resnet18, method="cam") == 0
@@ -153,10 +160,12 @@ def test_predict_missing_with_faithfulness_stores_each_photos_own_scores(tiny_pe
         photo = load_image(pets.image_path(tiny_pets, record))
         explanation = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0]
         report = explanation_faithfulness(photo, resnet18, explanation, size_px=SIZE_PX, steps=2)
-        for prefix, scores in (("", report.method), ("gauss_", report.gaussian_map),
-                               ("random_map_", report.random_map)):
-            assert getattr(stored, prefix + "deletion_auc") == pytest.approx(scores.deletion.auc, rel=1e-4)
-            assert getattr(stored, prefix + "insertion_auc") == pytest.approx(scores.insertion.auc, rel=1e-4)
-            assert getattr(stored, prefix + "confidence_drop") == pytest.approx(scores.drop, rel=1e-4, abs=1e-6)
-            assert getattr(stored, prefix + "confidence_increase") == float(scores.increase)
-        assert all(math.isfinite(getattr(stored, name)) for name in ("deletion_auc", "insertion_auc"))
+        for name, scores in (("model", report.method), ("gaussian", report.gaussian_map),
+                             ("random_map", report.random_map)):
+            read = stored.faithfulness[name]
+            assert read.deletion_auc == pytest.approx(scores.deletion.auc, rel=1e-4)
+            assert read.insertion_auc == pytest.approx(scores.insertion.auc, rel=1e-4)
+            assert read.confidence_drop == pytest.approx(scores.drop, rel=1e-4, abs=1e-6)
+            assert read.confidence_increase == float(scores.increase)
+        model = stored.faithfulness["model"]
+        assert all(math.isfinite(value) for value in (model.deletion_auc, model.insertion_auc))

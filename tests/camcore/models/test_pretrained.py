@@ -17,7 +17,7 @@ from camcore.explain import explain
 from camcore.models import pretrained
 from camcore.models.loading import LoadedModel, load_model
 from camcore.options import MapOptions
-from camcore.scores.evaluate import IMAGENET_CATS, IMAGENET_DOGS
+from camcore.scores.labels import IMAGENET_CATS, IMAGENET_DOGS
 from tests.conftest import LITE0_WEIGHTS
 
 

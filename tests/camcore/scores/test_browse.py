@@ -7,11 +7,10 @@ import random
 from camcore.data.pets import PetRecord
 from camcore.models.loading import LoadedModel
 from camcore.scores import browse
-from camcore.scores.evaluate import ImageResult
+from camcore.scores.record import ImageResult, MapScores
 
-SCORES = {f"{prefix}{score}": math.nan for prefix in ("", "gauss_", "random_")
-          for score in ("iou", "rel_energy", "head_pointing")}
-SCORES |= {f"{prefix}{score}": False for prefix in ("", "gauss_", "random_") for score in ("pointing", "localised")}
+SCORES = {name: MapScores(pointing=False, iou=math.nan, rel_energy=math.nan, localised=False, head_pointing=math.nan)
+          for name in ("model", "gaussian", "random")}
 
 
 def record(name: str, species: str, breed: str) -> PetRecord:
@@ -21,7 +20,7 @@ def record(name: str, species: str, breed: str) -> PetRecord:
 def result(rec: PetRecord, predicted: str, probability: float, correct: bool | None) -> ImageResult:
     return ImageResult(name=rec.name, split=rec.split, breed=rec.breed, species=rec.species, label=rec.label,
                        predicted_index=0 if predicted == "cat" else 1, predicted_name=predicted,
-                       probability=probability, correct=correct, **SCORES)
+                       probability=probability, correct=correct, localisation=SCORES)
 
 
 RECORDS = [record("Bengal_1", "cat", "Bengal"), record("beagle_2", "dog", "beagle"), record("pug_3", "dog", "pug")]

@@ -1,12 +1,11 @@
-"""predict_records and summarise on the tiny data set, the randomised baseline model, and with ../shared/data
-the real EfficientNet-Lite0 on the mini Oxford-IIIT Pet test split against both baselines."""
+"""predict_records (camcore.scores.evaluate) on the tiny data set: each map's scores against the photo's own
+explanation, the Gaussian and randomised baselines, faithfulness, the randomised baseline model, and with
+../shared/data the real EfficientNet-Lite0 on the mini Oxford-IIIT Pet test split against both baselines."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shutil
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -20,36 +19,13 @@ from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.maps import heatmap
-from camcore.models.checkpoints import Checkpoint, save_checkpoint
-from camcore.models.loading import LoadedModel, imagenet_categories, load_model, randomised
-from camcore.scores import localisation, wsol
-from camcore.scores.evaluate import (
-    IMAGENET_CATS,
-    IMAGENET_DOGS,
-    ImageResult,
-    imagenet_species,
-    predict_records,
-    summarise,
-    true_class_index,
-)
+from camcore.models.loading import LoadedModel, randomised
+from camcore.scores import localisation
+from camcore.scores.evaluate import predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
-from tests.conftest import SMALL, TINY_HEAD_BOXES
-
-SIZE_PX = 64
-SCORE_FIELDS = ("pointing", "iou", "rel_energy", "localised", "head_pointing")
-PREFIXES = {"model": "", "gaussian": "gauss_", "random": "random_"}
-FAITHFUL_FIELDS = ("deletion_auc", "insertion_auc", "confidence_drop", "confidence_increase")
-FAITHFUL_PREFIXES = {"model": "", "gaussian": "gauss_", "random_map": "random_map_"}
-
-
-@pytest.fixture(scope="module")
-def records(tiny_pets: Path) -> tuple[pets.PetRecord, ...]:
-    return pets.pet_index(tiny_pets)
-
-
-@pytest.fixture(scope="module")
-def resnet_results(tiny_pets: Path, records, resnet18: LoadedModel) -> list[ImageResult]:
-    return predict_records(tiny_pets, records, resnet18, batch_size=5, size_px=SIZE_PX)
+from camcore.scores.record import BASELINES, FAITHFULNESS_BASELINES
+from tests.camcore.scores.conftest import SIZE_PX
+from tests.conftest import TINY_HEAD_BOXES
 
 
 def test_results_follow_the_records_with_their_labels(records, resnet_results) -> None:
@@ -83,11 +59,12 @@ def test_model_scores_are_those_of_its_top1_map_at_photo_size(tiny_pets, records
         assert result.predicted_index == explanation.predictions[0].class_index
         assert result.predicted_name == resnet18.class_names[result.predicted_index]
         assert result.probability == pytest.approx(explanation.predictions[0].probability, rel=1e-5)
-        assert result.pointing == mask[0].flat[full[0].argmax()]
-        assert result.iou == pytest.approx(localisation.mask_iou(heatmap.normalise(full), mask, 0.2)[0], abs=1e-5)
-        assert result.rel_energy == pytest.approx(localisation.relative_energy(full, mask)[0], rel=1e-4)
-        assert result.localised == localisation.box_localised(heatmap.normalise(full), mask, 0.2)[0]
-        assert _same(result.head_pointing, _in_box(*np.unravel_index(full[0].argmax(), full[0].shape),
+        scores = result.localisation["model"]
+        assert scores.pointing == mask[0].flat[full[0].argmax()]
+        assert scores.iou == pytest.approx(localisation.mask_iou(heatmap.normalise(full), mask, 0.2)[0], abs=1e-5)
+        assert scores.rel_energy == pytest.approx(localisation.relative_energy(full, mask)[0], rel=1e-4)
+        assert scores.localised == localisation.box_localised(heatmap.normalise(full), mask, 0.2)[0]
+        assert _same(scores.head_pointing, _in_box(*np.unravel_index(full[0].argmax(), full[0].shape),
                                                    _head_box(record.name)))
         np.testing.assert_allclose(result.top_map, explanation.maps[0], rtol=1e-4, atol=1e-6)
 
@@ -99,11 +76,13 @@ def test_gaussian_baseline_points_at_the_centre_pixel(tiny_pets, records, resnet
         mask = pets.pet_mask(tiny_pets, record)
         height, width = mask.shape
         centre = (height - 1) // 2, (width - 1) // 2
-        assert result.gauss_pointing == mask[centre]
-        assert _same(result.gauss_head_pointing, _in_box(*centre, _head_box(record.name)))
-        assert 0.0 <= result.gauss_iou <= 1.0
-        assert 0.0 <= result.gauss_rel_energy <= 1 / mask.mean()
-    head_hits = {r.name: r.gauss_head_pointing for r in resnet_results if not math.isnan(r.gauss_head_pointing)}
+        gauss = result.localisation["gaussian"]
+        assert gauss.pointing == mask[centre]
+        assert _same(gauss.head_pointing, _in_box(*centre, _head_box(record.name)))
+        assert 0.0 <= gauss.iou <= 1.0
+        assert 0.0 <= gauss.rel_energy <= 1 / mask.mean()
+    heads = {r.name: r.localisation["gaussian"].head_pointing for r in resnet_results}
+    head_hits = {name: hit for name, hit in heads.items() if not math.isnan(hit)}
     assert head_hits == {"Abyssinian_1": 0.0, "american_bulldog_4": 0.0, "beagle_6": 0.0, "Bengal_12": 1.0}
 
 
@@ -146,19 +125,20 @@ def test_gaussian_box_localises_a_pet_filling_the_photo_and_misses_the_small_one
         pet_box = int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
         iou = _iou(_gaussian_box(*trimap.shape), pet_box)
         assert abs(iou - 0.5) > 0.01, "too close to the criterion for a test"
-        assert result.gauss_localised == (iou >= 0.5)
-    assert [r.name for r in results if r.gauss_localised] == ["Abyssinian_10", "beagle_7"]
+        assert result.localisation["gaussian"].localised == (iou >= 0.5)
+    assert [r.name for r in results if r.localisation["gaussian"].localised] == ["Abyssinian_10", "beagle_7"]
 
 
 def test_scores_lie_in_their_ranges(tiny_pets, records, resnet_results) -> None:
     for record, result in zip(records, resnet_results):
         share = pets.pet_mask(tiny_pets, record).mean()
-        for prefix in PREFIXES.values():
-            assert isinstance(getattr(result, prefix + "pointing"), bool)
-            assert isinstance(getattr(result, prefix + "localised"), bool)
-            assert 0.0 <= getattr(result, prefix + "iou") <= 1.0
-            assert 0.0 <= getattr(result, prefix + "rel_energy") <= 1 / share + 1e-9
-            head = getattr(result, prefix + "head_pointing")
+        assert list(result.localisation) == list(BASELINES)
+        for scores in result.localisation.values():
+            assert isinstance(scores.pointing, bool)
+            assert isinstance(scores.localised, bool)
+            assert 0.0 <= scores.iou <= 1.0
+            assert 0.0 <= scores.rel_energy <= 1 / share + 1e-9
+            head = scores.head_pointing
             assert math.isnan(head) if record.name not in TINY_HEAD_BOXES else head in (0.0, 1.0)
 
 
@@ -166,18 +146,21 @@ def test_random_baseline_is_the_given_model_else_the_seed0_randomised_copy(tiny_
                                                                             resnet_results) -> None:
     """The resnet18 fixture is torchvision's init under seed 0, which is what randomised(seed=0) rebuilds."""
     for result in resnet_results:  # made with the default random_model
-        for score in SCORE_FIELDS:
-            assert _same(getattr(result, "random_" + score), getattr(result, score)), score
+        for score, value in result.localisation["model"].as_dict().items():
+            assert _same(result.localisation["random"].as_dict()[score], value), score
     subset = records[:3]
     same = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=resnet18)
     for result in same:
-        for score in SCORE_FIELDS:
-            assert _same(getattr(result, "random_" + score), getattr(result, score)), score
+        for score, value in result.localisation["model"].as_dict().items():
+            assert _same(result.localisation["random"].as_dict()[score], value), score
     other = randomised(resnet18, seed=1)
     mixed = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=other)
     expected = predict_records(tiny_pets, subset, other, size_px=SIZE_PX)
-    assert [r.random_rel_energy for r in mixed] == [r.rel_energy for r in expected]
-    assert [r.random_rel_energy for r in mixed] != [r.rel_energy for r in mixed]
+    def energies(results: list, name: str) -> list[float]:
+        return [r.localisation[name].rel_energy for r in results]
+
+    assert energies(mixed, "random") == energies(expected, "model")
+    assert energies(mixed, "random") != energies(mixed, "model")
 
 
 def test_progress_is_called_after_each_batch_up_to_the_total(tiny_pets, records, resnet18) -> None:
@@ -190,7 +173,7 @@ def test_progress_is_called_after_each_batch_up_to_the_total(tiny_pets, records,
 def test_gradcam_maps_are_scored_too(tiny_pets, records, resnet18) -> None:
     results = predict_records(tiny_pets, records[:2], resnet18, method="gradcam", size_px=SIZE_PX,
                               random_model=resnet18)
-    assert len(results) == 2 and all(0.0 <= r.iou <= 1.0 for r in results)
+    assert len(results) == 2 and all(0.0 <= r.localisation["model"].iou <= 1.0 for r in results)
 
 
 def test_batch_size_below_one_is_refused(tiny_pets, records, resnet18) -> None:
@@ -198,161 +181,24 @@ def test_batch_size_below_one_is_refused(tiny_pets, records, resnet18) -> None:
         predict_records(tiny_pets, records, resnet18, batch_size=0, random_model=resnet18)
 
 
-def test_imagenet_ranges_are_the_dogs_and_the_domestic_cats() -> None:
-    names = imagenet_categories()
-    assert (names[IMAGENET_DOGS[0]], names[IMAGENET_DOGS[-1]]) == ("Chihuahua", "Mexican hairless")
-    assert (names[IMAGENET_CATS[0]], names[IMAGENET_CATS[-1]]) == ("tabby", "Egyptian cat")
-    assert [imagenet_species(i) for i in (150, 151, 268, 269, 280, 281, 285, 286)] == \
-        [None, "dog", "dog", None, None, "cat", "cat", None]
-
-
-def test_imagenet_model_is_right_when_its_class_is_of_the_photos_species(resnet_results) -> None:
-    for result in resnet_results:
-        assert result.correct == (imagenet_species(result.predicted_index) == result.species)
-
-
-def test_cat_dog_checkpoint_is_judged_by_species(tiny_pets, records, binary_resnet) -> None:
-    results = predict_records(tiny_pets, records, binary_resnet, size_px=SIZE_PX, random_model=binary_resnet)
-    assert {r.predicted_name for r in results} <= {"cat", "dog"}
-    assert [r.correct for r in results] == [r.predicted_name == r.species for r in results]
-
-
-@pytest.fixture(scope="module")
-def breed_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
-    """A 4-breed checkpoint named the way torchvision's classes are ("American Bulldog")."""
-    torch.manual_seed(2)
-    path = tmp_path_factory.mktemp("breeds") / "breeds.pt"
-    save_checkpoint(Checkpoint(arch="resnet18", head="multiclass",
-                               class_names=("Abyssinian", "American Bulldog", "Beagle", "Bengal"),
-                               preprocessing=SMALL, state_dict=torchvision.models.resnet18(num_classes=4).state_dict()),
-                    path)
-    return load_model(str(path), device="cpu")
-
-
-def test_breed_checkpoint_is_judged_by_breed(tiny_pets, records, breed_model) -> None:
-    results = predict_records(tiny_pets, records, breed_model, size_px=SIZE_PX, random_model=breed_model)
-    assert [r.correct for r in results] == \
-        [r.predicted_name.lower().replace(" ", "_") == r.breed.lower() for r in results]
-    assert summarise(results)["accuracy"] == pytest.approx(statistics.mean(r.correct for r in results))
-
-
-def test_unknown_label_space_leaves_correct_undefined(tiny_pets, records, binary_resnet) -> None:
-    other = dataclasses.replace(binary_resnet, class_names=("indoor", "outdoor"))
-    results = predict_records(tiny_pets, records[:2], other, size_px=SIZE_PX, random_model=other)
-    assert [r.correct for r in results] == [None, None]
-    assert summarise(results)["accuracy"] is None
-
-
-def _hand_means(results: list[ImageResult]) -> dict:
-    judged = [r.correct for r in results if r.correct is not None]
-    means = {"count": len(results), "accuracy": statistics.mean(judged) if judged else None}
-    for score, prefixes in [*((score, PREFIXES) for score in SCORE_FIELDS),
-                            *((score, FAITHFUL_PREFIXES) for score in FAITHFUL_FIELDS)]:
-        means[score] = {}
-        for name, prefix in prefixes.items():
-            values = [float(getattr(r, prefix + score)) for r in results]
-            values = [v for v in values if not math.isnan(v)]
-            means[score][name] = statistics.mean(values) if values else None
-    spearmans = [r.randomised_spearman for r in results if not math.isnan(r.randomised_spearman)]
-    means["randomised_spearman"] = statistics.mean(spearmans) if spearmans else None
-    return means
-
-
-WSOL_KEYS = set(wsol.summary({"model": []}))
-"""The WSOL scores' keys, which pool curves instead of averaging (test_wsol_scores_pool_... below)."""
-
-
-def _means_only(summary: dict) -> dict:
-    return {key: value for key, value in summary.items() if key not in WSOL_KEYS}
-
-
-def test_wsol_scores_pool_each_breed_at_the_calibration_photos_thresholds(resnet_results) -> None:
-    """Each map kind's WSOL scores pool that kind's curves (the baselines' their own), per breed too, read at the
-    thresholds chosen once on the calibration photos: the same as wsol.summary on those curves by hand."""
-    calibration = resnet_results[:3]
-    summary = summarise(resnet_results, calibration=calibration)
-    kinds = {"model": "curves", "gaussian": "gauss_curves", "random": "random_curves"}
-    chosen_on = {kind: [getattr(r, field) for r in calibration] for kind, field in kinds.items()}
-    for breed, means in [(None, summary), *summary["per_breed"].items()]:
-        photos = [r for r in resnet_results if breed in (None, r.breed)]
-        expected = wsol.summary({kind: [getattr(r, field) for r in photos] for kind, field in kinds.items()},
-                                chosen_on)
-        assert {key: means[key] for key in WSOL_KEYS} == expected
-    gauss_pxap = wsol.pxap(np.stack([r.gauss_curves.pet_pixels for r in resnet_results]),
-                           np.stack([r.gauss_curves.background_pixels for r in resnet_results]))
-    assert summary["pxap"]["gaussian"] == gauss_pxap != summary["pxap"]["model"]
-    assert summarise(resnet_results)["calibrated_threshold"] is None
-
-
-def _flat(means: dict) -> dict:
-    """{"iou": {"model": m}} -> {"iou.model": m} (pytest.approx compares flat dicts only)."""
-    return {f"{key}.{name}" if isinstance(value, dict) else key: inner
-            for key, value in means.items() if key != "per_breed"
-            for name, inner in (value.items() if isinstance(value, dict) else [(None, value)])}
-
-
-@pytest.fixture(scope="module")
-def faithful_results(tiny_pets: Path, records, resnet18: LoadedModel) -> list[ImageResult]:
-    return predict_records(tiny_pets, records[:4], resnet18, batch_size=3, size_px=SIZE_PX, faithfulness_steps=2)
-
-
 def test_faithfulness_is_off_by_default_and_else_each_maps_own(tiny_pets, records, resnet18, resnet_results,
                                                                faithful_results) -> None:
-    """Each prefix holds its own map's scores: the top-1 map's, the Gaussian's and the random map's, as
+    """Each map holds its own scores: the top-1 map's, the Gaussian's and the random map's, as
     explanation_faithfulness gives them for the photo alone."""
-    assert all(math.isnan(getattr(r, prefix + score)) for r in resnet_results
-               for prefix in FAITHFUL_PREFIXES.values() for score in FAITHFUL_FIELDS)
+    assert all(list(r.faithfulness) == list(FAITHFULNESS_BASELINES) for r in (*resnet_results, *faithful_results))
+    assert all(math.isnan(value) for r in resnet_results
+               for scores in r.faithfulness.values() for value in scores.as_dict().values())
     for record, result in zip(records[:2], faithful_results):
         photo = load_image(pets.image_path(tiny_pets, record))
         report = explanation_faithfulness(photo, resnet18, explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0],
                                           size_px=SIZE_PX, steps=2)
-        for prefix, scores in (("", report.method), ("gauss_", report.gaussian_map),
-                               ("random_map_", report.random_map)):
-            assert getattr(result, prefix + "deletion_auc") == pytest.approx(scores.deletion.auc)
-            assert getattr(result, prefix + "insertion_auc") == pytest.approx(scores.insertion.auc)
-            assert getattr(result, prefix + "confidence_drop") == pytest.approx(scores.drop)
-            assert getattr(result, prefix + "confidence_increase") == float(scores.increase)
-
-
-@pytest.mark.parametrize("which", ["resnet_results", "faithful_results"])
-def test_summary_overall_and_per_breed_equal_hand_computed_means(which: str, request: pytest.FixtureRequest) -> None:
-    resnet_results = request.getfixturevalue(which)
-    summary = summarise(resnet_results)
-    breeds = sorted({r.breed for r in resnet_results})
-    assert list(summary["per_breed"]) == breeds
-    assert _flat(_means_only(summary)) == pytest.approx(_flat(_hand_means(resnet_results)))
-    for breed in breeds:
-        hand = _hand_means([r for r in resnet_results if r.breed == breed])
-        assert _flat(_means_only(summary["per_breed"][breed])) == pytest.approx(_flat(hand))
-    assert sum(means["count"] for means in summary["per_breed"].values()) == len(resnet_results)
-
-
-def _result(breed: str, *, iou: float, correct: bool | None, pointing: bool = True, localised: bool = False,
-            head: float = math.nan) -> ImageResult:
-    return ImageResult(name=f"{breed}_1", split="test", breed=breed, species="cat", label=0, predicted_index=0,
-                       predicted_name="x", probability=0.5, correct=correct, pointing=pointing, iou=iou,
-                       rel_energy=iou, localised=localised, head_pointing=head, gauss_pointing=False,
-                       gauss_iou=0.5, gauss_rel_energy=1.0, gauss_localised=True, gauss_head_pointing=1.0,
-                       random_pointing=True, random_iou=0.1, random_rel_energy=0.8, random_localised=localised,
-                       random_head_pointing=math.nan)
-
-
-def test_summary_skips_undefined_scores_and_reports_nothing_as_none() -> None:
-    """Booleans average to rates; a missing head box (NaN) is skipped, not counted as a miss."""
-    results = [_result("A", iou=0.2, correct=True, localised=True, head=1.0),
-               _result("A", iou=float("nan"), correct=False, head=0.0),
-               _result("B", iou=float("nan"), correct=None, pointing=False, localised=True)]
-    summary = summarise(results)
-    assert summary["count"] == 3 and summary["accuracy"] == 0.5
-    assert summary["iou"] == {"model": pytest.approx(0.2), "gaussian": 0.5, "random": pytest.approx(0.1)}
-    assert summary["pointing"] == {"model": pytest.approx(2 / 3), "gaussian": 0.0, "random": 1.0}
-    assert summary["localised"] == {"model": pytest.approx(2 / 3), "gaussian": 1.0, "random": pytest.approx(2 / 3)}
-    assert summary["head_pointing"] == {"model": 0.5, "gaussian": 1.0, "random": None}
-    assert summary["per_breed"]["B"]["head_pointing"]["model"] is None
-    assert summary["per_breed"]["B"]["iou"]["model"] is None and summary["per_breed"]["B"]["accuracy"] is None
-    empty = summarise([])
-    assert empty["count"] == 0 and empty["accuracy"] is None and empty["per_breed"] == {}
-    assert empty["rel_energy"] == {"model": None, "gaussian": None, "random": None}
+        for name, scores in (("model", report.method), ("gaussian", report.gaussian_map),
+                             ("random_map", report.random_map)):
+            stored = result.faithfulness[name]
+            assert stored.deletion_auc == pytest.approx(scores.deletion.auc)
+            assert stored.insertion_auc == pytest.approx(scores.insertion.auc)
+            assert stored.confidence_drop == pytest.approx(scores.drop)
+            assert stored.confidence_increase == float(scores.increase)
 
 
 def _state(model: LoadedModel) -> dict[str, torch.Tensor]:
@@ -409,13 +255,3 @@ def test_real_lite0_cams_are_more_faithful_than_a_random_map(lite0, pets_root: P
     summary = json.loads(out.read_text())["summary"]
     assert summary["deletion_auc"]["model"] < summary["deletion_auc"]["random_map"]
     assert summary["insertion_auc"]["model"] > summary["insertion_auc"]["random_map"]
-
-
-def test_true_class_is_the_species_breed_or_imagenet_class_of_the_same_name(resnet18, binary_resnet,
-                                                                          breed_model) -> None:
-    assert true_class_index(binary_resnet, "dog", "beagle") == 1
-    assert true_class_index(binary_resnet, "cat", "Bengal") == 0
-    assert true_class_index(breed_model, "dog", "american_bulldog") == 1
-    assert resnet18.class_names[true_class_index(resnet18, "dog", "saint_bernard")] == "Saint Bernard"
-    assert true_class_index(resnet18, "cat", "Abyssinian") is None
-    assert true_class_index(breed_model, "dog", "pug") is None

@@ -17,7 +17,8 @@ from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, load_model, randomised
 from camcore.options import MapOptions
-from camcore.scores.evaluate import ImageResult, predict_records
+from camcore.scores.evaluate import predict_records
+from camcore.scores.record import ImageResult
 from camcore.scores.sanity import (
     ORIGINAL,
     cascading_randomisation,
