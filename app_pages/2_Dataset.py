@@ -7,6 +7,7 @@ from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.data.pets import PetRecord
 from camcore.errors import DataNotFound
+from camcore.options import MapOptions
 from camcore.scores import browse
 from camcore.scores.labels import true_class_index
 from camcore.scores.record import ImageResult
@@ -120,18 +121,16 @@ with reported(f"Showing {chosen}"):
             true_index = true_class_index(model, record.species, record.breed)
             map_true = dataset_inputs.map_target_ui(None if true_index is None else model.class_names[true_index])
             image_bytes, classes = path.read_bytes(), ((true_index,) if map_true else None)
-            explanation = explanations.explanation(image_bytes, path.name, spec, weights_path, device, method=method,
-                                                layer=None, top_k=5, size_px=None, classes=classes,
-                                                clamp_negative_weights=clamp_negative_weights)
+            choice = models.ModelChoice.of(spec, weights_path, device)
+            options = MapOptions(method=method, classes=classes, clamp_negative_weights=clamp_negative_weights,
+                                 threshold_standard=threshold_standard)
+            explanation = explanations.explanation(image_bytes, path.name, choice, options)
             figure, _ = figure_cache.explanation_figures(
-                image_bytes, path.name, spec, weights_path, device, method=method, layer=None, top_k=5, size_px=None,
-                min_side_px=None, title=f"{inputs.method_label(method)} · {plot_text(explanation.layer)}",
-                classes=classes, clamp_negative_weights=clamp_negative_weights,
-                threshold_standard=str(threshold_standard))
+                image_bytes, path.name, choice, options,
+                title=f"{inputs.method_label(method)} · {plot_text(explanation.layer)}")
             st.plotly_chart(figure, key=DATASET.key("cam"))
             st.caption(f"True: {plain(record.breed)} ({record.species}). The class slider switches between the classes "
                        "shown.")
             dataset_view.scores_ui(result)
-            explain_faithfulness.expander_ui(image_bytes, path.name, spec, weights_path, device, explanation,
-                                             key=DATASET.key("detail_view"), layer=None, top_k=5, size_px=None,
-                                             min_side_px=None, classes=classes)
+            explain_faithfulness.faithfulness_ui(path.name, image_bytes, choice, explanation,
+                                                 key=DATASET.key("detail_view"))

@@ -21,6 +21,7 @@ from camcore.data.images import load_image
 from camcore.explain import Explanation, explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import MapOptions
 from camcore.scores import faithfulness, labels, localisation, sanity, wsol
 from camcore.scores.record import FAITHFULNESS_BASELINES, FaithfulnessScores, ImageResult, MapScores
 
@@ -45,6 +46,8 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
     randomised_spearman, from one more map per photo. progress(done, total) is called after each batch.
     """
     check_applicable(model, method, clamp_negative_weights=clamp_negative_weights)
+    options = MapOptions(method=method, top_k=1, size_px=size_px, clamp_negative_weights=clamp_negative_weights,
+                         threshold_standard=threshold_standard)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     random_model = randomised(model) if random_model is None else random_model
@@ -56,14 +59,12 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
             photos, trimaps, head_boxes = zip(*(future.result() for future in loading))
             if index + 1 < len(groups):  # the next batch decodes while this one runs on the device
                 loading = [pool.submit(_load, root, record) for record in groups[index + 1]]
-            nwc = clamp_negative_weights
-            explained = explain(photos, model, method=method, top_k=1, size_px=size_px, clamp_negative_weights=nwc)
-            baseline = explain(photos, random_model, method=method, top_k=1, size_px=size_px,
-                               clamp_negative_weights=nwc)
-            stemmed = [None] * len(photos) if stem_model is None else explain(
-                photos, stem_model, method=method, size_px=size_px, clamp_negative_weights=nwc,
-                classes=[[mine.predictions[0].class_index] for mine in explained])
-            extras = [(_faithfulness(photo, model, mine, size_px, faithfulness_steps),
+            explained = explain(photos, model, options)
+            baseline = explain(photos, random_model, options)
+            own_classes = [[mine.predictions[0].class_index] for mine in explained]
+            stemmed = [None] * len(photos) if stem_model is None else explain(photos, stem_model, options,
+                                                                              per_photo_classes=own_classes)
+            extras = [(_faithfulness(photo, model, mine, faithfulness_steps),
                        _randomised_spearman(photo, model, mine, after, size_px))
                       for photo, mine, after in zip(photos, explained, stemmed)]
             results.extend(_result(record, trimap, head, mine, theirs, model, threshold_frac, threshold_standard,
@@ -80,12 +81,12 @@ def _load(root: Path, record: pets.PetRecord) -> tuple[Image.Image, np.ndarray, 
     return load_image(pets.image_path(root, record)), pets.trimap(root, record), pets.head_box(root, record)
 
 
-def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanation, size_px: int | None,
+def _faithfulness(photo: Image.Image, model: LoadedModel, explanation: Explanation,
                   steps: int | None) -> dict[str, FaithfulnessScores]:
     """FAITHFULNESS_BASELINES' scores of one photo's top-1 map and its baseline maps; NaN when steps is None."""
     if steps is None:
         return dict.fromkeys(FAITHFULNESS_BASELINES, FaithfulnessScores())
-    report = faithfulness.explanation_faithfulness(photo, model, explanation, size_px=size_px, steps=steps)
+    report = faithfulness.explanation_faithfulness(photo, model, explanation, steps=steps)
     return {name: FaithfulnessScores(deletion_auc=scores.deletion.auc, insertion_auc=scores.insertion.auc,
                                      confidence_drop=scores.drop, confidence_increase=float(scores.increase))
             for name, scores in zip(FAITHFULNESS_BASELINES, (report.method, report.gaussian_map, report.random_map))}

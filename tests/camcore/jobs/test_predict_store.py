@@ -20,6 +20,7 @@ from camcore.explain import explain
 from camcore.jobs import predict
 from camcore.jobs.predict_store import PredictStore
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import MapOptions
 from camcore.scores.evaluate import predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
 from camcore.scores.record import ImageResult
@@ -158,8 +159,8 @@ def test_predict_missing_with_faithfulness_stores_each_photos_own_scores(tiny_pe
     for record in records:
         stored = store.read(record.name)
         photo = load_image(pets.image_path(tiny_pets, record))
-        explanation = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0]
-        report = explanation_faithfulness(photo, resnet18, explanation, size_px=SIZE_PX, steps=2)
+        explanation = explain([photo], resnet18, MapOptions(top_k=1, size_px=SIZE_PX))[0]
+        report = explanation_faithfulness(photo, resnet18, explanation, steps=2)
         for name, scores in (("model", report.method), ("gaussian", report.gaussian_map),
                              ("random_map", report.random_map)):
             read = stored.faithfulness[name]

@@ -20,6 +20,7 @@ from camcore.data.images import load_image
 from camcore.explain import explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import MapOptions
 from camcore.scores import localisation
 from camcore.scores.evaluate import predict_records
 from camcore.scores.faithfulness import explanation_faithfulness
@@ -53,7 +54,7 @@ def test_model_scores_are_those_of_its_top1_map_at_photo_size(tiny_pets, records
     """Batches of 5 photos of two shapes give what explaining one photo alone gives."""
     for record, result in zip(records[::4], resnet_results[::4]):
         photo = load_image(pets.image_path(tiny_pets, record))
-        (explanation,) = explain([photo], resnet18, top_k=1, size_px=SIZE_PX)
+        (explanation,) = explain([photo], resnet18, MapOptions(top_k=1, size_px=SIZE_PX))
         full = explanation.at_image_size()[:1]
         mask = pets.pet_mask(tiny_pets, record)[None]
         assert result.predicted_index == explanation.predictions[0].class_index
@@ -191,7 +192,7 @@ def test_faithfulness_is_off_by_default_and_else_each_maps_own(tiny_pets, record
     for record, result in zip(records[:2], faithful_results):
         photo = load_image(pets.image_path(tiny_pets, record))
         report = explanation_faithfulness(photo, resnet18, explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0],
-                                          size_px=SIZE_PX, steps=2)
+                                          steps=2)
         for name, scores in (("model", report.method), ("gaussian", report.gaussian_map),
                              ("random_map", report.random_map)):
             stored = result.faithfulness[name]
