@@ -23,7 +23,8 @@ def test_derived_cases_explain_top_5_or_one_class_agnostic_map():
 
 def test_registering_a_method_adds_its_case(monkeypatch):
     before = bench_cases()
-    dummy = Method("dummy", "Dummy-CAM", METHODS["gradcam"].weights, needs_gradients=True, rectify=True)
+    dummy = Method("dummy", "Dummy-CAM", "a test's copy of Grad-CAM", METHODS["gradcam"].weights, needs_gradients=True,
+                   rectify=True)
     monkeypatch.setitem(METHODS, "dummy", dummy)
     added = [case for case in bench_cases() if case not in before]
     assert [(case.label, case.method, case.top_k, case.layer) for case in added] == [

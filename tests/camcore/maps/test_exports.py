@@ -165,3 +165,22 @@ def test_real_explanation_exports_match_its_own_upsampled_maps(resnet18) -> None
         np.testing.assert_allclose(array, explanation.at_image_size()[rank], rtol=1e-6, atol=1e-7)
         assert _decode(exports.overlay_png(photo, explanation, rank)).shape == (70, 100, 3)
         assert box_at_threshold(explanation, rank) == _expected_box(explanation.maps[rank], 0.2, (70, 100))
+
+
+@pytest.mark.parametrize("box", [(3, 4, 40, 30), (0, 0, 64, 48), (10, 10, 14, 15), (20, 5, 24, 47)])
+def test_the_frames_box_is_the_rectangle_pil_draws(box: tuple[int, int, int, int]) -> None:
+    """boxed_frame outlines in the array what PIL's rectangle draws (inside the box, the same width), and a box
+    thinner than two lines is filled, never drawn outside itself (where PIL spills over)."""
+    from PIL import ImageDraw
+
+    photo = np.asarray(make_photo(64, 48))
+    values = np.zeros((48, 64), dtype=np.float32)  # nothing kept: the blend leaves the photo as it is
+    drawn = exports.boxed_frame(photo, values, box, colormap="magma", opacity=0.5, threshold_frac=0.2)
+    reference = Image.fromarray(photo.copy())
+    x0, y0, x1, y1 = box
+    ImageDraw.Draw(reference).rectangle((x0, y0, x1 - 1, y1 - 1), outline=exports.BOX_COLOUR,
+                                        width=exports._line_width_px((64, 48)))
+    assert np.array_equal(drawn, np.asarray(reference))
+    thin = exports.boxed_frame(photo, values, (10, 10, 12, 11), colormap="magma", opacity=0.5, threshold_frac=0.2)
+    changed = np.argwhere((thin != photo).any(axis=2))
+    assert changed.tolist() == [[10, 10], [10, 11]]

@@ -237,3 +237,21 @@ def test_percentile_standard_levels_by_hand() -> None:
 def test_unknown_threshold_standards_are_refused_with_the_valid_spellings(text: str) -> None:
     with pytest.raises(ValueError, match="Valid: max, percentile, percentile:P"):
         heatmap.threshold_standard(text)
+
+
+@pytest.mark.parametrize("colormap", [*heatmap.SEQUENTIAL_COLORMAPS, "jet"])
+def test_colours_are_exactly_matplotlibs_entries_edges_included(colormap: str) -> None:
+    values = np.concatenate([np.random.default_rng(5).random(500, dtype=np.float32),
+                             np.array([0, 1, 1 - 1e-7, 0.5, 1 / 256, 255 / 256, -0.1, 1.2], dtype=np.float32)])
+    expected = colormaps[colormap](np.clip(values, 0, 1), bytes=True)[..., :3]
+    assert np.array_equal(heatmap.colorize(values.reshape(2, -1), colormap), expected.reshape(2, -1, 3))
+
+
+@pytest.mark.parametrize("opacity", [0.0, 0.3, 0.6, 1.0])
+def test_the_8_bit_blend_is_within_one_level_of_the_float_blend(opacity: float) -> None:
+    photo = np.asarray(_photo(48, 64))
+    values = np.random.default_rng(6).random((48, 64), dtype=np.float32)
+    alpha = opacity * heatmap.threshold_mask(values, 0.3)[..., None]
+    expected = photo * (1 - alpha) + colormaps["magma"](values, bytes=True)[..., :3] * alpha
+    blended = heatmap.blend(photo, values, colormap="magma", opacity=opacity, threshold_frac=0.3)
+    assert blended.dtype == np.uint8 and np.abs(blended - expected).max() <= 1.0
