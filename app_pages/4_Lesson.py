@@ -25,9 +25,9 @@ with links.shared(LESSON):
         st.title("Lesson: how a CNN decides, and where it looks")
     model, choice = inputs.model_sidebar(LESSON)
     with st.sidebar if presenter else st.container():
-        photo = lesson_inputs.photo_ui(model)
+        photo = lesson_inputs.photo_ui(choice)
     step = lesson_inputs.step_ui(presenter)
-    ctx = lesson_inputs.Lesson(model, choice, photo, presenter)
+    ctx = lesson_inputs.Lesson(choice, photo, presenter)
     with reported(f"Lesson step {step + 1}"):
         top = ctx.explained(MapOptions(method=cams.exact_method(model)))
         if note := squashed_note(top):

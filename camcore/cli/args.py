@@ -3,6 +3,7 @@ value types."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,8 @@ def threshold_of(args: argparse.Namespace) -> float:
 def map_options_of(args: argparse.Namespace, **fixed: Any) -> MapOptions:
     """The map options a subcommand's arguments give (those it does not define keep MapOptions' defaults);
     `fixed` overrides, e.g. top_k=1 where only the top class is scored."""
-    names = ("method", "layer", "top_k", "size_px", "clamp_negative_weights", "threshold_standard")
-    given: dict[str, Any] = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    given: dict[str, Any] = {field.name: getattr(args, field.name) for field in dataclasses.fields(MapOptions)
+                             if getattr(args, field.name, None) is not None}
     return MapOptions(**{**given, **fixed})
 
 

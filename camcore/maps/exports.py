@@ -73,8 +73,6 @@ def _full_size(explanation: ExplainedPhoto, rank: int) -> np.ndarray:
 def boxed_overlay(image: Image.Image, normalised: np.ndarray, box: tuple[int, int, int, int] | None, *,
                   colormap: str, opacity: float, threshold_frac: float) -> Image.Image:
     """heatmap.overlay with the box outlined: the downloads' picture."""
-    if normalised.shape != (image.height, image.width):
-        raise ValueError(f"map is {normalised.shape}, photo is {(image.height, image.width)}: upsample first.")
     return Image.fromarray(boxed_frame(np.asarray(image.convert("RGB")), normalised, box, colormap=colormap,
                                        opacity=opacity, threshold_frac=threshold_frac))
 

@@ -221,8 +221,6 @@ def overlay(image: Image.Image, normalised: np.ndarray, *, colormap: str = "magm
 
     `normalised` is (H, W) in [0, 1] at the photo's size (see upsample, normalise).
     """
-    if normalised.shape != (image.height, image.width):
-        raise ValueError(f"map is {normalised.shape}, photo is {(image.height, image.width)}: upsample first.")
     return Image.fromarray(blend(np.asarray(image.convert("RGB")), normalised, colormap=colormap, opacity=opacity,
                                  threshold_frac=threshold_frac))
 
@@ -231,6 +229,8 @@ def blend(photo: np.ndarray, normalised: np.ndarray, *, colormap: str, opacity: 
           threshold_frac: float) -> np.ndarray:
     """(H, W, 3) uint8 photo, (H, W) normalised map -> the overlay as (H, W, 3) uint8, in 8-bit integers (the
     opacity in 256ths, rounded to nearest): no float copy of the photo, so a live video's frames stay cheap."""
+    if normalised.shape != photo.shape[:2]:
+        raise ValueError(f"map is {normalised.shape}, photo is {photo.shape[:2]}: upsample first.")
     weight = int(round(min(max(opacity, 0.0), 1.0) * 256))
     mixed = photo.astype(np.uint16) * (256 - weight)
     mixed += colorize(normalised, colormap).astype(np.uint16) * weight

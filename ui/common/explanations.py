@@ -109,8 +109,7 @@ def sanity_check(image_bytes: bytes, name: str, model: ModelChoice, options: Map
     """One photo's cascading randomisation check (camcore.scores.sanity): a dozen forwards, kept so that a rerun for a
     slider or download does not repeat them. A spinner, not a progress bar: st.cache_data cannot replay writes to
     a bar made outside it. The check works on its own copy of the model; the shared one is only read."""
-    return cascading_randomisation(photo_as_shown(image_bytes, name, model, options), model.load(),
-                                   options.model_pass())
+    return cascading_randomisation(photo_as_shown(image_bytes, name, model, options), model.load(), options)
 
 
 @st.cache_data(max_entries=64, show_spinner="Blurring the region out…")

@@ -53,7 +53,7 @@ def show_photo(name: str, data: bytes, index: int, settings: Settings) -> None:
     # Trust the map: does the model use what the map shows, and does the map depend on what the model learnt?
     faithfulness.faithfulness_ui(name, data, settings.model, result, key=EXPLAIN.key(str(index)))
     occlusion.occlusion_ui(name, data, settings.model, result, index)
-    sanity.show_sanity(name, data, index, settings)
+    sanity.show_sanity(name, data, index, settings.model, result)
 
 
 def _explained(name: str, data: bytes, settings: Settings, method: str) -> Explanation:

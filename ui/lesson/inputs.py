@@ -12,12 +12,11 @@ from streamlit.delta_generator import DeltaGenerator
 from camcore import settings
 from camcore.cams.lesson import FeatureMaps, Pooling, WeightsComparison
 from camcore.data import pets
-from camcore.data.images import load_image
 from camcore.data.samples import sample_label, sample_photos
 from camcore.errors import DataNotFound
-from camcore.explain import Explanation, decode_side_px
+from camcore.explain import Explanation
 from camcore.models.loading import LoadedModel
-from camcore.options import MapOptions
+from camcore.options import DEFAULTS, MapOptions
 from ui.common import datasets, explanations
 from ui.common.models import ModelChoice
 from ui.common.state import LESSON
@@ -43,10 +42,13 @@ class Lesson:
     """The shared model, the photo, and whether a projector shows it (presenter: each step fits one 1280x720
     screen); every model pass goes through ui.common.explanations' caches, as the Explain page's do."""
 
-    model: LoadedModel
     choice: ModelChoice
     photo: Photo
     presenter: bool = False
+
+    @property
+    def model(self) -> LoadedModel:
+        return self.choice.load()
 
     def explained(self, options: MapOptions) -> Explanation:
         return explanations.explanation(self.photo.data, self.photo.name, self.choice, options)
@@ -87,7 +89,7 @@ def _go(by: int) -> None:
     st.session_state[key] = min(max(st.session_state[key] + by, 0), len(STEPS) - 1)
 
 
-def photo_ui(model: LoadedModel) -> Photo:
+def photo_ui(choice: ModelChoice) -> Photo:
     """The student's upload when there is one, else an Oxford pet picked by name, else the chosen sample; decoded
     as its explanations decode it (ui.common.explanations.photo_as_shown), so that maps and photo line up."""
     upload_col, sample_col = st.columns(2)
@@ -100,16 +102,16 @@ def photo_ui(model: LoadedModel) -> Photo:
         pet = pet_ui()
     if upload is not None:
         st.caption("A link to this page shows the chosen sample: uploads stay in your session.")
-        return Photo(upload.name, upload.getvalue(), _decoded(upload.getvalue(), upload.name, model), None)
+        return Photo(upload.name, upload.getvalue(), _decoded(upload.getvalue(), upload.name, choice), None)
     if pet is not None:
         photo_bytes = pets.image_path(settings.data_root(), pet).read_bytes()
-        return Photo(f"{pet.name}.jpg", photo_bytes, _decoded(photo_bytes, pet.name, model), (pet.species, pet.breed))
+        return Photo(f"{pet.name}.jpg", photo_bytes, _decoded(photo_bytes, pet.name, choice), (pet.species, pet.breed))
     photo_bytes = samples[name].read_bytes()
-    return Photo(name, photo_bytes, _decoded(photo_bytes, name, model), sample_label(name))
+    return Photo(name, photo_bytes, _decoded(photo_bytes, name, choice), sample_label(name))
 
 
-def _decoded(data: bytes, name: str, model: LoadedModel) -> Image.Image:
-    return load_image(data, name=name, min_side_px=decode_side_px(model))
+def _decoded(data: bytes, name: str, choice: ModelChoice) -> Image.Image:
+    return explanations.photo_as_shown(data, name, choice, DEFAULTS)
 
 
 def pet_ui() -> pets.PetRecord | None:

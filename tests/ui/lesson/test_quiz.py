@@ -72,7 +72,7 @@ def quiz_app(presenter: bool, click: tuple[float, float] | None = None) -> AppTe
     explained = synthetic_explanation()
     result = replace(explained, predictions=tuple(replace(prediction, class_name=name) for prediction, name
                                                    in zip(explained.predictions, MARKDOWN_NAMES)))
-    lesson = Lesson(None, ModelChoice("fake", None, "cpu"), Photo("fake.png", b"", photo, None), presenter)
+    lesson = Lesson(ModelChoice("fake", None, "cpu"), Photo("fake.png", b"", photo, None), presenter)
     at = AppTest.from_function(quiz_script, args=(lesson, result))
     if click is not None:
         at.session_state["lesson.click"] = selection(click)
