@@ -15,6 +15,7 @@ from PIL import Image
 from camcore.explain import Explanation, Prediction
 from camcore.maps import display, exports
 from camcore.maps.explained import ExplainedPhoto, RankedClass
+from camcore.options import MapOptions
 
 
 def members(protocol: type) -> set[str]:
@@ -52,8 +53,8 @@ def test_display_and_exports_need_nothing_beyond_the_protocol() -> None:
     size = (40, 30)  # (width, height)
     stand_in = OnlyTheProtocol(maps, signed, size, (Ranked("tabby", 0.75), Ranked("lynx", 0.125)))
     full = Explanation(predictions=(Prediction(281, "tabby", 3.0, 0.75), Prediction(287, "lynx", 1.0, 0.125)),
-                       signed_maps=signed, maps=maps, bias=(0.5, -0.5), image_size=size, method="gradcam",
-                       layer="layer4", device="cpu", elapsed_s=0.0)
+                       signed_maps=signed, maps=maps, bias=(0.5, -0.5), image_size=size,
+                       options=MapOptions(method="gradcam"), layer="layer4", device="cpu", elapsed_s=0.0)
     ours, theirs = display.slider_layers(stand_in), display.slider_layers(full)
     for name in ("thresholds", "maps", "boxes", "signed"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))

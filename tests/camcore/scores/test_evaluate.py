@@ -191,8 +191,8 @@ def test_faithfulness_is_off_by_default_and_else_each_maps_own(tiny_pets, record
                for scores in r.faithfulness.values() for value in scores.as_dict().values())
     for record, result in zip(records[:2], faithful_results):
         photo = load_image(pets.image_path(tiny_pets, record))
-        report = explanation_faithfulness(photo, resnet18, explain([photo], resnet18, top_k=1, size_px=SIZE_PX)[0],
-                                          steps=2)
+        (explained,) = explain([photo], resnet18, MapOptions(top_k=1, size_px=SIZE_PX))
+        report = explanation_faithfulness(photo, resnet18, explained, steps=2)
         for name, scores in (("model", report.method), ("gaussian", report.gaussian_map),
                              ("random_map", report.random_map)):
             stored = result.faithfulness[name]
