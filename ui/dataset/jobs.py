@@ -3,7 +3,6 @@ set's download (a background job). Jobs are followed in fragments that read thei
 second click or another session finds a running job and shows its progress instead of starting it again."""
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,18 +11,19 @@ from typing import Any
 import streamlit as st
 
 from camcore.data import pets
+from camcore.errors import DataNotFound
 from camcore.jobs.download import latest_download, start_download
 from camcore.jobs.predict import latest_job, start_predictions
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.maps import heatmap
 from camcore.scores.evaluate import ImageResult
 from camcore.settings import downloads_allowed
+from ui.common import datasets, job_progress
 from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.common.text import plain
 from ui.dataset import prediction_cache
 
-REFRESH_S = 2
 PREDICT_STOP_HELP = "Stops after the current batch of photos; every result stored so far is kept and reused."
 DOWNLOAD_STOP_HELP = "Stops the download and removes what it fetched: the data folder is left as it was."
 
@@ -85,6 +85,17 @@ def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Seq
     return prediction_cache.stored_predictions(store, trainval) or None
 
 
+def records_ui(root: Path) -> tuple[pets.PetRecord, ...]:
+    """The data set's index; empty, with what is missing said and the download offered, when it is not there."""
+    with reported("Reading the data set's index"):
+        try:
+            return datasets.pet_index(str(root))
+        except DataNotFound as exc:
+            st.warning(plain(exc))
+            download_ui(root)
+    return ()
+
+
 def download_ui(root: Path) -> None:
     """The download button, or the running download's progress; the whole page reruns once it has ended. No
     button when the operator turned downloads off ($CAM_EXPLORER_NO_DOWNLOADS)."""
@@ -111,18 +122,20 @@ def _ended(status: RunStatus | None, failed: str) -> None:
         st.info(plain(status.message or "Stopped."))
 
 
-@st.fragment(run_every=REFRESH_S)
 def _follow(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str) -> None:
-    """A live job's progress bar and Stop button, redrawn every REFRESH_S seconds on its own; once the job has
-    ended, the whole page reruns, to show its results or its error. Stop asks the job as the Training page asks
-    a trainer (RunFolder.request_stop: a `stop` file the job polls)."""
+    """A live job's progress bar and Stop button, redrawn every job_progress.REFRESH_S seconds on their own; once
+    the job has ended, the whole page reruns, to show its results or its error."""
+    job_progress.follow(_progress_ui, job, describe, stop_help)
+
+
+def _progress_ui(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str) -> None:
+    """One draw of _follow's fragment. Stop asks the job as the Training page asks a trainer
+    (RunFolder.request_stop: a `stop` file the job polls)."""
     status = job.live_status()
-    if not status.active:
-        st.rerun()
-    done = status.step / status.steps_total if status.steps_total else 0.0
+    job_progress.rerun_when_over(status)
     bar_col, stop_col = st.columns([5, 1], vertical_alignment="bottom")
     stopping = job.stop_requested()
-    bar_col.progress(min(max(done, 0.0), 1.0), text=describe(status) + (" Stopping…" if stopping else ""))
+    job_progress.progress_ui(status, describe(status) + (" Stopping…" if stopping else ""), where=bar_col)
     stop_col.button("Stop", icon=":material/stop:", key=DATASET.key(f"stop.{job.name}"), on_click=job.request_stop,
                     disabled=stopping, help=stop_help)
 
@@ -130,12 +143,8 @@ def _follow(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str
 def _predict_text(status: RunStatus) -> str:
     if not status.steps_total:
         return f"Predicting in the background: {plain(status.message or 'starting')}…"
-    parts = [f"Predicting in the background: {status.step}/{status.steps_total} photos"]
-    if status.images_per_s:
-        parts.append(f"{status.images_per_s:.1f} images/s")
-    if status.eta_s is not None:
-        parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
-    return " · ".join(parts) + ". Results show as they come on any rerun."
+    return job_progress.state_line(status, f"Predicting in the background: {status.step}/{status.steps_total} "
+                                   "photos") + ". Results show as they come on any rerun."
 
 
 def _download_text(status: RunStatus, root: Path) -> str:
