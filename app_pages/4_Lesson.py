@@ -11,11 +11,8 @@ from ui.common.notes import squashed_note
 from ui.common.presenter import presenter_ui
 from ui.common.reporting import reported
 from ui.common.state import LESSON
-from ui.lesson import features as lesson_features
-from ui.lesson import fixes as lesson_fixes
 from ui.lesson import inputs as lesson_inputs
-from ui.lesson import maps as lesson_maps
-from ui.lesson import quiz as lesson_quiz
+from ui.lesson import steps as lesson_steps
 
 with links.shared(LESSON):
     presenter = presenter_ui(LESSON, "Large type and one step per screen, for a projector; the photo moves here.")
@@ -32,16 +29,4 @@ with links.shared(LESSON):
         top = ctx.explained(MapOptions(method=cams.exact_method(model)))
         if note := squashed_note(top):
             st.caption(note)
-        class_names = [(p.class_index, f"{p.class_name} ({p.probability:.0%})") for p in top.predictions]
-        if step == 0:
-            lesson_features.feature_maps_step(ctx)
-        elif step == 1:
-            lesson_features.pooling_step(ctx, class_names)
-        elif step == 2:
-            lesson_maps.topk_step(ctx)
-        elif step == 3:
-            lesson_maps.gradcam_step(ctx, class_names)
-        elif step == 4:
-            lesson_quiz.quiz_step(ctx, top)
-        else:
-            lesson_fixes.fixes_step(ctx)
+        lesson_steps.SECTIONS[lesson_inputs.STEPS[step]](ctx, top)

@@ -78,6 +78,23 @@ def tap_resnet(tap_checkpoint: Path) -> LoadedModel:
     return load_model(str(tap_checkpoint), device="cpu")
 
 
+@pytest.fixture
+def polls(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """The run_every of every fragment made while the test runs (st.fragment spied on, still doing its work): a
+    followed job polls every ui.common.job_progress.REFRESH_S seconds, an ended one not at all (None)."""
+    import streamlit as st
+
+    seen: list[float | None] = []
+    real = st.fragment
+
+    def spy(func=None, *, run_every=None):
+        seen.append(run_every)
+        return real(func, run_every=run_every)
+
+    monkeypatch.setattr(st, "fragment", spy)
+    return seen
+
+
 def make_photo(width: int = 120, height: int = 90, seed: int = 0) -> Image.Image:
     """A generated RGB photo: a bright disc on a noisy background."""
     rng = np.random.default_rng(seed)

@@ -25,6 +25,7 @@ from camcore.cli.args import (
     add_model_options,
     add_threshold_options,
     data_root_of,
+    map_options_of,
     positive_int,
     threshold_of,
 )
@@ -120,10 +121,8 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int
         model = load_model(args.model, weights_path=args.weights, device=args.device)
         total = len(records) + len(calibration)
         with tqdm(total=total, unit="image", disable=None if rank == 0 else True, file=sys.stderr) as bar:
-            score = functools.partial(predict_records, root, model=model, method=args.method,
-                                      threshold_frac=threshold_of(args), batch_size=args.batch_size,
-                                      size_px=args.size_px, clamp_negative_weights=args.clamp_negative_weights,
-                                      threshold_standard=args.threshold_standard)
+            score = functools.partial(predict_records, root, model=model, options=map_options_of(args, top_k=1),
+                                      threshold_frac=threshold_of(args), batch_size=args.batch_size)
             results = score(records, faithfulness_steps=args.faithfulness, stem_model=randomised_above_stem(model),
                             progress=lambda done, _: bar.update(done - bar.n))
             calibrated = score(calibration, progress=lambda done, _: bar.update(len(results) + done - bar.n))

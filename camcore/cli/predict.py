@@ -19,11 +19,12 @@ from camcore.cli.args import (
     add_job_option,
     add_model_options,
     data_root_of,
+    map_options_of,
 )
 from camcore.data import pets
 from camcore.errors import CamcoreError, DataNotFound
 from camcore.jobs import process
-from camcore.jobs.predict import predict_missing
+from camcore.jobs.predict import option_fields, predict_missing
 from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.models.loading import load_model
@@ -48,11 +49,12 @@ def run_predict(args: argparse.Namespace) -> int:
     root = data_root_of(args)
     start = time.perf_counter()
     try:
-        fixes = {"clamp_negative_weights": args.clamp_negative_weights, "threshold_standard": args.threshold_standard}
-        store = PredictStore.for_model(root, args.model, args.weights, args.method, size_px=args.size_px,
-                                       faithfulness_steps=args.faithfulness, **fixes)
+        options = map_options_of(args, top_k=1)
+        store = PredictStore.for_model(root, args.model, args.weights, options,
+                                       faithfulness_steps=args.faithfulness)
         job = RunFolder(args.job) if args.job is not None else process.new_job(
-            store.jobs_root, "predict", args.method, {"kind": "predict", **_options(args, root)})
+            store.jobs_root, "predict", args.method,
+            {"kind": "predict", **_options(args, root), **option_fields(options)})
         with process.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
             beat.update(RunStatus("running", message="Loading the model"))
             records = _records(root, args.names_file)
@@ -65,9 +67,8 @@ def run_predict(args: argparse.Namespace) -> int:
                 beat.update(RunStatus("running", step=done, steps_total=total, images_per_s=done / elapsed_s,
                                       eta_s=(total - done) * elapsed_s / done))
 
-            count = predict_missing(store, root, records, model, method=args.method, size_px=args.size_px,
-                                    faithfulness_steps=args.faithfulness, progress=report, stop=job.stop_requested,
-                                    **fixes)
+            count = predict_missing(store, root, records, model, options, faithfulness_steps=args.faithfulness,
+                                    progress=report, stop=job.stop_requested)
             total = job.status().steps_total  # the last report's; 0 when stopped before the first batch
             if count < total or job.stop_requested() and not total:
                 beat.update(RunStatus("stopped", step=count, steps_total=total, message=f"Stopped after {count} of "
@@ -98,5 +99,4 @@ def _records(root: Path, names_file: Path | None) -> list[pets.PetRecord]:
 
 def _options(args: argparse.Namespace, root: Path) -> dict[str, object]:
     return {"data_root": str(Path(root).resolve()), "model": args.model, "weights": args.weights,
-            "method": args.method, "device": args.device, "faithfulness_steps": args.faithfulness,
-            "clamp_negative_weights": args.clamp_negative_weights, "threshold_standard": str(args.threshold_standard)}
+            "device": args.device, "faithfulness_steps": args.faithfulness}

@@ -12,22 +12,21 @@ from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, delete_run, list_runs
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import DEFAULTS, MapOptions
 from camcore.scores.evaluate import Progress, predict_records
 
 BATCH_SIZE = 16
 
 
-def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord], model: LoadedModel, *,
-                    method: str, random_model: LoadedModel | None = None, size_px: int | None = None,
-                    faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
-                    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM,
-                    progress: Progress | None = None, stop: Callable[[], bool] | None = None) -> int:
+def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord], model: LoadedModel,
+                    options: MapOptions = DEFAULTS, *, random_model: LoadedModel | None = None,
+                    faithfulness_steps: int | None = None, progress: Progress | None = None,
+                    stop: Callable[[], bool] | None = None) -> int:
     """Predicts the records the store lacks, BATCH_SIZE at a time, storing each batch before the next starts, so
     a killed job or a rerun loses one batch at most, and a stop() that turns True ends it after the current batch.
     Returns how many were predicted; progress(done, total) counts those only. random_model defaults to
-    models.randomised(model), made once here, not once per batch. faithfulness_steps: also the faithfulness scores
-    (evaluate.predict_records'), for a store made with the same steps (PredictStore.for_model); so too NWC and the
-    threshold standard, whose own default threshold the scores at a threshold use.
+    models.randomised(model), made once here, not once per batch. options and faithfulness_steps: those the store
+    was made for (PredictStore.for_model); the scores at a threshold use the threshold standard's own default.
     """
     missing = [record for record in records if not store.has(record.name)]
     if missing and random_model is None:
@@ -36,12 +35,8 @@ def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord
         if stop is not None and stop():
             return first
         batch = missing[first:first + BATCH_SIZE]
-        for result in predict_records(root, batch, model, method=method,
-                                      threshold_frac=threshold_standard.default_threshold, batch_size=BATCH_SIZE,
-                                      random_model=random_model, size_px=size_px,
-                                      faithfulness_steps=faithfulness_steps,
-                                      clamp_negative_weights=clamp_negative_weights,
-                                      threshold_standard=threshold_standard):
+        for result in predict_records(root, batch, model, options, batch_size=BATCH_SIZE, random_model=random_model,
+                                      faithfulness_steps=faithfulness_steps):
             store.write(result)
         if progress is not None:
             progress(first + len(batch), len(missing))
@@ -49,9 +44,8 @@ def predict_missing(store: PredictStore, root: Path, records: Sequence[PetRecord
 
 
 def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, spec: str,
-                      weights_path: str | None, method: str, device: str,
-                      faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
-                      threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> RunFolder:
+                      weights_path: str | None, device: str, options: MapOptions = DEFAULTS,
+                      faithfulness_steps: int | None = None) -> RunFolder:
     """Starts the job predicting `names` into `store`, or returns the store's live job if there is one (a second
     click, another session): the check and the start hold the store's lock, so two can never both start.
 
@@ -64,18 +58,35 @@ def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, 
         for old in list_runs(store.jobs_root):
             delete_run(old)
         config = {"kind": "predict", "data_root": str(Path(root).resolve()), "model": spec, "weights": weights_path,
-                  "method": method, "device": device, "faithfulness_steps": faithfulness_steps, "count": len(names),
-                  "clamp_negative_weights": clamp_negative_weights, "threshold_standard": str(threshold_standard)}
-        job = process.new_job(store.jobs_root, "predict", method, config)
+                  "device": device, "faithfulness_steps": faithfulness_steps, "count": len(names),
+                  **option_fields(options)}
+        job = process.new_job(store.jobs_root, "predict", options.method, config)
         write_atomic(job.path / "names.txt", "".join(f"{name}\n" for name in names).encode())
         argv = ["predict", "--job", str(job.path), "--data", str(Path(root).resolve()), "--model", spec,
-                "--method", method, "--device", device, "--names-file", str(job.path / "names.txt")]
+                "--method", options.method, "--device", device, "--names-file", str(job.path / "names.txt")]
         argv += ["--weights", weights_path] if weights_path else []
+        argv += _option_argv(options)
         argv += ["--faithfulness", str(faithfulness_steps)] if faithfulness_steps is not None else []
-        argv += ["--clamp-negative-weights"] if clamp_negative_weights else []
-        argv += ["--threshold-standard", str(threshold_standard)] if threshold_standard != heatmap.MAXIMUM else []
         process.start(argv, job)
     return job
+
+
+def option_fields(options: MapOptions) -> dict[str, object]:
+    """The options as a predict job's config.json records them (the threshold standard by name); a Dataset
+    prediction maps at each method's default layer."""
+    return {"method": options.method, "size_px": options.size_px,
+            "clamp_negative_weights": options.clamp_negative_weights,
+            "threshold_standard": str(options.threshold_standard)}
+
+
+def _option_argv(options: MapOptions) -> list[str]:
+    """The options besides the method as `python -m camcore predict` takes them (camcore.cli.args.map_options_of
+    reads them back)."""
+    argv = ["--size", str(options.size_px)] if options.size_px is not None else []
+    argv += ["--clamp-negative-weights"] if options.clamp_negative_weights else []
+    argv += ["--threshold-standard", str(options.threshold_standard)] if (
+        options.threshold_standard != heatmap.MAXIMUM) else []
+    return argv
 
 
 def latest_job(store: PredictStore) -> RunFolder | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from camcore.files import modified_ns, write_atomic
 from camcore.maps import heatmap
+from camcore.options import DEFAULTS, MapOptions
 from camcore.scores.record import CURVE_KEYS, ImageResult
 from camcore.scores.wsol import MapCurves
 from camcore.settings import cache_root
@@ -33,13 +34,10 @@ class PredictStore:
     path: Path
 
     @classmethod
-    def for_model(cls, root: Path, spec: str, weights_path: str | None, method: str, *, size_px: int | None = None,
-                  faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
-                  threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM,
-                  cache_dir: Path | None = None) -> PredictStore:
+    def for_model(cls, root: Path, spec: str, weights_path: str | None, options: MapOptions = DEFAULTS, *,
+                  faithfulness_steps: int | None = None, cache_dir: Path | None = None) -> PredictStore:
         """The store of these settings under cache_dir (default: cache_root()/predictions), created if new."""
-        key = model_key(root, spec, weights_path, method, size_px=size_px, faithfulness_steps=faithfulness_steps,
-                        clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard)
+        key = model_key(root, spec, weights_path, options, faithfulness_steps=faithfulness_steps)
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         store = cls((Path(cache_dir) if cache_dir is not None else cache_root() / "predictions") / digest)
         (store.path / "results").mkdir(parents=True, exist_ok=True)
@@ -91,22 +89,25 @@ class PredictStore:
         return self.path / "results" / f"{name}{suffix}"
 
 
-def model_key(root: Path, spec: str, weights_path: str | None, method: str, *, size_px: int | None = None,
-              faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
-              threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> dict[str, Any]:
+def model_key(root: Path, spec: str, weights_path: str | None, options: MapOptions = DEFAULTS, *,
+              faithfulness_steps: int | None = None) -> dict[str, Any]:
     """What makes results differ: absolute paths (a relative one means another folder elsewhere) and the files'
-    modification times in ns (a model name like "resnet18" has none). faithfulness_steps, NWC and a percentile
-    threshold are in the key only when set, so that a key without them hashes as before these options existed."""
+    modification times in ns (a model name like "resnet18" has none), and the options' method and size.
+    faithfulness_steps, a layer, NWC and a percentile threshold are in the key only when set, so that a key
+    without them hashes as before these options existed."""
     key: dict[str, Any] = {"data_root": str(Path(root).resolve()), "model": _file_or_name(spec),
                            "model_mtime_ns": modified_ns(spec),
                            "weights": _file_or_name(weights_path) if weights_path else None,
-                           "weights_mtime_ns": modified_ns(weights_path), "method": method, "size_px": size_px}
+                           "weights_mtime_ns": modified_ns(weights_path), "method": options.method,
+                           "size_px": options.size_px}
     if faithfulness_steps is not None:
         key["faithfulness_steps"] = faithfulness_steps
-    if clamp_negative_weights:
+    if options.layer is not None:
+        key["layer"] = options.layer
+    if options.clamp_negative_weights:
         key["clamp_negative_weights"] = True
-    if threshold_standard != heatmap.MAXIMUM:
-        key["threshold_standard"] = str(threshold_standard)
+    if options.threshold_standard != heatmap.MAXIMUM:
+        key["threshold_standard"] = str(options.threshold_standard)
     return key
 
 

@@ -10,6 +10,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from camcore.data.images import load_image
 from camcore.explain import Explanation, explain
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
-from camcore.options import MapOptions
+from camcore.options import DEFAULTS, MapOptions
 from camcore.scores import faithfulness, labels, localisation, sanity, wsol
 from camcore.scores.record import FAITHFULNESS_BASELINES, FaithfulnessScores, ImageResult, MapScores
 
@@ -29,15 +30,14 @@ DECODE_WORKERS = min(8, os.cpu_count() or 1)
 """Threads decoding the next batch's photos and masks while the device explains the current one."""
 
 
-def predict_records(root: Path, records: Sequence[pets.PetRecord], model: LoadedModel, *, method: str = "cam",
-                    threshold_frac: float = heatmap.DEFAULT_THRESHOLD, batch_size: int = 16,
-                    random_model: LoadedModel | None = None, size_px: int | None = None,
-                    faithfulness_steps: int | None = None, stem_model: LoadedModel | None = None,
-                    progress: Progress | None = None, clamp_negative_weights: bool = False,
-                    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> list[ImageResult]:
-    """Explains each record's photo (top-1 class) and scores the map against its pet mask, in record order.
-    threshold_frac is a fraction of what threshold_standard says (the maximum, or a percentile: PaS), for the
-    scores at a threshold and the WSOL sweeps; clamp_negative_weights: CAM's NWC, for the model and its baselines.
+def predict_records(root: Path, records: Sequence[pets.PetRecord], model: LoadedModel,
+                    options: MapOptions = DEFAULTS, *, threshold_frac: float | None = None, batch_size: int = 16,
+                    random_model: LoadedModel | None = None, faithfulness_steps: int | None = None,
+                    stem_model: LoadedModel | None = None, progress: Progress | None = None) -> list[ImageResult]:
+    """Explains each record's photo (its top-1 class, whatever options' classes and top_k say) and scores the map
+    against its pet mask, in record order. options: the method, layer, input size, NWC (for the model and its
+    baselines) and threshold standard; threshold_frac is a fraction of what that standard says (the maximum, or a
+    percentile: PaS) for the scores at a threshold, by default the standard's own (0.5 or PaS's 0.35).
 
     batch_size photos at a time: one batch on the device, and only that many full-size photos in memory.
     random_model defaults to models.randomised(model); the random baseline maps that model's own top class.
@@ -45,9 +45,11 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
     forward passes per photo: off by default). stem_model (sanity.randomised_above_stem(model)): also
     randomised_spearman, from one more map per photo. progress(done, total) is called after each batch.
     """
-    check_applicable(model, method, clamp_negative_weights=clamp_negative_weights)
-    options = MapOptions(method=method, top_k=1, size_px=size_px, clamp_negative_weights=clamp_negative_weights,
-                         threshold_standard=threshold_standard)
+    check_applicable(model, options.method, clamp_negative_weights=options.clamp_negative_weights)
+    options = replace(options, top_k=1, classes=None)
+    threshold_standard = options.threshold_standard
+    if threshold_frac is None:
+        threshold_frac = threshold_standard.default_threshold
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     random_model = randomised(model) if random_model is None else random_model
@@ -65,7 +67,7 @@ def predict_records(root: Path, records: Sequence[pets.PetRecord], model: Loaded
             stemmed = [None] * len(photos) if stem_model is None else explain(photos, stem_model, options,
                                                                               per_photo_classes=own_classes)
             extras = [(_faithfulness(photo, model, mine, faithfulness_steps),
-                       _randomised_spearman(photo, model, mine, after, size_px))
+                       _randomised_spearman(photo, model, mine, after, options.size_px))
                       for photo, mine, after in zip(photos, explained, stemmed)]
             results.extend(_result(record, trimap, head, mine, theirs, model, threshold_frac, threshold_standard,
                                    *extra)

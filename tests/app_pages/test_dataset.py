@@ -26,6 +26,7 @@ from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
+from camcore.options import DEFAULTS, MapOptions
 from camcore.scores import browse, faithfulness
 from camcore.scores.evaluate import predict_records
 from camcore.scores.labels import imagenet_species
@@ -36,6 +37,7 @@ from camcore.settings import CACHE_ENV, DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.conftest import TINY_HEAD_BOXES, TINY_PETS, tiny_trimap
 from tests.job_helpers import wait_for
 from ui.common import explanations
+from ui.common.models import ModelChoice
 from ui.common.text import read_back
 from ui.dataset import figures as dataset_figures
 from ui.dataset import inputs as dataset_inputs
@@ -326,7 +328,8 @@ def test_predict_all_is_a_job_for_the_photos_not_stored_yet(pets: Path, random_r
     assert not at.exception and not at.error
     [bar] = at.get("progress")
     assert bar.proto.text.startswith("Predicting in the background")
-    job = predict.latest_job(prediction_cache.prediction_store(pets, "resnet18", str(resnet18_weights), "cam"))
+    choice = ModelChoice.of("resnet18", str(resnet18_weights), "cpu")
+    job = predict.latest_job(prediction_cache.prediction_store(pets, choice, DEFAULTS))
     assert job is not None and job.config()["count"] == 7 and job.config()["device"] == "cpu"
     status = wait_for(job)
     assert (status.state, status.step, status.steps_total) == ("finished", 7, 7), job.log_tail()
@@ -338,7 +341,7 @@ def test_predict_all_is_a_job_for_the_photos_not_stored_yet(pets: Path, random_r
 
 
 def store_job(pets: Path, weights: Path, status: RunStatus) -> RunFolder:
-    store = PredictStore.for_model(pets, "resnet18", str(weights), "cam")
+    store = PredictStore.for_model(pets, "resnet18", str(weights), MapOptions(method="cam"))
     job = RunFolder.create(store.jobs_root / "job", {"kind": "predict"})
     job.write_status(status)
     return job
@@ -474,7 +477,7 @@ def charts(at: AppTest, key: str) -> list:
 
 
 def faithful_store(pets: Path, weights: Path) -> PredictStore:
-    return PredictStore.for_model(pets, "resnet18", str(weights), "cam", faithfulness_steps=2)
+    return PredictStore.for_model(pets, "resnet18", str(weights), MapOptions(method="cam"), faithfulness_steps=2)
 
 
 def assert_breed_faithfulness(at: AppTest, stored: dict[str, ImageResult]) -> None:
@@ -545,16 +548,16 @@ def test_nwc_and_percentile_threshold_score_into_a_store_of_their_own(pets: Path
     of these settings, and the plain store is left empty."""
     at = predicting(dataset_page(nwc=True, standard="percentile"))
     assert not at.exception and not at.error
-    expected = predict_records(pets, pet_index(pets), resnet18, random_model=randomised(resnet18),
-                               threshold_frac=0.35, clamp_negative_weights=True,
-                               threshold_standard=heatmap.PERCENTILE)
+    expected = predict_records(pets, pet_index(pets), resnet18,
+                               MapOptions(clamp_negative_weights=True, threshold_standard=heatmap.PERCENTILE),
+                               random_model=randomised(resnet18), threshold_frac=0.35)
     per_breed = summarise(expected)["per_breed"]
     bars = figure(at, "dataset.breeds")["data"]
     model_iou = next(bar for bar in bars if bar["name"] == "this model" and bar["xaxis"] == "x2")
     np.testing.assert_allclose(model_iou["x"], [per_breed[breed]["iou"]["model"] for breed in per_breed], rtol=1e-5)
-    fixed = PredictStore.for_model(pets, "resnet18", str(resnet18_weights), "cam", clamp_negative_weights=True,
-                                   threshold_standard=heatmap.PERCENTILE)
-    plain = PredictStore.for_model(pets, "resnet18", str(resnet18_weights), "cam")
+    fixed = PredictStore.for_model(pets, "resnet18", str(resnet18_weights),
+                                   MapOptions(clamp_negative_weights=True, threshold_standard=heatmap.PERCENTILE))
+    plain = PredictStore.for_model(pets, "resnet18", str(resnet18_weights), MapOptions(method="cam"))
     assert set(fixed.results(NAMES)) == set(NAMES) and not plain.results(NAMES)
     clamped_maps = {result.name: result.top_map for result in expected}  # NWC's maps, not the plain ones
     for name, result in fixed.results(NAMES).items():

@@ -19,9 +19,9 @@ from camcore.settings import RUNS_ENV
 from camcore.train.config import TrainConfig
 from tests.camcore.train.helpers import run, train_args
 from tests.conftest import make_photo
+from ui.common import job_progress
 from ui.common.text import read_back
 from ui.training import rights as training_rights
-from ui.training import view as training_view
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING, EXPLAIN = str(ROOT / "app_pages" / "3_Training.py"), str(ROOT / "app_pages" / "1_Explain.py")
@@ -40,20 +40,6 @@ def finished_run(tiny_pets: Path, resnet18_weights: Path, tmp_path_factory: pyte
                           "--out", str(folder)))
     assert done.returncode == 0, done.stderr[-2000:]
     return RunFolder(folder)
-
-
-@pytest.fixture
-def polls(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
-    """The run_every of every fragment the Training page makes (st.fragment spied on, still doing its work)."""
-    seen: list[float | None] = []
-    real = st.fragment
-
-    def spy(func=None, *, run_every=None):
-        seen.append(run_every)
-        return real(func, run_every=run_every)
-
-    monkeypatch.setattr(st, "fragment", spy)
-    return seen
 
 
 def launched_into(started: list[TrainConfig]) -> Callable[[list[str], RunFolder], int]:
@@ -102,7 +88,7 @@ def test_a_finished_run_shows_its_curves_confusion_and_probe_cams(finished_run: 
 def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: list,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A run whose process is alive (this one) with a fresh heartbeat: progress with images/s and ETA, and Stop;
-    its view polls the folder every REFRESH_S seconds."""
+    its view polls the folder every job_progress.REFRESH_S seconds."""
     live = RunFolder.create(tmp_path / "live-run", TrainConfig(data_root=str(tmp_path)).to_dict())
     live.write_status(RunStatus(state="running", epoch=1, epochs=3, step=5, steps_total=20, images_per_s=12.5,
                                 eta_s=75, pid=os.getpid(), heartbeat=time.time()))
@@ -112,7 +98,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(tmp_path: Path, polls: 
     [bar] = at.get("progress")
     assert bar.proto.value == 25  # 5 of 20 steps
     assert "12.5 images/s" in bar.proto.text and "ETA 0:01:15" in bar.proto.text
-    assert polls == [training_view.REFRESH_S]
+    assert polls == [job_progress.REFRESH_S]
     at.button(key=f"training.stop.{live.name}").click().run()
     assert live.stop_requested()
 

@@ -1,7 +1,9 @@
-"""The Dataset page's inputs: data folder, filters, order, paging, the photo in detail and the confusion cell."""
+"""The Dataset page's inputs: data folder, filters, order, the model and how it predicts, paging, the photo in
+detail and the confusion cell."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -9,9 +11,14 @@ import streamlit as st
 from camcore import settings
 from camcore.data import pets
 from camcore.errors import PathRefused
+from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.scores import browse
 from camcore.scores.faithfulness import DATASET_STEPS, forward_passes
 from camcore.serving.paths import allowed_path
+from ui.common import inputs, models, wsol_inputs
+from ui.common.notes import fixed_size_note
+from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.common.text import plain
 from ui.dataset import figures
@@ -56,6 +63,42 @@ def order_ui(predicting: bool) -> tuple[str, int]:
     seed_key = DATASET.default("seed", 0)
     seed = st.number_input("Seed", min_value=0, step=1, key=seed_key) if order == browse.RANDOM else 0
     return order, int(seed)
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """The sidebar's Model section: the shared model the page predicts with, the map options its answers are
+    scored with (top 1: method, NWC, threshold standard), the faithfulness curves' steps (None: none), and over
+    which photos (every shown one, or this page's; then the mistakes only, or all). Each (model version, options,
+    steps) has a store of its own (camcore.jobs.predict_store)."""
+
+    model: LoadedModel
+    choice: models.ModelChoice
+    options: MapOptions
+    faithfulness_steps: int | None
+    predict_all: bool
+    mistakes_only: bool
+
+
+def predictor_ui(shown: int) -> Predictor | None:
+    """The Model section (call it in the sidebar): model, device, method, NWC, threshold standard and scope over
+    the `shown` photos; None while no model is typed in, or when it cannot be loaded (its error shown)."""
+    st.header("Model")
+    spec, weights_path = inputs.model_ui(DATASET)
+    device = inputs.device_ui(DATASET)
+    model = None
+    with reported(f"Loading {spec}", ValueError):  # ValueError: an unknown model name, or cuda without a GPU
+        model = models.shared_model(spec, weights_path, device) if spec else None
+    if model is None:
+        return None
+    if note := fixed_size_note(model):
+        st.caption(note)
+    method = inputs.method_ui(model, DATASET)
+    options = MapOptions(method=method, top_k=1, clamp_negative_weights=wsol_inputs.nwc_ui(DATASET, method),
+                         threshold_standard=wsol_inputs.threshold_standard_ui(DATASET))
+    predict_all, mistakes_only, faithfulness_steps = scope_ui(shown)
+    return Predictor(model, models.ModelChoice.of(spec, weights_path, device), options, faithfulness_steps,
+                     predict_all=predict_all, mistakes_only=mistakes_only)
 
 
 def scope_ui(shown: int) -> tuple[bool, bool, int | None]:

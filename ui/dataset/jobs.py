@@ -3,59 +3,41 @@ set's download (a background job). Jobs are followed in fragments that read thei
 second click or another session finds a running job and shows its progress instead of starting it again."""
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
 from camcore.data import pets
+from camcore.errors import DataNotFound
 from camcore.jobs.download import latest_download, start_download
 from camcore.jobs.predict import latest_job, start_predictions
 from camcore.jobs.runs import RunFolder, RunStatus
-from camcore.maps import heatmap
 from camcore.scores.record import ImageResult
 from camcore.settings import downloads_allowed
+from ui.common import datasets, job_progress
 from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.common.text import plain
 from ui.dataset import prediction_cache
+from ui.dataset.inputs import Predictor
 
-REFRESH_S = 2
 PREDICT_STOP_HELP = "Stops after the current batch of photos; every result stored so far is kept and reused."
 DOWNLOAD_STOP_HELP = "Stops the download and removes what it fetched: the data folder is left as it was."
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """How the page's predictions are made and scored: the method, the faithfulness curves' steps (None: none),
-    NWC and the threshold standard (ui.common.wsol_inputs); each setting has a store of its own."""
-
-    method: str
-    faithfulness_steps: int | None
-    clamp_negative_weights: bool = False
-    threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM
-
-    def store_options(self) -> dict[str, Any]:
-        return {"faithfulness_steps": self.faithfulness_steps, "clamp_negative_weights": self.clamp_negative_weights,
-                "threshold_standard": self.threshold_standard}
-
-
-def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], spec: str, weights_path: str | None, device: str, *,
-                   scoring: Scoring, predict_all: bool) -> dict[str, ImageResult]:
+def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], predictor: Predictor) -> dict[str, ImageResult]:
     """The pool's results by name. One page is predicted here, with a progress bar; for all shown photos, what is
     stored so far, and the background job that predicts the rest (its button, or its progress)."""
-    method = scoring.method
-    if not predict_all:
+    choice, options, steps = predictor.choice, predictor.options, predictor.faithfulness_steps
+    if not predictor.predict_all:
         bar = st.progress(0.0, text="Predicting…")
-        results = prediction_cache.predictions(root, pool, spec, weights_path, device, method=method,
-                                        **scoring.store_options(),
-                                        progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
+        results = prediction_cache.predictions(
+            root, pool, choice, options, faithfulness_steps=steps,
+            progress=lambda done, total: bar.progress(done / total, f"{done}/{total}"))
         bar.empty()
         return results
-    store = prediction_cache.prediction_store(root, spec, weights_path, method, **scoring.store_options())
+    store = prediction_cache.prediction_store(root, choice, options, faithfulness_steps=steps)
     results = prediction_cache.stored_predictions(store, pool)
     job = latest_job(store)
     status = None if job is None else job.live_status()
@@ -68,21 +50,34 @@ def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], spec: str, weight
                              key=DATASET.key("predict_all"), icon=":material/play_arrow:",
                              help="Runs in its own process and stores each result as it comes: a rerun, closing "
                              "the tab or another session loses nothing."):
-        _follow(start_predictions(store, root, missing, spec=spec, weights_path=weights_path, method=method,
-                                  device=device, **scoring.store_options()),
+        _follow(start_predictions(store, root, missing, spec=choice.spec, weights_path=choice.weights_path,
+                                  device=choice.device, options=options, faithfulness_steps=steps),
                 _predict_text, PREDICT_STOP_HELP)
     return results
 
 
-def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Sequence[pets.PetRecord], spec: str,
-                        weights_path: str | None, *, scoring: Scoring) -> dict[str, ImageResult] | None:
-    """The trainval results already stored for this model and scoring, to choose the WSOL thresholds on while only
-    test photos are shown; None (the oracle) when a trainval photo is shown or none is stored. Predicts nothing."""
+def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Sequence[pets.PetRecord],
+                        predictor: Predictor) -> dict[str, ImageResult] | None:
+    """The trainval results already stored for this model and its options, to choose the WSOL thresholds on while
+    only test photos are shown; None (the oracle) when a trainval photo is shown or none is stored. Predicts
+    nothing."""
     if not pool or any(record.split != "test" for record in pool):
         return None
-    store = prediction_cache.prediction_store(root, spec, weights_path, scoring.method, **scoring.store_options())
+    store = prediction_cache.prediction_store(root, predictor.choice, predictor.options,
+                                              faithfulness_steps=predictor.faithfulness_steps)
     trainval = [record for record in records if record.split == "trainval"]
     return prediction_cache.stored_predictions(store, trainval) or None
+
+
+def records_ui(root: Path) -> tuple[pets.PetRecord, ...]:
+    """The data set's index; empty, with what is missing said and the download offered, when it is not there."""
+    with reported("Reading the data set's index"):
+        try:
+            return datasets.pet_index(str(root))
+        except DataNotFound as exc:
+            st.warning(plain(exc))
+            download_ui(root)
+    return ()
 
 
 def download_ui(root: Path) -> None:
@@ -111,18 +106,20 @@ def _ended(status: RunStatus | None, failed: str) -> None:
         st.info(plain(status.message or "Stopped."))
 
 
-@st.fragment(run_every=REFRESH_S)
 def _follow(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str) -> None:
-    """A live job's progress bar and Stop button, redrawn every REFRESH_S seconds on its own; once the job has
-    ended, the whole page reruns, to show its results or its error. Stop asks the job as the Training page asks
-    a trainer (RunFolder.request_stop: a `stop` file the job polls)."""
+    """A live job's progress bar and Stop button, redrawn every job_progress.REFRESH_S seconds on their own; once
+    the job has ended, the whole page reruns, to show its results or its error."""
+    job_progress.follow(_progress_ui, job, describe, stop_help)
+
+
+def _progress_ui(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str) -> None:
+    """One draw of _follow's fragment. Stop asks the job as the Training page asks a trainer
+    (RunFolder.request_stop: a `stop` file the job polls)."""
     status = job.live_status()
-    if not status.active:
-        st.rerun()
-    done = status.step / status.steps_total if status.steps_total else 0.0
+    job_progress.rerun_when_over(status)
     bar_col, stop_col = st.columns([5, 1], vertical_alignment="bottom")
     stopping = job.stop_requested()
-    bar_col.progress(min(max(done, 0.0), 1.0), text=describe(status) + (" Stopping…" if stopping else ""))
+    job_progress.progress_ui(status, describe(status) + (" Stopping…" if stopping else ""), where=bar_col)
     stop_col.button("Stop", icon=":material/stop:", key=DATASET.key(f"stop.{job.name}"), on_click=job.request_stop,
                     disabled=stopping, help=stop_help)
 
@@ -130,12 +127,8 @@ def _follow(job: RunFolder, describe: Callable[[RunStatus], str], stop_help: str
 def _predict_text(status: RunStatus) -> str:
     if not status.steps_total:
         return f"Predicting in the background: {plain(status.message or 'starting')}…"
-    parts = [f"Predicting in the background: {status.step}/{status.steps_total} photos"]
-    if status.images_per_s:
-        parts.append(f"{status.images_per_s:.1f} images/s")
-    if status.eta_s is not None:
-        parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
-    return " · ".join(parts) + ". Results show as they come on any rerun."
+    return job_progress.state_line(status, f"Predicting in the background: {status.step}/{status.steps_total} "
+                                   "photos") + ". Results show as they come on any rerun."
 
 
 def _download_text(status: RunStatus, root: Path) -> str:

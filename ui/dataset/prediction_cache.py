@@ -10,20 +10,18 @@ import streamlit as st
 from camcore.data import pets
 from camcore.jobs.predict import predict_missing
 from camcore.jobs.predict_store import PredictStore
-from camcore.maps import heatmap
+from camcore.options import MapOptions
 from camcore.scores.evaluate import Progress
 from camcore.scores.record import ImageResult
-from ui.common.models import random_model, shared_model
+from ui.common.models import ModelChoice, random_model
 
 
-def prediction_store(root: Path, spec: str, weights_path: str | None, method: str, *,
-                     faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
-                     threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> PredictStore:
-    """The on-disk results of this model version and method on `root`, shared with the predict job and every
-    session (camcore.jobs.predict_store); with faithfulness_steps, NWC or a percentile threshold, the store of
-    results made so."""
-    return PredictStore.for_model(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps,
-                                  clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard)
+def prediction_store(root: Path, choice: ModelChoice, options: MapOptions, *,
+                     faithfulness_steps: int | None = None) -> PredictStore:
+    """The on-disk results of this model version and these options on `root`, shared with the predict job and
+    every session (camcore.jobs.predict_store); with faithfulness_steps, the store of results made so."""
+    return PredictStore.for_model(root, choice.spec, choice.weights_path, options,
+                                  faithfulness_steps=faithfulness_steps)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -40,17 +38,13 @@ def stored_predictions(store: PredictStore, records: Sequence[pets.PetRecord]) -
     return {record.name: known[record.name] for record in records if record.name in known}
 
 
-def predictions(root: Path, records: Sequence[pets.PetRecord], spec: str, weights_path: str | None, device: str,
-                *, method: str, faithfulness_steps: int | None = None, clamp_negative_weights: bool = False,
-                threshold_standard: heatmap.ThresholdStandard = heatmap.MAXIMUM,
-                progress: Progress | None = None) -> dict[str, ImageResult]:
+def predictions(root: Path, records: Sequence[pets.PetRecord], choice: ModelChoice, options: MapOptions, *,
+                faithfulness_steps: int | None = None, progress: Progress | None = None) -> dict[str, ImageResult]:
     """Each record's result by name, predicted here (a page of photos) where no session or job has stored it yet,
     and stored for all of them; with faithfulness_steps, results with the faithfulness scores too."""
-    store = prediction_store(root, spec, weights_path, method, faithfulness_steps=faithfulness_steps,
-                             clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard)
+    store = prediction_store(root, choice, options, faithfulness_steps=faithfulness_steps)
     if len(stored_predictions(store, records)) < len(records):
-        predict_missing(store, root, records, shared_model(spec, weights_path, device), method=method,
-                        random_model=random_model(spec, weights_path, device), faithfulness_steps=faithfulness_steps,
-                        clamp_negative_weights=clamp_negative_weights, threshold_standard=threshold_standard,
-                        progress=progress)
+        predict_missing(store, root, records, choice.load(), options,
+                        random_model=random_model(choice.spec, choice.weights_path, choice.device),
+                        faithfulness_steps=faithfulness_steps, progress=progress)
     return stored_predictions(store, records)

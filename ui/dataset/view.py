@@ -1,5 +1,6 @@
-"""The Dataset page's views: the thumbnail grid with each prediction's map, the summary (confusion matrix and
-per-breed scores, faithfulness too when the predictions have it) and the score tables of one photo."""
+"""The Dataset page's views: this page of photos with their predictions, the thumbnail grid with each prediction's
+map, the summary (confusion matrix and per-breed scores, faithfulness too when the predictions have it) and the
+score tables of one photo."""
 from __future__ import annotations
 
 import math
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from camcore.data import pets, thumbnails
 from camcore.data.images import load_image
@@ -17,14 +19,45 @@ from camcore.models.loading import LoadedModel
 from camcore.scores import browse
 from camcore.scores.record import FAITHFULNESS_NAMES, SCORE_NAMES, FaithfulnessScores, ImageResult, MapScores
 from camcore.scores.summary import summarise
+from ui.common.inputs import method_label
+from ui.common.reporting import reported
 from ui.common.state import DATASET
 from ui.common.text import plain
-from ui.dataset import figures, inputs
+from ui.dataset import figures, inputs, jobs
+from ui.dataset.inputs import Predictor
 
 GRID_COLUMNS, THUMBNAIL_PX = 5, 224
 YES_NO_SCORES = ("pointing", "localised", "head_pointing")
 VERDICTS = {True: "✅", False: "❌", None: "❔"}
 """A prediction's ImageResult.correct in a caption (None: the model's classes say neither species nor breed)."""
+
+
+def browse_ui(root: Path, records: Sequence[pets.PetRecord], ordered: Sequence[pets.PetRecord],
+              predictor: Predictor | None, *, order: str) -> tuple[Sequence[pets.PetRecord], dict[str, ImageResult]]:
+    """This page of the `ordered` photos and their results by name. With a predictor: its predictions (this page's,
+    or every shown photo's by a background job) and their summary, which may filter and reorder them. The summary
+    and the page picker sit above the predictions' progress, in containers made first."""
+    summary_box, navigation = st.container(), st.container()
+    if predictor is None:
+        return _paged(ordered, navigation), {}
+    pool = ordered if predictor.predict_all else _paged(ordered, navigation)
+    results: dict[str, ImageResult] = {}
+    with reported("Predicting"):
+        results = jobs.predictions_ui(root, pool, predictor)
+    if results:
+        calibration = jobs.calibration_results(root, records, pool, predictor)
+        with summary_box:
+            title = f"{method_label(predictor.options.method)} of {plain(predictor.choice.spec)}"
+            pool = summary_ui(predictor.model, title, pool, results, mistakes_only=predictor.mistakes_only, order=order,
+                              calibration=calibration)
+    return (_paged(pool, navigation) if predictor.predict_all else pool), results
+
+
+def _paged(records: Sequence[pets.PetRecord], navigation: DeltaGenerator) -> Sequence[pets.PetRecord]:
+    """The page of records chosen in the navigation box (above the grid, whenever this runs)."""
+    with navigation:
+        first = inputs.page_ui(len(records)) * inputs.PAGE_SIZE
+    return records[first:first + inputs.PAGE_SIZE]
 
 
 def thumbnail_grid_ui(root: Path, records: Sequence[pets.PetRecord], results: Mapping[str, ImageResult]) -> None:

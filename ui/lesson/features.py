@@ -8,9 +8,10 @@ import streamlit as st
 
 from camcore import cams
 from camcore.cams import lesson
+from camcore.explain import Explanation
 from ui.common.state import LESSON
 from ui.common.text import plain
-from ui.lesson.inputs import Lesson
+from ui.lesson.inputs import Lesson, class_choices
 
 GRID_CHANNELS = 16
 PRESENTER_CHANNELS = 8
@@ -33,7 +34,7 @@ def feature_grid(maps: lesson.FeatureMaps, first: int, where: str, count: int = 
     st.plotly_chart(fig, key=LESSON.key(f"grid.{where}"))
 
 
-def feature_maps_step(ctx: Lesson) -> None:
+def feature_maps_step(ctx: Lesson, top: Explanation) -> None:
     stages = cams.stage_layers(ctx.model)
     text_col, grid_col = ctx.panes([2, 3])
     text_col.markdown("A convolutional layer turns the photo into many **channels**, each a small map of where one "
@@ -66,8 +67,8 @@ def early_late(ctx: Lesson, stages: list[str]) -> None:
             feature_grid(other, 0, where, 4 if ctx.presenter else 8, 110 if ctx.presenter else 180)
 
 
-def pooling_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
-    model = ctx.model
+def pooling_step(ctx: Lesson, top: Explanation) -> None:
+    model, class_names = ctx.model, class_choices(top)
     if model.cam is None:
         st.info(f"This step needs a head of global average pooling plus one Linear layer; for {plain(model.spec)}, "
                 f"{plain(model.cam_refusal)}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from camcore.explain import Explanation
 from camcore.maps import heatmap
 from camcore.options import MapOptions
 from ui.common.text import plain
@@ -16,7 +17,7 @@ VARIANTS = (("Vanilla CAM", False, heatmap.MAXIMUM), ("NWC", True, heatmap.MAXIM
 """(title, clamp negative weights, threshold standard) of each map, each at its standard's own threshold."""
 
 
-def fixes_step(ctx: Lesson) -> None:
+def fixes_step(ctx: Lesson, top: Explanation) -> None:
     if ctx.model.cam is None:
         st.info("These fixes are about CAM's own weights and threshold; this model's head is not GAP+Linear, so "
                 "CAM cannot run on it. Pick another model in the sidebar.")

@@ -69,6 +69,11 @@ class Lesson:
                                                class_index=class_index)
 
 
+def class_choices(top: Explanation) -> list[tuple[int, str]]:
+    """(class index, "name (probability)") of each of the photo's top classes: what the steps' class pickers offer."""
+    return [(p.class_index, f"{p.class_name} ({p.probability:.0%})") for p in top.predictions]
+
+
 def step_ui(presenter: bool) -> int:
     """Index of the chosen step: one step on screen at a time, as a class follows it; in presenter mode under a
     large heading, with Previous and Next."""

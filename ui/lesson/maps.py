@@ -12,13 +12,14 @@ from camcore import cams, settings
 from camcore.cams import lesson
 from camcore.data import pets
 from camcore.errors import CamcoreError
+from camcore.explain import Explanation
 from camcore.maps import heatmap
 from camcore.options import MapOptions
 from camcore.scores import labels, localisation
 from ui.common import datasets
 from ui.common.state import LESSON
 from ui.common.text import plain, plot_text
-from ui.lesson.inputs import Lesson
+from ui.lesson.inputs import Lesson, class_choices
 
 
 def overlay_figure(image: Image.Image, raw_map: np.ndarray, box: tuple[int, int, int, int] | None = None,
@@ -65,18 +66,17 @@ def box_chart(image: Image.Image, raw_map: np.ndarray, threshold: float, truth: 
     st.plotly_chart(overlay_figure(image, raw_map, box, f"{title}{iou}", height_px), key=LESSON.key(key))
 
 
-def topk_step(ctx: Lesson) -> None:
+def topk_step(ctx: Lesson, top: Explanation) -> None:
     st.markdown("Each class has its own map. The CAM paper keeps the part above a fraction of the map's maximum "
                 "and draws a box around its largest piece: a localisation with no box ever seen in training.")
     k_col, threshold_col = st.columns(2)
     top_k = k_col.slider("Top-k classes", 1, 5, key=LESSON.valid("top_k", range(1, 6), 3))
     threshold = threshold_col.slider("Threshold (fraction of the map's maximum)", 0.05, 0.95, step=0.05,
                                      key=LESSON.default("threshold", heatmap.DEFAULT_THRESHOLD))
-    method = cams.exact_method(ctx.model)
-    result = ctx.explained(MapOptions(method=method))  # the top 5, cached: the sliders only pick and threshold its maps
-    image, truth, maps = ctx.photo.image, pet_box(ctx.photo.name), result.at_image_size()
+    method = cams.exact_method(ctx.model)  # top's method: the sliders only pick and threshold top's 5 maps
+    image, truth, maps = ctx.photo.image, pet_box(ctx.photo.name), top.at_image_size()
     columns = st.columns(top_k if ctx.presenter else min(top_k, 3))  # a projector shows them all in one row
-    for rank, prediction in enumerate(result.predictions[:top_k]):
+    for rank, prediction in enumerate(top.predictions[:top_k]):
         with columns[rank % len(columns)]:
             box_chart(image, maps[rank], threshold, truth,
                       f"{prediction.class_name} ({prediction.probability:.0%})", f"topk.{rank}")
@@ -110,8 +110,9 @@ def weights_scatter(comparison: lesson.WeightsComparison, height_px: int = 360) 
     return fig.update_layout(height=height_px, margin=dict(l=0, r=0, t=10, b=0))
 
 
-def gradcam_step(ctx: Lesson, class_names: list[tuple[int, str]]) -> None:
+def gradcam_step(ctx: Lesson, top: Explanation) -> None:
     model, image, layers = ctx.model, ctx.photo.image, cams.stage_layers(ctx.model)
+    class_names = class_choices(top)
     indices = [c for c, _ in class_names]
     class_col, text_col = ctx.panes([1, 3])
     index = class_col.selectbox("Class", indices, key=LESSON.valid("grad_class", indices, indices[0]),

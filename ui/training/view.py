@@ -3,7 +3,6 @@ the probe CAMs per epoch, the log's tail, and the runs table. Everything is read
 restarted app loses nothing and every session sees the same runs."""
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,20 +14,19 @@ from camcore.errors import DataNotFound
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.maps import display
 from camcore.train.launch import leave_queue, queue_place, start_queued
+from ui.common import job_progress
 from ui.common.reporting import reported
 from ui.common.state import TRAINING
 from ui.common.text import plain, plot_text
 from ui.training import figures, rights
 
-REFRESH_S = 2
-
 
 def live_view(root: Path, run: RunFolder, *, manage: bool) -> None:
-    """The run's view, a fragment redrawn every REFRESH_S seconds on its own (only this part reruns) while the run
-    is queued or live; a finished, stopped or failed run is drawn once and not polled. manage: offer Stop and
-    Leave the queue (ui.training.rights)."""
+    """The run's view, a fragment redrawn every job_progress.REFRESH_S seconds on its own (only this part reruns)
+    while the run is queued or live; a finished, stopped or failed run is drawn once and not polled. manage: offer
+    Stop and Leave the queue (ui.training.rights)."""
     polling = run.live_status().ongoing
-    st.fragment(_live_view, run_every=REFRESH_S if polling else None)(root, run, polling, manage)
+    job_progress.follow(_live_view, root, run, polling, manage, polling=polling)
 
 
 def _live_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
@@ -48,8 +46,7 @@ def _run_view(root: Path, run: RunFolder, polling: bool, manage: bool) -> None:
     if status.queued:
         start_queued(root)  # the device may have come free since the last look
         status = run.live_status()
-    if polling and not status.ongoing:
-        st.rerun()
+    job_progress.rerun_when_over(status, polling=polling)
     if status.queued:
         _queue_place(root, run)
     else:
@@ -100,13 +97,8 @@ def _queue_place(root: Path, run: RunFolder) -> None:
 
 
 def _progress(status: RunStatus) -> None:
-    done = status.step / status.steps_total if status.steps_total else 0.0
-    parts = [f"epoch {status.epoch}/{status.epochs}", f"step {status.step}/{status.steps_total}"]
-    if status.images_per_s:
-        parts.append(f"{status.images_per_s:.1f} images/s")
-    if status.eta_s is not None and status.active:
-        parts.append(f"ETA {datetime.timedelta(seconds=round(status.eta_s))}")
-    st.progress(min(max(done, 0.0), 1.0), text=" · ".join(parts))
+    job_progress.progress_ui(status, job_progress.state_line(status, f"epoch {status.epoch}/{status.epochs}",
+                                                             f"step {status.step}/{status.steps_total}"))
 
 
 def _confusion(run: RunFolder) -> None:

@@ -18,6 +18,7 @@ from camcore.explain import explain
 from camcore.jobs import predict, process
 from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus, list_runs
+from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel, randomised
 from camcore.options import MapOptions
 from camcore.scores.evaluate import predict_records
@@ -36,7 +37,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def store_of(tiny_pets: Path, weights: Path) -> PredictStore:
-    return PredictStore.for_model(tiny_pets, "resnet18", str(weights), "cam")
+    return PredictStore.for_model(tiny_pets, "resnet18", str(weights), MapOptions(method="cam"))
 
 
 def predict_argv(tiny_pets: Path, weights: Path, names_file: Path) -> list[str]:
@@ -88,16 +89,19 @@ def test_an_unknown_name_fails_the_job_with_one_line(tiny_pets: Path, resnet18_w
 
 def test_start_runs_one_job_per_store_and_a_second_start_follows_it(tiny_pets: Path, resnet18_weights: Path,
                                                                     cache: Path, resnet18: LoadedModel) -> None:
-    store = store_of(tiny_pets, resnet18_weights)
-    options = {"spec": "resnet18", "weights_path": str(resnet18_weights), "method": "cam", "device": "cpu"}
-    job = predict.start_predictions(store, tiny_pets, NAMES, **options)
-    assert predict.start_predictions(store, tiny_pets, ["beagle_7"], **options) == job
+    """The job maps with the store's options (NWC and PaS here): its results are predict_records' with them, in
+    the store they key."""
+    options = MapOptions(clamp_negative_weights=True, threshold_standard=heatmap.PERCENTILE)
+    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), options)
+    start = {"spec": "resnet18", "weights_path": str(resnet18_weights), "device": "cpu", "options": options}
+    job = predict.start_predictions(store, tiny_pets, NAMES, **start)
+    assert predict.start_predictions(store, tiny_pets, ["beagle_7"], **start) == job
     assert list_runs(store.jobs_root) == [job] and predict.latest_job(store) == job
     status = wait_for(job)
     assert (status.state, status.step, status.steps_total) == ("finished", 3, 3), job.log_tail()
     records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
     assert_results(store.results(NAMES + ["beagle_7"]),
-                   predict_records(tiny_pets, records, resnet18, random_model=randomised(resnet18)))
+                   predict_records(tiny_pets, records, resnet18, options, random_model=randomised(resnet18)))
 
 
 def test_a_new_start_replaces_ended_jobs_and_follows_a_live_one(tiny_pets: Path, resnet18_weights: Path, cache: Path,
@@ -107,15 +111,15 @@ def test_a_new_start_replaces_ended_jobs_and_follows_a_live_one(tiny_pets: Path,
     ended.write_status(RunStatus("failed", message="boom"))
     started: list[list[str]] = []
     monkeypatch.setattr(process, "start", lambda argv, run: started.append(list(argv)) or 1)
-    job = predict.start_predictions(store, tiny_pets, NAMES, spec="resnet18", weights_path=None, method="cam",
-                                    device="cpu")
+    job = predict.start_predictions(store, tiny_pets, NAMES, options=MapOptions(method="cam"), spec="resnet18",
+                                    weights_path=None, device="cpu")
     assert list_runs(store.jobs_root) == [job] and not ended.path.exists()
     assert started == [["predict", "--job", str(job.path), "--data", str(tiny_pets.resolve()), "--model", "resnet18",
                         "--method", "cam", "--device", "cpu", "--names-file", str(job.path / "names.txt")]]
     assert (job.path / "names.txt").read_text().split() == NAMES
     job.write_status(RunStatus("running", pid=os.getpid(), heartbeat=time.time()))
-    assert predict.start_predictions(store, tiny_pets, ["beagle_7"], spec="resnet18", weights_path=None,
-                                     method="cam", device="cpu") == job
+    assert predict.start_predictions(store, tiny_pets, ["beagle_7"], options=MapOptions(method="cam"), spec="resnet18",
+                                     weights_path=None, device="cpu") == job
     assert len(started) == 1
 
 
@@ -157,8 +161,9 @@ def test_faithfulness_option_fills_its_own_store_with_each_photos_scores(tiny_pe
     names_file.write_text("beagle_6\n")
     argv = [*predict_argv(tiny_pets, resnet18_weights, names_file), "--size", "64", "--faithfulness", "2"]
     assert main(argv) == 0
-    assert not PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", size_px=64).has("beagle_6")
-    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", size_px=64,
+    assert not PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights),
+                                      MapOptions(method="cam", size_px=64)).has("beagle_6")
+    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), MapOptions(method="cam", size_px=64),
                                    faithfulness_steps=2)
     stored = store.read("beagle_6")
     (record,) = [record for record in pet_index(tiny_pets) if record.name == "beagle_6"]
@@ -174,10 +179,10 @@ def test_faithfulness_option_fills_its_own_store_with_each_photos_scores(tiny_pe
 
 def test_start_passes_the_faithfulness_steps_to_the_job(tiny_pets: Path, resnet18_weights: Path, cache: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    store = PredictStore.for_model(tiny_pets, "resnet18", None, "cam", faithfulness_steps=10)
+    store = PredictStore.for_model(tiny_pets, "resnet18", None, MapOptions(method="cam"), faithfulness_steps=10)
     started: list[list[str]] = []
     monkeypatch.setattr(process, "start", lambda argv, run: started.append(list(argv)) or 1)
-    job = predict.start_predictions(store, tiny_pets, NAMES, spec="resnet18", weights_path=None, method="cam",
-                                    device="cpu", faithfulness_steps=10)
+    job = predict.start_predictions(store, tiny_pets, NAMES, options=MapOptions(method="cam"), spec="resnet18",
+                                    weights_path=None, device="cpu", faithfulness_steps=10)
     assert started[0][-2:] == ["--faithfulness", "10"] and job.config()["faithfulness_steps"] == 10
     assert list_runs(store.jobs_root) == [job]

@@ -52,7 +52,8 @@ def leaves(nested: dict, path: str = "") -> dict:
 
 
 def store_of(tiny_pets: Path, weights: Path, tmp_path: Path, method: str = "cam") -> PredictStore:
-    return PredictStore.for_model(tiny_pets, "resnet18", str(weights), method, cache_dir=tmp_path / "store")
+    return PredictStore.for_model(tiny_pets, "resnet18", str(weights), MapOptions(method=method),
+                                  cache_dir=tmp_path / "store")
 
 
 def test_results_round_trip_exactly_nan_included(tiny_pets: Path, resnet18_weights: Path, tmp_path: Path,
@@ -118,7 +119,7 @@ def test_predict_missing_predicts_only_what_the_store_lacks(tiny_pets: Path, res
     monkeypatch.setattr(predict, "predict_records", counted)
     monkeypatch.setattr(predict, "BATCH_SIZE", 1)
     records = [record for record in pet_index(tiny_pets) if record.name in NAMES]
-    count = predict.predict_missing(store, tiny_pets, records, resnet18, method="cam",
+    count = predict.predict_missing(store, tiny_pets, records, resnet18, MapOptions(method="cam"),
                                     progress=lambda done, total: progress.append((done, total)))
     assert count == 2 and batches == [["Abyssinian_1"], ["Bengal_12"]] and progress == [(1, 2), (2, 2)]
     for name, result in expected.items():  # batches of one: the same numbers up to float rounding
@@ -129,7 +130,7 @@ def test_predict_missing_predicts_only_what_the_store_lacks(tiny_pets: Path, res
                 np.testing.assert_allclose(stored[key], value, rtol=1e-5, equal_nan=True, err_msg=key)
             else:
                 assert stored[key] == value, key
-    assert predict.predict_missing(store, tiny_pets, records, resnet18, method="cam") == 0
+    assert predict.predict_missing(store, tiny_pets, records, resnet18, MapOptions(method="cam")) == 0
     assert len(batches) == 2
 
 
@@ -137,8 +138,8 @@ def test_faithfulness_gets_its_own_store_and_the_key_without_it_hashes_as_before
                                                                                 resnet18_weights: Path,
                                                                                 tmp_path: Path) -> None:
     plain = store_of(tiny_pets, resnet18_weights, tmp_path)
-    faithful = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", faithfulness_steps=10,
-                                      cache_dir=tmp_path / "store")
+    faithful = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), MapOptions(method="cam"),
+                                      faithfulness_steps=10, cache_dir=tmp_path / "store")
     assert faithful != plain
     assert json.loads((faithful.path / "key.json").read_text())["faithfulness_steps"] == 10
     before = {"data_root": str(tiny_pets.resolve()), "model": "resnet18", "model_mtime_ns": None,
@@ -151,10 +152,11 @@ def test_predict_missing_with_faithfulness_stores_each_photos_own_scores(tiny_pe
                                                                         tmp_path: Path,
                                                                         resnet18: LoadedModel) -> None:
     """The stored scores equal explanation_faithfulness run on each photo alone, for all three maps."""
-    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam", size_px=SIZE_PX,
-                                   faithfulness_steps=2, cache_dir=tmp_path / "store")
+    store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights),
+                                   MapOptions(method="cam", size_px=SIZE_PX), faithfulness_steps=2,
+                                   cache_dir=tmp_path / "store")
     records = [record for record in pet_index(tiny_pets) if record.name in NAMES[:2]]
-    assert predict.predict_missing(store, tiny_pets, records, resnet18, method="cam", size_px=SIZE_PX,
+    assert predict.predict_missing(store, tiny_pets, records, resnet18, MapOptions(method="cam", size_px=SIZE_PX),
                                    faithfulness_steps=2) == 2
     for record in records:
         stored = store.read(record.name)

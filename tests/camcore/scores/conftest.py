@@ -11,6 +11,7 @@ import torchvision
 from camcore.data import pets
 from camcore.models.checkpoints import Checkpoint, save_checkpoint
 from camcore.models.loading import LoadedModel, load_model
+from camcore.options import MapOptions
 from camcore.scores.evaluate import predict_records
 from camcore.scores.record import ImageResult
 from tests.conftest import SMALL
@@ -26,12 +27,13 @@ def records(tiny_pets: Path) -> tuple[pets.PetRecord, ...]:
 
 @pytest.fixture(scope="package")
 def resnet_results(tiny_pets: Path, records, resnet18: LoadedModel) -> list[ImageResult]:
-    return predict_records(tiny_pets, records, resnet18, batch_size=5, size_px=SIZE_PX)
+    return predict_records(tiny_pets, records, resnet18, MapOptions(size_px=SIZE_PX), batch_size=5)
 
 
 @pytest.fixture(scope="package")
 def faithful_results(tiny_pets: Path, records, resnet18: LoadedModel) -> list[ImageResult]:
-    return predict_records(tiny_pets, records[:4], resnet18, batch_size=3, size_px=SIZE_PX, faithfulness_steps=2)
+    return predict_records(tiny_pets, records[:4], resnet18, MapOptions(size_px=SIZE_PX), batch_size=3,
+                           faithfulness_steps=2)
 
 
 @pytest.fixture(scope="package")

@@ -119,7 +119,7 @@ def test_gaussian_box_localises_a_pet_filling_the_photo_and_misses_the_small_one
     """By hand the Gaussian's box covers about 0.8 of the photo: IoU about 0.8 with a whole-photo pet box,
     about 0.48 with the tiny ellipse pets' boxes (trimap values 1 and 3)."""
     records = pets.pet_index(big_pets)
-    results = predict_records(big_pets, records, resnet18, size_px=SIZE_PX, random_model=resnet18)
+    results = predict_records(big_pets, records, resnet18, MapOptions(size_px=SIZE_PX), random_model=resnet18)
     for record, result in zip(records, results):
         trimap = pets.trimap(big_pets, record)
         rows, cols = np.nonzero(trimap != pets.TRIMAP_BACKGROUND)
@@ -150,13 +150,13 @@ def test_random_baseline_is_the_given_model_else_the_seed0_randomised_copy(tiny_
         for score, value in result.localisation["model"].as_dict().items():
             assert _same(result.localisation["random"].as_dict()[score], value), score
     subset = records[:3]
-    same = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=resnet18)
+    same = predict_records(tiny_pets, subset, resnet18, MapOptions(size_px=SIZE_PX), random_model=resnet18)
     for result in same:
         for score, value in result.localisation["model"].as_dict().items():
             assert _same(result.localisation["random"].as_dict()[score], value), score
     other = randomised(resnet18, seed=1)
-    mixed = predict_records(tiny_pets, subset, resnet18, size_px=SIZE_PX, random_model=other)
-    expected = predict_records(tiny_pets, subset, other, size_px=SIZE_PX)
+    mixed = predict_records(tiny_pets, subset, resnet18, MapOptions(size_px=SIZE_PX), random_model=other)
+    expected = predict_records(tiny_pets, subset, other, MapOptions(size_px=SIZE_PX))
     def energies(results: list, name: str) -> list[float]:
         return [r.localisation[name].rel_energy for r in results]
 
@@ -166,13 +166,13 @@ def test_random_baseline_is_the_given_model_else_the_seed0_randomised_copy(tiny_
 
 def test_progress_is_called_after_each_batch_up_to_the_total(tiny_pets, records, resnet18) -> None:
     calls: list[tuple[int, int]] = []
-    predict_records(tiny_pets, records, resnet18, batch_size=5, size_px=SIZE_PX, random_model=resnet18,
+    predict_records(tiny_pets, records, resnet18, MapOptions(size_px=SIZE_PX), batch_size=5, random_model=resnet18,
                     progress=lambda done, total: calls.append((done, total)))
     assert calls == [(5, 12), (10, 12), (12, 12)]
 
 
 def test_gradcam_maps_are_scored_too(tiny_pets, records, resnet18) -> None:
-    results = predict_records(tiny_pets, records[:2], resnet18, method="gradcam", size_px=SIZE_PX,
+    results = predict_records(tiny_pets, records[:2], resnet18, MapOptions(method="gradcam", size_px=SIZE_PX),
                               random_model=resnet18)
     assert len(results) == 2 and all(0.0 <= r.localisation["model"].iou <= 1.0 for r in results)
 

@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from camcore.models.loading import LoadedModel, imagenet_categories
+from camcore.options import MapOptions
 from camcore.scores.evaluate import predict_records
 from camcore.scores.labels import (
     IMAGENET_CATS,
@@ -35,13 +36,14 @@ def test_imagenet_model_is_right_when_its_class_is_of_the_photos_species(resnet_
 
 
 def test_cat_dog_checkpoint_is_judged_by_species(tiny_pets, records, binary_resnet) -> None:
-    results = predict_records(tiny_pets, records, binary_resnet, size_px=SIZE_PX, random_model=binary_resnet)
+    results = predict_records(tiny_pets, records, binary_resnet, MapOptions(size_px=SIZE_PX),
+                              random_model=binary_resnet)
     assert {r.predicted_name for r in results} <= {"cat", "dog"}
     assert [r.correct for r in results] == [r.predicted_name == r.species for r in results]
 
 
 def test_breed_checkpoint_is_judged_by_breed(tiny_pets, records, breed_model) -> None:
-    results = predict_records(tiny_pets, records, breed_model, size_px=SIZE_PX, random_model=breed_model)
+    results = predict_records(tiny_pets, records, breed_model, MapOptions(size_px=SIZE_PX), random_model=breed_model)
     assert [r.correct for r in results] == \
         [r.predicted_name.lower().replace(" ", "_") == r.breed.lower() for r in results]
     assert summarise(results)["accuracy"] == pytest.approx(statistics.mean(r.correct for r in results))
@@ -49,7 +51,7 @@ def test_breed_checkpoint_is_judged_by_breed(tiny_pets, records, breed_model) ->
 
 def test_unknown_label_space_leaves_correct_undefined(tiny_pets, records, binary_resnet) -> None:
     other = dataclasses.replace(binary_resnet, class_names=("indoor", "outdoor"))
-    results = predict_records(tiny_pets, records[:2], other, size_px=SIZE_PX, random_model=other)
+    results = predict_records(tiny_pets, records[:2], other, MapOptions(size_px=SIZE_PX), random_model=other)
     assert [r.correct for r in results] == [None, None]
     assert summarise(results)["accuracy"] is None
 

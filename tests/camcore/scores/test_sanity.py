@@ -170,5 +170,5 @@ def test_evaluate_number_is_one_when_randomising_changes_nothing(tiny_pets: Path
 def _results(root: Path, records: tuple[pets.PetRecord, ...], model: LoadedModel,
              batch_size: int = 16) -> list[ImageResult]:
     """predict_records with randomised_spearman, the model as its own random baseline (it plays no part here)."""
-    return predict_records(root, records, model, size_px=SIZE_PX, random_model=model, batch_size=batch_size,
+    return predict_records(root, records, model, MapOptions(size_px=SIZE_PX), random_model=model, batch_size=batch_size,
                            stem_model=randomised_above_stem(model))

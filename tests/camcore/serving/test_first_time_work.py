@@ -17,6 +17,7 @@ from camcore.data.pets import pet_index
 from camcore.jobs.predict_store import PredictStore
 from camcore.models import loading
 from camcore.models.loading import LoadedModel
+from camcore.options import MapOptions
 from camcore.scores.evaluate import predict_records
 from tests.conftest import make_photo
 from ui.common import models
@@ -59,7 +60,7 @@ def test_a_store_created_and_filled_by_sessions_at_once_is_whole(tiny_pets: Path
     [result] = predict_records(tiny_pets, pet_index(tiny_pets)[:1], resnet18)
 
     def create_and_write(_: int) -> PredictStore:
-        store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), "cam",
+        store = PredictStore.for_model(tiny_pets, "resnet18", str(resnet18_weights), MapOptions(method="cam"),
                                        cache_dir=tmp_path / "store")
         store.write(result)
         return store
