@@ -1,7 +1,9 @@
 """Batched prediction + CAM over a folder of photos, JPEG decoding included, beside the plain forward on
 already-decoded tensors (the floor): images per second, measured side by side in interleaved rounds. Where the
-shared Oxford-IIIT Pet is, one more row: what the Dataset page pays per photo (predict_records: the model's and the
-random baseline's CAM, the localisation scores and the WSOL curves of three maps against the trimap).
+shared Oxford-IIIT Pet is, more rows: what the Dataset page pays per photo (predict_records: the model's and the
+random baseline's CAM, the localisation scores and the WSOL curves of three maps against the trimap), and the
+WSOL curves of those three maps alone; each twice, with the curves from one pass over nested regions (now) and
+from heatmap.region_boxes level by level (before), in the same rounds.
 
     .venv/bin/python -m bench.bench_dataset [--photos N] [--batch B] [--device auto|cpu|cuda]
 """
@@ -11,11 +13,14 @@ import argparse
 import statistics
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from unittest import mock
 
 if __package__ in (None, ""):  # run as a file: put the repo root first, as `python -m` does
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+import numpy as np
 import torch
 
 from bench.timing import Settings, Timed, measure
@@ -23,6 +28,7 @@ from bench.user_path import PET_PHOTOS, generated_jpeg
 from camcore.data import pets
 from camcore.data.images import load_image
 from camcore.explain import explain
+from camcore.maps import heatmap
 from camcore.models.device import autocast, choose_device, describe, memory_format
 from camcore.models.loading import LoadedModel, load_model, randomised
 from camcore.options import MapOptions
@@ -91,18 +97,44 @@ def scoring(model: LoadedModel, count: int, batch: int) -> list[Timed]:
     random_model = randomised(model)
     photos = [load_image(pets.image_path(root, record)) for record in records]
     maps = [explanation.maps[0] for explanation in explain(photos, model, MapOptions(top_k=1))]
+    random_maps = [explanation.maps[0] for explanation in explain(photos, random_model, MapOptions(top_k=1))]
     trimaps = [pets.trimap(root, record) for record in records]
     boxes = [pets.head_box(root, record) for record in records]
 
     def curves_alone() -> None:
-        """What the WSOL scores add per photo: the curves of three maps (model, Gaussian, random stand-in)."""
-        for layer_map, trimap, box in zip(maps, trimaps, boxes):
-            for each in (layer_map, localisation.centred_gaussian(*wsol.scored_size(trimap.shape)), layer_map[::-1]):
+        """What the WSOL scores add per photo: the curves of the page's three maps (model, Gaussian, random model)."""
+        for layer_map, random_map, trimap, box in zip(maps, random_maps, trimaps, boxes):
+            for each in (layer_map, localisation.centred_gaussian(*wsol.scored_size(trimap.shape)), random_map):
                 wsol.map_curves(each, trimap, box)
 
-    return [Timed("decode + CAM + scores + WSOL curves, random baseline too (Dataset page)", "ours",
-                  lambda: predict_records(root, records, model, batch_size=batch, random_model=random_model)),
-            Timed("of which the WSOL curves of its three maps", "ours", curves_alone)]
+    def page() -> None:
+        predict_records(root, records, model, batch_size=batch, random_model=random_model)
+
+    return [Timed("decode + CAM + scores + WSOL curves, random baseline too (Dataset page)", "ours", page),
+            Timed("the same, WSOL curves level by level (before)", "ours", per_level(page)),
+            Timed("of which the WSOL curves of its three maps", "ours", curves_alone),
+            Timed("the same, level by level (before)", "ours", per_level(curves_alone))]
+
+
+def per_level(run: Callable[[], None]) -> Callable[[], None]:
+    """`run` with the WSOL curves computed as before the one pass: per_level_box_curves in wsol's place."""
+    def before() -> None:
+        with mock.patch.object(wsol, "_box_curves", per_level_box_curves):
+            run()
+    return before
+
+
+def per_level_box_curves(normalised: np.ndarray, levels: np.ndarray,
+                         truths: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+    """wsol._box_curves as it was: one heatmap.region_boxes labelling per level, for the "before" rows."""
+    curves = [np.full((2, len(levels)), np.nan if truth is None else 0.0, dtype=np.float32) for truth in truths]
+    for t, level in enumerate(levels):
+        boxes, sizes = heatmap.region_boxes(normalised, float(level))
+        for curve, truth in zip(curves, truths):
+            if truth is not None and len(sizes):
+                ious = localisation.box_ious(boxes, truth[None])[:, 0]
+                curve[wsol.ALL_REGIONS, t], curve[wsol.LARGEST_REGION, t] = ious.max(), ious[sizes.argmax()]
+    return curves
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     rounds = measure(timed, device, Settings(rounds=args.rounds, min_rounds=3, budget_s=300, call_limit_s=600))
     floor_s = statistics.median(timed[0].times_s)
     print(f"## {describe(device)} · {model.spec} · {label} · batch {args.batch} · {rounds} rounds\n")
-    print("| path | images/s | × forward on decoded tensors |\n|---|---|---|")
+    print("| path | images/s | ms / photo | × forward on decoded tensors |\n|---|---|---|---|")
     for item in timed:
         seconds = statistics.median(item.times_s)
-        print(f"| {item.method} | {len(data) / seconds:.1f} | {floor_s / seconds:.2f} |")
+        per_photo_ms = 1e3 * seconds / len(data)
+        print(f"| {item.method} | {len(data) / seconds:.1f} | {per_photo_ms:.1f} | {floor_s / seconds:.2f} |")
     return 0
 
 

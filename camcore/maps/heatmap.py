@@ -28,7 +28,7 @@ DEFAULT_THRESHOLD = 0.2
 PAS_PERCENTILE = 90.0
 PAS_THRESHOLD = 0.35
 """Bae et al.'s PaS setting: keep what is above 0.35 of the map's 90th percentile."""
-_EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
+EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 """scipy.ndimage.label's structure joining diagonal neighbours too (its default joins only 4)."""
 
 
@@ -168,7 +168,7 @@ def region_boxes(normalised: np.ndarray, threshold_frac: float) -> tuple[np.ndar
     if around_all is None:
         return np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=np.int64)
     x0, y0, x1, y1 = around_all  # label only inside the box of every kept pixel: most thresholds keep little
-    labels, count = ndimage.label(kept[y0:y1, x0:x1], structure=_EIGHT_NEIGHBOURS)
+    labels, count = ndimage.label(kept[y0:y1, x0:x1], structure=EIGHT_NEIGHBOURS)
     if count == 1:
         return np.array([around_all], dtype=np.int64), np.array([int(kept.sum())], dtype=np.int64)
     slices = ndimage.find_objects(labels)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from camcore.data.pets import TRIMAP_BACKGROUND, TRIMAP_PET, is_pet
-from camcore.maps import heatmap
+from camcore.maps import heatmap, regions
 from camcore.scores.localisation import Box, box_ious
 
 THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)
@@ -86,17 +86,18 @@ def map_curves(score_map: np.ndarray, trimap: np.ndarray, head_box: Box | None, 
 
 
 def _box_curves(normalised: np.ndarray, levels: np.ndarray, truths: Sequence[np.ndarray | None]) -> list[np.ndarray]:
-    """Each true box's (2, T) IoU curves at the T levels; one labelling per level serves every true box."""
-    curves = [np.full((2, len(THRESHOLDS)), np.nan if truth is None else 0.0, dtype=np.float32)
-              for truth in truths]
-    present = [(curve, truth) for curve, truth in zip(curves, truths) if truth is not None]
-    for t, level in enumerate(levels):
-        boxes, sizes = heatmap.region_boxes(normalised, float(level))
-        if not len(sizes):
-            continue
-        for curve, truth in present:
-            ious = box_ious(boxes, truth[None])[:, 0]
-            curve[ALL_REGIONS, t], curve[LARGEST_REGION, t] = ious.max(), ious[sizes.argmax()]
+    """Each true box's (2, T) IoU curves at the T levels, from every level's regions found in one pass
+    (regions.nested_region_boxes: the same regions as region_boxes level by level)."""
+    curves = [np.full((2, len(levels)), np.nan if truth is None else 0.0, dtype=np.float32) for truth in truths]
+    found = regions.nested_region_boxes(normalised, levels)
+    largest = np.flatnonzero(np.diff(found.level_index, prepend=-1))  # each kept level's first row
+    if not len(largest):
+        return curves
+    kept = found.level_index[largest]
+    for curve, truth in zip(curves, truths):
+        if truth is not None:
+            ious = box_ious(found.boxes, truth[None])[:, 0]
+            curve[ALL_REGIONS, kept], curve[LARGEST_REGION, kept] = np.maximum.reduceat(ious, largest), ious[largest]
     return curves
 
 

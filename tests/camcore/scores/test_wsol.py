@@ -1,15 +1,24 @@
 """camcore.scores.wsol against answers worked out by hand: box IoU curves of maps with several regions, MaxBoxAccV2
 and MaxBoxAcc with oracle and calibrated thresholds (ties, photos without a head box), PxAP, empty and constant
-maps, and a calibrated threshold that never looks at the scored split."""
+maps, and a calibrated threshold that never looks at the scored split. The curves' one pass over nested regions
+(regions.nested_region_boxes) against scipy labelling every level, on hand-made, random and real maps."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
+from camcore.data import pets
+from camcore.data.images import load_image
 from camcore.data.pets import TRIMAP_BACKGROUND, TRIMAP_BORDER, TRIMAP_PET
-from camcore.scores import wsol
+from camcore.explain import explain
+from camcore.maps import heatmap, regions
+from camcore.models.loading import LoadedModel, randomised
+from camcore.options import MapOptions
+from camcore.scores import localisation, wsol
 
 T = len(wsol.THRESHOLDS)
 KEEPS_BOTH = wsol.THRESHOLDS <= 0.5
@@ -158,3 +167,133 @@ def test_big_photos_are_scored_at_224_px_with_their_boxes_scaled() -> None:
     curves = wsol.map_curves(score_map, trimap, None)
     np.testing.assert_allclose(curves.pet_box_iou, 1.0)
     assert curves.pet_pixels.sum() == 50 * 100
+
+
+def per_level_box_curves(normalised: np.ndarray, levels: np.ndarray, truths: list[np.ndarray | None]
+                         ) -> list[np.ndarray]:
+    """The curves as they were computed before the one pass, written out: at each level, scipy labels the pixels
+    >= the level and > 0 (8-connected), each region is boxed; the best IoU over regions, and the largest region's
+    (equal sizes: the one whose first pixel comes first in row-major order)."""
+    curves = [np.full((2, len(levels)), np.nan if truth is None else 0.0, dtype=np.float32) for truth in truths]
+    for t, level in enumerate(levels):
+        labels, count = ndimage.label((normalised >= level) & (normalised > 0), structure=np.ones((3, 3)))
+        if not count:
+            continue
+        slices = ndimage.find_objects(labels)
+        boxes = np.array([(c.start, r.start, c.stop, r.stop) for r, c in slices])
+        sizes = np.bincount(labels.ravel())[1:]
+        first_columns = [c.start + int(np.argmax(labels[r.start, c] == k)) for k, (r, c) in enumerate(slices, 1)]
+        largest = np.lexsort((first_columns, boxes[:, 1], -sizes))[0]  # the first pixel's row, then column
+        for curve, truth in zip(curves, truths):
+            if truth is not None:
+                ious = localisation.box_ious(boxes, truth[None])[:, 0]
+                curve[wsol.ALL_REGIONS, t], curve[wsol.LARGEST_REGION, t] = ious.max(), ious[largest]
+    return curves
+
+
+def assert_one_pass_is_per_level(normalised: np.ndarray, levels: np.ndarray) -> None:
+    """Curves bit for bit (the IoUs of the same boxes), and regions.nested_region_boxes's regions level by level
+    exactly those of heatmap.region_boxes, threshold_box's first."""
+    height, width = normalised.shape
+    truths = [np.array([0.1 * width, 0.2 * height, 0.7 * width, 0.9 * height]), None,
+              np.array([width / 2, 0.5, width, height / 3 + 1])]
+    for new, old in zip(wsol._box_curves(normalised, levels, truths), per_level_box_curves(normalised, levels, truths)):
+        np.testing.assert_array_equal(new, old)
+    found = regions.nested_region_boxes(normalised, levels)
+    for t, level in enumerate(levels):
+        mine = found.level_index == t
+        boxes, sizes = heatmap.region_boxes(normalised, float(level))
+        assert sorted(zip(map(tuple, found.boxes[mine]), found.sizes[mine])) == \
+            sorted(zip(map(tuple, boxes), sizes))
+        if len(sizes):
+            assert tuple(found.boxes[mine][0]) == tuple(boxes[sizes.argmax()])  # threshold_box's
+
+
+def both_standards(normalised: np.ndarray) -> list[np.ndarray]:
+    return [standard.levels(normalised, wsol.THRESHOLDS).reshape(-1)
+            for standard in (heatmap.MAXIMUM, heatmap.PERCENTILE)]
+
+
+def hand_made_maps() -> dict[str, np.ndarray]:
+    """Maps whose regions tie, sit on plateaus, merge, enclose holes or touch only diagonally."""
+    twins = np.zeros((12, 16), dtype=np.float32)
+    twins[2:5, 2:5] = twins[7:10, 10:13] = 0.8  # equal sizes at every level: the first in row-major order wins
+    twins[2:5, 11:14] = 0.8
+    saddle = np.zeros((9, 20), dtype=np.float32)
+    saddle[3:6, 1:6], saddle[3:6, 14:19], saddle[4, 6:14] = 1.0, 0.9, 0.4  # two peaks join at 0.4
+    ring = np.pad(np.full((5, 5), 0.6, dtype=np.float32), 2)
+    ring[3:6, 3:6] = 0.2  # a hole that fills at 0.2
+    ring[4, 4] = 0.9  # a peak in the hole: appears inside, merges as the hole fills
+    diagonal = np.eye(7, dtype=np.float32)[::-1] * np.linspace(0.3, 1.0, 7, dtype=np.float32)[:, None]
+    terraces = np.repeat(np.repeat(np.array([[0.0, 0.3, 0.3, 0.7], [0.5, 0.5, 0.3, 0.7], [0.5, 0.1, 0.9, 0.9]],
+                                            dtype=np.float32), 3, axis=0), 4, axis=1)
+    on_levels = np.array([[wsol.THRESHOLDS[30], 0.0, wsol.THRESHOLDS[30]], [0.0, wsol.THRESHOLDS[31], 0.0]],
+                         dtype=np.float32)  # values exactly on a level: kept at it (>=), not at the next
+    return {"twins": twins, "saddle": saddle, "ring": ring, "diagonal": diagonal, "terraces": terraces,
+            "on levels": on_levels, "one pixel": np.ones((1, 1), dtype=np.float32),
+            "row": np.array([[0.2, 0.9, 0.2, 0.9, 0.5]], dtype=np.float32), "zeros": np.zeros((4, 5), dtype=np.float32)}
+
+
+@pytest.mark.parametrize("name", list(hand_made_maps()))
+def test_one_pass_curves_equal_per_level_labelling_on_hand_made_maps(name: str) -> None:
+    normalised = hand_made_maps()[name]
+    for levels in [*both_standards(normalised), np.float32([0.5, 0.1, 0.9, 0.1, 0.0, 0.8])]:  # any order, repeats
+        assert_one_pass_is_per_level(normalised, levels)
+
+
+def test_twin_regions_tie_for_largest_and_the_first_in_row_major_order_is_read() -> None:
+    """Three 3 x 3 regions, all the same size: the largest-region row boxes the top-left one (IoU 1 with it)."""
+    curves = wsol._box_curves(hand_made_maps()["twins"], wsol.THRESHOLDS, [np.array([2.0, 2, 5, 5]),
+                                                                         np.array([10.0, 7, 13, 10])])
+    kept = np.arange(T) <= 80  # tau <= 0.8
+    np.testing.assert_array_equal(curves[0], np.stack([kept, kept]).astype(np.float32))
+    np.testing.assert_array_equal(curves[1], np.stack([kept, np.zeros(len(kept), bool)]).astype(np.float32))
+
+
+def random_map(rng: np.random.Generator, kind: int) -> np.ndarray:
+    height, width = (int(n) for n in rng.integers(1, 40, size=2))
+    raw = [lambda: rng.random((height, width)),  # a region per pixel, almost
+           lambda: np.round(rng.random((height, width)) * 4) / 4,  # plateaus and ties
+           lambda: heatmap.upsample(rng.random((4, 5)).astype(np.float32), (height, width)),  # smooth, as CAMs
+           lambda: rng.random((height, width)) * (rng.random((height, width)) < 0.4)][kind]()  # sparse
+    return heatmap.min_max(np.asarray(raw, dtype=np.float32))
+
+
+def test_one_pass_curves_equal_per_level_labelling_on_random_maps() -> None:
+    rng = np.random.default_rng(20240601)
+    for index in range(64):
+        normalised = random_map(rng, index % 4)
+        for levels in both_standards(normalised):
+            assert_one_pass_is_per_level(normalised, levels)
+
+
+@pytest.fixture(scope="module")
+def real_maps(lite0: LoadedModel, pets_root: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple | None]]:
+    """24 photos spread over the mini set: the real Lite0's top-1 CAM, a random-weight copy's, the trimap and the
+    head box (where the photo has one)."""
+    root = pets_root.parent
+    records = pets.pet_index(root)[::20]
+    photos = [load_image(pets.image_path(root, record)) for record in records]
+    real = explain(photos, lite0, MapOptions(top_k=1))
+    random = explain(photos, randomised(lite0), MapOptions(top_k=1))
+    return [(mine.maps[0], theirs.maps[0], pets.trimap(root, record), pets.head_box(root, record))
+            for record, mine, theirs in zip(records, real, random)]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("standard", [heatmap.MAXIMUM, heatmap.PERCENTILE], ids=str)
+def test_one_pass_curves_equal_per_level_labelling_on_the_mini_set(real_maps, standard: heatmap.ThresholdStandard,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """map_curves of the real model's maps, the random model's and the Gaussian on real trimaps and head boxes, as
+    the Dataset page computes them, against the same with the per-level labelling in place of the one pass."""
+    def every_curve() -> list[wsol.MapCurves]:
+        return [wsol.map_curves(each, trimap, head, standard=standard) for mine, theirs, trimap, head in real_maps
+                for each in (mine, theirs, localisation.centred_gaussian(*wsol.scored_size(trimap.shape)))]
+
+    one_pass = every_curve()
+    monkeypatch.setattr(wsol, "_box_curves", per_level_box_curves)
+    per_level = every_curve()
+    assert sum(curves.head_box_iou[0, 0] >= 0 for curves in one_pass) > 10  # head boxes were scored too
+    for new, old in zip(one_pass, per_level):
+        for name in ("pet_box_iou", "head_box_iou", "pet_pixels", "background_pixels"):
+            np.testing.assert_array_equal(getattr(new, name), getattr(old, name))
