@@ -32,13 +32,16 @@ from camcore.cli.args import (
 from camcore.data import pets
 from camcore.errors import CamcoreError
 from camcore.files import write_atomic
+from camcore.maps import heatmap
 from camcore.models.device import choose_device, describe
 from camcore.models.loading import load_model
+from camcore.scores import wsol
 from camcore.scores.evaluate import predict_records
 from camcore.scores.record import BASELINES, FAITHFULNESS_NAMES, SCORE_NAMES, SCORES, THRESHOLD_SCORES, ImageResult
 from camcore.scores.sanity import randomised_above_stem
 from camcore.scores.summary import summarise
 from camcore.scores.wsol import SCORE_NAMES as WSOL_NAMES
+from camcore.scores.wsol import calibrated_key
 
 ALL_SPLITS = "all"
 NO_CALIBRATION = "none"
@@ -59,9 +62,9 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
                         help="score N photos spread evenly over the name-sorted split (every breed tends to appear)")
     parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B", help="photos per batch")
     parser.add_argument("--calibrate-on", choices=[*pets.SPLITS, NO_CALIBRATION], metavar="SPLIT",
-                        help="choose the WSOL scores' thresholds on this split's photos, once, and read --split's "
-                             "scores there (default: trainval for the test split, else none: the oracle, the "
-                             "thresholds chosen on --split itself; both are always reported)")
+                        help="also read --split's WSOL box scores at the thresholds best on this split's photos "
+                             "(the *_calibrated keys; default: trainval for the test split, else none). The scores "
+                             "as Choe et al. define them, at --split's own best thresholds, are always reported")
     add_faithfulness_option(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json",
                         help="results file (written atomically)")
@@ -100,7 +103,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def calibration_split(args: argparse.Namespace) -> str | None:
-    """The split the WSOL thresholds are chosen on: --calibrate-on, by default trainval for test; None: the oracle."""
+    """The split the calibrated WSOL thresholds are chosen on: --calibrate-on, by default trainval for test; None:
+    no calibrated scores."""
     chosen = args.calibrate_on or ("trainval" if args.split == "test" else NO_CALIBRATION)
     return None if chosen == NO_CALIBRATION else chosen
 
@@ -114,7 +118,7 @@ def _score_shard(args: argparse.Namespace, rank: int, world_size: int
         split = calibration_split(args)
         if split is not None and args.split in (split, ALL_SPLITS):
             raise ValueError(f"--calibrate-on {split} overlaps --split {args.split}: calibrate on another split, "
-                             f"or on none (the oracle).")
+                             f"or on none.")
         index = pets.pet_index(root)
         records = _chosen_records(index, args.split, args.limit)[rank::world_size]
         calibration = [] if split is None else _chosen_records(index, split, args.limit)[rank::world_size]
@@ -152,19 +156,20 @@ def _merge(results: list[ImageResult], world: distributed.World) -> list[ImageRe
 
 def _report(args: argparse.Namespace, results: list[ImageResult], calibration: list[ImageResult], elapsed_s: float,
             where: str) -> None:
-    """Writes and prints the summary; the WSOL thresholds read off `calibration` when there is a calibration split
-    (calibration_split), else off the results themselves (the oracle)."""
+    """Writes and prints the summary; with a calibration split (calibration_split), the WSOL box scores also at
+    the thresholds read off `calibration`."""
     calibrated_on = calibration_split(args)
     summary = summarise(results, calibration=calibration if calibrated_on else None)
     payload = {"model": args.model, "method": args.method, "split": args.split, "threshold_frac": threshold_of(args),
                "threshold_standard": str(args.threshold_standard),
                "clamp_negative_weights": args.clamp_negative_weights,
                "size_px": args.size_px, "faithfulness_steps": args.faithfulness, "calibrated_on": calibrated_on,
+               "wsol_thresholds": wsol.sweep_description(args.threshold_standard),
                "summary": summary, "results": [_as_json(result) for result in results]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out, json.dumps(payload, indent=1).encode())
     print(format_summary(summary, threshold_frac=threshold_of(args)))
-    print(format_wsol(summary, calibrated_on=calibrated_on, split=args.split))
+    print(format_wsol(summary, calibrated_on=calibrated_on, split=args.split, standard=args.threshold_standard))
     print(f"Sanity check: mean Spearman of the map with the map after randomising all but the stem "
           f"{_number(summary['randomised_spearman'])} (near 1: the map ignores what the model learnt)")
     if args.faithfulness is not None:
@@ -173,20 +178,23 @@ def _report(args: argparse.Namespace, results: list[ImageResult], calibration: l
     print(f"{len(results)} images scored{extra} in {elapsed_s:.1f} s on {where}; wrote {args.out}")
 
 
-def format_wsol(summary: dict[str, Any], *, calibrated_on: str | None, split: str) -> str:
-    """The WSOL scores (overall) as a text table: per map, the score at the threshold chosen on calibrated_on
-    (calibrated) beside the one chosen on the scored split itself (oracle, which flatters every map)."""
-    chosen = f"chosen on {calibrated_on} (calib) and on {split} itself (oracle)" if calibrated_on else \
-        f"chosen on {split} itself (oracle; no calibration split)"
-    lines = [f"WSOL scores (Choe et al., 2020), thresholds {chosen}:",
+def format_wsol(summary: dict[str, Any], *, calibrated_on: str | None, split: str,
+                standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> str:
+    """The WSOL scores (overall) as a text table: per map, the score as Choe et al. define it (the threshold best
+    on the scored split) beside the one read at the threshold best on calibrated_on (calibrated); the first line
+    says what the thresholds swept are (wsol.sweep_description)."""
+    chosen = f"best on {split} itself (Choe et al.'s definition) and best on {calibrated_on} (calib)" \
+        if calibrated_on else f"best on {split} itself (Choe et al.'s definition; no calibration split)"
+    lines = [f"WSOL scores (Choe et al., 2020) over {wsol.sweep_description(standard)};",
+             f"thresholds {chosen}:",
              f"{'':<22}" + "".join(f"  {name:^13}" for name in BASELINES),
-             f"{'':<22}" + "".join(f"  {'calib':>6}{'oracle':>7}" for _ in BASELINES)]
+             f"{'':<22}" + "".join(f"  {'Choe':>6}{'calib':>7}" for _ in BASELINES)]
     for key, name in WSOL_NAMES.items():
         cells = ""
         for kind in BASELINES:
-            calibrated = _number(summary[key][kind]) if calibrated_on else "-"
-            oracle = _number(summary[key][kind] if key == "pxap" else summary[f"{key}_oracle"][kind])
-            cells += f"  {'' if key == 'pxap' else calibrated:>6}{oracle:>7}"
+            calibrated = "" if key == "pxap" else (
+                _number(summary[calibrated_key(key)][kind]) if calibrated_on else "-")
+            cells += f"  {_number(summary[key][kind]):>6}{calibrated:>7}"
         lines.append(f"{name:<22}{cells}")
     return "\n".join(lines)
 

@@ -59,8 +59,8 @@ def slider_layers(explanation: ExplainedPhoto, *, thresholds: np.ndarray | None 
     thresholds = np.asarray(slider_thresholds(standard) if thresholds is None else thresholds, dtype=np.float32)
     grid_hw = _grid_size(explanation.image_size, grid_px)
     box_hw = _grid_size(explanation.image_size, box_px)
-    normalised = heatmap.normalise(heatmap.upsample(explanation.maps, grid_hw))
-    box_grid = heatmap.normalise(heatmap.upsample(explanation.maps, box_hw))
+    normalised = standard.normalise(heatmap.upsample(explanation.maps, grid_hw))
+    box_grid = standard.normalise(heatmap.upsample(explanation.maps, box_hw))
     return SliderLayers(
         photo_size=explanation.image_size,
         thresholds=thresholds,

@@ -42,7 +42,7 @@ def export_class(image: Image.Image, explanation: ExplainedPhoto, rank: int, *, 
     """Overlay PNG, raw map .npy and box of the rank-th class from a single upsampling (what the CLI writes);
     threshold_frac is a fraction of what `standard` says (the maximum, or a percentile)."""
     raw = _full_size(explanation, rank)
-    normalised = heatmap.normalise(raw)
+    normalised = standard.normalise(raw)
     level = standard.level(normalised, threshold_frac)
     box = heatmap.threshold_box(normalised, level)
     png = _overlay_bytes(image, normalised, box, colormap=colormap, opacity=opacity, threshold_frac=level)
@@ -53,7 +53,7 @@ def overlay_png(image: Image.Image, explanation: ExplainedPhoto, rank: int, *, c
                 opacity: float = 0.5, threshold_frac: float = heatmap.DEFAULT_THRESHOLD,
                 standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> bytes:
     """PNG of the photo at its own size with the rank-th class's map blended over it and its box outlined."""
-    normalised = heatmap.normalise(_full_size(explanation, rank))
+    normalised = standard.normalise(_full_size(explanation, rank))
     level = standard.level(normalised, threshold_frac)
     return _overlay_bytes(image, normalised, heatmap.threshold_box(normalised, level), colormap=colormap,
                           opacity=opacity, threshold_frac=level)

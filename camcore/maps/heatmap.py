@@ -42,13 +42,19 @@ class ThresholdStandard:
     percentile: float | None = None
 
     def levels(self, normalised: np.ndarray, threshold_frac: float | np.ndarray) -> np.ndarray:
-        """(..., H, W) normalised maps, threshold_frac (a float, or (T,) fractions) -> the levels threshold_mask
-        compares with: (..., 1, 1) per map, or (T, ..., 1, 1) for T fractions."""
+        """(..., H, W) maps normalised by self.normalise, threshold_frac (a float, or (T,) fractions) -> the levels
+        threshold_mask compares with: (..., 1, 1) per map, or (T, ..., 1, 1) for T fractions."""
         normalised = np.asarray(normalised, dtype=np.float32)
         fractions = np.asarray(threshold_frac, dtype=np.float32)
         scale = np.ones((*normalised.shape[:-2], 1, 1), dtype=np.float32) if self.percentile is None else \
             np.percentile(normalised, self.percentile, axis=(-2, -1), keepdims=True).astype(np.float32)
         return fractions.reshape(fractions.shape + (1,) * scale.ndim) * scale
+
+    def normalise(self, maps: np.ndarray) -> np.ndarray:
+        """(..., H, W) raw maps scaled as this standard's authors scale them before a threshold: the CAM paper's
+        positive part over its maximum (normalise), or min-max for a percentile, as Bae et al.'s code does, so a
+        PaS box here is theirs."""
+        return normalise(maps) if self.percentile is None else min_max(maps)
 
     def level(self, normalised: np.ndarray, threshold_frac: float) -> float:
         """One (H, W) map's level for one fraction."""
@@ -87,13 +93,13 @@ def threshold_standard(text: str) -> ThresholdStandard:
     raise ValueError(f"Unknown threshold standard {text!r}. Valid: max, percentile, percentile:P (0 < P <= 100).")
 
 
-def upsample(maps: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """(..., h, w) -> (..., H, W) float32, bilinear with align_corners=False: each map cell covers an equal
-    share of the photo, as the network's receptive grid does."""
+def upsample(maps: np.ndarray, size_hw: tuple[int, int], *, mode: str = "bilinear") -> np.ndarray:
+    """(..., h, w) -> (..., H, W) float32, bilinear (or bicubic, as the WSOL scores' authors upsample) with
+    align_corners=False: each map cell covers an equal share of the photo, as the network's receptive grid does."""
     tensor = torch.as_tensor(np.ascontiguousarray(maps), dtype=torch.float32)
     lead = tensor.shape[:-2]
     flat = tensor.reshape(-1, 1, *tensor.shape[-2:])
-    up = F.interpolate(flat, size=size_hw, mode="bilinear", align_corners=False)
+    up = F.interpolate(flat, size=size_hw, mode=mode, align_corners=False)
     return up.reshape(*lead, *size_hw).numpy()
 
 

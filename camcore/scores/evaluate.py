@@ -129,7 +129,7 @@ def _scores(full_map: np.ndarray, small_map: np.ndarray, trimap: np.ndarray, mas
     """One map's scores: of the (H, W) full_map at the photo's size, the pointing game, mask IoU at the threshold,
     relative energy, box localisation at the threshold and the pointing game on the head box; the WSOL curves of
     small_map, at the layer's resolution (wsol.map_curves resizes it)."""
-    maps, masks, normalised = full_map[None], mask[None], heatmap.normalise(full_map[None])
+    maps, masks, normalised = full_map[None], mask[None], standard.normalise(full_map[None])
     level = standard.level(normalised[0], threshold_frac)
     return MapScores(pointing=bool(localisation.pointing_game(maps, masks)[0]),
                      iou=float(localisation.mask_iou(normalised, masks, level)[0]),

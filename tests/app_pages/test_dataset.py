@@ -224,31 +224,34 @@ def test_predictions_captions_confusion_and_breed_scores(pets: Path, random_resn
 
 
 def wsol_bars(at: AppTest) -> dict[str, list]:
-    """The WSOL figure's values per trace name: bars (calibrated) and diamonds (the oracle's)."""
+    """The WSOL figure's values per trace name: bars (Choe et al.'s: these photos' best) and diamonds
+    (calibrated)."""
     return {trace["name"]: trace["y"] for trace in figure(at, "dataset.wsol")["data"]}
 
 
 def test_wsol_scores_read_their_thresholds_off_stored_trainval_photos(pets: Path, random_resnet: None,
                                                                       expected: dict[str, ImageResult]) -> None:
-    """Test photos alone: the oracle, said so. Once a session has predicted the trainval photos, the test photos'
-    bars are read at the thresholds chosen on those, the oracle's shown beside them: summarise's numbers."""
+    """Test photos alone: the scores at their own best thresholds, and how to calibrate. Once a session has
+    predicted the trainval photos, diamonds beside the bars read the test photos at the thresholds best on those:
+    summarise's numbers."""
     test = [result for result in expected.values() if result.split == "test"]
     trainval = [result for result in expected.values() if result.split == "trainval"]
     at = predicting(dataset_page(split="test"))
     assert not at.exception and not at.error
-    assert any("chosen on these photos themselves (the oracle" in read_back(caption.value) for caption in at.caption)
-    oracle = summarise(test)
-    assert wsol_bars(at)["this model"] == pytest.approx([oracle[key]["model"] for key in WSOL_NAMES], abs=1e-6)
-    assert "this model (oracle)" not in wsol_bars(at)
+    assert any("to see the scores at a threshold calibrated on trainval" in read_back(caption.value)
+               for caption in at.caption)
+    alone = summarise(test)
+    assert wsol_bars(at)["this model"] == pytest.approx([alone[key]["model"] for key in WSOL_NAMES], abs=1e-6)
+    assert "this model (calibrated)" not in wsol_bars(at)
     assert not predicting(dataset_page(split="trainval")).exception  # stores the trainval results
     at = predicting(dataset_page(split="test"))
-    assert any(f"chosen on {len(trainval)} trainval photos" in read_back(caption.value) for caption in at.caption)
+    assert any(f"best for {len(trainval)} trainval photos" in read_back(caption.value) for caption in at.caption)
     calibrated = summarise(test, calibration=trainval)
     bars = wsol_bars(at)
     for kind, name in (("model", "this model"), ("gaussian", "centred Gaussian"), ("random", "random weights")):
         assert bars[name] == pytest.approx([calibrated[key][kind] for key in WSOL_NAMES], abs=1e-6)
-        assert bars[f"{name} (oracle)"] == pytest.approx(
-            [calibrated[key if key == "pxap" else f"{key}_oracle"][kind] for key in WSOL_NAMES], abs=1e-6)
+        assert bars[f"{name} (calibrated)"] == pytest.approx(
+            [calibrated[key if key == "pxap" else f"{key}_calibrated"][kind] for key in WSOL_NAMES], abs=1e-6)
 
 
 def test_detail_view_shows_the_cam_and_scores_beside_baselines(pets: Path, random_resnet: None,

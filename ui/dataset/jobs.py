@@ -59,7 +59,7 @@ def predictions_ui(root: Path, pool: Sequence[pets.PetRecord], predictor: Predic
 def calibration_results(root: Path, records: Sequence[pets.PetRecord], pool: Sequence[pets.PetRecord],
                         predictor: Predictor) -> dict[str, ImageResult] | None:
     """The trainval results already stored for this model and its options, to choose the WSOL thresholds on while
-    only test photos are shown; None (the oracle) when a trainval photo is shown or none is stored. Predicts
+    only test photos are shown; None (no calibrated scores) when a trainval photo is shown or none is stored. Predicts
     nothing."""
     if not pool or any(record.split != "test" for record in pool):
         return None

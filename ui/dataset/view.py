@@ -112,10 +112,10 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], r
 def _wsol_ui(summary: Mapping[str, Any], calibration: Mapping[str, ImageResult] | None) -> None:
     st.markdown("**WSOL scores** (the weakly-supervised localisation papers' numbers)")
     st.plotly_chart(figures.wsol_scores(summary, calibrated=calibration is not None), key=DATASET.key("wsol"))
-    chosen = (f"Thresholds chosen on {len(calibration)} trainval photos predicted earlier (bars) and on these "
-              "photos (diamonds, the oracle)." if calibration is not None else
-              "Thresholds chosen on these photos themselves (the oracle, flattering): show the test split with "
-              "trainval photos predicted (Predict all over both splits) to calibrate them on trainval.")
+    chosen = (f"Bars: the threshold best for these photos; diamonds: the one best for {len(calibration)} trainval "
+              "photos predicted earlier." if calibration is not None else
+              "Bars: the threshold best for these photos. Show the test split with trainval photos predicted "
+              "(Predict all over both splits) to see the scores at a threshold calibrated on trainval too.")
     st.caption(f"{chosen} {figures.WSOL_HELP}")
 
 

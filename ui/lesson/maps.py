@@ -55,7 +55,7 @@ def box_chart(image: Image.Image, raw_map: np.ndarray, threshold: float, truth: 
               show_area: bool = False) -> None:
     """One class's map with the CAM paper's box at `threshold` (a fraction of what `standard` says), and its IoU
     with the pet's box when known, else (show_area) the share of the photo the box covers."""
-    normalised = heatmap.normalise(raw_map)
+    normalised = standard.normalise(raw_map)
     box = heatmap.threshold_box(normalised, standard.level(normalised, threshold))
     iou = ""
     if truth is not None:

@@ -142,15 +142,21 @@ def test_real_explanation_of_a_large_photo(resnet18) -> None:
         np.testing.assert_allclose(layers.boxes[0, rank], np.array(heatmap.threshold_box(grid[rank], 0.0)) * 12.5)
 
 
+def min_max_by_hand(maps: np.ndarray) -> np.ndarray:
+    low, high = maps.min(axis=(-2, -1), keepdims=True), maps.max(axis=(-2, -1), keepdims=True)
+    return ((maps - low) / (high - low)).astype(np.float32)
+
+
 def test_percentile_layers_keep_each_map_above_its_own_percentile_level() -> None:
     """PaS: the slider's steps are 0.05, 0.15, ... (0.35 among them), each a fraction of each class's own 90th
-    percentile on each grid (np.percentile here): cells and boxes follow that class's level, not the maximum's."""
+    percentile on each grid (np.percentile here) of the map min-max scaled, as Bae et al.'s code scales it: cells
+    and boxes follow that class's level, not the maximum's."""
     explanation = synthetic_explanation()
     layers = slider_layers(explanation, standard=heatmap.PERCENTILE, grid_px=40, box_px=80)
     np.testing.assert_allclose(layers.thresholds, np.arange(0.05, 1.0, 0.1), atol=1e-6)
     assert 0.35 in np.round(layers.thresholds, 2) and layers.standard == heatmap.PERCENTILE
-    grid = heatmap.normalise(heatmap.upsample(explanation.maps, (30, 40)))
-    box_grid = heatmap.normalise(heatmap.upsample(explanation.maps, (60, 80)))
+    grid = min_max_by_hand(heatmap.upsample(explanation.maps, (30, 40)))
+    box_grid = min_max_by_hand(heatmap.upsample(explanation.maps, (60, 80)))
     for threshold, maps, boxes in zip(layers.thresholds, layers.maps, layers.boxes):
         for rank in range(3):
             level = threshold * np.percentile(grid[rank], 90)

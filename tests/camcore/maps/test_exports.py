@@ -184,3 +184,24 @@ def test_the_frames_box_is_the_rectangle_pil_draws(box: tuple[int, int, int, int
     thin = exports.boxed_frame(photo, values, (10, 10, 12, 11), colormap="magma", opacity=0.5, threshold_frac=0.2)
     changed = np.argwhere((thin != photo).any(axis=2))
     assert changed.tolist() == [[10, 10], [10, 11]]
+
+
+def test_a_pas_box_is_bae_et_al_s_box_of_the_min_max_map(blob: Explanation) -> None:
+    """Bae et al.'s PaS box: the map at the photo's size scaled min-max (their code's), kept where it reaches 0.35
+    of its 90th percentile, boxed around the largest 8-connected region; worked out here with numpy and scipy.
+    Class 2's -1 floor becomes 0 and its warm block stays kept, where the CAM paper's scaling (negative part to 0,
+    over the maximum) would move the level."""
+    from scipy import ndimage
+
+    photo = make_photo(WIDTH, HEIGHT)
+    for rank in range(3):
+        full = heatmap.upsample(blob.maps[rank], (HEIGHT, WIDTH))
+        scaled = (full - full.min()) / (full.max() - full.min())
+        kept = (scaled >= 0.35 * np.percentile(scaled, 90)) & (scaled > 0)
+        labels, _ = ndimage.label(kept, structure=np.ones((3, 3)))
+        largest = np.bincount(labels.ravel())[1:].argmax() + 1
+        rows, cols = np.nonzero(labels == largest)
+        expected = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+        export = exports.export_class(photo, blob, rank, threshold_frac=heatmap.PAS_THRESHOLD,
+                                      standard=heatmap.PERCENTILE)
+        assert export.bbox == expected, rank

@@ -1,7 +1,8 @@
-"""camcore.scores.wsol against answers worked out by hand: box IoU curves of maps with several regions, MaxBoxAccV2
-and MaxBoxAcc with oracle and calibrated thresholds (ties, photos without a head box), PxAP, empty and constant
-maps, and a calibrated threshold that never looks at the scored split. The curves' one pass over nested regions
-(regions.nested_region_boxes) against scipy labelling every level, on hand-made, random and real maps."""
+"""camcore.scores.wsol against answers worked out by hand: box IoU curves of maps with several regions,
+MaxBoxAccV2 and MaxBoxAcc at the split's own best and at calibrated thresholds (ties, photos without a head box),
+PxAP, empty and constant maps, bicubic upsampling as Choe et al.'s inference, and a calibrated threshold that
+never looks at the scored split. The curves' one pass over nested regions (regions.nested_region_boxes) against
+scipy labelling every level, on hand-made, random and real maps."""
 from __future__ import annotations
 
 import json
@@ -104,11 +105,12 @@ def curves_hitting(ranges: list[tuple[float, float]]) -> np.ndarray:
 
 
 def test_max_box_acc_takes_one_threshold_for_the_whole_split() -> None:
-    """Photo A hits (IoU 0.6 >= 0.5) at tau in [0.1, 0.3], B at [0.3, 0.5], C at [0.6, 0.7]. Oracle: tau 0.3, 2 of 3
-    (no single threshold serves all three, although each photo has its own). At delta 0.7 nobody ever hits."""
+    """Photo A hits (IoU 0.6 >= 0.5) at tau in [0.1, 0.3], B at [0.3, 0.5], C at [0.6, 0.7]. The split's best: tau
+    0.3, 2 of 3 (no single threshold serves all three, although each photo has its own). At delta 0.7 nobody ever
+    hits."""
     ious = curves_hitting([(0.1, 0.3), (0.3, 0.5), (0.6, 0.7)])
-    oracle = wsol.box_accuracy(ious, (0.5,))
-    assert oracle is not None and oracle.value == pytest.approx(2 / 3) and oracle.thresholds == (0.3,)
+    best = wsol.box_accuracy(ious, (0.5,))
+    assert best is not None and best.value == pytest.approx(2 / 3) and best.thresholds == (0.3,)
     v2 = wsol.box_accuracy(ious, (0.3, 0.5, 0.7))
     assert v2 is not None and v2.value == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
     assert v2.thresholds == (0.3, 0.3, 0.0)  # at delta 0.7 every tau ties at 0 hits: the lowest is read
@@ -133,8 +135,8 @@ def test_photos_without_a_head_box_are_left_out() -> None:
 
 def test_the_calibrated_threshold_never_looks_at_the_scored_split() -> None:
     """Calibration photo: the pet's blob at 1.0 inside a 0.5 halo, so only tau > 0.5 boxes the pet (0.51 is read);
-    scored photos: the blob alone, boxed at every tau (the oracle reads the lowest, 0.0). The calibrated
-    thresholds are the calibration photo's own oracle ones, whatever the scored photos are."""
+    scored photos: the blob alone, boxed at every tau (their own best is the lowest, 0.0). The calibrated
+    thresholds are the calibration photo's own best ones, whatever the scored photos are."""
     blob, trimap, _ = two_blobs()
     blob[60:70, 60:70] = 0.0
     halo = np.where(blob > 0, 1.0, 0.0).astype(np.float32)
@@ -143,11 +145,48 @@ def test_the_calibrated_threshold_never_looks_at_the_scored_split() -> None:
     one = wsol.split_scores([wsol.map_curves(blob, trimap, None)], calibration)
     other = wsol.split_scores([wsol.map_curves(np.roll(blob, 30, axis=0), trimap, None)], calibration)
     assert one["calibrated_threshold"]["maxboxacc_v2"] == (0.51, 0.51, 0.51) == \
-        wsol.split_scores(calibration)["oracle_threshold"]["maxboxacc_v2"]
+        wsol.split_scores(calibration)["best_threshold"]["maxboxacc_v2"]
     assert other["calibrated_threshold"] == one["calibrated_threshold"]
-    assert one["oracle_threshold"]["maxboxacc_v2"] == (0.0, 0.0, 0.0)
+    assert one["best_threshold"]["maxboxacc_v2"] == (0.0, 0.0, 0.0)
     assert one["maxboxacc_v2"] == 1.0 and other["maxboxacc_v2"] == 0.0  # the scores do follow the scored photos
-    assert wsol.summary({"model": calibration})["calibrated_threshold"] is None  # no calibration: oracle only
+    assert one["maxboxacc_v2_calibrated"] == 1.0 and other["maxboxacc_v2_calibrated"] == 0.0  # read at 0.51
+    alone = wsol.summary({"model": calibration})  # no calibration: the scores as Choe et al. define them only
+    assert alone["calibrated_threshold"] is None and alone["maxboxacc_v2_calibrated"] is None
+
+
+def keys_cubic(grid: np.ndarray, size_hw: tuple[int, int], a: float = -0.75) -> np.ndarray:
+    """Keys' cubic convolution (a = -0.75, OpenCV's INTER_CUBIC, which Choe et al.'s inference resizes with),
+    pixel centres aligned, edges replicated: one axis at a time, written from the kernel's definition."""
+    def kernel(x: np.ndarray) -> np.ndarray:
+        x = np.abs(x)
+        return np.where(x <= 1, (a + 2) * x ** 3 - (a + 3) * x ** 2 + 1,
+                        np.where(x < 2, a * x ** 3 - 5 * a * x ** 2 + 8 * a * x - 4 * a, 0.0))
+
+    def along(values: np.ndarray, size: int) -> np.ndarray:  # resizes axis 0
+        source = (np.arange(size) + 0.5) * len(values) / size - 0.5
+        base = np.floor(source).astype(int)
+        out = np.zeros((size, *values.shape[1:]))
+        for offset in (-1, 0, 1, 2):
+            weight = kernel(source - (base + offset)).reshape(-1, *[1] * (values.ndim - 1))
+            out += weight * values[np.clip(base + offset, 0, len(values) - 1)]
+        return out
+
+    return along(along(np.asarray(grid, dtype=np.float64), size_hw[0]).T, size_hw[1]).T
+
+
+def test_maps_are_upsampled_bicubically_as_choe_et_al_resize_them() -> None:
+    """The pet's and the background's score histograms are those of the bicubic, min-max normalised map (a pixel
+    or two may change bins by float rounding); bilinear upsampling moves hundreds."""
+    rng = np.random.default_rng(3)
+    grid = rng.random((7, 7)).astype(np.float32)
+    _, trimap, _ = two_blobs()
+    curves = wsol.map_curves(grid, trimap, None)
+    for name, bilinear in (("bicubic", False), ("bilinear", True)):
+        up = heatmap.upsample(grid, trimap.shape, mode="bilinear") if bilinear else keys_cubic(grid, trimap.shape)
+        normalised = (up - up.min()) / (up.max() - up.min())
+        expected = np.histogram(normalised[trimap == TRIMAP_PET], wsol.SCORE_EDGES)[0]
+        moved = np.abs(curves.pet_pixels - expected).sum()
+        assert (moved <= 4) != bilinear, (name, moved)
 
 
 def test_curves_round_trip_through_json() -> None:
