@@ -1,5 +1,6 @@
-"""Real ImageNet weights on the 480 real pet photos: the top class is a cat or dog and the CAM peak is on
-the pet. Read the peak rate beside its baselines (NOTES.md: centre pixel 96%, random weights 73.5%)."""
+"""Real ImageNet weights on the real pet photos: all 480 decode; on every third (160, every breed), the top class
+is a cat or dog and the CAM peak is on the pet. Read the peak rate beside its baselines (NOTES.md: centre pixel
+96%, random weights 73.5%)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,11 +26,15 @@ PET_CLASSES = frozenset(range(151, 269)) | frozenset(range(281, 286))
 ON_PET = (1, 3)
 """Oxford-IIIT Pet trimap values: 1 pet, 2 background, 3 border of the pet."""
 PHOTOS_PER_CALL = 16
+EXPLAINED_EVERY = 3
+"""Every third photo of the name-sorted list is explained: 160 photos, every breed's among them (each breed has
+about 13), for a third of the whole set's forwards."""
 
 
 @dataclass(frozen=True)
 class Rates:
     photos: int
+    explained: int
     pet_class: float
     peak_on_pet: float
 
@@ -52,9 +57,12 @@ def _peak_on_pet(maps_at_photo: np.ndarray, trimap_path: Path) -> bool:
 
 @pytest.fixture(scope="module", params=["lite0", "resnet18"])
 def rates(request: pytest.FixtureRequest, pets_root: Path) -> Rates:
-    """Both rates in one pass over every photo, CAM of the top-1 class, the weights' own input size."""
+    """Every photo decoded; both rates in one pass over every EXPLAINED_EVERY-th, CAM of the top-1 class, the
+    weights' own input size."""
     model = request.getfixturevalue("lite0") if request.param == "lite0" else _hub_resnet18()
-    paths = sorted((pets_root / "images").glob("*.jpg"))
+    every = sorted((pets_root / "images").glob("*.jpg"))
+    decoded = sum(load_image(path).size[0] > 0 for path in every)
+    paths = every[::EXPLAINED_EVERY]
     pet_class = peak_on_pet = 0
     for start in range(0, len(paths), PHOTOS_PER_CALL):
         chunk = paths[start:start + PHOTOS_PER_CALL]
@@ -63,14 +71,15 @@ def rates(request: pytest.FixtureRequest, pets_root: Path) -> Rates:
             pet_class += explanation.predictions[0].class_index in PET_CLASSES
             trimap = pets_root / "annotations" / "trimaps" / f"{path.stem}.png"
             peak_on_pet += _peak_on_pet(explanation.at_image_size()[0], trimap)
-    result = Rates(len(paths), pet_class / len(paths), peak_on_pet / len(paths))
-    print(f"\n{request.param}: {result.photos} photos, top-1 a cat or dog class {result.pet_class:.1%}, "
+    result = Rates(decoded, len(paths), pet_class / len(paths), peak_on_pet / len(paths))
+    print(f"\n{request.param}: {result.photos} photos read, {result.explained} explained, top-1 a cat or dog "
+          f"class {result.pet_class:.1%}, "
           f"CAM peak on the pet {result.peak_on_pet:.1%}")
     return result
 
 
 def test_all_photos_are_read(rates: Rates) -> None:
-    assert rates.photos == 480
+    assert (rates.photos, rates.explained) == (480, 160)
 
 
 def test_top_class_is_a_cat_or_dog(rates: Rates) -> None:
