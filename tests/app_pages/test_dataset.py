@@ -223,6 +223,12 @@ def test_predictions_captions_confusion_and_breed_scores(pets: Path, random_resn
     assert {bar["name"] for bar in bars} == {"this model", "centred Gaussian", "random weights"}
 
 
+BINNED = 1e-4
+"""The page's WSOL scores against summarise's on the fixture's results: PxAP pools the maps' histogram bins, and
+a photo batched otherwise (a page at a time here, all at once there) differs by a float32 hair that can move a
+pixel over a bin's edge (3e-6 of PxAP seen); a box score would move by a whole photo (1/6 here)."""
+
+
 def wsol_bars(at: AppTest) -> dict[str, list]:
     """The WSOL figure's values per trace name: bars (Choe et al.'s: these photos' best) and diamonds
     (calibrated)."""
@@ -241,7 +247,7 @@ def test_wsol_scores_read_their_thresholds_off_stored_trainval_photos(pets: Path
     assert any("to see the scores at a threshold calibrated on trainval" in read_back(caption.value)
                for caption in at.caption)
     alone = summarise(test)
-    assert wsol_bars(at)["this model"] == pytest.approx([alone[key]["model"] for key in WSOL_NAMES], abs=1e-6)
+    assert wsol_bars(at)["this model"] == pytest.approx([alone[key]["model"] for key in WSOL_NAMES], abs=BINNED)
     assert "this model (calibrated)" not in wsol_bars(at)
     assert not predicting(dataset_page(split="trainval")).exception  # stores the trainval results
     at = predicting(dataset_page(split="test"))
@@ -249,9 +255,9 @@ def test_wsol_scores_read_their_thresholds_off_stored_trainval_photos(pets: Path
     calibrated = summarise(test, calibration=trainval)
     bars = wsol_bars(at)
     for kind, name in (("model", "this model"), ("gaussian", "centred Gaussian"), ("random", "random weights")):
-        assert bars[name] == pytest.approx([calibrated[key][kind] for key in WSOL_NAMES], abs=1e-6)
+        assert bars[name] == pytest.approx([calibrated[key][kind] for key in WSOL_NAMES], abs=BINNED)
         assert bars[f"{name} (calibrated)"] == pytest.approx(
-            [calibrated[key if key == "pxap" else f"{key}_calibrated"][kind] for key in WSOL_NAMES], abs=1e-6)
+            [calibrated[key if key == "pxap" else f"{key}_calibrated"][kind] for key in WSOL_NAMES], abs=BINNED)
 
 
 def test_detail_view_shows_the_cam_and_scores_beside_baselines(pets: Path, random_resnet: None,

@@ -275,8 +275,9 @@ def test_presenter_mode_runs_every_step_in_its_one_screen_layout(no_data: None) 
 
 def test_fixes_step_shows_vanilla_cam_beside_nwc_pas_and_both(no_data: None, lite0: LoadedModel) -> None:
     """Four maps of the top class; each box is worked out here from the model's own features and head: CAM with
-    the head's weights or their positive part, thresholded at 0.2 of the maximum or 0.35 of the 90th
-    percentile (np.percentile), the box around the largest kept region (scipy.ndimage.label)."""
+    the head's weights or their positive part, thresholded at 0.2 of the maximum (the positive part over its
+    maximum) or 0.35 of the 90th percentile (np.percentile) of the map scaled min-max, as Bae et al.'s code
+    scales it, the box around the largest kept region (scipy.ndimage.label)."""
     at = lesson_page(5)
     charts = {chart.proto.id.rsplit("fixes.", 1)[-1]: chart for chart in at.get("plotly_chart")}
     shown = [json.loads(charts[str(index)].proto.spec) for index in range(4)]  # by key: columns reorder them
@@ -293,9 +294,10 @@ def test_fixes_step_shows_vanilla_cam_beside_nwc_pas_and_both(no_data: None, lit
         cam = torch.einsum("c,chw->hw", weight.clamp(min=0) if clamped else weight, features).numpy()
         full = torch.nn.functional.interpolate(torch.from_numpy(cam)[None, None], size=(photo.height, photo.width),
                                                mode="bilinear", align_corners=False)[0, 0].numpy()
-        normalised = np.maximum(full, 0) / np.maximum(full, 0).max()
+        normalised = np.maximum(full, 0) / np.maximum(full, 0).max() if percentile is None else \
+            (full - full.min()) / (full.max() - full.min())
         level = 0.2 if percentile is None else 0.35 * np.percentile(normalised, percentile)
-        labels, _ = ndimage.label(normalised >= level, structure=np.ones((3, 3)))
+        labels, _ = ndimage.label((normalised >= level) & (normalised > 0), structure=np.ones((3, 3)))
         largest = np.bincount(labels.ravel())[1:].argmax() + 1
         rows, cols = np.nonzero(labels == largest)
         shape = figure["layout"]["shapes"][0]

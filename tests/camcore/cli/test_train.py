@@ -188,7 +188,8 @@ def test_swin_fine_tunes_at_its_own_size_into_an_exact_cam_checkpoint(tiny_pets,
     weights = tmp_path / "swin.pth"
     torch.manual_seed(0)
     torch.save(timm.create_model("swin_tiny_patch4_window7_224", pretrained=False).state_dict(), weights)
-    swin = ["train", "--data", str(tiny_pets), "--arch", "swin_tiny", "--weights", str(weights), *TINY, "--epochs", "1"]
+    swin = ["train", "--data", str(tiny_pets), "--arch", "swin_tiny", "--weights", str(weights), *TINY, "--epochs", "1",
+            "--limit", "2", "--probes", "1"]  # one step and one probe: Swin-T at 224 px costs seconds a photo here
     refused = run([*swin, "--out", str(tmp_path / "small")])  # TINY's 64 px
     assert refused.returncode == 2 and "224x224 inputs only" in refused.stderr
     out = tmp_path / "run"
