@@ -1,6 +1,7 @@
 """What one rerun of the Explain page costs the server for one photo, before and after: the figures as validated
 go.Figure objects rebuilt every rerun (as before) against plain-dict figures built once and cached
-(ui.explain.figure_cache).
+(ui.explain.figure_cache); and the bytes of each figure's JSON, which Streamlit sends on every rerun (top-5,
+ten threshold steps, under either threshold standard).
 
     .venv/bin/python -m bench.bench_figures [--rounds 5] [--photo assets/samples/Bengal_3.jpg]
 
@@ -22,7 +23,7 @@ import torch
 
 from camcore.data.images import load_image
 from camcore.explain import decode_side_px, explain
-from camcore.maps import display, exports
+from camcore.maps import display, exports, heatmap
 from camcore.models.loading import load_model
 from camcore.options import MapOptions
 from ui.explain import figures as explain_figures
@@ -81,6 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     for name, values in times.items():
         median = statistics.median(values)
         print(f"| {name} | {median * 1000:.1f} | {median / base:.2f} |")
+    print("\n| figure sent on each rerun | bytes of JSON |\n|---|---:|")
+    for standard in (heatmap.MAXIMUM, heatmap.PERCENTILE):
+        layers = display.slider_layers(result, standard=standard)
+        sent = shown(explain_figures.explanation_figure(photo, layers, title="CAM"))
+        print(f"| map figure, threshold {standard.describe()} | {len(sent.encode()):,} |")
+    print(f"| signed figure | {len(shown(cached[1]).encode()):,} |")
 
 
 if __name__ == "__main__":

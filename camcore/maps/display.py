@@ -1,8 +1,9 @@
 """An explained photo -> the precomputed arrays an in-browser figure needs, so its sliders work without Python.
 
-Every threshold's masked maps and boxes are computed here once; the figure only switches between them.
-Maps travel on a small display grid (the browser smooths them); boxes come from a larger box grid, then are
-scaled to the photo's pixels, so a 4000x3000 upload costs no more than a thumbnail.
+Each class's map travels once, on a small display grid, with its level at every threshold: the browser
+interpolates the map at screen resolution and cuts it there, so the kept region's edge is as smooth as the photo.
+Every threshold's boxes are computed here once, on a larger box grid, then scaled to the photo's pixels, so a
+4000x3000 upload costs no more than a thumbnail.
 """
 from __future__ import annotations
 
@@ -29,16 +30,18 @@ class SliderLayers:
     """What a figure's sliders switch between, for K explained classes and T thresholds.
 
     photo_size (width, height): the photo the box coordinates refer to. thresholds (T,): fractions of what
-    `standard` says (the maximum, or a percentile). maps (T, K, h, w): normalised maps on the display grid (long
-    side grid_px), NaN where heatmap.threshold_mask drops a cell (below the threshold's level, or at or below
-    zero). boxes (T, K, 4): heatmap.threshold_box's [x0, y0, x1, y1] (the largest kept region) in photo pixels
-    (x1/y1 exclusive), NaN where nothing is kept. signed (K, h, w): signed maps scaled to [-1, 1] on the same grid.
+    `standard` says (the maximum, or a percentile). maps (K, h, w): maps normalised by `standard` on the display
+    grid (long side grid_px). levels (T, K): each class's level at each threshold (standard.levels): a threshold
+    keeps what heatmap.threshold_mask keeps, a map's values >= its level and > 0. boxes (T, K, 4):
+    heatmap.threshold_box's [x0, y0, x1, y1] (the largest kept region) in photo pixels (x1/y1 exclusive), NaN
+    where nothing is kept. signed (K, h, w): signed maps scaled to [-1, 1] on the same grid.
     labels: one per class, e.g. "1. tabby (54.0%)".
     """
 
     photo_size: tuple[int, int]
     thresholds: np.ndarray
     maps: np.ndarray
+    levels: np.ndarray
     boxes: np.ndarray
     signed: np.ndarray
     labels: tuple[str, ...]
@@ -48,8 +51,8 @@ class SliderLayers:
 def slider_layers(explanation: ExplainedPhoto, *, thresholds: np.ndarray | None = None,
                   standard: heatmap.ThresholdStandard = heatmap.MAXIMUM, grid_px: int = 56,
                   box_px: int = 320) -> SliderLayers:
-    """Maps, boxes and signed maps of every explained class at every threshold (default: slider_thresholds), each
-    a fraction of what `standard` says: with a percentile, each map's own level on each grid.
+    """Maps, signed maps, and levels and boxes at every threshold (default: slider_thresholds) of every explained
+    class, each threshold a fraction of what `standard` says: with a percentile, each map's own level on each grid.
 
     Maps are upsampled before they are normalised, as camcore.maps.exports does at full size, so the figure's
     box and the downloaded box differ only by the box grid's resolution (one box-grid cell in photo px).
@@ -64,7 +67,8 @@ def slider_layers(explanation: ExplainedPhoto, *, thresholds: np.ndarray | None 
     return SliderLayers(
         photo_size=explanation.image_size,
         thresholds=thresholds,
-        maps=heatmap.thresholded(normalised, standard.levels(normalised, thresholds)[..., 0, 0]),
+        maps=normalised,
+        levels=standard.levels(normalised, thresholds)[..., 0, 0],
         boxes=_to_photo_px(heatmap.boxes_per_threshold(box_grid, standard.levels(box_grid, thresholds)[..., 0, 0]),
                            box_hw, explanation.image_size),
         signed=heatmap.symmetric(heatmap.upsample(explanation.signed_maps, grid_hw)),

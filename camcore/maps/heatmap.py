@@ -197,13 +197,6 @@ def boxes_per_threshold(normalised: np.ndarray, levels: np.ndarray) -> np.ndarra
     return boxes
 
 
-def thresholded(normalised: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """(K, h, w) maps, (T,) or (T, K) levels -> (T, K, h, w) with the pixels threshold_mask drops set to NaN."""
-    maps = np.asarray(normalised, dtype=np.float32)[None]
-    levels = np.asarray(levels, dtype=np.float32).reshape(len(levels), -1, 1, 1)
-    return np.where(threshold_mask(maps, levels), maps, np.nan)
-
-
 @functools.cache
 def _colour_table(colormap: str) -> np.ndarray:
     """(N,) uint32: a named matplotlib colormap's N entries as packed RGBA bytes, read once: gathering one 4-byte
@@ -252,8 +245,13 @@ def map_overlay(image: Image.Image, raw_map: np.ndarray, *, colormap: str = "mag
     return overlay(image, normalised, colormap=colormap, opacity=opacity, threshold_frac=threshold_frac)
 
 
+def colour_stops(colormap: str, *, stops: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """A named colormap sampled at `stops` evenly spaced positions: (N,) positions in [0, 1], (N, 3) uint8 RGB."""
+    positions = np.linspace(0, 1, stops)
+    return positions, colormaps[colormap](positions, bytes=True)[:, :3]
+
+
 def colorscale(colormap: str, *, stops: int = 11) -> list[list[float | str]]:
     """A named colormap as Plotly colour stops: [[0.0, 'rgb(r,g,b)'], ..., [1.0, ...]]."""
-    positions = np.linspace(0, 1, stops)
-    colours = colormaps[colormap](positions, bytes=True)[:, :3]
+    positions, colours = colour_stops(colormap, stops=stops)
     return [[float(p), f"rgb({r},{g},{b})"] for p, (r, g, b) in zip(positions, colours)]

@@ -22,6 +22,7 @@ from camcore.scores.labels import IMAGENET_CATS
 from camcore.settings import DATA_ENV, MODEL_ENV, WEIGHTS_ENV
 from tests.browser.deadlines import PAGE_MS, REACTION_MS, SERVER_START_S
 from tests.conftest import PETS_ROOT, make_photo
+from tests.ui.explain.test_figures import kept_cells, nan_of
 from ui.common.inputs import MODEL_LABELS, checkpoint_label
 
 pytestmark = pytest.mark.browser
@@ -36,8 +37,7 @@ CHOSEN_CLASS, CHOSEN_STEP = 2, 5
 EXPLANATION_FIGURE = "[...document.querySelectorAll('.js-plotly-plot')].findIndex(p => p.layout?.sliders?.length === 4)"
 RESTYLED = """([i, step, rank]) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
     const heat = p.data.filter(t => t.type === 'heatmap');
-    return heat[rank].visible === true &&
-        JSON.stringify(heat[rank].z) === JSON.stringify(p.layout.sliders[2].steps[step].args[0].z[rank]); }"""
+    return heat[rank].visible === true && heat[rank].zmin === p.layout.sliders[2].steps[step].args[0].zmin[rank]; }"""
 """Plotly runs a slider's restyle on the next animation frame, after its `active` changes: wait for the data."""
 
 
@@ -122,16 +122,12 @@ def click_step(plot, slider: int, step: int) -> None:
 
 
 def heat_state(page, index: int) -> dict:
-    """The heatmaps' visibility and z now, and each class's full map (the threshold slider's 0 step)."""
+    """The heatmaps now (visibility, map, colour scale, zmin/zmax) and the threshold slider's steps."""
     return page.evaluate("""(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];
         const heat = p.data.filter(t => t.type === 'heatmap');
-        return {visible: heat.map(t => t.visible === true), z: heat.map(t => t.z),
-                full: p.layout.sliders[2].steps[0].args[0].z.slice(0, heat.length),
+        return {visible: heat.map(t => t.visible === true),
+                heat: heat.map(t => ({z: t.z, colorscale: t.colorscale, zmin: t.zmin, zmax: t.zmax})),
                 thresholds: p.layout.sliders[2].steps.map(s => Number(s.label))}; }""", index)
-
-
-def as_array(rows: list[list[float | None]]) -> np.ndarray:
-    return np.array([[np.nan if value is None else value for value in row] for row in rows], dtype=float)
 
 
 def test_uploaded_photo_sliders_compose_in_the_app(browser, app_url: str, upload: Path) -> None:
@@ -154,15 +150,14 @@ def test_uploaded_photo_sliders_compose_in_the_app(browser, app_url: str, upload
         page.close()
     assert before["visible"].index(True) == 0
     assert after["visible"] == [rank == CHOSEN_CLASS for rank in range(len(after["visible"]))]
-    full, shown = as_array(after["full"][CHOSEN_CLASS]), as_array(after["z"][CHOSEN_CLASS])
-    threshold = after["thresholds"][CHOSEN_STEP]
-    positive = ~np.isnan(full)  # threshold 0 keeps the map's positive part: nothing at or below zero
-    assert positive.any() and np.isnan(shown[~positive]).all()
-    clear = positive & (np.abs(full - threshold) > 1e-2)  # the browser gets values rounded to 2 decimals
-    np.testing.assert_array_equal(np.isnan(shown)[clear], (full < threshold)[clear])
-    kept = ~np.isnan(shown)
-    np.testing.assert_array_equal(shown[kept], full[kept])
-    assert np.isnan(shown).mean() > np.isnan(as_array(before["z"][CHOSEN_CLASS])).mean()
+    chosen = after["heat"][CHOSEN_CLASS]
+    assert chosen["z"] == before["heat"][CHOSEN_CLASS]["z"]  # the map stays; the cut moves
+    z, threshold = nan_of(chosen["z"]), after["thresholds"][CHOSEN_STEP]
+    assert z.max() == 1.0  # normalised on the grid: a fraction of the maximum is the level itself
+    clear_of_level = np.abs(z - threshold) > 1e-5
+    kept = kept_cells(chosen)
+    np.testing.assert_array_equal(kept[clear_of_level], ((z >= threshold) & (z > 0))[clear_of_level])
+    assert kept.any() and kept.mean() < kept_cells(before["heat"][CHOSEN_CLASS]).mean()
 
 
 BOX_TRACES = """(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];

@@ -64,20 +64,21 @@ def image_trace(image: Image.Image, photo_size: tuple[int, int], max_photo_px: i
                 dy=height / small_h, hoverinfo="skip", name=name)
 
 
-def heatmap_traces(grids: np.ndarray, layers: SliderLayers, *, colormap: str, opacity: float,
-                    zmin: float) -> list[dict]:
+def heatmap_traces(grids: np.ndarray, layers: SliderLayers, *, colormap: str, opacity: float, zmin: float,
+                   decimals: int = DECIMALS) -> list[dict]:
     """(K, h, w) grids of one explanation's classes (see grid_traces)."""
-    return grid_traces(grids, layers.photo_size, layers.labels, colormap=colormap, opacity=opacity, zmin=zmin)
+    return grid_traces(grids, layers.photo_size, layers.labels, colormap=colormap, opacity=opacity, zmin=zmin,
+                       decimals=decimals)
 
 
 def grid_traces(grids: np.ndarray, photo_size: tuple[int, int], labels: Sequence[str], *, colormap: str,
-                opacity: float, zmin: float) -> list[dict]:
+                opacity: float, zmin: float, decimals: int = DECIMALS) -> list[dict]:
     """(K, h, w) grids as heatmaps whose cells tile the photo (x0/dx, not x arrays, so no slider moves them);
     only the first is visible."""
     (width, height), (grid_h, grid_w) = photo_size, grids.shape[-2:]
     centred = {"zmid": 0.0} if zmin < 0 else {}
-    return [dict(type="heatmap", z=to_json(grid), x0=width / grid_w / 2, dx=width / grid_w, y0=height / grid_h / 2,
-                 dy=height / grid_h, zmin=zmin, zmax=1.0, **centred, zsmooth="best",
+    return [dict(type="heatmap", z=to_json(grid, decimals), x0=width / grid_w / 2, dx=width / grid_w,
+                 y0=height / grid_h / 2, dy=height / grid_h, zmin=zmin, zmax=1.0, **centred, zsmooth="best",
                  colorscale=heatmap.colorscale(colormap), opacity=opacity, visible=rank == 0, name=plot_text(label),
                  colorbar=dict(thickness=12, len=0.8), hovertemplate="%{z:.2f}<extra>%{fullData.name}</extra>")
             for rank, (grid, label) in enumerate(zip(grids, labels))]
@@ -100,54 +101,46 @@ def box_y(box: np.ndarray) -> list[float | None]:
     return [y0, y0, y1, y1, y0]
 
 
-def to_json(values: np.ndarray) -> list:
-    """Array -> nested lists rounded to DECIMALS with NaN as None: JSON null, a transparent cell or a line gap."""
-    rounded = np.round(np.asarray(values, dtype=np.float64), DECIMALS).astype(object)
+def to_json(values: np.ndarray, decimals: int = DECIMALS) -> list:
+    """Array -> nested lists rounded to `decimals` with NaN as None: JSON null, a transparent cell or a line gap."""
+    rounded = np.round(np.asarray(values, dtype=np.float64), decimals).astype(object)
     rounded[np.isnan(values)] = None
     return rounded.tolist()
 
 
 def opacity_slider(heat: list[int], opacity: float) -> dict:
     active = int(np.argmin(np.abs(np.array(OPACITY_STEPS) - opacity)))
-    steps = [_step(f"{value:.1f}", {"opacity": value}, heat) for value in OPACITY_STEPS]
-    return _slider("Opacity: ", steps, active)
+    steps = [restyle_step(f"{value:.1f}", {"opacity": value}, heat) for value in OPACITY_STEPS]
+    return make_slider("Opacity: ", steps, active)
 
 
 def colormap_slider(heat: list[int], names: Sequence[str], colormap: str) -> dict:
     """colorscale is wrapped once per trace: a bare list of stops would be dealt out one stop per trace."""
+    steps = [restyle_step(name, {"colorscale": [heatmap.colorscale(name)] * len(heat)}, heat) for name in names]
+    return make_slider("Colormap: ", steps, colormap_index(names, colormap))
+
+
+def colormap_index(names: Sequence[str], colormap: str) -> int:
+    """Where `colormap` is among a slider's names; ValueError naming the valid ones if it is not."""
     if colormap not in names:
         raise ValueError(f"Unknown colormap {colormap!r}. Valid: {', '.join(names)}.")
-    steps = [_step(name, {"colorscale": [heatmap.colorscale(name)] * len(heat)}, heat) for name in names]
-    return _slider("Colormap: ", steps, list(names).index(colormap))
-
-
-def threshold_slider(layers: SliderLayers, heat: list[int], boxes: list[int], active: int) -> dict:
-    """One restyle sets the heatmaps' z and the boxes' x/y: None (null) leaves an attribute a trace lacks unset."""
-    nothing = [None] * len(heat)
-    digits = 1 if layers.standard.percentile is None else 2
-    steps = [_step(f"{threshold:.{digits}f}",
-                   {"z": [to_json(grid) for grid in maps] + nothing,
-                    "x": nothing + [box_x(box) for box in box_row],
-                    "y": nothing + [box_y(box) for box in box_row]}, heat + boxes)
-             for threshold, maps, box_row in zip(layers.thresholds, layers.maps, layers.boxes)]
-    prefix = "Threshold: " if layers.standard.percentile is None else \
-        f"Threshold ({layers.standard.percentile:g}th percentile x): "
-    return _slider(prefix, steps, active)
+    return list(names).index(colormap)
 
 
 def class_slider(labels: Sequence[str], traces: list[int]) -> dict:
     """Shows the chosen class's heatmap (and box): traces are K heatmaps then, optionally, K boxes."""
     per_class = len(traces) // len(labels)
-    steps = [_step(plot_text(label), {"visible": [rank == chosen for rank in range(len(labels))] * per_class}, traces)
+    steps = [restyle_step(plot_text(label), {"visible": [rank == chosen for rank in range(len(labels))] * per_class},
+                          traces)
              for chosen, label in enumerate(labels)]
-    return _slider("Class: ", steps, 0, tick_labels=False)
+    return make_slider("Class: ", steps, 0, tick_labels=False)
 
 
-def _step(label: str, restyle: dict, traces: list[int]) -> dict:
+def restyle_step(label: str, restyle: dict, traces: list[int]) -> dict:
     return dict(label=label, method="restyle", args=[restyle, traces])
 
 
-def _slider(prefix: str, steps: list[dict], active: int, *, tick_labels: bool = True) -> dict:
+def make_slider(prefix: str, steps: list[dict], active: int, *, tick_labels: bool = True) -> dict:
     """Class names can be long: their slider shows only the current one, not one label per tick."""
     font = dict(size=11) if tick_labels else dict(size=11, color="rgba(0,0,0,0)")
     return dict(active=active, steps=steps, currentvalue=dict(prefix=prefix, font=dict(size=13, color="#333")),

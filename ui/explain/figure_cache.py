@@ -18,7 +18,7 @@ def explanation_figures(image_bytes: bytes, name: str, model: ModelChoice, optio
                         title: str) -> tuple[go.Figure, go.Figure]:
     """(map figure with its sliders, signed figure) of one explained photo, built once per photo and settings and
     shared by every rerun and session (st.plotly_chart only reads a figure; st.cache_data would unpickle a copy
-    of 0.8 MB of slider steps each time). A class picker or download rerun then costs only Streamlit's JSON
+    of 0.25 MB of figure each time). A class picker or download rerun then costs only Streamlit's JSON
     encoding of the figures (bench/bench_figures.py)."""
     result = explanation(image_bytes, name, model, options)
     photo = photo_as_shown(image_bytes, name, model, options)

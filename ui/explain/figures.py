@@ -13,7 +13,7 @@ from PIL import Image
 from camcore.explain import DISPLAY_PX, Prediction
 from camcore.maps import heatmap
 from camcore.maps.display import SliderLayers
-from ui.common import plot_parts
+from ui.common import plot_parts, threshold_scale
 from ui.common.text import plot_text
 
 
@@ -21,20 +21,21 @@ def explanation_figure(photo: Image.Image, layers: SliderLayers, *, colormap: st
                        threshold_frac: float | None = None, title: str | None = None,
                        max_photo_px: int = DISPLAY_PX) -> go.Figure:
     """The photo with one class's thresholded map and box; sliders for opacity, colormap, threshold and class.
-    The threshold starts at threshold_frac, by default the layers' standard's own (0.2 of the maximum, PaS's 0.35).
+    The threshold starts at threshold_frac, by default the layers' standard's own (0.2 of the maximum, PaS's 0.35),
+    and is cut in the browser (ui.common.threshold_scale).
 
-    Traces: the photo, then K heatmaps, then K boxes (only class 0 visible).
+    Traces: the photo, then K heatmaps, then K boxes (only class 0 visible), then the colour bar.
     """
     start = layers.standard.default_threshold if threshold_frac is None else threshold_frac
     step = int(np.argmin(np.abs(layers.thresholds - start)))
     classes = len(layers.labels)
-    heat, boxes = list(range(1, 1 + classes)), list(range(1 + classes, 1 + 2 * classes))
+    heat, boxes, bar = list(range(1, 1 + classes)), list(range(1 + classes, 1 + 2 * classes)), 1 + 2 * classes
     traces = [plot_parts.photo_trace(photo, layers.photo_size, max_photo_px),
-              *plot_parts.heatmap_traces(layers.maps[step], layers, colormap=colormap, opacity=opacity, zmin=0.0),
-              *plot_parts.box_traces(layers.boxes[step])]
+              *threshold_scale.map_traces(layers, colormap=colormap, opacity=opacity, step=step),
+              *plot_parts.box_traces(layers.boxes[step]), threshold_scale.colorbar_trace(colormap)]
     sliders = [plot_parts.opacity_slider(heat, opacity),
-               plot_parts.colormap_slider(heat, heatmap.SEQUENTIAL_COLORMAPS, colormap),
-               plot_parts.threshold_slider(layers, heat, boxes, step),
+               threshold_scale.colormap_slider(layers, heat, bar, heatmap.SEQUENTIAL_COLORMAPS, colormap),
+               threshold_scale.threshold_slider(layers, heat, boxes, step),
                plot_parts.class_slider(layers.labels, heat + boxes)]
     return plot_parts.PlainFigure(plot_parts.sliders_figure(traces, sliders, layers.photo_size, title))
 

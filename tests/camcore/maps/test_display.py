@@ -39,31 +39,23 @@ def test_shapes_follow_the_photo_aspect_with_long_side_grid_px() -> None:
     layers = slider_layers(synthetic_explanation(), grid_px=40)
     assert layers.photo_size == PHOTO_SIZE
     np.testing.assert_array_equal(layers.thresholds, THRESHOLDS.astype(np.float32))
-    assert layers.maps.shape == (10, 3, 30, 40)
+    assert layers.maps.shape == (3, 30, 40)
+    assert layers.levels.shape == (10, 3)
     assert layers.boxes.shape == (10, 3, 4)
     assert layers.signed.shape == (3, 30, 40)
     portrait = slider_layers(synthetic_explanation(image_size=(300, 400)), grid_px=40)
-    assert portrait.maps.shape == (10, 3, 40, 30)
+    assert portrait.maps.shape == (3, 40, 30)
 
 
-def test_threshold_zero_is_the_grid_over_its_maximum_with_nothing_at_zero() -> None:
-    """The maps are ReLU'd blobs: zero around each blob, which even threshold 0 does not show."""
+def test_maps_are_the_grid_over_its_maximum_and_levels_the_thresholds() -> None:
+    """The maps are ReLU'd blobs, zero around each; each travels once. Of the maximum, a map normalised on the
+    grid peaks at 1, so every class's level is the threshold itself."""
     explanation = synthetic_explanation()
     layers = slider_layers(explanation, grid_px=40)
     up = heatmap.upsample(explanation.maps, (30, 40))
-    expected = up / up.max(axis=(1, 2), keepdims=True)
-    np.testing.assert_array_equal(np.isnan(layers.maps[0]), up <= 0)
-    assert np.isnan(layers.maps[0]).any() and not np.isnan(layers.maps[0]).all(axis=(1, 2)).any()
-    np.testing.assert_allclose(layers.maps[0][up > 0], expected[up > 0], atol=1e-6)
-
-
-def test_nan_cells_are_exactly_those_below_each_threshold() -> None:
-    layers = slider_layers(synthetic_explanation())
-    grid = np.nan_to_num(layers.maps[0], nan=0.0)
-    for threshold, maps in zip(layers.thresholds, layers.maps):
-        kept = (grid >= threshold) & (grid > 0)
-        np.testing.assert_array_equal(np.isnan(maps), ~kept)
-        np.testing.assert_array_equal(maps[~np.isnan(maps)], grid[kept])
+    np.testing.assert_allclose(layers.maps, np.maximum(up, 0) / up.max(axis=(1, 2), keepdims=True), atol=1e-6)
+    assert (layers.maps == 0).any() and (layers.maps.max(axis=(1, 2)) == 1).all()
+    np.testing.assert_array_equal(layers.levels, np.repeat(THRESHOLDS.astype(np.float32)[:, None], 3, axis=1))
 
 
 @pytest.mark.parametrize("box_px", [80, 320])
@@ -87,10 +79,10 @@ def test_boxes_are_nan_where_nothing_is_kept() -> None:
     maps = np.concatenate([explanation.maps[:1], np.ones((1, 7, 9)), -np.ones((1, 7, 9))])
     layers = slider_layers(dataclasses.replace(explanation, maps=maps), thresholds=np.array([0.0, 0.5, 1.5]))
     np.testing.assert_array_equal(layers.boxes[:2, 1], [[0, 0, *PHOTO_SIZE]] * 2)
-    assert np.isnan(layers.boxes[:, 2]).all() and np.isnan(layers.maps[:, 2]).all()
+    assert np.isnan(layers.boxes[:, 2]).all() and (layers.maps[2] == 0).all()
     assert not np.isnan(layers.boxes[1, 0]).any()
     assert np.isnan(layers.boxes[2]).all()
-    assert np.isnan(layers.maps[2]).all()
+    assert (layers.levels[2] > layers.maps.max(axis=(1, 2))).all()
 
 
 def test_boxes_are_threshold_box_on_the_box_grid_in_photo_pixels() -> None:
@@ -134,7 +126,7 @@ def test_real_explanation_of_a_large_photo(resnet18) -> None:
     photo = make_photo(4000, 3000)
     explanation = explain([photo], resnet18, MapOptions(top_k=2, size_px=64))[0]
     layers = slider_layers(explanation, grid_px=40)
-    assert layers.maps.shape == (10, 2, 30, 40)
+    assert layers.maps.shape == (2, 30, 40)
     kept = layers.boxes[~np.isnan(layers.boxes).any(axis=-1)]
     assert kept.size and kept.min() >= 0 and kept[:, 2].max() <= 4000 and kept[:, 3].max() <= 3000
     grid = heatmap.normalise(heatmap.upsample(explanation.maps, (240, 320)))
@@ -149,7 +141,7 @@ def min_max_by_hand(maps: np.ndarray) -> np.ndarray:
 
 def test_percentile_layers_keep_each_map_above_its_own_percentile_level() -> None:
     """PaS: the slider's steps are 0.05, 0.15, ... (0.35 among them), each a fraction of each class's own 90th
-    percentile on each grid (np.percentile here) of the map min-max scaled, as Bae et al.'s code scales it: cells
+    percentile on each grid (np.percentile here) of the map min-max scaled, as Bae et al.'s code scales it: levels
     and boxes follow that class's level, not the maximum's."""
     explanation = synthetic_explanation()
     layers = slider_layers(explanation, standard=heatmap.PERCENTILE, grid_px=40, box_px=80)
@@ -157,9 +149,9 @@ def test_percentile_layers_keep_each_map_above_its_own_percentile_level() -> Non
     assert 0.35 in np.round(layers.thresholds, 2) and layers.standard == heatmap.PERCENTILE
     grid = min_max_by_hand(heatmap.upsample(explanation.maps, (30, 40)))
     box_grid = min_max_by_hand(heatmap.upsample(explanation.maps, (60, 80)))
-    for threshold, maps, boxes in zip(layers.thresholds, layers.maps, layers.boxes):
+    np.testing.assert_allclose(layers.maps, grid, atol=1e-6)
+    for threshold, levels, boxes in zip(layers.thresholds, layers.levels, layers.boxes):
         for rank in range(3):
-            level = threshold * np.percentile(grid[rank], 90)
-            np.testing.assert_array_equal(np.isnan(maps[rank]), ~((grid[rank] >= level) & (grid[rank] > 0)))
+            assert levels[rank] == pytest.approx(threshold * np.percentile(grid[rank], 90), rel=1e-5)
             box = heatmap.threshold_box(box_grid[rank], float(threshold * np.percentile(box_grid[rank], 90)))
             np.testing.assert_allclose(boxes[rank], np.full(4, np.nan) if box is None else np.array(box) * 5.0)

@@ -56,7 +56,7 @@ def test_display_and_exports_need_nothing_beyond_the_protocol() -> None:
                        signed_maps=signed, maps=maps, bias=(0.5, -0.5), image_size=size,
                        options=MapOptions(method="gradcam"), layer="layer4", device="cpu", elapsed_s=0.0)
     ours, theirs = display.slider_layers(stand_in), display.slider_layers(full)
-    for name in ("thresholds", "maps", "boxes", "signed"):
+    for name in ("thresholds", "maps", "levels", "boxes", "signed"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
     assert ours.labels == theirs.labels == ("1. tabby (75.0%)", "2. lynx (12.5%)")
     photo = Image.new("RGB", size)

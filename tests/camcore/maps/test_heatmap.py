@@ -116,14 +116,6 @@ def test_boxes_per_threshold_agree_with_threshold_box_and_are_nan_when_empty() -
     assert tuple(boxes[2, 2].astype(int)) == (2, 1, 6, 4)
 
 
-def test_thresholded_sets_the_pixels_threshold_mask_drops_to_nan() -> None:
-    ramp = np.linspace(0, 1, 11, dtype=np.float32).reshape(1, 1, 11)
-    out = heatmap.thresholded(ramp, np.array([0.0, 0.5]))
-    assert out.shape == (2, 1, 1, 11)
-    assert np.isnan(out[0, 0, 0, 0]) and np.array_equal(out[0, 0, 0, 1:], ramp[0, 0, 1:])  # zero is dropped
-    assert np.isnan(out[1, 0, 0, :5]).all() and np.array_equal(out[1, 0, 0, 5:], ramp[0, 0, 5:])
-
-
 def test_symmetric_keeps_signs_and_zero_and_peaks_at_one() -> None:
     maps = np.array([[[-4.0, 0.0], [2.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]])
     out = heatmap.symmetric(maps)
