@@ -319,7 +319,8 @@ def test_four_sessions_each_see_only_their_own_photo(browser, app_url: str, tmp_
         for page in pages:
             page.wait_for_function(f"() => {TITLE}.startsWith('Grad-CAM ·')", timeout=PAGE_MS)
         shown = [page.evaluate(SHOWN) for page in pages]
-        maps = [json.dumps(heat_state(page, page.evaluate(f"() => {EXPLANATION_FIGURE}"))["full"]) for page in pages]
+        states = [heat_state(page, page.evaluate(f"() => {EXPLANATION_FIGURE}")) for page in pages]
+        maps = [json.dumps([heat["z"] for heat in state["heat"]]) for state in states]
     finally:
         for context in contexts:
             context.close()
