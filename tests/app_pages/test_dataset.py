@@ -557,6 +557,7 @@ def test_nwc_and_percentile_threshold_score_into_a_store_of_their_own(pets: Path
     of these settings, and the plain store is left empty."""
     at = predicting(dataset_page(nwc=True, standard="percentile"))
     assert not at.exception and not at.error
+    assert any("(PaS swept; Bae et al. fix 0.35 of it" in read_back(caption.value) for caption in at.caption)
     expected = predict_records(pets, pet_index(pets), resnet18,
                                MapOptions(clamp_negative_weights=True, threshold_standard=heatmap.PERCENTILE),
                                random_model=randomised(resnet18), threshold_frac=0.35)

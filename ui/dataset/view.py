@@ -16,7 +16,7 @@ from camcore.data.images import load_image
 from camcore.errors import ImageError
 from camcore.maps import heatmap
 from camcore.models.loading import LoadedModel
-from camcore.scores import browse
+from camcore.scores import browse, wsol
 from camcore.scores.record import FAITHFULNESS_NAMES, SCORE_NAMES, FaithfulnessScores, ImageResult, MapScores
 from camcore.scores.summary import summarise
 from ui.common.inputs import method_label
@@ -49,7 +49,7 @@ def browse_ui(root: Path, records: Sequence[pets.PetRecord], ordered: Sequence[p
         with summary_box:
             title = f"{method_label(predictor.options.method)} of {plain(predictor.choice.spec)}"
             pool = summary_ui(predictor.model, title, pool, results, mistakes_only=predictor.mistakes_only, order=order,
-                              calibration=calibration)
+                              calibration=calibration, standard=predictor.options.threshold_standard)
     return (_paged(pool, navigation) if predictor.predict_all else pool), results
 
 
@@ -82,12 +82,12 @@ def thumbnail_grid_ui(root: Path, records: Sequence[pets.PetRecord], results: Ma
 
 
 def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], results: Mapping[str, ImageResult],
-               *, mistakes_only: bool, order: str, calibration: Mapping[str, ImageResult] | None = None
-               ) -> list[pets.PetRecord]:
+               *, mistakes_only: bool, order: str, calibration: Mapping[str, ImageResult] | None = None,
+               standard: heatmap.ThresholdStandard = heatmap.MAXIMUM) -> list[pets.PetRecord]:
     """Draws the confusion matrix, per-breed scores and WSOL scores of the pool's predicted photos (thresholds
-    calibrated on `calibration`'s results when given); returns the pool filtered and sorted by the answers. Photos
-    not predicted yet (predict all still running) follow, unless a confusion cell or mistakes only asks for answers
-    they do not have."""
+    calibrated on `calibration`'s results when given; swept as fractions of what `standard` says); returns the
+    pool filtered and sorted by the answers. Photos not predicted yet (predict all still running) follow, unless a
+    confusion cell or mistakes only asks for answers they do not have."""
     answered = [record for record in pool if record.name in results]
     summary = summarise((results[record.name] for record in answered),
                         calibration=None if calibration is None else calibration.values())
@@ -99,7 +99,7 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], r
         cell = inputs.confusion_ui(pairs)
     breed_col.plotly_chart(figures.localisation_by_breed(summary["per_breed"]), key=DATASET.key("breeds"))
     breed_col.caption(figures.SCORES_HELP)
-    _wsol_ui(summary, calibration)
+    _wsol_ui(summary, calibration, standard)
     if summary["deletion_auc"]["model"] is not None:  # predicted with faithfulness
         breed_col.plotly_chart(figures.faithfulness_by_breed(summary["per_breed"]),
                                key=DATASET.key("breed_faithfulness"))
@@ -109,14 +109,15 @@ def summary_ui(model: LoadedModel, title: str, pool: Sequence[pets.PetRecord], r
     return kept + waiting
 
 
-def _wsol_ui(summary: Mapping[str, Any], calibration: Mapping[str, ImageResult] | None) -> None:
+def _wsol_ui(summary: Mapping[str, Any], calibration: Mapping[str, ImageResult] | None,
+             standard: heatmap.ThresholdStandard) -> None:
     st.markdown("**WSOL scores** (the weakly-supervised localisation papers' numbers)")
     st.plotly_chart(figures.wsol_scores(summary, calibrated=calibration is not None), key=DATASET.key("wsol"))
     chosen = (f"Bars: the threshold best for these photos; diamonds: the one best for {len(calibration)} trainval "
               "photos predicted earlier." if calibration is not None else
               "Bars: the threshold best for these photos. Show the test split with trainval photos predicted "
               "(Predict all over both splits) to see the scores at a threshold calibrated on trainval too.")
-    st.caption(f"{chosen} {figures.WSOL_HELP}")
+    st.caption(f"Thresholds: {wsol.sweep_description(standard)}. {chosen} {figures.WSOL_HELP}")
 
 
 def scores_ui(result: ImageResult) -> None:
