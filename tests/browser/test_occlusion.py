@@ -13,7 +13,7 @@ from camcore.models.loading import load_model
 from camcore.options import MapOptions
 from camcore.scores.occlusion import hide_box
 from tests.browser.deadlines import PAGE_MS
-from tests.browser.test_explain import app_url  # noqa: F401  (the fixture)  # noqa: F401  (the fixture)
+from tests.browser.test_explain import app_url  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +30,13 @@ def test_a_dragged_box_is_blurred_out_and_scored(browser, app_url: str) -> None:
     try:
         page.goto(f"{app_url}/Explain?shipped={PHOTO}")
         page.get_by_text("Hide a region: does the class need what the map shows?").click(timeout=PAGE_MS)
-        page.wait_for_function(f"() => document.querySelector('{SELECTION_PLOT}')?._fullLayout", timeout=PAGE_MS)
-        page.locator(SELECTION_PLOT).scroll_into_view_if_needed()
+        drawn = f"() => document.querySelector('{SELECTION_PLOT}')?._fullLayout"
+        page.wait_for_function(drawn, timeout=PAGE_MS)
+        # A rerun still going (a busy machine's) redraws the figure: drag only once the session is idle, on the
+        # figure it left (CI once found the first one detached under the drag).
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=PAGE_MS)
+        page.wait_for_function(drawn, timeout=PAGE_MS)
+        page.locator(SELECTION_PLOT).scroll_into_view_if_needed(timeout=PAGE_MS)
         start, end = page.evaluate(TO_PAGE, [100, 80]), page.evaluate(TO_PAGE, [300, 260])
         page.mouse.move(*start)
         page.mouse.down()
