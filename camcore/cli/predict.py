@@ -24,7 +24,7 @@ from camcore.cli.args import (
 from camcore.data import pets
 from camcore.errors import CamcoreError, DataNotFound
 from camcore.jobs import process
-from camcore.jobs.predict import option_fields, predict_missing
+from camcore.jobs.predict import job_config, predict_missing
 from camcore.jobs.predict_store import PredictStore
 from camcore.jobs.runs import RunFolder, RunStatus
 from camcore.models.loading import load_model
@@ -54,7 +54,7 @@ def run_predict(args: argparse.Namespace) -> int:
                                        faithfulness_steps=args.faithfulness)
         job = RunFolder(args.job) if args.job is not None else process.new_job(
             store.jobs_root, "predict", args.method,
-            {"kind": "predict", **_options(args, root), **option_fields(options)})
+            job_config(root, args.model, args.weights, args.device, options, args.faithfulness))
         with process.Heartbeat(job) as beat, tqdm(unit="image", file=sys.stderr, mininterval=1.0) as bar:
             beat.update(RunStatus("running", message="Loading the model"))
             records = _records(root, args.names_file)
@@ -96,7 +96,3 @@ def _records(root: Path, names_file: Path | None) -> list[pets.PetRecord]:
                            "Check --names-file and --data.")
     return [by_name[name] for name in names]
 
-
-def _options(args: argparse.Namespace, root: Path) -> dict[str, object]:
-    return {"data_root": str(Path(root).resolve()), "model": args.model, "weights": args.weights,
-            "device": args.device, "faithfulness_steps": args.faithfulness}

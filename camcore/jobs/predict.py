@@ -57,10 +57,8 @@ def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, 
             return live
         for old in list_runs(store.jobs_root):
             delete_run(old)
-        config = {"kind": "predict", "data_root": str(Path(root).resolve()), "model": spec, "weights": weights_path,
-                  "device": device, "faithfulness_steps": faithfulness_steps, "count": len(names),
-                  **option_fields(options)}
-        job = process.new_job(store.jobs_root, "predict", options.method, config)
+        config = job_config(root, spec, weights_path, device, options, faithfulness_steps)
+        job = process.new_job(store.jobs_root, "predict", options.method, {**config, "count": len(names)})
         write_atomic(job.path / "names.txt", "".join(f"{name}\n" for name in names).encode())
         argv = ["predict", "--job", str(job.path), "--data", str(Path(root).resolve()), "--model", spec,
                 "--method", options.method, "--device", device, "--names-file", str(job.path / "names.txt")]
@@ -71,11 +69,14 @@ def start_predictions(store: PredictStore, root: Path, names: Sequence[str], *, 
     return job
 
 
-def option_fields(options: MapOptions) -> dict[str, object]:
-    """The options as a predict job's config.json records them (the threshold standard by name); a Dataset
-    prediction maps at each method's default layer."""
-    return {"method": options.method, "size_px": options.size_px,
-            "clamp_negative_weights": options.clamp_negative_weights,
+def job_config(root: Path, spec: str, weights_path: str | None, device: str, options: MapOptions,
+               faithfulness_steps: int | None) -> dict[str, object]:
+    """What a predict job's config.json records, whoever starts it (the page here, or `python -m camcore predict`
+    by hand): the data, the model and the options (the threshold standard by name; a Dataset prediction maps at
+    each method's default layer)."""
+    return {"kind": "predict", "data_root": str(Path(root).resolve()), "model": spec, "weights": weights_path,
+            "device": device, "faithfulness_steps": faithfulness_steps, "method": options.method,
+            "size_px": options.size_px, "clamp_negative_weights": options.clamp_negative_weights,
             "threshold_standard": str(options.threshold_standard)}
 
 
